@@ -1,0 +1,5 @@
+//! Subcommand implementations. Errors are returned as `anyhow::Error` and rendered once in `main`.
+
+pub mod corpus;
+pub mod input;
+pub mod title;

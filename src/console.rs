@@ -1,0 +1,1 @@
+//! Console line prefixes: timestamps, caller ids, syslog levels.

@@ -1,0 +1,1 @@
+//! syzkaller-format annotated crash cases. (Being written: see issue 2.)

@@ -1,0 +1,18 @@
+//! kcrash: Linux kernel crash logs into structured reports.
+//!
+//! The flow of data follows the modules:
+//! console lines ([`console`]) → oops detection and report extraction ([`oops`]) →
+//! report with frames, title, type, guilty file ([`report`], [`frame`], [`title`], [`guilty`]).
+//! [`corpus`] reads syzkaller-style annotated cases and checks the parser against them.
+
+pub mod console;
+pub mod corpus;
+pub mod frame;
+pub mod guilty;
+pub mod oops;
+pub mod report;
+pub mod title;
+
+pub use frame::Frame;
+pub use report::{contains_crash, parse, parse_from, Executor, Report};
+pub use title::CrashType;

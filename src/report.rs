@@ -1,0 +1,86 @@
+//! The report: what the parser produces for one crash.
+
+use serde::Serialize;
+
+use crate::frame::Frame;
+use crate::title::CrashType;
+
+/// Version of the JSON object printed by `kcrash parse --json`.
+pub const REPORT_SCHEMA: u32 = 1;
+
+/// The syzkaller executor that ran the crashing program (`Comm: syz.<proc>.<id>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Executor {
+    pub proc: u64,
+    pub id: u64,
+}
+
+/// One crash found in a console log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// Sanitised representative title, as syzkaller prints it.
+    pub title: String,
+    /// Sanitised alternative titles (sorted as produced, may be empty).
+    pub alt_titles: Vec<String>,
+    /// Crash type derived from the title.
+    #[serde(rename = "type")]
+    pub crash_type: CrashType,
+    /// Indicative function (text after the title's last ` in `).
+    pub frame: String,
+    pub corrupted: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub corrupted_reason: String,
+    pub suppressed: bool,
+    pub panicked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executor: Option<Executor>,
+    /// Extracted report text: context lines before the oops, then the oops lines
+    /// with console prefixes removed.
+    #[serde(serialize_with = "ser_lossy")]
+    pub report: Vec<u8>,
+    /// Length of the context-line prefix at the start of `report`.
+    pub prefix_len: usize,
+    /// Byte offset of the first oops line in the input.
+    pub start_pos: usize,
+    /// Byte offset of the end of the last oops-header line after `start_pos`.
+    pub end_pos: usize,
+    /// Byte offset where a search for the next crash resumes.
+    pub skip_pos: usize,
+    /// Frames of the stack the title's function came from.
+    pub frames: Vec<Frame>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guilty_file: Option<String>,
+    /// Console context of the oops line: "" (no timestamps), "console", or the caller id.
+    pub context: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<String>,
+}
+
+fn ser_lossy<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(b))
+}
+
+/// Parse the first crash in `log`.
+pub fn parse(log: &[u8]) -> Option<Report> {
+    parse_from(log, 0)
+}
+
+/// Parse the first crash that starts at or after byte `min_pos` of `log`.
+pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
+    crate::oops::parse_from(log, min_pos)
+}
+
+/// Cheap check: does any line of `log` hold an oops header?
+pub fn contains_crash(log: &[u8]) -> bool {
+    crate::oops::contains_crash(log)
+}
