@@ -5,11 +5,13 @@
 //! report with frames, title, type, guilty file ([`report`], [`frame`], [`title`], [`guilty`]).
 //! [`corpus`] reads syzkaller-style annotated cases and checks the parser against them.
 
+pub mod bisect;
 pub mod console;
 pub mod corpus;
 pub mod frame;
 pub mod guilty;
 pub mod oops;
+pub mod process;
 pub mod report;
 pub mod title;
 

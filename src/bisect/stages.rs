@@ -1,0 +1,273 @@
+//! Build and test stages: the traits the engine uses, and implementations that run the
+//! commands of the config. Real kernel builds and QEMU runs (issue 6) implement the same
+//! traits.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Crash, Error, Result, RunOutcome};
+use crate::process;
+
+/// Result of building one revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "build", rename_all = "kebab-case")]
+pub enum BuildOutcome {
+    Built {
+        /// Compiler identity, when known (`gcc (GCC) 10.2.1 …`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        compiler: Option<String>,
+        /// Kernel signature (section 3 of the spec), when a vmlinux is available.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+        /// What the tester boots or runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        artifact: Option<PathBuf>,
+    },
+    /// The revision does not build: the verdict is skip.
+    Failed { reason: String },
+}
+
+/// Progress hooks; all optional. The CLI draws bars with them on a terminal.
+pub trait Progress {
+    fn step(&self, _msg: &str) {}
+    fn run(&self, _i: usize, _n: usize) {}
+}
+
+/// No progress output.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Builds the revision checked out in the repository.
+pub trait Builder {
+    /// `Err` only for failures of the build machinery itself (the bisection aborts);
+    /// a revision that does not compile is `Ok(BuildOutcome::Failed)`.
+    fn build(&mut self, commit: &str) -> Result<BuildOutcome>;
+}
+
+/// Runs the reproducer against a built revision.
+pub trait Tester {
+    /// `runs` runs; `Err` when the harness itself fails (infra abort).
+    fn test(
+        &mut self,
+        commit: &str,
+        build: &BuildOutcome,
+        runs: usize,
+        progress: &dyn Progress,
+    ) -> Result<Vec<RunOutcome>>;
+}
+
+/// `[build] kind = "command"`: an argv run in the repository.
+pub struct CommandBuilder {
+    pub repo: PathBuf,
+    pub argv: Vec<String>,
+    pub artifact: PathBuf,
+    pub vmlinux: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+/// Up to 20 lines that look like errors, else the last lines of the output.
+fn error_lines(output: &[u8]) -> String {
+    let text = String::from_utf8_lossy(output);
+    let strong = [
+        ": error: ",
+        "undefined reference to",
+        "No rule to make target",
+        "error:",
+    ];
+    let hits: Vec<&str> = text
+        .lines()
+        .filter(|l| strong.iter().any(|p| l.contains(p)))
+        .take(20)
+        .collect();
+    if !hits.is_empty() {
+        return hits.join("\n");
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(3)..].join("\n")
+}
+
+/// `LINUX_COMPILER` of a kernel build, the compiler that really compiled it.
+fn kernel_compiler(repo: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(repo.join("include/generated/compile.h")).ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("#define LINUX_COMPILER "))?;
+    let v = line.trim_start_matches("#define LINUX_COMPILER ").trim();
+    Some(v.trim_matches('"').to_string())
+}
+
+impl Builder for CommandBuilder {
+    fn build(&mut self, commit: &str) -> Result<BuildOutcome> {
+        let (prog, args) = self
+            .argv
+            .split_first()
+            .ok_or_else(|| Error::Config("build.command is empty".into()))?;
+        let mut cmd = Command::new(prog);
+        cmd.args(args)
+            .current_dir(&self.repo)
+            .env("KCRASH_COMMIT", commit);
+        let out = process::run(&mut cmd, self.timeout)
+            .map_err(|e| Error::Infra(format!("cannot run build command {prog}: {e}")))?;
+        if !out.success() {
+            let mut all = out.stdout.clone();
+            all.extend_from_slice(&out.stderr);
+            let lines = error_lines(&all);
+            let reason = if lines.is_empty() {
+                format!("build command: {}", out.describe_status())
+            } else {
+                format!("build command: {}: {lines}", out.describe_status())
+            };
+            return Ok(BuildOutcome::Failed { reason });
+        }
+        let artifact = self.repo.join(&self.artifact);
+        if !artifact.exists() {
+            return Ok(BuildOutcome::Failed {
+                reason: format!("build produced no {}", self.artifact.display()),
+            });
+        }
+        let signature = match &self.vmlinux {
+            Some(v) => super::signature::kernel_signature(&self.repo.join(v)).ok(),
+            None => None,
+        };
+        Ok(BuildOutcome::Built {
+            compiler: kernel_compiler(&self.repo),
+            signature,
+            artifact: Some(artifact),
+        })
+    }
+}
+
+/// `[test] kind = "command"`: an argv run once per run; its stdout is the console.
+pub struct CommandTester {
+    pub repo: PathBuf,
+    pub argv: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// Prefix of lines by which a test command can state a run's outcome itself
+/// (`KCRASH-RESULT: boot failed: <title>`, `… infra: <msg>`, `… crashed: <title>`, `… ok`).
+pub const RESULT_DIRECTIVE: &str = "KCRASH-RESULT: ";
+
+/// Turns one run's console output and exit into an outcome.
+pub fn run_outcome(console: &[u8], exited_ok: bool, status: &str) -> RunOutcome {
+    let text = String::from_utf8_lossy(console);
+    for line in text.lines() {
+        let Some(d) = line.strip_prefix(RESULT_DIRECTIVE) else {
+            continue;
+        };
+        let d = d.trim();
+        if let Some(t) = d.strip_prefix("boot failed: ") {
+            return RunOutcome::BootFailed {
+                title: t.to_string(),
+            };
+        }
+        if let Some(m) = d.strip_prefix("infra: ") {
+            return RunOutcome::Infra { msg: m.to_string() };
+        }
+        if let Some(t) = d.strip_prefix("crashed: ") {
+            let report =
+                crate::parse(console).map(|r| String::from_utf8_lossy(&r.report).into_owned());
+            return RunOutcome::Crashed(Crash {
+                title: t.to_string(),
+                alt_titles: Vec::new(),
+                report: report.unwrap_or_default(),
+            });
+        }
+        if d == "ok" {
+            return RunOutcome::Ok;
+        }
+    }
+    if let Some(rep) = crate::parse(console) {
+        return RunOutcome::Crashed(Crash::from_report(&rep));
+    }
+    if exited_ok {
+        RunOutcome::Ok
+    } else {
+        RunOutcome::Infra {
+            msg: format!("test command: {status}"),
+        }
+    }
+}
+
+impl Tester for CommandTester {
+    fn test(
+        &mut self,
+        commit: &str,
+        build: &BuildOutcome,
+        runs: usize,
+        progress: &dyn Progress,
+    ) -> Result<Vec<RunOutcome>> {
+        let (prog, args) = self
+            .argv
+            .split_first()
+            .ok_or_else(|| Error::Config("test.command is empty".into()))?;
+        let artifact = match build {
+            BuildOutcome::Built {
+                artifact: Some(a), ..
+            } => a.clone(),
+            _ => PathBuf::new(),
+        };
+        let mut results = Vec::with_capacity(runs);
+        for i in 0..runs {
+            progress.run(i, runs);
+            let mut cmd = Command::new(prog);
+            cmd.args(args)
+                .current_dir(&self.repo)
+                .env("KCRASH_ARTIFACT", &artifact)
+                .env("KCRASH_COMMIT", commit)
+                .env("KCRASH_RUN", i.to_string());
+            let out = process::run(&mut cmd, self.timeout).map_err(|e| {
+                Error::Infra(format!("repro testing failure: cannot run {prog}: {e}"))
+            })?;
+            results.push(run_outcome(
+                &out.stdout,
+                out.success(),
+                &out.describe_status(),
+            ));
+        }
+        progress.run(runs, runs);
+        Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_decide_the_outcome() {
+        assert_eq!(
+            run_outcome(b"x\nKCRASH-RESULT: boot failed: can't ssh\n", true, ""),
+            RunOutcome::BootFailed {
+                title: "can't ssh".into()
+            }
+        );
+        assert_eq!(
+            run_outcome(b"KCRASH-RESULT: infra: no vm\n", true, ""),
+            RunOutcome::Infra {
+                msg: "no vm".into()
+            }
+        );
+        match run_outcome(b"KCRASH-RESULT: crashed: WARNING in foo\n", true, "") {
+            RunOutcome::Crashed(c) => assert_eq!(c.title, "WARNING in foo"),
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(run_outcome(b"booted\n", true, ""), RunOutcome::Ok);
+        assert!(matches!(
+            run_outcome(b"", false, "exit status 1"),
+            RunOutcome::Infra { .. }
+        ));
+    }
+
+    #[test]
+    fn build_error_lines() {
+        assert_eq!(
+            error_lines(b"CC a.o\nfoo.c:1:2: error: bad\nmake: *** x\n"),
+            "foo.c:1:2: error: bad"
+        );
+        assert_eq!(error_lines(b"a\nb\nc\nd\n"), "b\nc\nd");
+    }
+}
