@@ -56,11 +56,11 @@ impl Default for Options {
 
 impl Options {
     /// Identity of a bisection, stored in the journal header.
-    fn journal_key(&self, start: &str) -> String {
+    fn journal_key(&self) -> String {
         format!(
-            "mode={} start={} good={:?} head={:?} cross_tree={} runs={} title={:?} any_crash={}",
+            "mode={} start={:?} good={:?} head={:?} cross_tree={} runs={} title={:?} any_crash={}",
             self.mode.as_str(),
-            start,
+            self.start,
             self.good,
             self.head,
             self.cross_tree,
@@ -221,6 +221,13 @@ fn reach_counts(range: &[RangeCommit]) -> Vec<usize> {
         .collect()
 }
 
+/// The resolved revisions of a bisection.
+struct Revs {
+    start: String,
+    head: Option<String>,
+    good: Option<String>,
+}
+
 enum LoopEnd {
     Culprit(String),
     Inconclusive(Vec<String>),
@@ -276,19 +283,7 @@ impl<'a> Engine<'a> {
     }
 
     fn run_inner(&mut self) -> Result<BisectResult> {
-        // Resolve everything before the first checkout moves HEAD.
-        let start = self.repo.resolve(&self.opts.start)?;
-        let head = match (&self.opts.mode, &self.opts.good, &self.opts.head) {
-            (Mode::Fix, Some(g), _) => Some(self.repo.resolve(g)?),
-            (Mode::Fix, None, Some(h)) => Some(self.repo.resolve(h)?),
-            (Mode::Fix, None, None) => Some(self.repo.resolve("HEAD")?),
-            _ => None,
-        };
-        let good = match (&self.opts.mode, &self.opts.good) {
-            (Mode::Cause, Some(g)) => Some(self.repo.resolve(g)?),
-            _ => None,
-        };
-        self.open_journal(&start)?;
+        let Revs { start, head, good } = self.open_journal()?;
 
         match self.opts.mode {
             Mode::Cause => self
@@ -350,27 +345,60 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn open_journal(&mut self, start: &str) -> Result<()> {
-        let key = self.opts.journal_key(start);
+    /// Resolves the revisions, before the first checkout moves HEAD.
+    fn resolve_revs(&mut self) -> Result<Revs> {
+        let start = self.repo.resolve(&self.opts.start)?;
+        let head = match (&self.opts.mode, &self.opts.good, &self.opts.head) {
+            (Mode::Fix, Some(g), _) => Some(self.repo.resolve(g)?),
+            (Mode::Fix, None, Some(h)) => Some(self.repo.resolve(h)?),
+            (Mode::Fix, None, None) => Some(self.repo.resolve("HEAD")?),
+            _ => None,
+        };
+        let good = match (&self.opts.mode, &self.opts.good) {
+            (Mode::Cause, Some(g)) => Some(self.repo.resolve(g)?),
+            _ => None,
+        };
+        Ok(Revs { start, head, good })
+    }
+
+    /// Starts a journal, or loads one to replay; the revisions come from its header then.
+    fn open_journal(&mut self) -> Result<Revs> {
+        let key = self.opts.journal_key();
         let records = self.journal.load()?;
         let mut it = records.into_iter();
         match it.next() {
-            None => self.journal.append(&Record::Header {
-                version: JOURNAL_VERSION,
-                key,
-            }),
-            Some(Record::Header { version, key: k }) if version == JOURNAL_VERSION && k == key => {
+            None => {
+                let revs = self.resolve_revs()?;
+                self.journal.append(&Record::Header {
+                    version: JOURNAL_VERSION,
+                    key,
+                    start: revs.start.clone(),
+                    head: revs.head.clone(),
+                    good: revs.good.clone(),
+                })?;
+                Ok(revs)
+            }
+            Some(Record::Header {
+                version,
+                key: k,
+                start,
+                head,
+                good,
+            }) if version == JOURNAL_VERSION && k == key => {
                 for r in it {
                     let commit = match &r {
-                        Record::Test { commit, .. } | Record::Build { commit, .. } => commit.clone(),
+                        Record::Test { commit, .. } | Record::Build { commit, .. } => {
+                            commit.clone()
+                        }
                         Record::Header { .. } => continue,
                     };
                     self.replay.insert(commit, r);
                 }
-                Ok(())
+                Ok(Revs { start, head, good })
             }
             Some(_) => Err(Error::Journal(
-                "the journal belongs to another bisection (different config); start without --resume".into(),
+                "the journal belongs to another bisection (different config); start without --resume"
+                    .into(),
             )),
         }
     }

@@ -18,7 +18,17 @@ use super::{Error, Result, RunOutcome};
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Record {
     /// First line: identifies the bisection, so a journal of another one is not reused.
-    Header { version: u32, key: String },
+    /// Also holds the revisions as resolved at the first start: a resume must not
+    /// re-resolve `HEAD`, which the killed run left pointing elsewhere.
+    Header {
+        version: u32,
+        key: String,
+        start: String,
+        #[serde(default)]
+        head: Option<String>,
+        #[serde(default)]
+        good: Option<String>,
+    },
     /// A revision built and tested.
     Test {
         commit: String,
@@ -145,6 +155,9 @@ mod tests {
         let h = Record::Header {
             version: 1,
             key: "k".into(),
+            start: "s".into(),
+            head: None,
+            good: None,
         };
         let mut text = serde_json::to_string(&h).unwrap();
         text.push('\n');
