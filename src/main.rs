@@ -24,6 +24,12 @@ enum Command {
     /// Annotated crash corpora (syzkaller format).
     #[command(subcommand)]
     Corpus(cli::corpus::CorpusCommand),
+    /// Bisect a crash over a git history: find the commit that introduced (or fixed) it.
+    #[command(after_help = "Examples:\n  kcrash bisect --config bisect.toml\n  kcrash bisect --config bisect.toml --resume --json\n\nExit status: 0 a result (see `result`), 2 error.")]
+    Bisect(cli::bisect::BisectArgs),
+    /// Read bisection logs (syzkaller's or kcrash's) into steps, culprit and totals.
+    #[command(name = "bisect-log", after_help = "Examples:\n  kcrash bisect-log kcrash-bisect/bisect.log\n  kcrash bisect-log --json logs/*.txt\n\nExit status: 0 all logs had a result, 1 some had none, 2 error.")]
+    BisectLog(cli::bisect::BisectLogArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +38,8 @@ fn main() -> ExitCode {
         Command::Title(a) => cli::title::run_title(a),
         Command::Parse(a) => cli::title::run_parse(a),
         Command::Corpus(c) => cli::corpus::run(c),
+        Command::Bisect(a) => cli::bisect::run_bisect(a),
+        Command::BisectLog(a) => cli::bisect::run_bisect_log(a),
     };
     match result {
         Ok(code) => code,

@@ -14,7 +14,7 @@ use super::{Error, Result};
 pub struct Log {
     lines: Vec<String>,
     file: Option<File>,
-    echo: bool,
+    echo: Option<Box<dyn FnMut(&str)>>,
 }
 
 impl Log {
@@ -32,9 +32,9 @@ impl Log {
         })
     }
 
-    /// Also print every line on stderr.
-    pub fn echo(mut self, on: bool) -> Log {
-        self.echo = on;
+    /// Also hand every line to `f` (the CLI prints them).
+    pub fn echo(mut self, f: impl FnMut(&str) + 'static) -> Log {
+        self.echo = Some(Box::new(f));
         self
     }
 
@@ -45,8 +45,8 @@ impl Log {
                 // A log write failure must not abort a multi-hour bisection.
                 let _ = writeln!(f, "{l}");
             }
-            if self.echo {
-                eprintln!("{l}");
+            if let Some(echo) = &mut self.echo {
+                echo(l);
             }
             self.lines.push(l.to_string());
         }

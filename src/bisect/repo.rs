@@ -120,6 +120,20 @@ impl GitRepo {
     pub fn head(&self) -> Result<String> {
         Ok(self.git(&["rev-parse", "HEAD"])?.trim().to_string())
     }
+
+    /// The branch checked out now, or the commit when detached; see [`GitRepo::restore`].
+    pub fn current_ref(&self) -> Result<String> {
+        match self.git(&["symbolic-ref", "--quiet", "--short", "HEAD"]) {
+            Ok(b) if !b.trim().is_empty() => Ok(b.trim().to_string()),
+            _ => self.head(),
+        }
+    }
+
+    /// Checks out what [`GitRepo::current_ref`] returned (a branch stays a branch).
+    pub fn restore(&self, r: &str) -> Result<()> {
+        self.git(&["checkout", "--quiet", "--force", r])?;
+        Ok(())
+    }
 }
 
 impl Repo for GitRepo {
