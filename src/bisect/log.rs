@@ -10,11 +10,14 @@ use super::{Error, Result};
 
 /// Collects the log lines and, when opened on a file, writes each line through at once, so
 /// a killed bisection leaves its log up to the last finished line.
+/// Receives each log line as it is written.
+type Echo = Box<dyn FnMut(&str)>;
+
 #[derive(Default)]
 pub struct Log {
     lines: Vec<String>,
     file: Option<File>,
-    echo: Option<Box<dyn FnMut(&str)>>,
+    echo: Option<Echo>,
 }
 
 impl Log {
