@@ -96,9 +96,13 @@ pub struct TestConfig {
 impl Config {
     /// Parses and checks a config; relative paths are resolved against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Config> {
-        let mut c: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        let mut c: Config = toml::from_str(text).map_err(|e| Error::Config(describe(text, &e)))?;
         if c.repo.is_relative() {
             c.repo = base.join(&c.repo);
+        }
+        // Commands run inside the repository and get paths into it: make it absolute.
+        if let Ok(abs) = std::path::absolute(&c.repo) {
+            c.repo = abs;
         }
         c.check()?;
         Ok(c)
@@ -155,6 +159,32 @@ impl Config {
     }
 }
 
+/// toml's type errors point at the value but do not name its key; name it from the span
+/// (`build.timeout: invalid type …`), so the user knows what to fix.
+fn describe(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_string();
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = &text[line_start..line_end];
+    let lineno = text[..line_start].matches('\n').count() + 1;
+    let Some((key, _)) = line.split_once('=') else {
+        return format!("line {lineno}: {}", e.message());
+    };
+    let key = key.trim().trim_matches('"');
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']').map(str::trim));
+    let full = match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    };
+    format!("key `{full}` (line {lineno}): {}", e.message().trim())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +229,9 @@ command = ["./run.sh"]
             err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nruns = 0")).contains("runs")
         );
         assert!(err(&GOOD.replace("[test]", "[test]\nkind = \"qemu\"")).contains("test.kind"));
+        let e = err(&GOOD.replace("[\"./run.sh\"]", "\"./run.sh\""));
+        assert!(e.contains("key `test.command`"), "{e}");
+        let e = err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nruns = \"x\""));
+        assert!(e.contains("key `runs`"), "{e}");
     }
 }

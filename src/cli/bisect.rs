@@ -70,7 +70,8 @@ fn resolve_program(argv: &mut [String], base: &Path, key: &str) -> anyhow::Resul
         bail!("config key `{key}`: empty command");
     };
     if prog.contains('/') {
-        let p = base.join(&*prog);
+        // Absolute, because the command runs in the repository, not here.
+        let p = std::path::absolute(base.join(&*prog))?;
         if !p.is_file() {
             bail!("config key `{key}`: command {} not found", p.display());
         }
@@ -282,9 +283,6 @@ fn print_result(out: &mut impl Write, r: &BisectResult) -> std::io::Result<()> {
     )?;
     if let Some(c) = &r.crash {
         writeln!(out, "crash:      {}", c.title)?;
-    }
-    if let Some(e) = &r.error {
-        writeln!(out, "error:      {e}")?;
     }
     Ok(())
 }

@@ -1,0 +1,312 @@
+//! End to end: the real binary bisects a generated git history with shell-script build and
+//! test commands and finds the planted culprit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn git(dir: &Path, args: &[&str], n: u64) {
+    let stamp = format!("{} +0000", 1_600_000_000 + n * 600);
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", dir)
+        .env("GIT_AUTHOR_NAME", "Planted Author")
+        .env("GIT_AUTHOR_EMAIL", "planted@example.com")
+        .env("GIT_COMMITTER_NAME", "C")
+        .env("GIT_COMMITTER_EMAIL", "c@example.com")
+        .env("GIT_AUTHOR_DATE", &stamp)
+        .env("GIT_COMMITTER_DATE", &stamp)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const CULPRIT: u64 = 23;
+
+/// Commits 0..=40; 23 sets `bug=1`, 27 breaks the build, tags v1.0/v2.0/v3.0 on 5/15/30.
+fn make_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q", "-b", "master"], 0);
+    std::fs::write(dir.join(".gitignore"), "out/\n").unwrap();
+    std::fs::write(dir.join("bug"), "bug=0\n").unwrap();
+    for n in 0..=40u64 {
+        std::fs::write(dir.join("version"), format!("{n}\n")).unwrap();
+        if n == CULPRIT {
+            std::fs::write(dir.join("bug"), "bug=1\n").unwrap();
+        }
+        if n == 27 {
+            std::fs::write(dir.join("broken"), "").unwrap();
+        }
+        if n == 28 {
+            std::fs::remove_file(dir.join("broken")).unwrap();
+        }
+        git(dir, &["add", "-A"], n);
+        let msg = format!("{n}\n\nReviewed-by: Reviewer <reviewer@example.com>");
+        git(dir, &["commit", "-q", "-m", &msg], n);
+        for (at, tag) in [(5, "v1.0"), (15, "v2.0"), (30, "v3.0")] {
+            if n == at {
+                git(dir, &["tag", tag], n);
+            }
+        }
+    }
+}
+
+const BUILD: &str = r#"#!/bin/sh
+# Fails where the tree is broken; else the "kernel" is the bug flag.
+if [ -e broken ]; then echo "broken.c:1:1: error: planted build failure" >&2; exit 1; fi
+mkdir -p out && cat bug version > out/kernel
+"#;
+
+const TEST: &str = r#"#!/bin/sh
+echo "$KCRASH_COMMIT" >> "$CALLS"
+echo "Linux version 1.0 booting"
+if grep -q bug=1 "$KCRASH_ARTIFACT"; then
+  echo "------------[ cut here ]------------"
+  echo "WARNING: CPU: 0 PID: 1 at kernel/planted.c:1 planted_bug+0x1/0x10"
+  echo "KCRASH-RESULT: crashed: WARNING in planted_bug"
+fi
+exit 0
+"#;
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    repo: PathBuf,
+    config: PathBuf,
+    calls: PathBuf,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let repo = root.join("linux");
+    make_repo(&repo);
+    for (name, text) in [("build.sh", BUILD), ("test.sh", TEST)] {
+        let p = root.join(name);
+        std::fs::write(&p, text).unwrap();
+        let mut perm = std::fs::metadata(&p).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&p, perm).unwrap();
+    }
+    let config = root.join("bisect.toml");
+    std::fs::write(&config, config_text("")).unwrap();
+    let calls = root.join("calls.txt");
+    Setup {
+        _tmp: tmp,
+        root,
+        repo,
+        config,
+        calls,
+    }
+}
+
+fn config_text(extra: &str) -> String {
+    format!(
+        r#"repo = "linux"
+mode = "cause"
+start = "master"
+runs = 2
+{extra}
+[build]
+command = ["./build.sh"]
+artifact = "out/kernel"
+timeout = 60
+
+[test]
+command = ["./test.sh"]
+timeout = 60
+"#
+    )
+}
+
+fn kcrash(s: &Setup, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kcrash"))
+        .args(args)
+        .current_dir(&s.root)
+        .env("CALLS", &s.calls)
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {text:?}, stderr {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn calls(s: &Setup) -> Vec<String> {
+    std::fs::read_to_string(&s.calls)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn finds_the_planted_culprit() {
+    let s = setup();
+    let cfg = s.config.to_str().unwrap();
+    let out = kcrash(
+        &s,
+        &["bisect", "--config", cfg, "--json", "--workdir", "wd"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["result"], "found");
+    assert_eq!(v["mode"], "cause");
+    assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
+    assert_eq!(
+        v["commits"][0]["author"],
+        "Planted Author <planted@example.com>"
+    );
+    assert_eq!(v["crash"]["title"], "WARNING in planted_bug");
+    assert_eq!(
+        v["recipients"]["to"],
+        serde_json::json!(["planted@example.com", "reviewer@example.com"])
+    );
+    assert!(v["revisions_tested"].as_u64().unwrap() >= 3);
+    // The checkout is back on the branch.
+    let head = std::fs::read_to_string(s.repo.join(".git/HEAD")).unwrap();
+    assert_eq!(head.trim(), "ref: refs/heads/master");
+
+    // The log reads back to the same result.
+    let log = s.root.join("wd/bisect.log");
+    let out = kcrash(&s, &["bisect-log", "--json", log.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(json(&out)["result"], v);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.root.join("wd/result.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved, v);
+
+    // Resuming a finished bisection tests nothing again and gives the same answer.
+    let before = calls(&s);
+    let mut uniq = before.clone();
+    uniq.sort();
+    uniq.dedup();
+    let per_commit = before.len() / uniq.len();
+    assert!(per_commit >= 2);
+    let out = kcrash(
+        &s,
+        &[
+            "bisect",
+            "--config",
+            cfg,
+            "--json",
+            "--workdir",
+            "wd",
+            "--resume",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut again = json(&out);
+    let mut want = v.clone();
+    for k in ["build_seconds", "test_seconds"] {
+        again[k] = serde_json::Value::Null;
+        want[k] = serde_json::Value::Null;
+    }
+    assert_eq!(again, want);
+    assert_eq!(calls(&s), before);
+
+    // Without --resume an existing journal is not overwritten.
+    let out = kcrash(&s, &["bisect", "--config", cfg, "--workdir", "wd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+}
+
+#[test]
+fn any_crash_flag_and_text_output() {
+    let s = setup();
+    let cfg = s.config.to_str().unwrap();
+    let out = kcrash(
+        &s,
+        &[
+            "bisect",
+            "--config",
+            cfg,
+            "--workdir",
+            "wd2",
+            "--any-crash",
+            "--quiet",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("result:     found"), "{text}");
+    assert!(text.contains(" 23\n"), "{text}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn expect_error(s: &Setup, config: &str, want: &str) {
+    std::fs::write(&s.config, config).unwrap();
+    let out = kcrash(
+        s,
+        &[
+            "bisect",
+            "--config",
+            s.config.to_str().unwrap(),
+            "--workdir",
+            "wd-err",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{config}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(want), "want {want:?} in {err:?}");
+    assert!(calls(s).is_empty(), "nothing may run before the checks");
+}
+
+#[test]
+fn errors_before_anything_runs() {
+    let s = setup();
+    expect_error(
+        &s,
+        &config_text("").replace("runs = 2", "runs = \"many\""),
+        "runs",
+    );
+    expect_error(&s, &config_text("colour = 1"), "colour");
+    expect_error(
+        &s,
+        &config_text("").replace("\"master\"", "\"no-such-branch\""),
+        "no-such-branch",
+    );
+    expect_error(
+        &s,
+        &config_text("").replace("./test.sh", "./missing.sh"),
+        "missing.sh",
+    );
+    expect_error(
+        &s,
+        &config_text("").replace("[\"./build.sh\"]", "[\"kcrash-no-such-compiler\"]"),
+        "kcrash-no-such-compiler",
+    );
+    std::fs::write(s.repo.join("version"), "dirty\n").unwrap();
+    expect_error(&s, &config_text(""), "uncommitted changes");
+}
