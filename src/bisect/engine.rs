@@ -271,15 +271,27 @@ impl<'a> Engine<'a> {
 
     /// Runs the whole bisection. On error the log ends with the summary and an `error:`
     /// line; [`Error::Interrupted`] (a simulated kill) leaves the log as it is.
-    pub fn run(mut self) -> Result<BisectResult> {
-        let res = self.run_inner();
-        if let Err(e) = &res {
-            if !matches!(e, Error::Interrupted) {
-                self.log_totals();
-                self.log.line(format!("error: {e}"));
+    pub fn run(self) -> Result<BisectResult> {
+        self.run_reporting().map_err(|(e, _)| e)
+    }
+
+    /// Like [`Engine::run`], but an error also comes with the result the log describes
+    /// (`result: error` and the totals so far), for the CLI's `--json`.
+    pub fn run_reporting(
+        mut self,
+    ) -> std::result::Result<BisectResult, (Error, Box<BisectResult>)> {
+        match self.run_inner() {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                if !matches!(e, Error::Interrupted) {
+                    self.log_totals();
+                    self.log.line(format!("error: {e}"));
+                }
+                let mut r = self.result(Outcome::Error, Vec::new(), None, 1.0);
+                r.error = Some(e.to_string());
+                Err((e, Box::new(r)))
             }
         }
-        res
     }
 
     fn run_inner(&mut self) -> Result<BisectResult> {

@@ -85,28 +85,6 @@ fn resolve_program(argv: &mut [String], base: &Path, key: &str) -> anyhow::Resul
     Ok(())
 }
 
-fn error_result(cfg_mode: kcrash::bisect::Mode, msg: String) -> BisectResult {
-    BisectResult {
-        schema: RESULT_SCHEMA,
-        mode: cfg_mode,
-        result: Outcome::Error,
-        commits: Vec::new(),
-        culprit_signature: None,
-        parent_signature: None,
-        noop: false,
-        release: false,
-        merge: false,
-        confidence: 0.0,
-        flaky: false,
-        revisions_tested: 0,
-        build_seconds: 0.0,
-        test_seconds: 0.0,
-        recipients: Default::default(),
-        crash: None,
-        error: Some(msg),
-    }
-}
-
 pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&args.config)?;
     let base = args
@@ -203,7 +181,7 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         progress.as_ref(),
         opts,
     )
-    .run();
+    .run_reporting();
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -214,7 +192,7 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
 
     let (res, code) = match outcome {
         Ok(r) => (r, ExitCode::SUCCESS),
-        Err(e) => (error_result(cfg.mode, e.to_string()), ExitCode::from(2)),
+        Err((_, r)) => (*r, ExitCode::from(2)),
     };
     let json = serde_json::to_string_pretty(&res)?;
     std::fs::write(workdir.join("result.json"), format!("{json}\n"))

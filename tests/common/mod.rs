@@ -340,6 +340,8 @@ impl Journal for KillingJournal {
 /// One bisection in a fresh clone.
 pub struct Run {
     pub result: Result<BisectResult>,
+    /// On error: the result the log describes.
+    pub error_result: Option<BisectResult>,
     pub log: Log,
     pub sim: Sim,
 }
@@ -349,7 +351,7 @@ pub fn bisect_in(repo_dir: &Path, world: World, opts: Options, journal: &mut dyn
     let sim = Sim::new(world);
     let (mut b, mut t) = (sim.clone(), sim.clone());
     let mut log = Log::new();
-    let result = Engine::new(
+    let outcome = Engine::new(
         &mut repo,
         &mut b,
         &mut t,
@@ -358,8 +360,17 @@ pub fn bisect_in(repo_dir: &Path, world: World, opts: Options, journal: &mut dyn
         &NoProgress,
         opts,
     )
-    .run();
-    Run { result, log, sim }
+    .run_reporting();
+    let (result, error_result) = match outcome {
+        Ok(r) => (Ok(r), None),
+        Err((e, r)) => (Err(e), Some(*r)),
+    };
+    Run {
+        result,
+        error_result,
+        log,
+        sim,
+    }
 }
 
 /// Commit hash of a number.
