@@ -310,3 +310,106 @@ fn errors_before_anything_runs() {
     std::fs::write(s.repo.join("version"), "dirty\n").unwrap();
     expect_error(&s, &config_text(""), "uncommitted changes");
 }
+
+/// Whether a process is gone (or a zombie waiting for a reaper we do not control).
+fn dead(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+    }
+}
+
+const SLOW_TEST: &str = r#"#!/bin/sh
+echo "$KCRASH_COMMIT" >> "$CALLS"
+if [ -e "$SLOW" ]; then
+  sleep 60 &
+  echo $! > "$SLOW.pid"
+  wait
+fi
+if grep -q bug=1 "$KCRASH_ARTIFACT"; then echo "KCRASH-RESULT: crashed: WARNING in planted_bug"; fi
+"#;
+
+#[test]
+fn kill_and_resume() {
+    let s = setup();
+    std::fs::write(s.root.join("test.sh"), SLOW_TEST).unwrap();
+    let slow = s.root.join("slow");
+    let cfg = s.config.to_str().unwrap();
+    let spawn = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kcrash"))
+            .args([
+                "bisect",
+                "--config",
+                cfg,
+                "--json",
+                "--workdir",
+                "wd",
+                "--quiet",
+            ])
+            .args(extra)
+            .current_dir(&s.root)
+            .env("CALLS", &s.calls)
+            .env("SLOW", &slow)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Let a few revisions finish, then hang one run and kill kcrash in the middle of it.
+    let mut child = spawn(&[]);
+    let t = std::time::Instant::now();
+    while calls(&s).len() < 9 {
+        assert!(t.elapsed().as_secs() < 60, "bisection made no progress");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::fs::write(&slow, "").unwrap();
+    let pid_file = s.root.join("slow.pid");
+    while !pid_file.exists() {
+        assert!(t.elapsed().as_secs() < 60, "no slow run started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let sleeper: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!dead(sleeper));
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    // The supervisor notices and kills the test command's whole process group.
+    let t = std::time::Instant::now();
+    while !dead(sleeper) {
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "the test command survived kcrash"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::fs::remove_file(&slow).unwrap();
+
+    let journal = std::fs::read_to_string(s.root.join("wd/journal.jsonl")).unwrap();
+    let journaled: Vec<String> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["kind"] == "test")
+        .filter_map(|v| v["commit"].as_str().map(str::to_string))
+        .collect();
+    assert!(!journaled.is_empty());
+    let before = calls(&s).len();
+
+    let out = spawn(&["--resume"]).wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v = json(&out);
+    assert_eq!(v["result"], "found");
+    assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
+    let resumed = &calls(&s)[before..];
+    assert!(
+        resumed.iter().all(|c| !journaled.contains(c)),
+        "a journaled commit was tested again"
+    );
+    // The branch is checked out again although the first run was killed.
+    let head = std::fs::read_to_string(s.repo.join(".git/HEAD")).unwrap();
+    assert_eq!(head.trim(), "ref: refs/heads/master");
+}

@@ -112,7 +112,6 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     if let Some(h) = &cfg.head {
         repo.resolve(h)?;
     }
-    let original = repo.current_ref()?;
 
     let workdir = args
         .workdir
@@ -128,6 +127,18 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut journal = FileJournal::new(&journal_path, args.resume);
+    // What to check out at the end: remembered at the first start, since a killed run
+    // leaves the tree on some bisection commit.
+    let checkout_file = workdir.join("original-checkout");
+    let original = match std::fs::read_to_string(&checkout_file) {
+        Ok(r) if args.resume && !r.trim().is_empty() => r.trim().to_string(),
+        _ => {
+            let r = repo.current_ref()?;
+            std::fs::write(&checkout_file, format!("{r}\n"))
+                .with_context(|| format!("write {}", checkout_file.display()))?;
+            r
+        }
+    };
 
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(0);
