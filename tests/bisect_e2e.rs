@@ -413,3 +413,51 @@ fn kill_and_resume() {
     let head = std::fs::read_to_string(s.repo.join(".git/HEAD")).unwrap();
     assert_eq!(head.trim(), "ref: refs/heads/master");
 }
+
+const CONFIG_BUILD: &str = r#"#!/bin/sh
+if [ -e broken ]; then exit 1; fi
+mkdir -p out && cat bug "$KCRASH_CONFIG" > out/kernel
+"#;
+
+const CONFIG_TEST: &str = r#"#!/bin/sh
+if grep -q bug=1 "$KCRASH_ARTIFACT" && grep -q KASAN=y "$KCRASH_ARTIFACT"; then
+  echo "KCRASH-RESULT: crashed: KASAN: use-after-free in planted_bug"
+fi
+"#;
+
+#[test]
+fn kernel_config_and_baseline() {
+    let s = setup();
+    std::fs::write(s.root.join("build.sh"), CONFIG_BUILD).unwrap();
+    std::fs::write(s.root.join("test.sh"), CONFIG_TEST).unwrap();
+    std::fs::write(s.root.join("full.config"), "KASAN=y\nLOCKDEP=y\n").unwrap();
+    for (baseline, want) in [("LOCKDEP=y\n", "original"), ("KASAN=y\n", "baseline")] {
+        std::fs::write(s.root.join("small.config"), baseline).unwrap();
+        let text = config_text("").replace(
+            "timeout = 60\n\n[test]",
+            "timeout = 60\nconfig = \"full.config\"\nbaseline_config = \"small.config\"\n\n[test]",
+        );
+        std::fs::write(&s.config, text).unwrap();
+        let wd = format!("wd-{want}");
+        let out = kcrash(
+            &s,
+            &[
+                "bisect",
+                "--config",
+                s.config.to_str().unwrap(),
+                "--json",
+                "--workdir",
+                &wd,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = json(&out);
+        assert_eq!(v["result"], "found");
+        assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
+        assert_eq!(v["config"], want);
+    }
+}

@@ -61,12 +61,17 @@ fn check_resume(o: Options, w: impl Fn(&mut World)) {
             Ok(_) => continue, // finished before the kill point
             Err(e) => panic!("k={k}: {e}"),
         }
-        let journaled: Vec<String> = FileJournal::new(&jpath, true)
+        let journaled: Vec<(String, Option<String>)> = FileJournal::new(&jpath, true)
             .load()
             .unwrap()
             .into_iter()
             .filter_map(|r| match r {
-                Record::Test { commit, runs, .. } if !runs.is_empty() => Some(commit),
+                Record::Test {
+                    commit,
+                    config,
+                    runs,
+                    ..
+                } if !runs.is_empty() => Some((commit, config)),
                 _ => None,
             })
             .collect();
@@ -83,13 +88,13 @@ fn check_resume(o: Options, w: impl Fn(&mut World)) {
             normalize_log(&full.log.text()),
             "k={k}"
         );
-        let retested: Vec<u32> = second
+        let retested: Vec<(String, Option<String>)> = second
             .sim
-            .tested
+            .tested_with
             .borrow()
             .iter()
-            .copied()
-            .filter(|t| journaled.contains(&h(*t)))
+            .filter(|t| journaled.contains(t))
+            .cloned()
             .collect();
         assert!(retested.is_empty(), "k={k}: tested again: {retested:?}");
         // At most the step in flight at the kill is lost.
@@ -131,6 +136,16 @@ fn resume_with_parent_build() {
         ..opts(Mode::Cause, 905)
     };
     check_resume(o, |w| w.intro = Some(650));
+}
+
+#[test]
+fn resume_with_minimized_config() {
+    let o = Options {
+        config: Some("original config".into()),
+        baseline_config: Some("minimize-succeeds".into()),
+        ..opts(Mode::Cause, 905)
+    };
+    check_resume(o, |w| w.intro = Some(602));
 }
 
 #[test]

@@ -16,6 +16,7 @@ struct Sc {
     any_crash: bool,
     title: Option<String>,
     good: Option<u32>,
+    baseline: Option<&'static str>,
 }
 
 fn sc(mode: Mode, start: u32, world: World) -> Sc {
@@ -27,6 +28,7 @@ fn sc(mode: Mode, start: u32, world: World) -> Sc {
         any_crash: false,
         title: None,
         good: None,
+        baseline: None,
     }
 }
 
@@ -40,6 +42,8 @@ fn run(s: Sc) -> Run {
         any_crash: s.any_crash,
         title: s.title,
         good: s.good.map(h),
+        config: s.baseline.map(|_| "original config".to_string()),
+        baseline_config: s.baseline.map(str::to_string),
         ..Options::default()
     };
     let r = bisect_in(&dir, s.world, opts, &mut NoJournal);
@@ -141,18 +145,87 @@ fn cause_finds_cause_flaky() {
     );
 }
 
-// 3-7 are config-minimization scenarios (baseline configs); kcrash has no config
-// minimization yet, so only the culprit part applies and is covered by scenario 1.
+fn with_baseline(baseline: &'static str, intro: u32) -> Run {
+    let mut s = sc(Mode::Cause, 905, world(|w| w.intro = Some(intro)));
+    s.baseline = Some(baseline);
+    run(s)
+}
+
+// 3
+#[test]
+fn cause_finds_cause_baseline_repro() {
+    let r = with_baseline("baseline-repro", 602);
+    assert_eq!(culprit(&r), 602);
+    assert_eq!(ok(&r).config.as_deref(), Some("baseline"));
+    assert!(ok(&r).crash.is_some());
+}
+
+// 4
+#[test]
+fn cause_finds_cause_baseline_does_not_repro() {
+    let r = with_baseline("baseline-clean", 602);
+    assert_eq!(culprit(&r), 602);
+    assert_eq!(ok(&r).config.as_deref(), Some("original"));
+}
+
+// 5
+#[test]
+fn cause_finds_cause_baseline_fails() {
+    let r = with_baseline("baseline-fails", 602);
+    assert_eq!(culprit(&r), 602);
+    assert_eq!(ok(&r).config.as_deref(), Some("original"));
+}
+
+// 6
+#[test]
+fn cause_finds_cause_baseline_skip() {
+    let r = with_baseline("baseline-skip", 602);
+    assert_eq!(culprit(&r), 602);
+    assert_eq!(ok(&r).config.as_deref(), Some("original"));
+}
+
+// 7
+#[test]
+fn cause_finds_cause_minimize_succeeds() {
+    let r = with_baseline("minimize-succeeds", 602);
+    assert_eq!(culprit(&r), 602);
+    let res = ok(&r);
+    assert_eq!(res.config.as_deref(), Some("minimized"));
+    assert_eq!(
+        res.culprit_signature.as_deref(),
+        Some("sign-602-new-minimized-config")
+    );
+}
+
+// 8
+#[test]
+fn cause_finds_cause_minimize_fails() {
+    let r = with_baseline("minimize-fails", 602);
+    assert!(err(&r).contains("config minimization failed"));
+}
 
 // 9
 #[test]
-fn same_hash_start_is_culprit() {
-    let r = cause(905, |w| {
-        w.intro = Some(905);
-        w.same = Some((904, 905));
-    });
+fn config_minimize_same_hash() {
+    let mut s = sc(
+        Mode::Cause,
+        905,
+        world(|w| {
+            w.intro = Some(905);
+            w.same = Some((904, 905));
+        }),
+    );
+    s.baseline = Some("minimize-succeeds");
+    let r = run(s);
     assert_eq!(culprit(&r), 905);
-    assert!(ok(&r).noop);
+    let res = ok(&r);
+    assert_eq!(res.config.as_deref(), Some("minimized"));
+    // The parent is built with the minimized config too, so the signatures compare.
+    assert_eq!(
+        res.parent_signature.as_deref(),
+        Some("same-sign-new-minimized-config")
+    );
+    assert!(res.noop);
 }
 
 // 10

@@ -75,6 +75,13 @@ pub struct BuildConfig {
     /// ELF image to compute kernel signatures from (relative to the repository).
     #[serde(default)]
     pub vmlinux: Option<PathBuf>,
+    /// Kernel config file to build with (relative to the config file); the build command
+    /// finds it in `KCRASH_CONFIG`.
+    #[serde(default)]
+    pub config: Option<PathBuf>,
+    /// Smaller config tried first; used when it reproduces the crash.
+    #[serde(default)]
+    pub baseline_config: Option<PathBuf>,
     /// Seconds.
     #[serde(default = "default_build_timeout")]
     pub timeout: u64,
@@ -99,6 +106,14 @@ impl Config {
         let mut c: Config = toml::from_str(text).map_err(|e| Error::Config(describe(text, &e)))?;
         if c.repo.is_relative() {
             c.repo = base.join(&c.repo);
+        }
+        for p in [&mut c.build.config, &mut c.build.baseline_config]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
         }
         // Commands run inside the repository and get paths into it: make it absolute.
         if let Ok(abs) = std::path::absolute(&c.repo) {
@@ -141,6 +156,9 @@ impl Config {
                     return bad("build.artifact", "is required for command builds");
                 }
             }
+        }
+        if self.build.baseline_config.is_some() && self.build.config.is_none() {
+            return bad("build.baseline_config", "needs build.config");
         }
         if self.build.timeout == 0 {
             return bad("build.timeout", "must be positive");

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use super::journal::{Journal, Record, JOURNAL_VERSION};
 use super::log::{go_duration, go_quoted_list, Log};
 use super::repo::{release_version, CommitInfo, RangeCommit, Repo};
-use super::stages::{BuildOutcome, Builder, Progress, Tester};
+use super::signature::sha256_hex;
+use super::stages::{BuildOutcome, Builder, Minimizer, Progress, Tester};
 use super::verdict::{decide, representative, Counts, Decision, RunClass, Target};
 use super::{
     secs, BisectResult, CommitRef, Crash, Error, Mode, Outcome, Recipients, Result, RunOutcome,
@@ -37,6 +38,11 @@ pub struct Options {
     pub title: Option<String>,
     /// syzkaller's rule: any crash counts as bad.
     pub any_crash: bool,
+    /// Kernel config text handed to the builder (`None`: the builder's own).
+    pub config: Option<String>,
+    /// Smaller config to try instead (spec 2.4): used when it reproduces the crash, else
+    /// the [`Minimizer`] (if any) searches between the two.
+    pub baseline_config: Option<String>,
 }
 
 impl Default for Options {
@@ -50,6 +56,8 @@ impl Default for Options {
             runs: 10,
             title: None,
             any_crash: false,
+            config: None,
+            baseline_config: None,
         }
     }
 }
@@ -58,7 +66,7 @@ impl Options {
     /// Identity of a bisection, stored in the journal header.
     fn journal_key(&self) -> String {
         format!(
-            "mode={} start={:?} good={:?} head={:?} cross_tree={} runs={} title={:?} any_crash={}",
+            "mode={} start={:?} good={:?} head={:?} cross_tree={} runs={} title={:?} any_crash={} config={:?} baseline={:?}",
             self.mode.as_str(),
             self.start,
             self.good,
@@ -66,8 +74,37 @@ impl Options {
             self.cross_tree,
             self.runs,
             self.title,
-            self.any_crash
+            self.any_crash,
+            digest(self.config.as_deref()),
+            digest(self.baseline_config.as_deref())
         )
+    }
+}
+
+/// Short name of a config in the journal.
+fn digest(config: Option<&str>) -> Option<String> {
+    config.map(|c| sha256_hex(c.as_bytes())[..16].to_string())
+}
+
+fn replay_key(commit: &str, config: Option<&str>) -> String {
+    format!("{commit}/{}", config.unwrap_or(""))
+}
+
+/// Which config the bisection built with, when a baseline config was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigChoice {
+    Original,
+    Baseline,
+    Minimized,
+}
+
+impl ConfigChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigChoice::Original => "original",
+            ConfigChoice::Baseline => "baseline",
+            ConfigChoice::Minimized => "minimized",
+        }
     }
 }
 
@@ -96,12 +133,18 @@ pub struct Engine<'a> {
     repo: &'a mut dyn Repo,
     builder: &'a mut dyn Builder,
     tester: &'a mut dyn Tester,
+    minimizer: Option<&'a mut dyn Minimizer>,
     journal: &'a mut dyn Journal,
     log: &'a mut Log,
     progress: &'a dyn Progress,
     opts: Options,
     replay: HashMap<String, Record>,
+    /// Results with the working config, by commit.
     cache: HashMap<String, Tested>,
+    /// Results of the start commit with candidate configs, by config digest.
+    config_cache: HashMap<String, Tested>,
+    config: Option<String>,
+    config_choice: Option<ConfigChoice>,
     target: Target,
     flaky: bool,
     repro_p: f64,
@@ -247,16 +290,21 @@ impl<'a> Engine<'a> {
             titles: opts.title.iter().cloned().collect(),
             any_crash: opts.any_crash,
         };
+        let config = opts.config.clone();
         Engine {
             repo,
             builder,
             tester,
+            minimizer: None,
             journal,
             log,
             progress,
             opts,
             replay: HashMap::new(),
             cache: HashMap::new(),
+            config_cache: HashMap::new(),
+            config,
+            config_choice: None,
             target,
             flaky: false,
             repro_p: 1.0,
@@ -267,6 +315,12 @@ impl<'a> Engine<'a> {
             started: Instant::now(),
             step: 0,
         }
+    }
+
+    /// Searches a smaller config with `m` when the baseline config does not reproduce.
+    pub fn with_minimizer(mut self, m: &'a mut dyn Minimizer) -> Self {
+        self.minimizer = Some(m);
+        self
     }
 
     /// Runs the whole bisection. On error the log ends with the summary and an `error:`
@@ -318,6 +372,10 @@ impl<'a> Engine<'a> {
             }
         }
         self.repro_p = first.bad_ratio;
+        if let Some(baseline) = self.opts.baseline_config.clone() {
+            let chosen = self.choose_config(&start, baseline, first)?;
+            self.repro_p = chosen.bad_ratio;
+        }
 
         let (bad, good_end) = match self.opts.mode {
             Mode::Cause => match self.cause_range(&start, good)? {
@@ -398,13 +456,14 @@ impl<'a> Engine<'a> {
                 good,
             }) if version == JOURNAL_VERSION && k == key => {
                 for r in it {
-                    let commit = match &r {
-                        Record::Test { commit, .. } | Record::Build { commit, .. } => {
-                            commit.clone()
+                    let key = match &r {
+                        Record::Test { commit, config, .. }
+                        | Record::Build { commit, config, .. } => {
+                            replay_key(commit, config.as_deref())
                         }
                         Record::Header { .. } => continue,
                     };
-                    self.replay.insert(commit, r);
+                    self.replay.insert(key, r);
                 }
                 Ok(Revs { start, head, good })
             }
@@ -443,6 +502,7 @@ impl<'a> Engine<'a> {
                 alt_titles: Vec::new(),
                 report: c.report.trim_end_matches('\n').to_string(),
             }),
+            config: self.config_choice.map(|c| c.as_str().to_string()),
             error: None,
         }
     }
@@ -500,10 +560,10 @@ impl<'a> Engine<'a> {
     }
 
     /// Builds (or replays) the checked-out revision.
-    fn build(&mut self, hash: &str) -> Result<(BuildOutcome, Duration)> {
+    fn build(&mut self, hash: &str, config: Option<&str>) -> Result<(BuildOutcome, Duration)> {
         self.repo.checkout(hash)?;
         let t = Instant::now();
-        let b = self.builder.build(hash)?;
+        let b = self.builder.build(hash, config)?;
         Ok((b, t.elapsed()))
     }
 
@@ -534,10 +594,91 @@ impl<'a> Engine<'a> {
         if let Some(t) = self.cache.get(hash) {
             return Ok(t.clone());
         }
+        let config = self.config.clone();
+        let tested = self.test_with(hash, config.as_deref())?;
+        self.cache.insert(hash.to_string(), tested.clone());
+        Ok(tested)
+    }
+
+    /// The start commit with a candidate config, once per config.
+    fn test_config(&mut self, hash: &str, config: &str, label: &str) -> Result<Tested> {
+        let d = sha256_hex(config.as_bytes());
+        if let Some(t) = self.config_cache.get(&d) {
+            return Ok(t.clone());
+        }
+        self.log
+            .line(format!("testing {label} config {}", &d[..16]));
+        let tested = self.test_with(hash, Some(config))?;
+        self.config_cache.insert(d, tested.clone());
+        Ok(tested)
+    }
+
+    /// Baseline config, then the minimizer (spec 2.4, pre-2023 flow): returns the test
+    /// result the bisection continues from.
+    fn choose_config(&mut self, start: &str, baseline: String, first: Tested) -> Result<Tested> {
+        let original = self.config.clone().unwrap_or_default();
+        let b = self.test_config(start, &baseline, "baseline")?;
+        let (choice, chosen, result) = match b.verdict {
+            Verdict::Bad => (ConfigChoice::Baseline, baseline, b),
+            Verdict::Skip => {
+                self.log
+                    .line("the baseline config had kernel build, boot or test errors");
+                (ConfigChoice::Original, original, first)
+            }
+            Verdict::Good => match self.minimizer.take() {
+                None => (ConfigChoice::Original, original, first),
+                Some(m) => {
+                    let repro_p = self.repro_p;
+                    // A config must not make the bug much harder to hit (spec 2.4).
+                    let mut pred = |c: &str| -> Result<Verdict> {
+                        let t = self.test_config(start, c, "candidate")?;
+                        let weak = t.bad_ratio < 1.0 / 3.0 && t.bad_ratio < repro_p;
+                        Ok(match t.verdict {
+                            Verdict::Bad if weak => Verdict::Skip,
+                            v => v,
+                        })
+                    };
+                    let res = m.minimize(&original, &baseline, &mut pred);
+                    self.minimizer = Some(m);
+                    // Errors of our own tests (kill, infra, git) pass through unchanged.
+                    let new = res.map_err(|e| match e {
+                        Error::Bisect(m) | Error::Setup(m) | Error::Config(m) => {
+                            Error::Bisect(format!("config minimization failed: {m}"))
+                        }
+                        e => e,
+                    })?;
+                    if new == original {
+                        (ConfigChoice::Original, original, first)
+                    } else {
+                        let t = self.test_config(start, &new, "minimized")?;
+                        if t.verdict == Verdict::Bad {
+                            (ConfigChoice::Minimized, new, t)
+                        } else {
+                            self.log
+                                .line("the minimized config does not reproduce the crash");
+                            (ConfigChoice::Original, original, first)
+                        }
+                    }
+                }
+            },
+        };
+        self.log
+            .line(format!("bisecting with the {} config", choice.as_str()));
+        self.config_choice = Some(choice);
+        if choice != ConfigChoice::Original {
+            self.config = Some(chosen);
+            self.cache.insert(start.to_string(), result.clone());
+        }
+        Ok(result)
+    }
+
+    /// Builds and tests `hash` with `config` (journal replay instead when it has it).
+    fn test_with(&mut self, hash: &str, config: Option<&str>) -> Result<Tested> {
         self.step += 1;
         self.progress
             .step(&format!("step {}: testing {}", self.step, short(hash)));
-        let replayed = match self.replay.get(hash) {
+        let cfg = digest(config);
+        let replayed = match self.replay.get(&replay_key(hash, cfg.as_deref())) {
             Some(Record::Test {
                 build,
                 runs,
@@ -550,7 +691,7 @@ impl<'a> Engine<'a> {
         let (build, runs, build_time, test_time) = match replayed {
             Some(r) => r,
             None => {
-                let (build, build_time) = self.build(hash)?;
+                let (build, build_time) = self.build(hash, config)?;
                 let mut runs = Vec::new();
                 let mut test_time = Duration::ZERO;
                 if let BuildOutcome::Built { .. } = build {
@@ -561,6 +702,7 @@ impl<'a> Engine<'a> {
                 }
                 self.journal.append(&Record::Test {
                     commit: hash.to_string(),
+                    config: cfg.clone(),
                     build: build.clone(),
                     runs: runs.clone(),
                     build_time,
@@ -585,7 +727,6 @@ impl<'a> Engine<'a> {
             self.tested += 1;
             self.verdict_of(build, &runs)?
         };
-        self.cache.insert(hash.to_string(), tested.clone());
         Ok(tested)
     }
 
@@ -954,7 +1095,8 @@ impl<'a> Engine<'a> {
         }
         self.log
             .line(format!("parent commit {parent} wasn't tested"));
-        let replayed = match self.replay.get(parent) {
+        let cfg = digest(self.config.as_deref());
+        let replayed = match self.replay.get(&replay_key(parent, cfg.as_deref())) {
             Some(Record::Build {
                 build, build_time, ..
             }) => Some((build.clone(), *build_time)),
@@ -966,9 +1108,11 @@ impl<'a> Engine<'a> {
         let (build, build_time) = match replayed {
             Some(r) => r,
             None => {
-                let (build, build_time) = self.build(parent)?;
+                let config = self.config.clone();
+                let (build, build_time) = self.build(parent, config.as_deref())?;
                 self.journal.append(&Record::Build {
                     commit: parent.to_string(),
+                    config: cfg,
                     build: build.clone(),
                     build_time,
                 })?;

@@ -32,6 +32,9 @@ pub enum Record {
     /// A revision built and tested.
     Test {
         commit: String,
+        /// Digest of the kernel config the revision was built with, when one was given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<String>,
         build: BuildOutcome,
         runs: Vec<RunOutcome>,
         build_time: Duration,
@@ -40,6 +43,8 @@ pub enum Record {
     /// A revision built only (the culprit's parent, for its signature).
     Build {
         commit: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<String>,
         build: BuildOutcome,
         build_time: Duration,
     },
@@ -173,6 +178,7 @@ mod tests {
         let p = dir.path().join("j.jsonl");
         let rec = Record::Build {
             commit: "abc".into(),
+            config: None,
             build: BuildOutcome::Failed { reason: "x".into() },
             build_time: Duration::from_millis(5),
         };

@@ -27,6 +27,10 @@ pub enum StepKind {
     Bisect,
     /// The culprit's parent, built only for its signature.
     Parent,
+    /// The start commit with another kernel config (baseline, minimizer candidate).
+    Config {
+        config: String,
+    },
 }
 
 /// One `testing commit` block.
@@ -99,6 +103,9 @@ pub struct ParsedLog {
     pub not_reproduced: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `bisecting with the … config`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
     /// `first bad commit:` (or `first good commit:`) hash and subject.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first: Option<(String, String)>,
@@ -208,6 +215,15 @@ pub fn parse(text: &str) -> ParsedLog {
             pending = Some(StepKind::Release {
                 tag: t.trim().to_string(),
             });
+        } else if let Some(which) = line
+            .strip_prefix("testing ")
+            .and_then(|r| r.split_once(" config "))
+            .filter(|(w, _)| !w.contains(' '))
+            .map(|(w, _)| w.to_string())
+        {
+            pending = Some(StepKind::Config { config: which });
+        } else if let Some(rest) = line.strip_prefix("bisecting with the ") {
+            p.config = rest.strip_suffix(" config").map(str::to_string);
         } else if line.starts_with("testing current HEAD ") {
             pending = Some(StepKind::Head);
         } else if line.starts_with("testing good commit ") {
@@ -497,6 +513,7 @@ impl ParsedLog {
             test_seconds: self.test_seconds.unwrap_or(0.0),
             recipients: self.recipients.clone(),
             crash: self.crash.clone(),
+            config: self.config.clone(),
             error,
         }
     }

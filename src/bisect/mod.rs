@@ -195,6 +195,10 @@ pub struct BisectResult {
     pub test_seconds: f64,
     pub recipients: Recipients,
     pub crash: Option<Crash>,
+    /// With a baseline config: the config bisected with (`original`, `baseline`,
+    /// `minimized`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -83,6 +83,11 @@ fn loaded_sections(d: &[u8]) -> Option<Vec<(usize, usize)>> {
     Some(out)
 }
 
+/// Lower-case hex SHA-256 of `data` (also names kernel configs in the journal).
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -42,9 +42,22 @@ impl Progress for NoProgress {}
 
 /// Builds the revision checked out in the repository.
 pub trait Builder {
+    /// `config` is the kernel config text to build with (`None`: the builder's own).
     /// `Err` only for failures of the build machinery itself (the bisection aborts);
     /// a revision that does not compile is `Ok(BuildOutcome::Failed)`.
-    fn build(&mut self, commit: &str) -> Result<BuildOutcome>;
+    fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome>;
+}
+
+/// Shrinks the kernel config against a baseline config (spec 2.4). `test` builds and
+/// tests the start commit with a candidate config and says whether the crash is still there
+/// ([`super::Verdict::Bad`]). Returns the config to bisect with.
+pub trait Minimizer {
+    fn minimize(
+        &mut self,
+        original: &str,
+        baseline: &str,
+        test: &mut dyn FnMut(&str) -> Result<super::Verdict>,
+    ) -> Result<String>;
 }
 
 /// Runs the reproducer against a built revision.
@@ -59,9 +72,11 @@ pub trait Tester {
     ) -> Result<Vec<RunOutcome>>;
 }
 
-/// `[build] kind = "command"`: an argv run in the repository.
+/// `[build] kind = "command"`: an argv run in the repository. With a kernel config, the
+/// config is written to `config_dir` and its path passed in `KCRASH_CONFIG`.
 pub struct CommandBuilder {
     pub repo: PathBuf,
+    pub config_dir: PathBuf,
     pub argv: Vec<String>,
     pub artifact: PathBuf,
     pub vmlinux: Option<PathBuf>,
@@ -100,7 +115,7 @@ fn kernel_compiler(repo: &Path) -> Option<String> {
 }
 
 impl Builder for CommandBuilder {
-    fn build(&mut self, commit: &str) -> Result<BuildOutcome> {
+    fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
         let (prog, args) = self
             .argv
             .split_first()
@@ -109,6 +124,17 @@ impl Builder for CommandBuilder {
         cmd.args(args)
             .current_dir(&self.repo)
             .env("KCRASH_COMMIT", commit);
+        if let Some(text) = config {
+            let name = format!(
+                "{}.config",
+                &super::signature::sha256_hex(text.as_bytes())[..16]
+            );
+            let path = self.config_dir.join(name);
+            std::fs::create_dir_all(&self.config_dir)
+                .and_then(|_| std::fs::write(&path, text))
+                .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+            cmd.env("KCRASH_CONFIG", &path);
+        }
         let out = process::run(&mut cmd, self.timeout)
             .map_err(|e| Error::Infra(format!("cannot run build command {prog}: {e}")))?;
         if !out.success() {

@@ -161,8 +161,16 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         None => Box::new(NoProgress),
     };
 
+    let read_config = |p: &Option<PathBuf>| -> anyhow::Result<Option<String>> {
+        p.as_ref()
+            .map(|p| std::fs::read_to_string(p).with_context(|| format!("read {}", p.display())))
+            .transpose()
+    };
+    let kernel_config = read_config(&cfg.build.config)?;
+    let baseline_config = read_config(&cfg.build.baseline_config)?;
     let mut builder = CommandBuilder {
         repo: cfg.repo.clone(),
+        config_dir: std::path::absolute(workdir.join("configs"))?,
         argv: build_argv,
         artifact: cfg.build.artifact.clone().unwrap_or_default(),
         vmlinux: cfg.build.vmlinux.clone(),
@@ -182,6 +190,8 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         runs: cfg.runs,
         title: cfg.title.clone(),
         any_crash: cfg.any_crash || args.any_crash,
+        config: kernel_config,
+        baseline_config,
     };
     let outcome = Engine::new(
         &mut repo,

@@ -11,8 +11,10 @@ use std::sync::OnceLock;
 
 use kcrash::bisect::journal::{FileJournal, Journal, Record};
 use kcrash::bisect::log::Log;
-use kcrash::bisect::stages::{BuildOutcome, Builder, NoProgress, Progress, Tester};
-use kcrash::bisect::{BisectResult, Crash, Engine, GitRepo, Options, Result, RunOutcome};
+use kcrash::bisect::stages::{BuildOutcome, Builder, Minimizer, NoProgress, Progress, Tester};
+use kcrash::bisect::{
+    BisectResult, Crash, Engine, Error, GitRepo, Options, Result, RunOutcome, Verdict,
+};
 
 /// Runs git with a fixed identity, dates and no user/system config.
 pub fn git(dir: &Path, args: &[&str], date: u64) -> String {
@@ -214,6 +216,10 @@ pub struct Sim {
     pub world: World,
     pub built: Rc<RefCell<Vec<u32>>>,
     pub tested: Rc<RefCell<Vec<u32>>>,
+    /// (commit, config digest as the journal names it) of every test.
+    pub tested_with: Rc<RefCell<Vec<(String, Option<String>)>>>,
+    /// Config of the last build, which the next test runs.
+    pub config: Rc<RefCell<Option<String>>>,
 }
 
 impl Sim {
@@ -222,10 +228,19 @@ impl Sim {
             world,
             built: Rc::default(),
             tested: Rc::default(),
+            tested_with: Rc::default(),
+            config: Rc::default(),
         }
     }
 
     fn present(&self, n: u32) -> bool {
+        let config_has_bug = match self.config.borrow().as_deref() {
+            None => true,
+            Some(c) => ["original config", "baseline-repro", "new-minimized-config"].contains(&c),
+        };
+        if !config_has_bug {
+            return false;
+        }
         let anc = &history().ancestors[&n];
         self.world.intro.is_none_or(|i| anc.contains(&i))
             && self.world.fix.is_none_or(|f| !anc.contains(&f))
@@ -241,18 +256,20 @@ fn crash(title: &str) -> RunOutcome {
 }
 
 impl Builder for Sim {
-    fn build(&mut self, commit: &str) -> Result<BuildOutcome> {
+    fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
         let n = history().num[commit];
         self.built.borrow_mut().push(n);
-        if within(self.world.build_broken, n) {
+        *self.config.borrow_mut() = config.map(str::to_string);
+        if within(self.world.build_broken, n) || config == Some("baseline-fails") {
             return Ok(BuildOutcome::Failed {
                 reason: "error: simulated".into(),
             });
         }
-        let signature = if within(self.world.same, n) {
-            "same-sign".to_string()
-        } else {
-            format!("sign-{n}")
+        let signature = match (within(self.world.same, n), config) {
+            (true, None) => "same-sign".to_string(),
+            (true, Some(c)) => format!("same-sign-{c}"),
+            (false, None) => format!("sign-{n}"),
+            (false, Some(c)) => format!("sign-{n}-{c}"),
         };
         Ok(BuildOutcome::Built {
             compiler: Some("gcc (GCC) 10.2.1".into()),
@@ -272,8 +289,16 @@ impl Tester for Sim {
     ) -> Result<Vec<RunOutcome>> {
         let n = history().num[commit];
         self.tested.borrow_mut().push(n);
+        let digest = self
+            .config
+            .borrow()
+            .as_ref()
+            .map(|c| kcrash::bisect::signature::sha256_hex(c.as_bytes())[..16].to_string());
+        self.tested_with
+            .borrow_mut()
+            .push((commit.to_string(), digest));
         let w = &self.world;
-        if within(w.broken, n) {
+        if within(w.broken, n) || self.config.borrow().as_deref() == Some("baseline-skip") {
             return Ok(vec![
                 RunOutcome::BootFailed {
                     title: "can't ssh into the instance".into()
@@ -317,6 +342,28 @@ impl Tester for Sim {
     }
 }
 
+/// The spec's fake minimizer: `minimize-fails` fails, `minimize-succeeds` tests and returns
+/// `new-minimized-config`, anything else keeps the original.
+pub struct SimMinimizer;
+
+impl Minimizer for SimMinimizer {
+    fn minimize(
+        &mut self,
+        original: &str,
+        baseline: &str,
+        test: &mut dyn FnMut(&str) -> Result<Verdict>,
+    ) -> Result<String> {
+        match baseline {
+            "minimize-fails" => Err(Error::Bisect("simulated minimizer failure".into())),
+            "minimize-succeeds" => {
+                test("new-minimized-config")?;
+                Ok("new-minimized-config".into())
+            }
+            _ => Ok(original.to_string()),
+        }
+    }
+}
+
 /// A journal that fails like a kill after `limit` appends.
 pub struct KillingJournal {
     pub inner: FileJournal,
@@ -351,6 +398,7 @@ pub fn bisect_in(repo_dir: &Path, world: World, opts: Options, journal: &mut dyn
     let sim = Sim::new(world);
     let (mut b, mut t) = (sim.clone(), sim.clone());
     let mut log = Log::new();
+    let mut m = SimMinimizer;
     let outcome = Engine::new(
         &mut repo,
         &mut b,
@@ -360,6 +408,7 @@ pub fn bisect_in(repo_dir: &Path, world: World, opts: Options, journal: &mut dyn
         &NoProgress,
         opts,
     )
+    .with_minimizer(&mut m)
     .run_reporting();
     let (result, error_result) = match outcome {
         Ok(r) => (Ok(r), None),
