@@ -210,6 +210,9 @@ fn within(r: Option<(u32, u32)>, n: u32) -> bool {
     r.is_some_and(|(a, b)| a <= n && n <= b)
 }
 
+/// A commit and the journal's digest of the config it was tested with.
+pub type TestedWith = (String, Option<String>);
+
 /// Simulated builder and tester; records what was built and tested.
 #[derive(Clone)]
 pub struct Sim {
@@ -217,7 +220,7 @@ pub struct Sim {
     pub built: Rc<RefCell<Vec<u32>>>,
     pub tested: Rc<RefCell<Vec<u32>>>,
     /// (commit, config digest as the journal names it) of every test.
-    pub tested_with: Rc<RefCell<Vec<(String, Option<String>)>>>,
+    pub tested_with: Rc<RefCell<Vec<TestedWith>>>,
     /// Config of the last build, which the next test runs.
     pub config: Rc<RefCell<Option<String>>>,
 }
