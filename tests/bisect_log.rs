@@ -174,3 +174,34 @@ fn seed_crash_reports_parse_to_the_logged_title() {
         assert_eq!(rep.title, crash.title, "{seed}");
     }
 }
+
+#[test]
+fn truncated_and_mangled_logs_never_panic() {
+    // Deterministic pseudo-random mangling: truncations, dropped lines, swapped bytes.
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for seed in SEEDS {
+        let text = read(seed);
+        let lines: Vec<&str> = text.lines().collect();
+        for n in 0..lines.len() {
+            let _ = logread::parse(&lines[..n].join("\n")).result();
+        }
+        for _ in 0..200 {
+            let mut bytes = text.clone().into_bytes();
+            for _ in 0..20 {
+                let i = next() as usize % bytes.len();
+                let j = next() as usize % bytes.len();
+                bytes.swap(i, j);
+            }
+            let cut = next() as usize % bytes.len();
+            bytes.truncate(cut);
+            let mangled = String::from_utf8_lossy(&bytes);
+            let _ = logread::parse(&mangled).result();
+        }
+    }
+}
