@@ -98,6 +98,13 @@ pub struct TestConfig {
     /// Seconds per run.
     #[serde(default = "default_test_timeout")]
     pub timeout: u64,
+    /// Runs at the same time.
+    #[serde(default = "default_parallel")]
+    pub parallel: usize,
+}
+
+fn default_parallel() -> usize {
+    1
 }
 
 impl Config {
@@ -169,6 +176,9 @@ impl Config {
                 return bad("test.command", "must be a non-empty list of strings")
             }
             TestKind::Command => {}
+        }
+        if self.test.parallel == 0 {
+            return bad("test.parallel", "must be at least 1");
         }
         if self.test.timeout == 0 {
             return bad("test.timeout", "must be positive");

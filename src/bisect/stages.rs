@@ -171,6 +171,8 @@ pub struct CommandTester {
     pub repo: PathBuf,
     pub argv: Vec<String>,
     pub timeout: Duration,
+    /// Runs at the same time (at least 1).
+    pub parallel: usize,
 }
 
 /// Prefix of lines by which a test command can state a run's outcome itself
@@ -236,9 +238,7 @@ impl Tester for CommandTester {
             } => a.clone(),
             _ => PathBuf::new(),
         };
-        let mut results = Vec::with_capacity(runs);
-        for i in 0..runs {
-            progress.run(i, runs);
+        let run_one = |i: usize| -> Result<RunOutcome> {
             let mut cmd = Command::new(prog);
             cmd.args(args)
                 .current_dir(&self.repo)
@@ -248,14 +248,56 @@ impl Tester for CommandTester {
             let out = process::run(&mut cmd, self.timeout).map_err(|e| {
                 Error::Infra(format!("repro testing failure: cannot run {prog}: {e}"))
             })?;
-            results.push(run_outcome(
+            Ok(run_outcome(
                 &out.stdout,
                 out.success(),
                 &out.describe_status(),
-            ));
+            ))
+        };
+        // Workers take run numbers in order; results are kept in run order so the log
+        // does not depend on timing.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut results: Vec<Option<Result<RunOutcome>>> = (0..runs).map(|_| None).collect();
+        progress.run(0, runs);
+        std::thread::scope(|scope| {
+            for _ in 0..self.parallel.clamp(1, runs.max(1)) {
+                let tx = tx.clone();
+                let (next, run_one) = (&next, &run_one);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if i >= runs {
+                        break;
+                    }
+                    let r = run_one(i);
+                    let failed = r.is_err();
+                    if tx.send((i, r)).is_err() || failed {
+                        // Stop taking runs after a harness failure: the test aborts.
+                        next.store(runs, std::sync::atomic::Ordering::SeqCst);
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            let mut done = 0;
+            for (i, r) in rx {
+                results[i] = Some(r);
+                done += 1;
+                progress.run(done, runs);
+            }
+        });
+        let mut out = Vec::with_capacity(runs);
+        for r in results {
+            match r {
+                Some(r) => out.push(r?),
+                None => {
+                    return Err(Error::Infra(
+                        "repro testing failure: runs were abandoned".into(),
+                    ))
+                }
+            }
         }
-        progress.run(runs, runs);
-        Ok(results)
+        Ok(out)
     }
 }
 
@@ -286,6 +328,37 @@ mod tests {
             run_outcome(b"", false, "exit status 1"),
             RunOutcome::Infra { .. }
         ));
+    }
+
+    #[test]
+    fn command_tester_keeps_run_order_in_parallel() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "sleep 0.0$((7 - KCRASH_RUN)); \
+                      [ $((KCRASH_RUN % 2)) = 1 ] && echo \"KCRASH-RESULT: crashed: run $KCRASH_RUN\"; exit 0";
+        let mut t = CommandTester {
+            repo: dir.path().to_path_buf(),
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            timeout: Duration::from_secs(20),
+            parallel: 4,
+        };
+        let build = BuildOutcome::Built {
+            compiler: None,
+            signature: None,
+            artifact: None,
+        };
+        let runs = t.test("c0ffee", &build, 7, &NoProgress).unwrap();
+        for (i, r) in runs.iter().enumerate() {
+            match r {
+                RunOutcome::Crashed(c) => assert_eq!(c.title, format!("run {i}")),
+                RunOutcome::Ok => assert_eq!(i % 2, 0),
+                o => panic!("{o:?}"),
+            }
+        }
+        t.argv = vec!["kcrash-no-such-test-command".into()];
+        assert!(t
+            .test("c0ffee", &build, 3, &NoProgress)
+            .unwrap_err()
+            .is_infra());
     }
 
     #[test]

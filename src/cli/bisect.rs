@@ -180,6 +180,7 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         repo: cfg.repo.clone(),
         argv: test_argv,
         timeout: Duration::from_secs(cfg.test.timeout),
+        parallel: cfg.test.parallel,
     };
     let opts = Options {
         mode: cfg.mode,
