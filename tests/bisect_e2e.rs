@@ -36,6 +36,8 @@ fn make_repo(dir: &Path) {
     git(dir, &["init", "-q", "-b", "master"], 0);
     std::fs::write(dir.join(".gitignore"), "out/\n").unwrap();
     std::fs::write(dir.join("bug"), "bug=0\n").unwrap();
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::write(dir.join("scripts/get_maintainer.pl"), GET_MAINTAINER).unwrap();
     for n in 0..=40u64 {
         std::fs::write(dir.join("version"), format!("{n}\n")).unwrap();
         if n == CULPRIT {
@@ -57,6 +59,17 @@ fn make_repo(dir: &Path) {
         }
     }
 }
+
+/// Stands in for the kernel's script: answers only for a real patch file.
+const GET_MAINTAINER: &str = r#"#!/usr/bin/perl
+open(my $f, '<', $ARGV[-1]) or exit 1;
+my $patch = join('', <$f>);
+exit 1 unless $patch =~ /^Subject: /m && grep { $_ eq '--git-min-percent=20' } @ARGV;
+print "Maint Ainer <maint\@example.com> (maintainer:PLANTED)\n";
+print "Rev Iewer <rev2\@example.com> (reviewer:PLANTED)\n";
+print "planted-list\@example.com (open list:PLANTED)\n";
+print "linux-kernel\@vger.kernel.org (open list)\n";
+"#;
 
 const BUILD: &str = r#"#!/bin/sh
 # Fails where the tree is broken; else the "kernel" is the bug flag.
@@ -176,9 +189,20 @@ fn finds_the_planted_culprit() {
         "Planted Author <planted@example.com>"
     );
     assert_eq!(v["crash"]["title"], "WARNING in planted_bug");
+    // Two addresses in the commit: get_maintainer.pl adds the maintainers; LKML goes to Cc
+    // because a subsystem list is there.
     assert_eq!(
         v["recipients"]["to"],
-        serde_json::json!(["planted@example.com", "reviewer@example.com"])
+        serde_json::json!([
+            "maint@example.com",
+            "planted-list@example.com",
+            "planted@example.com",
+            "reviewer@example.com"
+        ])
+    );
+    assert_eq!(
+        v["recipients"]["cc"],
+        serde_json::json!(["linux-kernel@vger.kernel.org", "rev2@example.com"])
     );
     assert!(v["revisions_tested"].as_u64().unwrap() >= 3);
     // The checkout is back on the branch.

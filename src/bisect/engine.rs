@@ -1130,6 +1130,29 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The commit's own addresses, plus get_maintainer.pl's when it has at most two
+    /// (spec 2.16). Unlike syzkaller, duplicates are dropped.
+    fn recipients(&mut self, info: &CommitInfo) -> Recipients {
+        let mut to = commit_recipients(info);
+        let mut cc = Vec::new();
+        if to.len() <= 2 {
+            let found = self.repo.maintainers(&info.hash);
+            let lkml = "linux-kernel@vger.kernel.org";
+            let subsystem_list = found.iter().any(|m| m.list && m.email != lkml);
+            for m in found {
+                let goes_to = m.to && !(m.email == lkml && subsystem_list);
+                let dst = if goes_to { &mut to } else { &mut cc };
+                if !dst.contains(&m.email) {
+                    dst.push(m.email);
+                }
+            }
+        }
+        cc.retain(|a| !to.contains(a));
+        to.sort();
+        cc.sort();
+        Recipients { to, cc }
+    }
+
     fn finish_culprit(&mut self, culprit: &str, confidence: f64) -> Result<BisectResult> {
         let info = self.repo.commit_info(culprit)?;
         let tested = self
@@ -1161,8 +1184,7 @@ impl<'a> Engine<'a> {
         };
         self.log
             .line(format!("first {word} commit: {culprit} {}", info.subject));
-        let to = commit_recipients(&info);
-        let recipients = Recipients { to, cc: Vec::new() };
+        let recipients = self.recipients(&info);
         self.log.line(format!(
             "recipients (to): {}",
             go_quoted_list(&recipients.to)

@@ -49,6 +49,45 @@ pub trait Repo {
     fn range(&mut self, bad: &str, goods: &[String]) -> Result<Vec<RangeCommit>>;
     /// Whether tracked files have uncommitted changes.
     fn is_dirty(&mut self) -> Result<bool>;
+    /// Maintainers of the files `hash` touches, from the kernel's
+    /// `scripts/get_maintainer.pl`; empty when unavailable. Best effort, never an error.
+    fn maintainers(&mut self, _hash: &str) -> Vec<Maintainer> {
+        Vec::new()
+    }
+}
+
+/// One line of get_maintainer.pl output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maintainer {
+    pub email: String,
+    /// Mailing lists, maintainers and supporters go to To, the rest to Cc.
+    pub to: bool,
+    pub list: bool,
+}
+
+/// Parses get_maintainer.pl output (`Name <addr> (role)` or `addr (role)` lines).
+pub fn parse_maintainers(out: &str) -> Vec<Maintainer> {
+    out.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let (who, role) = match l.rfind(" (") {
+                Some(i) if l.ends_with(')') => (&l[..i], &l[i + 2..l.len() - 1]),
+                _ => (l, ""),
+            };
+            let email = match (who.find('<'), who.rfind('>')) {
+                (Some(a), Some(b)) if a < b => &who[a + 1..b],
+                _ => who,
+            };
+            let email = email.trim().to_lowercase();
+            if !email.contains('@') || email.contains(' ') {
+                return None;
+            }
+            let role = role.to_lowercase();
+            let list = role.contains("list");
+            let to = list || role.contains("maintainer") || role.contains("supporter");
+            Some(Maintainer { email, to, list })
+        })
+        .collect()
 }
 
 /// Parses a release tag name into a sort key; `None` for anything else (rc tags included).
@@ -245,6 +284,44 @@ impl Repo for GitRepo {
             .collect())
     }
 
+    fn maintainers(&mut self, hash: &str) -> Vec<Maintainer> {
+        let script = self.dir.join("scripts/get_maintainer.pl");
+        if !script.is_file() {
+            return Vec::new();
+        }
+        let Ok(patch) = self.git(&["format-patch", "-1", "--stdout", hash]) else {
+            return Vec::new();
+        };
+        let Ok(git_dir) = self.git(&["rev-parse", "--absolute-git-dir"]) else {
+            return Vec::new();
+        };
+        let patch_file = PathBuf::from(git_dir.trim()).join("kcrash-culprit.patch");
+        if std::fs::write(&patch_file, patch).is_err() {
+            return Vec::new();
+        }
+        let run = |extra: &[&str]| -> Vec<Maintainer> {
+            let mut cmd = Command::new("perl");
+            cmd.arg(&script)
+                .args(["--git-min-percent=20"])
+                .args(extra)
+                .arg(&patch_file)
+                .current_dir(&self.dir);
+            match process::run(&mut cmd, Duration::from_secs(60)) {
+                Ok(out) if out.success() => {
+                    parse_maintainers(&String::from_utf8_lossy(&out.stdout))
+                }
+                _ => Vec::new(),
+            }
+        };
+        let mut found = run(&[]);
+        // Too few: syzkaller asks git blame too.
+        if found.len() < 3 {
+            found = run(&["--git-blame"]);
+        }
+        let _ = std::fs::remove_file(&patch_file);
+        found
+    }
+
     fn is_dirty(&mut self) -> Result<bool> {
         let out = self.git(&["status", "--porcelain", "--untracked-files=no"])?;
         Ok(!out.trim().is_empty())
@@ -253,7 +330,28 @@ impl Repo for GitRepo {
 
 #[cfg(test)]
 mod tests {
-    use super::release_version;
+    use super::*;
+
+    #[test]
+    fn maintainer_lines() {
+        let out = "Jens Axboe <axboe@kernel.dk> (maintainer:IO_URING)\n\
+                   Pavel Begunkov <asml.silence@gmail.com> (reviewer:IO_URING)\n\
+                   io-uring@vger.kernel.org (open list:IO_URING)\n\
+                   linux-kernel@vger.kernel.org (open list)\n\
+                   garbage line\n";
+        let m = parse_maintainers(out);
+        let short: Vec<(&str, bool, bool)> =
+            m.iter().map(|m| (m.email.as_str(), m.to, m.list)).collect();
+        assert_eq!(
+            short,
+            vec![
+                ("axboe@kernel.dk", true, false),
+                ("asml.silence@gmail.com", false, false),
+                ("io-uring@vger.kernel.org", true, true),
+                ("linux-kernel@vger.kernel.org", true, true),
+            ]
+        );
+    }
 
     #[test]
     fn release_versions() {
