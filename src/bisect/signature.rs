@@ -3,84 +3,152 @@
 //! not NOTE), in section header order. Equal signatures mean equal runtime code and data,
 //! which is how a no-op culprit is spotted.
 
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::{Error, Result};
 
-/// Signature of the ELF file at `path`, lower-case hex.
+/// Signature of the ELF file at `path`, lower-case hex. Streams the sections: a vmlinux
+/// with debug info can be gigabytes.
 pub fn kernel_signature(path: &Path) -> Result<String> {
-    let data = std::fs::read(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-    elf_signature(&data)
+    let mut f = File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    let len = f
+        .metadata()
+        .map_err(|e| Error::io(format!("stat {}", path.display()), e))?
+        .len();
+    let mut read_at = |off: u64, buf: &mut [u8]| -> Option<()> {
+        f.seek(SeekFrom::Start(off)).ok()?;
+        f.read_exact(buf).ok()
+    };
+    signature_of(len, &mut read_at)
         .ok_or_else(|| Error::Setup(format!("{}: not a usable ELF file", path.display())))
 }
 
 /// Signature of an in-memory ELF image; `None` when it is not a well-formed ELF file.
 pub fn elf_signature(data: &[u8]) -> Option<String> {
-    let mut outer = Sha256::new();
-    for (off, size) in loaded_sections(data)? {
-        outer.update(&Sha256::digest(data.get(off..off.checked_add(size)?)?));
-    }
-    Some(hex(&outer.finish()))
+    let mut read_at = |off: u64, buf: &mut [u8]| -> Option<()> {
+        let off = usize::try_from(off).ok()?;
+        buf.copy_from_slice(data.get(off..off.checked_add(buf.len())?)?);
+        Some(())
+    };
+    signature_of(data.len() as u64, &mut read_at)
 }
 
 const SHF_ALLOC: u64 = 2;
 const SHT_NOBITS: u32 = 8;
 const SHT_NOTE: u32 = 7;
 
-/// (offset, size) of every included section, in header order. ELF32 and ELF64, both
-/// byte orders.
-fn loaded_sections(d: &[u8]) -> Option<Vec<(usize, usize)>> {
-    if d.get(..4)? != b"\x7fELF" {
+type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> Option<()> + 'a;
+
+fn signature_of(len: u64, read_at: &mut ReadAt) -> Option<String> {
+    let mut header = vec![0u8; 64.min(len as usize)];
+    read_at(0, &mut header)?;
+    let layout = Layout::of(&header)?;
+    let table_len = layout.shentsize.checked_mul(layout.shnum)?;
+    if layout.shoff.checked_add(table_len)? > len || table_len > 64 << 20 {
         return None;
     }
-    let is64 = match d.get(4)? {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let le = match d.get(5)? {
-        1 => true,
-        2 => false,
-        _ => return None,
-    };
-    let rd = |off: usize, n: usize| -> Option<u64> {
-        let b = d.get(off..off.checked_add(n)?)?;
-        let mut v = 0u64;
-        for i in 0..n {
-            let byte = if le { b[n - 1 - i] } else { b[i] };
-            v = (v << 8) | byte as u64;
+    let mut table = vec![0u8; table_len as usize];
+    read_at(layout.shoff, &mut table)?;
+    let mut outer = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for (off, size) in layout.loaded_sections(&table)? {
+        if off.checked_add(size)? > len {
+            return None;
         }
-        Some(v)
-    };
-    let (shoff, shentsize, shnum) = if is64 {
-        (rd(0x28, 8)?, rd(0x3a, 2)?, rd(0x3c, 2)?)
-    } else {
-        (rd(0x20, 4)?, rd(0x2e, 2)?, rd(0x30, 2)?)
-    };
-    let mut out = Vec::new();
-    for i in 0..shnum {
-        let base = usize::try_from(shoff.checked_add(i.checked_mul(shentsize)?)?).ok()?;
-        let (ty, flags, off, size) = if is64 {
-            (
-                rd(base + 4, 4)?,
-                rd(base + 8, 8)?,
-                rd(base + 0x18, 8)?,
-                rd(base + 0x20, 8)?,
-            )
-        } else {
-            (
-                rd(base + 4, 4)?,
-                rd(base + 8, 4)?,
-                rd(base + 0x10, 4)?,
-                rd(base + 0x14, 4)?,
-            )
-        };
-        let ty = ty as u32;
-        if flags & SHF_ALLOC != 0 && ty != SHT_NOBITS && ty != SHT_NOTE {
-            out.push((usize::try_from(off).ok()?, usize::try_from(size).ok()?));
+        let mut inner = Sha256::new();
+        let mut done = 0u64;
+        while done < size {
+            let n = (size - done).min(buf.len() as u64) as usize;
+            read_at(off + done, &mut buf[..n])?;
+            inner.update(&buf[..n]);
+            done += n as u64;
         }
+        outer.update(&inner.finish());
     }
-    Some(out)
+    Some(hex(&outer.finish()))
+}
+
+/// What the ELF header says about the section table.
+struct Layout {
+    is64: bool,
+    le: bool,
+    shoff: u64,
+    shentsize: u64,
+    shnum: u64,
+}
+
+fn read_uint(b: &[u8], off: usize, n: usize, le: bool) -> Option<u64> {
+    let b = b.get(off..off.checked_add(n)?)?;
+    let mut v = 0u64;
+    for i in 0..n {
+        let byte = if le { b[n - 1 - i] } else { b[i] };
+        v = (v << 8) | byte as u64;
+    }
+    Some(v)
+}
+
+impl Layout {
+    /// ELF32 and ELF64, both byte orders.
+    fn of(h: &[u8]) -> Option<Layout> {
+        if h.get(..4)? != b"\x7fELF" {
+            return None;
+        }
+        let is64 = match h.get(4)? {
+            1 => false,
+            2 => true,
+            _ => return None,
+        };
+        let le = match h.get(5)? {
+            1 => true,
+            2 => false,
+            _ => return None,
+        };
+        let rd = |off, n| read_uint(h, off, n, le);
+        let (shoff, shentsize, shnum) = if is64 {
+            (rd(0x28, 8)?, rd(0x3a, 2)?, rd(0x3c, 2)?)
+        } else {
+            (rd(0x20, 4)?, rd(0x2e, 2)?, rd(0x30, 2)?)
+        };
+        Some(Layout {
+            is64,
+            le,
+            shoff,
+            shentsize,
+            shnum,
+        })
+    }
+
+    /// (offset, size) of every included section, in header order.
+    fn loaded_sections(&self, table: &[u8]) -> Option<Vec<(u64, u64)>> {
+        let rd = |off, n| read_uint(table, off, n, self.le);
+        let mut out = Vec::new();
+        for i in 0..self.shnum {
+            let base = usize::try_from(i.checked_mul(self.shentsize)?).ok()?;
+            let at = |k: usize| base.checked_add(k);
+            let (ty, flags, off, size) = if self.is64 {
+                (
+                    rd(at(4)?, 4)?,
+                    rd(at(8)?, 8)?,
+                    rd(at(0x18)?, 8)?,
+                    rd(at(0x20)?, 8)?,
+                )
+            } else {
+                (
+                    rd(at(4)?, 4)?,
+                    rd(at(8)?, 4)?,
+                    rd(at(0x10)?, 4)?,
+                    rd(at(0x14)?, 4)?,
+                )
+            };
+            let ty = ty as u32;
+            if flags & SHF_ALLOC != 0 && ty != SHT_NOBITS && ty != SHT_NOTE {
+                out.push((off, size));
+            }
+        }
+        Some(out)
+    }
 }
 
 /// Lower-case hex SHA-256 of `data` (also names kernel configs in the journal).
@@ -236,6 +304,51 @@ mod tests {
     fn garbage_is_not_elf() {
         assert_eq!(elf_signature(b"not elf"), None);
         assert_eq!(elf_signature(b"\x7fELF\x02\x01"), None);
+        // A header whose section table offset points near the end of the address space.
+        let mut h = vec![0u8; 64];
+        h[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        h[0x28..0x30].copy_from_slice(&u64::MAX.to_le_bytes());
+        h[0x3a] = 64;
+        h[0x3c] = 3;
+        assert_eq!(elf_signature(&h), None);
+    }
+
+    #[test]
+    fn only_loaded_sections_count() {
+        // ELF64 with three sections: ALLOC PROGBITS "code", NOTE (build id), non-ALLOC debug.
+        let mut f = vec![0u8; 64];
+        f[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        let data_off = 64usize;
+        f.extend_from_slice(b"CODECODE"); // 64..72
+        f.extend_from_slice(b"NOTE"); // 72..76
+        f.extend_from_slice(b"DEBUG"); // 76..81
+        let shoff = f.len();
+        f[0x28..0x30].copy_from_slice(&(shoff as u64).to_le_bytes());
+        f[0x3a] = 64;
+        f[0x3c] = 3;
+        let mut sh = |ty: u32, flags: u64, off: usize, size: usize| {
+            let mut e = vec![0u8; 64];
+            e[4..8].copy_from_slice(&ty.to_le_bytes());
+            e[8..16].copy_from_slice(&flags.to_le_bytes());
+            e[0x18..0x20].copy_from_slice(&(off as u64).to_le_bytes());
+            e[0x20..0x28].copy_from_slice(&(size as u64).to_le_bytes());
+            f.extend_from_slice(&e);
+        };
+        sh(1, SHF_ALLOC, data_off, 8);
+        sh(SHT_NOTE, SHF_ALLOC, 72, 4);
+        sh(1, 0, 76, 5);
+        let sig = elf_signature(&f).unwrap();
+        let mut outer = Sha256::new();
+        outer.update(&Sha256::digest(b"CODECODE"));
+        assert_eq!(sig, hex(&outer.finish()));
+        // Changing the note or the debug section does not change the signature.
+        let mut g = f.clone();
+        g[73] = b'X';
+        g[77] = b'X';
+        assert_eq!(elf_signature(&g).unwrap(), sig);
+        let mut g = f.clone();
+        g[65] = b'X';
+        assert_ne!(elf_signature(&g).unwrap(), sig);
     }
 
     #[test]
@@ -244,5 +357,6 @@ mod tests {
         let a = kernel_signature(&exe).unwrap();
         assert_eq!(a.len(), 64);
         assert_eq!(a, kernel_signature(&exe).unwrap());
+        assert_eq!(Some(a), elf_signature(&std::fs::read(&exe).unwrap()));
     }
 }
