@@ -485,3 +485,43 @@ fn kernel_config_and_baseline() {
         assert_eq!(v["config"], want);
     }
 }
+
+#[test]
+fn vmlinux_signatures_flag_a_noop_culprit() {
+    // Every revision "links" the same ELF, so the culprit cannot have changed the kernel.
+    let s = setup();
+    let build = BUILD.replace(
+        "mkdir -p out && cat bug version > out/kernel",
+        "mkdir -p out && cat bug version > out/kernel && cp \"$ELF\" out/vmlinux",
+    );
+    std::fs::write(s.root.join("build.sh"), build).unwrap();
+    let text = config_text("").replace(
+        "artifact = \"out/kernel\"",
+        "artifact = \"out/kernel\"\nvmlinux = \"out/vmlinux\"",
+    );
+    std::fs::write(&s.config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kcrash"))
+        .args(["bisect", "--config", s.config.to_str().unwrap(), "--json"])
+        .args(["--workdir", "wd-sig", "--quiet"])
+        .current_dir(&s.root)
+        .env("CALLS", &s.calls)
+        .env("ELF", env!("CARGO_BIN_EXE_kcrash"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
+    let sig = v["culprit_signature"].as_str().unwrap();
+    assert_eq!(sig.len(), 64);
+    assert_eq!(v["parent_signature"], sig);
+    assert_eq!(v["noop"], true);
+    let log = std::fs::read_to_string(s.root.join("wd-sig/bisect.log")).unwrap();
+    assert!(log.contains(&format!("kernel signature: {sig}\n")));
+    assert!(log.contains(&format!(
+        "culprit signature: {sig}\nparent  signature: {sig}\n"
+    )));
+}
