@@ -77,6 +77,8 @@ pub trait Tester {
 pub struct CommandBuilder {
     pub repo: PathBuf,
     pub config_dir: PathBuf,
+    /// Where to keep each build's output (`<commit>.build.log`).
+    pub log_dir: Option<PathBuf>,
     pub argv: Vec<String>,
     pub artifact: PathBuf,
     pub vmlinux: Option<PathBuf>,
@@ -102,6 +104,14 @@ fn error_lines(output: &[u8]) -> String {
     }
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(3)..].join("\n")
+}
+
+/// Keeps a command's output for later inspection; best effort, a full disk must not stop
+/// the bisection.
+fn save_log(dir: Option<&Path>, name: &str, data: &[u8]) {
+    if let Some(dir) = dir {
+        let _ = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(dir.join(name), data));
+    }
 }
 
 /// `LINUX_COMPILER` of a kernel build, the compiler that really compiled it.
@@ -137,10 +147,16 @@ impl Builder for CommandBuilder {
         }
         let out = process::run(&mut cmd, self.timeout)
             .map_err(|e| Error::Infra(format!("cannot run build command {prog}: {e}")))?;
+        let mut all = out.stdout.clone();
+        all.extend_from_slice(&out.stderr);
+        save_log(
+            self.log_dir.as_deref(),
+            &format!("{commit}.build.log"),
+            &all,
+        );
         if !out.success() {
-            let mut all = out.stdout.clone();
-            all.extend_from_slice(&out.stderr);
-            let lines = error_lines(&all);
+            // One line: the reason goes on the log's `failed building` line.
+            let lines = error_lines(&all).replace('\n', "; ");
             let reason = if lines.is_empty() {
                 format!("build command: {}", out.describe_status())
             } else {
@@ -173,6 +189,8 @@ pub struct CommandTester {
     pub timeout: Duration,
     /// Runs at the same time (at least 1).
     pub parallel: usize,
+    /// Where to keep the console of every run that was not OK (`<commit>.<run>.log`).
+    pub log_dir: Option<PathBuf>,
 }
 
 /// Prefix of lines by which a test command can state a run's outcome itself
@@ -248,11 +266,13 @@ impl Tester for CommandTester {
             let out = process::run(&mut cmd, self.timeout).map_err(|e| {
                 Error::Infra(format!("repro testing failure: cannot run {prog}: {e}"))
             })?;
-            Ok(run_outcome(
-                &out.stdout,
-                out.success(),
-                &out.describe_status(),
-            ))
+            let outcome = run_outcome(&out.stdout, out.success(), &out.describe_status());
+            if outcome != RunOutcome::Ok {
+                let mut all = out.stdout.clone();
+                all.extend_from_slice(&out.stderr);
+                save_log(self.log_dir.as_deref(), &format!("{commit}.{i}.log"), &all);
+            }
+            Ok(outcome)
         };
         // Workers take run numbers in order; results are kept in run order so the log
         // does not depend on timing.
@@ -340,6 +360,7 @@ mod tests {
             argv: vec!["sh".into(), "-c".into(), script.into()],
             timeout: Duration::from_secs(20),
             parallel: 4,
+            log_dir: Some(dir.path().join("runs")),
         };
         let build = BuildOutcome::Built {
             compiler: None,
@@ -347,6 +368,9 @@ mod tests {
             artifact: None,
         };
         let runs = t.test("c0ffee", &build, 7, &NoProgress).unwrap();
+        // Consoles of the crashed runs are kept.
+        assert!(dir.path().join("runs/c0ffee.1.log").exists());
+        assert!(!dir.path().join("runs/c0ffee.0.log").exists());
         for (i, r) in runs.iter().enumerate() {
             match r {
                 RunOutcome::Crashed(c) => assert_eq!(c.title, format!("run {i}")),

@@ -171,6 +171,7 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     let mut builder = CommandBuilder {
         repo: cfg.repo.clone(),
         config_dir: std::path::absolute(workdir.join("configs"))?,
+        log_dir: Some(std::path::absolute(workdir.join("logs"))?),
         argv: build_argv,
         artifact: cfg.build.artifact.clone().unwrap_or_default(),
         vmlinux: cfg.build.vmlinux.clone(),
@@ -181,6 +182,7 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         argv: test_argv,
         timeout: Duration::from_secs(cfg.test.timeout),
         parallel: cfg.test.parallel,
+        log_dir: Some(std::path::absolute(workdir.join("logs"))?),
     };
     let opts = Options {
         mode: cfg.mode,
