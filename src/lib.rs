@@ -7,6 +7,7 @@
 
 pub mod console;
 pub mod corpus;
+pub mod demangle;
 pub mod frame;
 pub mod guilty;
 pub mod oops;
