@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use memchr::memmem;
 
@@ -23,7 +24,7 @@ use crate::title::title_to_type;
 /// A case that cannot be read: the whole check is invalid, not just this case.
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -106,7 +107,11 @@ pub struct Mismatch {
 
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}: expected {} got {}", self.case, self.field, self.expected, self.got)
+        write!(
+            f,
+            "{}: {}: expected {} got {}",
+            self.case, self.field, self.expected, self.got
+        )
     }
 }
 
@@ -219,7 +224,8 @@ fn read_header(case: &str, line: &str, rc: &mut ReportCase) -> Result<(), Corpus
 
 /// Read a guilty-style case: headers up to the first `\n\n`, then the report bytes as is.
 pub fn read_guilty_case(case: &str, data: &[u8]) -> Result<GuiltyCase, CorpusError> {
-    let sep = memmem::find(data, b"\n\n").ok_or_else(|| CorpusError::NoSeparator { case: case.into() })?;
+    let sep = memmem::find(data, b"\n\n")
+        .ok_or_else(|| CorpusError::NoSeparator { case: case.into() })?;
     let mut gc = GuiltyCase {
         report: data[sep + 2..].to_vec(),
         ..GuiltyCase::default()
@@ -230,10 +236,12 @@ pub fn read_guilty_case(case: &str, data: &[u8]) -> Result<GuiltyCase, CorpusErr
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (key, value) = line.split_once(':').ok_or_else(|| CorpusError::MalformedHeader {
-            case: case.into(),
-            line: line.into(),
-        })?;
+        let (key, value) = line
+            .split_once(':')
+            .ok_or_else(|| CorpusError::MalformedHeader {
+                case: case.into(),
+                line: line.into(),
+            })?;
         match key.trim() {
             "FILE" => {
                 gc.file = value.trim().into();
@@ -259,7 +267,10 @@ pub fn read_guilty_case(case: &str, data: &[u8]) -> Result<GuiltyCase, CorpusErr
 
 /// Case name: `<parent directory name>/<file name>`.
 fn case_name(path: &Path) -> String {
-    let file = path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default();
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy())
+        .unwrap_or_default();
     match path.parent().and_then(|p| p.file_name()) {
         Some(dir) => format!("{}/{file}", dir.to_string_lossy()),
         None => file.into_owned(),
@@ -329,7 +340,10 @@ pub fn load(path: &Path) -> Result<Vec<Case>, CorpusError> {
         return Ok(cases);
     }
     numbered.sort();
-    numbered.into_iter().map(|(_, p)| read_case_file(&p)).collect()
+    numbered
+        .into_iter()
+        .map(|(_, p)| read_case_file(&p))
+        .collect()
 }
 
 fn has_numbered_files(dir: &Path) -> bool {
@@ -342,41 +356,111 @@ fn has_numbered_files(dir: &Path) -> bool {
     })
 }
 
-/// Check every case, in parallel over the available cores; outcomes keep the input order.
+/// The parser under test. [`Kcrash`] is this crate's parser; tests substitute fakes to
+/// exercise the comparison itself.
+pub trait Parser: Sync {
+    fn parse_from(&self, log: &[u8], min_pos: usize) -> Option<Report>;
+    fn contains_crash(&self, log: &[u8]) -> bool;
+    fn parse(&self, log: &[u8]) -> Option<Report> {
+        self.parse_from(log, 0)
+    }
+}
+
+/// This crate's parser: [`crate::parse_from`] and [`crate::contains_crash`].
+pub struct Kcrash;
+
+impl Parser for Kcrash {
+    fn parse_from(&self, log: &[u8], min_pos: usize) -> Option<Report> {
+        crate::parse_from(log, min_pos)
+    }
+    fn contains_crash(&self, log: &[u8]) -> bool {
+        crate::contains_crash(log)
+    }
+    fn parse(&self, log: &[u8]) -> Option<Report> {
+        crate::parse(log)
+    }
+}
+
+/// Check every case with this crate's parser.
 pub fn check_all(cases: &[Case]) -> Vec<Outcome> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cases.len().max(1));
-    let chunk = cases.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = cases.chunks(chunk).map(|c| s.spawn(move || c.iter().map(check_case).collect::<Vec<_>>())).collect();
+    check_all_with(&Kcrash, cases)
+}
+
+/// Check every case, in parallel over the available cores; outcomes keep the input order.
+pub fn check_all_with(parser: &dyn Parser, cases: &[Case]) -> Vec<Outcome> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(cases.len().max(1));
+    // Cases differ a lot in cost, so threads take the next unchecked case one at a time.
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, Outcome)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(case) = cases.get(i) else { break };
+                        mine.push((i, check_case_with(parser, case)));
+                    }
+                    mine
+                })
+            })
+            .collect();
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
-    })
+    });
+    done.sort_by_key(|(i, _)| *i);
+    let mut done = done.into_iter().peekable();
+    // A case whose outcome went missing (a worker died) counts as failed, never as passed.
+    cases
+        .iter()
+        .enumerate()
+        .map(|(i, case)| match done.next_if(|(j, _)| *j == i) {
+            Some((_, o)) => o,
+            None => panicked(case, "worker thread died"),
+        })
+        .collect()
+}
+
+/// Check one case with this crate's parser.
+pub fn check_case(case: &Case) -> Outcome {
+    check_case_with(&Kcrash, case)
 }
 
 /// Check one case. A panic in the parser is reported as a mismatch, not propagated.
-pub fn check_case(case: &Case) -> Outcome {
+pub fn check_case_with(parser: &dyn Parser, case: &Case) -> Outcome {
     let result = catch_unwind(AssertUnwindSafe(|| match &case.kind {
-        CaseKind::Report(rc) => check_report(&case.name, rc),
-        CaseKind::Guilty(gc) => check_guilty(&case.name, gc),
+        CaseKind::Report(rc) => check_report(parser, &case.name, rc),
+        CaseKind::Guilty(gc) => check_guilty(parser, &case.name, gc),
     }));
-    let mismatches = result.unwrap_or_else(|p| {
-        let msg = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        vec![Mismatch {
+    match result {
+        Ok(mismatches) => Outcome {
+            case: case.name.clone(),
+            mismatches,
+        },
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            panicked(case, &msg)
+        }
+    }
+}
+
+fn panicked(case: &Case, msg: &str) -> Outcome {
+    Outcome {
+        case: case.name.clone(),
+        mismatches: vec![Mismatch {
             case: case.name.clone(),
             field: "panic",
             expected: "no panic".into(),
-            got: show_str(&msg),
-        }]
-    });
-    Outcome {
-        case: case.name.clone(),
-        mismatches,
+            got: show_str(msg),
+        }],
     }
 }
 
@@ -409,23 +493,40 @@ impl Diff<'_> {
 }
 
 fn executor_string(rep: &Report) -> String {
-    rep.executor.map(|e| format!("proc={}, id={}", e.proc, e.id)).unwrap_or_default()
+    rep.executor
+        .map(|e| format!("proc={}, id={}", e.proc, e.id))
+        .unwrap_or_default()
 }
 
 /// The comparison of §1.1: headers, REPORT, positions and the re-parse invariants.
-fn check_report(name: &str, rc: &ReportCase) -> Vec<Mismatch> {
-    let mut d = Diff { case: name, out: Vec::new() };
+fn check_report(parser: &dyn Parser, name: &str, rc: &ReportCase) -> Vec<Mismatch> {
+    let mut d = Diff {
+        case: name,
+        out: Vec::new(),
+    };
     let log = &rc.log[..];
-    d.eq("contains_crash", !rc.title.is_empty(), crate::contains_crash(log));
-    let rep = crate::parse(log);
+    d.eq(
+        "contains_crash",
+        !rc.title.is_empty(),
+        parser.contains_crash(log),
+    );
+    let rep = parser.parse(log);
     let empty = Report::default();
     let got = rep.as_ref().unwrap_or(&empty);
     if let Some(r) = &rep {
         if r.title.is_empty() {
-            d.add("title", "non-empty title for a found crash".into(), "\"\"".into());
+            d.add(
+                "title",
+                "non-empty title for a found crash".into(),
+                "\"\"".into(),
+            );
         }
         if r.report.is_empty() {
-            d.add("report", "non-empty report for a found crash".into(), "\"\"".into());
+            d.add(
+                "report",
+                "non-empty report for a found crash".into(),
+                "\"\"".into(),
+            );
         }
     }
     d.str("title", &rc.title, &got.title);
@@ -452,14 +553,22 @@ fn check_report(name: &str, rc: &ReportCase) -> Vec<Mismatch> {
     let want_exec = rc.executor.as_deref().unwrap_or("");
     d.str("executor", want_exec, &executor_string(got));
     if let Some(r) = &rep {
-        check_positions(&mut d, rc, r);
+        check_positions(parser, &mut d, rc, r);
     }
     d.out
 }
 
-fn check_positions(d: &mut Diff, rc: &ReportCase, r: &Report) {
+fn check_positions(parser: &dyn Parser, d: &mut Diff, rc: &ReportCase, r: &Report) {
     let log = &rc.log[..];
-    let pos = |r: &Report| format!("start={} skip={} end={} len={}", r.start_pos, r.skip_pos, r.end_pos, log.len());
+    let pos = |r: &Report| {
+        format!(
+            "start={} skip={} end={} len={}",
+            r.start_pos,
+            r.skip_pos,
+            r.end_pos,
+            log.len()
+        )
+    };
     if r.start_pos != 0 && r.end_pos != 0 && r.start_pos >= r.end_pos {
         d.add("positions", "start_pos < end_pos".into(), pos(r));
     }
@@ -467,32 +576,52 @@ fn check_positions(d: &mut Diff, rc: &ReportCase, r: &Report) {
         d.add("positions", "end_pos <= log length".into(), pos(r));
     }
     if r.skip_pos <= r.start_pos || r.skip_pos > r.end_pos {
-        d.add("positions", "start_pos < skip_pos <= end_pos".into(), pos(r));
+        d.add(
+            "positions",
+            "start_pos < skip_pos <= end_pos".into(),
+            pos(r),
+        );
     }
     if let Some(start) = &rc.start {
         match memmem::find(log, start.as_bytes()) {
-            None => d.add("start_pos", format!("START text {} in the log", show_str(start)), "not found".into()),
+            None => d.add(
+                "start_pos",
+                format!("START text {} in the log", show_str(start)),
+                "not found".into(),
+            ),
             Some(want) => d.eq("start_pos", want, r.start_pos),
         }
         let end_text = rc.end.as_ref().unwrap_or(start);
         match memmem::find(log, end_text.as_bytes()) {
-            None => d.add("end_pos", format!("END text {} in the log", show_str(end_text)), "not found".into()),
+            None => d.add(
+                "end_pos",
+                format!("END text {} in the log", show_str(end_text)),
+                "not found".into(),
+            ),
             Some(at) => d.eq("end_pos", at + end_text.len(), r.end_pos),
         }
     }
     if r.start_pos != 0 {
-        match crate::parse_from(log, r.start_pos) {
-            None => d.add("reparse_start", format!("a crash titled {}", show_str(&r.title)), "none".into()),
+        match parser.parse_from(log, r.start_pos) {
+            None => d.add(
+                "reparse_start",
+                format!("a crash titled {}", show_str(&r.title)),
+                "none".into(),
+            ),
             Some(again) => {
                 d.str("reparse_start.title", &r.title, &again.title);
                 d.eq("reparse_start.start_pos", r.start_pos, again.start_pos);
             }
         }
-        if let Some(next) = crate::parse_from(log, r.end_pos) {
+        if let Some(next) = parser.parse_from(log, r.end_pos) {
             if next.title == r.title {
                 d.add(
                     "reparse_end",
-                    format!("no crash titled {} from end_pos {}", show_str(&r.title), r.end_pos),
+                    format!(
+                        "no crash titled {} from end_pos {}",
+                        show_str(&r.title),
+                        r.end_pos
+                    ),
                     format!("one at {}", next.start_pos),
                 );
             }
@@ -501,11 +630,14 @@ fn check_positions(d: &mut Diff, rc: &ReportCase, r: &Report) {
 }
 
 /// The guilty procedure of §1.2.
-fn check_guilty(name: &str, gc: &GuiltyCase) -> Vec<Mismatch> {
-    let mut d = Diff { case: name, out: Vec::new() };
+fn check_guilty(parser: &dyn Parser, name: &str, gc: &GuiltyCase) -> Vec<Mismatch> {
+    let mut d = Diff {
+        case: name,
+        out: Vec::new(),
+    };
     let got = match &gc.title {
         Some(title) => crate::guilty::guilty_file(title, &gc.report),
-        None => match crate::parse(&gc.report) {
+        None => match parser.parse(&gc.report) {
             None => {
                 d.add("crash", "a crash".into(), "none".into());
                 return d.out;
@@ -514,7 +646,11 @@ fn check_guilty(name: &str, gc: &GuiltyCase) -> Vec<Mismatch> {
                 // Quirk kept from syzkaller: when the input does not end with the
                 // extracted report, the whole input is used but the prefix length of the
                 // extracted report is still skipped.
-                let text: &[u8] = if gc.report.ends_with(&rep.report) { &rep.report } else { &gc.report };
+                let text: &[u8] = if gc.report.ends_with(&rep.report) {
+                    &rep.report
+                } else {
+                    &gc.report
+                };
                 let body = text.get(rep.prefix_len..).unwrap_or_default();
                 crate::guilty::guilty_file(&rep.title, body)
             }
@@ -544,13 +680,25 @@ fn show_bytes(b: &[u8]) -> String {
 
 /// Both texts from the start of the first line where they differ, with the line number.
 fn show_bytes_diff(want: &[u8], got: &[u8]) -> (String, String) {
-    let first = want.iter().zip(got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
-    let line_start = want[..first].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let first = want
+        .iter()
+        .zip(got)
+        .position(|(a, b)| a != b)
+        .unwrap_or(want.len().min(got.len()));
+    let line_start = want[..first]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     let line_no = want[..line_start].iter().filter(|&&b| b == b'\n').count() + 1;
     let window = |b: &[u8]| {
         let rest = &b[line_start.min(b.len())..];
         let mut s = String::new();
-        let _ = write!(s, "{} (from line {line_no}, {} bytes in all)", show_bytes(&rest[..rest.len().min(SHOW_MAX)]), b.len());
+        let _ = write!(
+            s,
+            "{} (from line {line_no}, {} bytes in all)",
+            show_bytes(&rest[..rest.len().min(SHOW_MAX)]),
+            b.len()
+        );
         s
     };
     (window(want), window(got))
@@ -562,7 +710,8 @@ mod tests {
 
     #[test]
     fn report_case_layout() {
-        let data = b"# comment\nTITLE: WARNING in foo\nALT: b\nALT: a\nTYPE: WARNING\nCORRUPTED: Y\n\
+        let data =
+            b"# comment\nTITLE: WARNING in foo\nALT: b\nALT: a\nTYPE: WARNING\nCORRUPTED: Y\n\
             EXECUTOR: proc=1, id=2\n\nline1\r\n\nREPORT:\nrep1\nrep2";
         let rc = read_report_case("report/1", data).unwrap();
         assert_eq!(rc.title, "WARNING in foo");
@@ -599,9 +748,18 @@ mod tests {
         assert!(e.to_string().starts_with("report/7: "), "{e}");
         let e = read_report_case("c", b"PANICKED: yes\n\nlog\n").unwrap_err();
         assert!(matches!(e, CorpusError::BadFlag { .. }));
-        assert!(matches!(read_report_case("c", b"TITLE: x\n\n"), Err(CorpusError::EmptyLog { .. })));
-        assert!(matches!(read_report_case("c", b"TITLE: x\n"), Err(CorpusError::EmptyLog { .. })));
-        assert!(matches!(read_report_case("c", b""), Err(CorpusError::EmptyLog { .. })));
+        assert!(matches!(
+            read_report_case("c", b"TITLE: x\n\n"),
+            Err(CorpusError::EmptyLog { .. })
+        ));
+        assert!(matches!(
+            read_report_case("c", b"TITLE: x\n"),
+            Err(CorpusError::EmptyLog { .. })
+        ));
+        assert!(matches!(
+            read_report_case("c", b""),
+            Err(CorpusError::EmptyLog { .. })
+        ));
     }
 
     #[test]
@@ -610,9 +768,18 @@ mod tests {
         assert_eq!(gc.file, "fs/a.c");
         assert_eq!(gc.title, None);
         assert_eq!(gc.report, b"report\r\n\nmore");
-        assert!(matches!(read_guilty_case("g", b"FILE: x\nreport"), Err(CorpusError::NoSeparator { .. })));
-        assert!(matches!(read_guilty_case("g", b"junk\n\nr"), Err(CorpusError::MalformedHeader { .. })));
-        assert!(matches!(read_guilty_case("g", b"TITLE: t\n\nr"), Err(CorpusError::MissingHeader { .. })));
+        assert!(matches!(
+            read_guilty_case("g", b"FILE: x\nreport"),
+            Err(CorpusError::NoSeparator { .. })
+        ));
+        assert!(matches!(
+            read_guilty_case("g", b"junk\n\nr"),
+            Err(CorpusError::MalformedHeader { .. })
+        ));
+        assert!(matches!(
+            read_guilty_case("g", b"TITLE: t\n\nr"),
+            Err(CorpusError::MissingHeader { .. })
+        ));
         assert!(first_header_is_file(b"# x\n\nFILE: a\n\nr"));
         assert!(!first_header_is_file(b"TITLE: a\n\nr"));
     }
@@ -628,6 +795,129 @@ mod tests {
             }),
         };
         assert!(check_case(&case).passed());
+    }
+
+    /// A stand-in parser: a crash is a line containing `BUG: `, titled by that line.
+    struct Fake {
+        /// Break the skip_pos invariant.
+        bad_skip: bool,
+        prefix_len: usize,
+    }
+
+    const FAKE: Fake = Fake {
+        bad_skip: false,
+        prefix_len: 0,
+    };
+
+    impl Parser for Fake {
+        fn parse_from(&self, log: &[u8], min_pos: usize) -> Option<Report> {
+            let at = min_pos + memmem::find(log.get(min_pos..)?, b"BUG: ")?;
+            let eol = memchr::memchr(b'\n', &log[at..]).map_or(log.len(), |i| at + i);
+            let title = crate::title::sanitize_title(&log[at..eol]);
+            Some(Report {
+                frame: crate::title::frame_from_title(&title),
+                title,
+                report: log[at..(eol + 1).min(log.len())].to_vec(),
+                prefix_len: self.prefix_len,
+                start_pos: at,
+                skip_pos: if self.bad_skip { at } else { eol },
+                end_pos: eol,
+                panicked: memmem::find(log, b"Kernel panic").is_some(),
+                ..Report::default()
+            })
+        }
+        fn contains_crash(&self, log: &[u8]) -> bool {
+            memmem::find(log, b"BUG: ").is_some()
+        }
+    }
+
+    fn report_case(text: &[u8]) -> Case {
+        Case {
+            name: "report/0".into(),
+            kind: CaseKind::Report(read_report_case("report/0", text).unwrap()),
+        }
+    }
+
+    fn fields(o: &Outcome) -> Vec<&'static str> {
+        o.mismatches.iter().map(|m| m.field).collect()
+    }
+
+    #[test]
+    fn comparison_passes_on_a_match() {
+        let case = report_case(
+            b"TITLE: BUG: foo in bar\nFRAME: bar\nPANICKED: Y\nSTART: BUG: foo\nEND: in bar\n\n\
+              x\nBUG: foo in bar\nKernel panic\n\nREPORT:\nBUG: foo in bar\n",
+        );
+        assert_eq!(check_case_with(&FAKE, &case).mismatches, []);
+        let none = report_case(b"\nnothing here\n");
+        assert!(check_case_with(&FAKE, &none).passed());
+    }
+
+    #[test]
+    fn comparison_names_the_fields() {
+        let case = report_case(
+            b"TITLE: BUG: other\nTYPE: WARNING\nCORRUPTED: Y\nPANICKED: Y\nALT: a\n\nBUG: x\n",
+        );
+        let o = check_case_with(&FAKE, &case);
+        assert_eq!(
+            fields(&o),
+            ["title", "corrupted", "panicked", "type", "alt_titles"]
+        );
+        assert_eq!(
+            o.mismatches[0].to_string(),
+            "report/0: title: expected \"BUG: other\" got \"BUG: x\""
+        );
+        let o = check_case_with(&FAKE, &report_case(b"\nBUG: x\n"));
+        assert_eq!(fields(&o), ["contains_crash", "title"]);
+        // No crash found where one is expected.
+        let o = check_case_with(
+            &FAKE,
+            &report_case(b"TITLE: BUG: x\nEXECUTOR: proc=1, id=2\n\nquiet\n"),
+        );
+        assert_eq!(fields(&o), ["contains_crash", "title", "executor"]);
+    }
+
+    #[test]
+    fn comparison_checks_positions_and_reparse() {
+        let bad = Fake {
+            bad_skip: true,
+            prefix_len: 0,
+        };
+        let case = report_case(b"TITLE: BUG: a\n\nx\nBUG: a\n");
+        assert_eq!(fields(&check_case_with(&bad, &case)), ["positions"]);
+        // The same crash again right after end_pos: parsing from end_pos repeats the title.
+        let case = report_case(b"TITLE: BUG: a\n\nx\nBUG: a\nBUG: a\n");
+        assert_eq!(fields(&check_case_with(&FAKE, &case)), ["reparse_end"]);
+        let case = report_case(b"TITLE: BUG: a\nSTART: x\n\nx\nBUG: a\n");
+        assert_eq!(
+            fields(&check_case_with(&FAKE, &case)),
+            ["start_pos", "end_pos"]
+        );
+    }
+
+    #[test]
+    fn guilty_keeps_prefix_len_when_report_is_not_a_suffix() {
+        let case = Case {
+            name: "guilty/0".into(),
+            kind: CaseKind::Guilty(GuiltyCase {
+                file: "fs/x.c".into(),
+                title: None,
+                report: b"a+0x1/0x2 fs/w.c:1\na+0x1/0x2 fs/x.c:1\nBUG: t\nb+0x1/0x2 fs/y.c:2\n"
+                    .to_vec(),
+            }),
+        };
+        // The fake's report (`BUG: t\n`) is not the end of the input, so the whole input is
+        // searched, minus prefix_len bytes from its start.
+        let skip_first_line = Fake {
+            bad_skip: false,
+            prefix_len: 19,
+        };
+        assert_eq!(check_case_with(&skip_first_line, &case).mismatches, []);
+        let o = check_case_with(&FAKE, &case);
+        assert_eq!(
+            o.mismatches[0].to_string(),
+            "guilty/0: file: expected \"fs/x.c\" got \"fs/w.c\""
+        );
     }
 
     #[test]

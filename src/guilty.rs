@@ -80,7 +80,11 @@ static IGNORED_LINES: LazyLock<RegexSet> = LazyLock::new(|| {
 });
 
 /// In rcu stall reports the interesting stack follows the interrupt entry; these mark it.
-const STALL_MARKERS: [&str; 3] = ["apic_timer_interrupt+0x", "el1h_64_irq+0x", "Exception stack"];
+const STALL_MARKERS: [&str; 3] = [
+    "apic_timer_interrupt+0x",
+    "el1h_64_irq+0x",
+    "Exception stack",
+];
 
 /// Guilty source file of a report with the given title; `report` is the report text
 /// without its prefix lines. `None` when the report names no source file.
@@ -98,7 +102,10 @@ pub fn guilty_file(title: &str, report: &[u8]) -> Option<String> {
 }
 
 fn file_ref(line: &[u8]) -> Option<&[u8]> {
-    FILE_REF.captures(line).and_then(|c| c.get(1)).map(|m| m.as_bytes())
+    FILE_REF
+        .captures(line)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_bytes())
 }
 
 fn ignored(file: &str, line: &[u8]) -> bool {
@@ -145,8 +152,12 @@ fn guilty_in(report: &[u8]) -> Option<String> {
 
 /// `file` lies at least one directory below `dir`: `dir/<sub>/.../<name>`.
 fn is_deeper(file: &str, dir: &str) -> bool {
-    let Some(rest) = file.strip_prefix(dir) else { return false };
-    let Some(rest) = rest.strip_prefix('/') else { return false };
+    let Some(rest) = file.strip_prefix(dir) else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix('/') else {
+        return false;
+    };
     match rest.rfind('/') {
         Some(i) => i > 0 && i + 1 < rest.len(),
         None => false,
@@ -221,11 +232,17 @@ mod tests {
     #[test]
     fn fallback_and_none() {
         let rep = b"x+0x1/0x2 include/linux/spinlock.h:10\ny+0x1/0x2 mm/slab.c:5\n";
-        assert_eq!(guilty_file("t", rep).as_deref(), Some("include/linux/spinlock.h"));
+        assert_eq!(
+            guilty_file("t", rep).as_deref(),
+            Some("include/linux/spinlock.h")
+        );
         assert_eq!(guilty_file("t", b"no files here\n"), None);
         assert_eq!(guilty_file("t", b""), None);
         // Arbitrary bytes do not panic.
-        assert_eq!(guilty_file("INFO: rcu detected stall in x", b"\xff\xfe:1.c:\n\x00"), None);
+        assert_eq!(
+            guilty_file("INFO: rcu detected stall in x", b"\xff\xfe:1.c:\n\x00"),
+            None
+        );
     }
 
     #[test]
@@ -244,9 +261,13 @@ mod tests {
             c+0x1/0x2 drivers/usb/core/misc/x.c:3\n\
             d+0x1/0x2 drivers/usb/core/misc/deep/y.c:4\n\
             e+0x1/0x2 drivers/usb/core/misc/z.c:5\n";
-        assert_eq!(guilty_file("t", rep).as_deref(), Some("drivers/usb/core/misc/deep/y.c"));
+        assert_eq!(
+            guilty_file("t", rep).as_deref(),
+            Some("drivers/usb/core/misc/deep/y.c")
+        );
         // Siblings and prefix-named directories do not count.
-        let rep = b"a+0x1/0x2 net/core/x.c:1\nb+0x1/0x2 net/core/y.c:2\nc+0x1/0x2 net/core2/s/z.c:3\n";
+        let rep =
+            b"a+0x1/0x2 net/core/x.c:1\nb+0x1/0x2 net/core/y.c:2\nc+0x1/0x2 net/core2/s/z.c:3\n";
         assert_eq!(guilty_file("t", rep).as_deref(), Some("net/core/x.c"));
     }
 
@@ -260,6 +281,9 @@ mod tests {
             guilty_file("INFO: rcu detected stall in b", rep).as_deref(),
             Some("sound/core/oss/mulaw.c")
         );
-        assert_eq!(guilty_file("WARNING in b", rep).as_deref(), Some("fs/first.c"));
+        assert_eq!(
+            guilty_file("WARNING in b", rep).as_deref(),
+            Some("fs/first.c")
+        );
     }
 }
