@@ -921,6 +921,37 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_do_not_panic() {
+        // xorshift: deterministic noise biased towards the bytes the formats care about.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"\n\n\r:#TITLE REPORT:FILE:Y0x1f/.c_\xff\x00\t";
+        for len in [0usize, 1, 2, 7, 64, 500] {
+            for _ in 0..200 {
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        if x % 3 == 0 {
+                            x as u8
+                        } else {
+                            alphabet[(x >> 8) as usize % alphabet.len()]
+                        }
+                    })
+                    .collect();
+                let _ = read_report_case("c", &data);
+                let _ = read_guilty_case("c", &data);
+                let _ = first_header_is_file(&data);
+                let title = crate::title::sanitize_title(&data);
+                let _ = crate::title::frame_from_title(&title);
+                let _ = crate::title::title_to_type(&title);
+                let _ = crate::guilty::guilty_file("INFO: rcu detected stall in x", &data);
+                let _ = show_bytes_diff(&data, &data[..data.len() / 2]);
+            }
+        }
+    }
+
+    #[test]
     fn shortened_values() {
         assert_eq!(show_str("a\nb\""), "\"a\\nb\\\"\"");
         let long = "x".repeat(1000);

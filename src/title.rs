@@ -482,6 +482,17 @@ mod tests {
     }
 
     #[test]
+    fn syzfatal_line_just_under_the_cap() {
+        // report/660: only the 7+ digit rule catches the glued suffix; 119 bytes remain.
+        let raw = "SYZFATAL: executor 4 failed 11 times: failed to create temp dir: \
+                   mkdir ./syzkaller-testdir264563108: read-only file system";
+        let want = "SYZFATAL: executor NUM failed NUM times: failed to create temp dir: \
+                    mkdir ./syzkaller-testdirNUM: read-only file system";
+        assert_eq!(s(raw), want);
+        assert_eq!(want.len(), 119);
+    }
+
+    #[test]
     fn character_cleanup() {
         assert_eq!(s("  a\t\tb  c \x01 d\x7f "), "a b c d");
         assert_eq!(sanitize_title(b"caf\xc3\xa9 bar\xff"), "caf bar");

@@ -228,3 +228,44 @@ fn corpus_guilty_files_with_stand_in_titles() {
     assert!(checked > 0, "no guilty cases in the corpus");
     assert!(bad.is_empty(), "\n{}\n", bad.join("\n"));
 }
+
+/// `kcrash corpus check` output and exit status, on cases whose outcome does not depend on
+/// the parser's coverage.
+#[test]
+fn cli_corpus_check() {
+    let dir = std::env::temp_dir().join(format!("kcrash-corpus-cli-{}", std::process::id()));
+    let cases = dir.join("report");
+    std::fs::create_dir_all(&cases).unwrap();
+    std::fs::write(cases.join("1"), "\nnothing to see here\n").unwrap();
+    std::fs::write(cases.join("2"), "TITLE: no such crash\n\nhello\nworld\n").unwrap();
+    std::fs::write(dir.join("bad"), "BOGUS: x\n\nlog\n").unwrap();
+    let run = |args: &[&std::path::Path]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kcrash"))
+            .arg("corpus")
+            .arg("check")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, _) = run(&[&cases.join("1")]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "1 passed, 0 failed\n"));
+    let (code, stdout, _) = run(&[&cases]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("report/2: title: expected \"no such crash\" got \"\"\n"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("\n1 passed, 1 failed\n"), "{stdout}");
+    let (code, _, stderr) = run(&[&dir.join("bad")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("unknown header field"), "{stderr}");
+    let (code, _, stderr) = run(&[&dir.join("missing")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
