@@ -932,7 +932,7 @@ mod tests {
                         x ^= x << 13;
                         x ^= x >> 7;
                         x ^= x << 17;
-                        if x % 3 == 0 {
+                        if x.is_multiple_of(3) {
                             x as u8
                         } else {
                             alphabet[(x >> 8) as usize % alphabet.len()]
