@@ -9,6 +9,7 @@ pub mod console;
 pub mod corpus;
 pub mod frame;
 pub mod guilty;
+pub mod ksig;
 pub mod oops;
 pub mod report;
 pub mod title;
