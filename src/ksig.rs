@@ -91,9 +91,7 @@ impl std::str::FromStr for Algo {
             "v1" => Ok(Algo::V1),
             "v2" => Ok(Algo::V2),
             "v3" => Ok(Algo::V3),
-            _ => Err(format!(
-                "unknown signature version {s:?} (expected v1, v2 or v3)"
-            )),
+            _ => Err(format!("unknown signature version {s:?} (expected v1, v2 or v3)")),
         }
     }
 }
@@ -167,6 +165,8 @@ pub enum KsigError {
     },
     #[error("{}: is a directory, not a vmlinux", path.display())]
     Directory { path: PathBuf },
+    #[error("{}: not a regular file or pipe", path.display())]
+    NotAFile { path: PathBuf },
     #[error("{}: not an ELF file", path.display())]
     NotElf { path: PathBuf },
     #[error("{}: truncated or malformed ELF", path.display())]
@@ -183,6 +183,7 @@ impl KsigError {
         match self {
             KsigError::Io { path, .. }
             | KsigError::Directory { path }
+            | KsigError::NotAFile { path }
             | KsigError::NotElf { path }
             | KsigError::Malformed { path, .. } => path,
         }
@@ -221,33 +222,28 @@ pub struct KernelImage {
 
 impl KernelImage {
     pub fn open(path: &Path) -> Result<Self, KsigError> {
-        let io_err = |source| KsigError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io_err = |source| KsigError::Io { path: path.to_path_buf(), source };
         let file = File::open(path).map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
         let bytes = if meta.is_dir() {
-            return Err(KsigError::Directory {
-                path: path.to_path_buf(),
-            });
+            return Err(KsigError::Directory { path: path.to_path_buf() });
         } else if meta.is_file() && meta.len() > 0 {
-            // SAFETY: the mapping is read-only and private to this process. If another
-            // process truncates the file while we hash it, we get SIGBUS rather than wrong
-            // data; that is the accepted price of not copying a 1 GB vmlinux into memory.
+            // SAFETY: the mapping is only read. If another process rewrites or truncates the
+            // file while we hash it, we hash its new bytes or die of SIGBUS; accepted, as the
+            // price of not copying a 1 GB vmlinux into memory.
             let map = unsafe { Mmap::map(&file) }.map_err(io_err)?;
             // Hashing walks the file front to back once; read-ahead helps, failure is harmless.
             let _ = map.advise(memmap2::Advice::Sequential);
             Bytes::Mapped(map)
-        } else {
+        } else if meta.is_file() || is_pipe(&meta) {
             let mut data = Vec::new();
             (&file).read_to_end(&mut data).map_err(io_err)?;
             Bytes::Read(data)
+        } else {
+            // A device such as /dev/zero could be read forever.
+            return Err(KsigError::NotAFile { path: path.to_path_buf() });
         };
-        Ok(KernelImage {
-            path: path.to_path_buf(),
-            bytes,
-        })
+        Ok(KernelImage { path: path.to_path_buf(), bytes })
     }
 
     pub fn path(&self) -> &Path {
@@ -275,9 +271,7 @@ impl KernelImage {
     pub fn hashed_sections(&self) -> Result<Vec<HashedSection<'_>>, KsigError> {
         let data = self.data();
         if data.len() < elf::ELFMAG.len() || data[..elf::ELFMAG.len()] != elf::ELFMAG {
-            return Err(KsigError::NotElf {
-                path: self.path.clone(),
-            });
+            return Err(KsigError::NotElf { path: self.path.clone() });
         }
         // Byte 4 of the ident is the class; anything but 32-bit is tried as 64-bit, whose
         // parser rejects unknown classes.
@@ -287,10 +281,7 @@ impl KernelImage {
             }
             _ => hashed_sections_of::<FileHeader64<Endianness>>(data),
         };
-        walked.map_err(|source| KsigError::Malformed {
-            path: self.path.clone(),
-            source,
-        })
+        walked.map_err(|source| KsigError::Malformed { path: self.path.clone(), source })
     }
 
     fn hash(&self, algo: Algo, per_section: bool) -> Result<Explanation, KsigError> {
@@ -326,11 +317,18 @@ impl KernelImage {
             RawHasher::Sha256(h) => h.finalize().to_vec(),
             RawHasher::None => of_digests.finalize().to_vec(),
         };
-        Ok(Explanation {
-            signature: Signature { algo, digest },
-            sections: digests,
-        })
+        Ok(Explanation { signature: Signature { algo, digest }, sections: digests })
     }
+}
+
+#[cfg(unix)]
+fn is_pipe(meta: &std::fs::Metadata) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type())
+}
+
+#[cfg(not(unix))]
+fn is_pipe(_meta: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// A section that goes into the signature, with its bytes (borrowed from the mapping).
@@ -453,10 +451,7 @@ impl SignatureDiff {
                     common_order_b.push(ib);
                     let sb = &b.sections[ib];
                     if sa.sha256 != sb.sha256 {
-                        sections.push(SectionDifference::Changed {
-                            a: sa.clone(),
-                            b: sb.clone(),
-                        });
+                        sections.push(SectionDifference::Changed { a: sa.clone(), b: sb.clone() });
                     }
                 }
                 None => sections.push(SectionDifference::OnlyInA(sa.clone())),
@@ -470,12 +465,7 @@ impl SignatureDiff {
         }
         // Walking A's order, B's positions must rise if the common sections kept their order.
         let order_changed = common_order_b.windows(2).any(|w| w[0] > w[1]);
-        SignatureDiff {
-            a: a.signature.clone(),
-            b: b.signature.clone(),
-            sections,
-            order_changed,
-        }
+        SignatureDiff { a: a.signature.clone(), b: b.signature.clone(), sections, order_changed }
     }
 
     pub fn signatures_equal(&self) -> bool {
@@ -501,15 +491,9 @@ mod tests {
         let alloc = elf::SHF_ALLOC;
         assert!(is_hashed(elf::SHT_PROGBITS, alloc));
         assert!(is_hashed(elf::SHT_INIT_ARRAY, alloc | elf::SHF_WRITE));
-        assert!(
-            !is_hashed(elf::SHT_PROGBITS, elf::SectionFlags(0)),
-            "debug info is not ALLOC"
-        );
+        assert!(!is_hashed(elf::SHT_PROGBITS, elf::SectionFlags(0)), "debug info is not ALLOC");
         assert!(!is_hashed(elf::SHT_NOBITS, alloc), ".bss has no file bytes");
-        assert!(
-            !is_hashed(elf::SHT_NOTE, alloc),
-            ".notes carries the build-id"
-        );
+        assert!(!is_hashed(elf::SHT_NOTE, alloc), ".notes carries the build-id");
     }
 
     #[test]
@@ -523,12 +507,7 @@ mod tests {
     }
 
     fn digest(index: usize, name: &str, byte: u8) -> SectionDigest {
-        SectionDigest {
-            index,
-            name: name.into(),
-            size: 1,
-            sha256: [byte; 32],
-        }
+        SectionDigest { index, name: name.into(), size: 1, sha256: [byte; 32] }
     }
 
     fn explanation(sections: Vec<SectionDigest>) -> Explanation {
@@ -536,34 +515,19 @@ mod tests {
         for s in &sections {
             h.update(s.sha256);
         }
-        let signature = Signature {
-            algo: Algo::V3,
-            digest: h.finalize().to_vec(),
-        };
-        Explanation {
-            signature,
-            sections,
-        }
+        let signature = Signature { algo: Algo::V3, digest: h.finalize().to_vec() };
+        Explanation { signature, sections }
     }
 
     #[test]
     fn diff_matches_sections_by_name() {
-        let a = explanation(vec![
-            digest(1, ".text", 1),
-            digest(2, ".rodata", 2),
-            digest(3, ".x", 3),
-        ]);
-        let b = explanation(vec![
-            digest(1, ".text", 1),
-            digest(2, ".rodata", 9),
-            digest(3, ".y", 3),
-        ]);
+        let a =
+            explanation(vec![digest(1, ".text", 1), digest(2, ".rodata", 2), digest(3, ".x", 3)]);
+        let b =
+            explanation(vec![digest(1, ".text", 1), digest(2, ".rodata", 9), digest(3, ".y", 3)]);
         let d = SignatureDiff::new(&a, &b);
         let kinds: Vec<_> = d.sections.iter().map(|s| (s.kind(), s.name())).collect();
-        assert_eq!(
-            kinds,
-            [("changed", ".rodata"), ("only-a", ".x"), ("only-b", ".y")]
-        );
+        assert_eq!(kinds, [("changed", ".rodata"), ("only-a", ".x"), ("only-b", ".y")]);
         assert!(!d.signatures_equal());
         assert!(!d.order_changed);
     }
@@ -590,26 +554,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty");
         std::fs::write(&empty, b"").unwrap();
-        assert!(matches!(
-            signature(&empty, Algo::V3),
-            Err(KsigError::NotElf { .. })
-        ));
+        assert!(matches!(signature(&empty, Algo::V3), Err(KsigError::NotElf { .. })));
         let text = dir.path().join("text");
         std::fs::write(&text, b"hello, world\n").unwrap();
-        assert!(matches!(
-            signature(&text, Algo::V1),
-            Err(KsigError::NotElf { .. })
-        ));
+        assert!(matches!(signature(&text, Algo::V1), Err(KsigError::NotElf { .. })));
         let header_only = dir.path().join("header-only");
         std::fs::write(&header_only, b"\x7fELF\x02\x01\x01").unwrap();
-        assert!(matches!(
-            signature(&header_only, Algo::V2),
-            Err(KsigError::Malformed { .. })
-        ));
-        assert!(matches!(
-            signature(dir.path(), Algo::V3),
-            Err(KsigError::Directory { .. })
-        ));
+        assert!(matches!(signature(&header_only, Algo::V2), Err(KsigError::Malformed { .. })));
+        assert!(matches!(signature(dir.path(), Algo::V3), Err(KsigError::Directory { .. })));
         let missing = dir.path().join("missing");
         let err = signature(&missing, Algo::V3).unwrap_err();
         assert!(matches!(err, KsigError::Io { .. }));

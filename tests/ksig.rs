@@ -18,12 +18,7 @@ fn have_tools(test: &str, tools: &[&str]) -> bool {
     let missing: Vec<&str> = tools
         .iter()
         .copied()
-        .filter(|t| {
-            !Command::new(t)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+        .filter(|t| !Command::new(t).arg("--version").output().is_ok_and(|o| o.status.success()))
         .collect();
     if missing.is_empty() {
         return true;
@@ -50,23 +45,13 @@ struct Program {
 
 impl Default for Program {
     fn default() -> Self {
-        Program {
-            comment: "the answer",
-            answer: 42,
-            scratch_size: 100,
-            note_word: 1,
-        }
+        Program { comment: "the answer", answer: 42, scratch_size: 100, note_word: 1 }
     }
 }
 
 impl Program {
     fn source(&self) -> String {
-        let Program {
-            comment,
-            answer,
-            scratch_size,
-            note_word,
-        } = self;
+        let Program { comment, answer, scratch_size, note_word } = self;
         format!(
             r#"/* {comment} */
 char scratch[{scratch_size}];
@@ -91,9 +76,7 @@ struct Workdir {
 
 impl Workdir {
     fn new() -> Self {
-        Workdir {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        Workdir { dir: tempfile::tempdir().expect("temp dir") }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -105,14 +88,7 @@ impl Workdir {
         let src = self.path(&format!("{name}.c"));
         std::fs::write(&src, program.source()).unwrap();
         let out = self.path(name);
-        run_ok(
-            Command::new("cc")
-                .args(["-O2"])
-                .args(flags)
-                .arg(&src)
-                .arg("-o")
-                .arg(&out),
-        );
+        run_ok(Command::new("cc").args(["-O2"]).args(flags).arg(&src).arg("-o").arg(&out));
         out
     }
 
@@ -122,28 +98,17 @@ impl Workdir {
 }
 
 fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
 
 fn kcrash(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kcrash"))
-        .args(args)
-        .output()
-        .expect("run kcrash")
+    Command::new(env!("CARGO_BIN_EXE_kcrash")).args(args).output().expect("run kcrash")
 }
 
 fn sig(path: &Path, algo: Algo) -> String {
-    ksig::signature(path, algo)
-        .unwrap_or_else(|e| panic!("{e:#}"))
-        .hex()
+    ksig::signature(path, algo).unwrap_or_else(|e| panic!("{e:#}")).hex()
 }
 
 fn all_sigs(path: &Path) -> Vec<String> {
@@ -204,11 +169,7 @@ fn independent_signatures(
     let mut names: Vec<&str> = hashed.iter().map(|s| s.name.as_str()).collect();
     names.sort();
     names.dedup();
-    assert_eq!(
-        names.len(),
-        hashed.len(),
-        "dump by name needs unique names: {hashed:?}"
-    );
+    assert_eq!(names.len(), hashed.len(), "dump by name needs unique names: {hashed:?}");
 
     let mut dump = Command::new("objcopy");
     if let Some(target) = bfd_target {
@@ -219,8 +180,7 @@ fn independent_signatures(
         let file = work.path(&format!("section-{i}.bin"));
         // objcopy refuses to dump a section without contents.
         if s.size > 0 {
-            dump.arg("--dump-section")
-                .arg(format!("{}={}", s.name, file.display()));
+            dump.arg("--dump-section").arg(format!("{}={}", s.name, file.display()));
         }
         files.push(file);
     }
@@ -228,21 +188,13 @@ fn independent_signatures(
 
     let (mut v1, mut v2, mut v3) = (Sha1::new(), Sha256::new(), Sha256::new());
     for (s, file) in hashed.iter().zip(&files) {
-        let bytes = if s.size > 0 {
-            std::fs::read(file).unwrap()
-        } else {
-            Vec::new()
-        };
+        let bytes = if s.size > 0 { std::fs::read(file).unwrap() } else { Vec::new() };
         assert_eq!(bytes.len() as u64, s.size, "{}", s.name);
         v1.update(&bytes);
         v2.update(&bytes);
         v3.update(Sha256::digest(&bytes));
     }
-    let sigs = vec![
-        hex(&v1.finalize()),
-        hex(&v2.finalize()),
-        hex(&v3.finalize()),
-    ];
+    let sigs = vec![hex(&v1.finalize()), hex(&v2.finalize()), hex(&v3.finalize())];
     (sigs, hashed.into_iter().map(|s| s.name).collect())
 }
 
@@ -265,17 +217,10 @@ fn comment_only_change_keeps_every_version() {
     }
     let work = Workdir::new();
     let base = Program::default();
-    let commented = Program {
-        comment: "a different comment, same line",
-        ..base.clone()
-    };
+    let commented = Program { comment: "a different comment, same line", ..base.clone() };
     let a = work.object("a.o", &base);
     let b = work.object("b.o", &commented);
-    assert_ne!(
-        std::fs::read(&a).unwrap(),
-        std::fs::read(&b).unwrap(),
-        "the sources differ"
-    );
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "the sources differ");
     assert_eq!(all_sigs(&a), all_sigs(&b));
     let a = work.cc("a", &base, &[]);
     let b = work.cc("b", &commented, &[]);
@@ -289,13 +234,7 @@ fn changing_one_constant_changes_every_version() {
     }
     let work = Workdir::new();
     let a = work.object("a.o", &Program::default());
-    let b = work.object(
-        "b.o",
-        &Program {
-            answer: 43,
-            ..Program::default()
-        },
-    );
+    let b = work.object("b.o", &Program { answer: 43, ..Program::default() });
     for (x, y) in all_sigs(&a).iter().zip(all_sigs(&b)) {
         assert_ne!(*x, y);
     }
@@ -320,77 +259,39 @@ fn debug_info_does_not_change_the_signature() {
 
 #[test]
 fn bss_size_and_note_changes_keep_the_signature() {
-    if !have_tools(
-        "bss_size_and_note_changes_keep_the_signature",
-        &["cc", "readelf"],
-    ) {
+    if !have_tools("bss_size_and_note_changes_keep_the_signature", &["cc", "readelf"]) {
         return;
     }
     let work = Workdir::new();
     let a = work.object("a.o", &Program::default());
-    let b = work.object(
-        "b.o",
-        &Program {
-            scratch_size: 4000,
-            ..Program::default()
-        },
-    );
-    let bss_size = |p: &Path| {
-        readelf_sections(p)
-            .into_iter()
-            .find(|s| s.name == ".bss")
-            .unwrap()
-            .size
-    };
+    let b = work.object("b.o", &Program { scratch_size: 4000, ..Program::default() });
+    let bss_size =
+        |p: &Path| readelf_sections(p).into_iter().find(|s| s.name == ".bss").unwrap().size;
     assert_ne!(bss_size(&a), bss_size(&b), "the .bss sizes differ");
     assert_eq!(all_sigs(&a), all_sigs(&b));
-    let c = work.object(
-        "c.o",
-        &Program {
-            note_word: 2,
-            ..Program::default()
-        },
-    );
+    let c = work.object("c.o", &Program { note_word: 2, ..Program::default() });
     assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
-    assert_eq!(
-        all_sigs(&a),
-        all_sigs(&c),
-        "ALLOC note sections are not hashed"
-    );
+    assert_eq!(all_sigs(&a), all_sigs(&c), "ALLOC note sections are not hashed");
 }
 
 #[test]
 fn signatures_match_readelf_objcopy_and_sha2() {
-    if !have_tools(
-        "signatures_match_readelf_objcopy_and_sha2",
-        &["cc", "readelf", "objcopy"],
-    ) {
+    if !have_tools("signatures_match_readelf_objcopy_and_sha2", &["cc", "readelf", "objcopy"]) {
         return;
     }
     let work = Workdir::new();
     let p = Program::default();
     let object = work.object("p.o", &p);
     let names = independent_signatures(&work, &object, None).1;
-    assert!(
-        names.iter().any(|n| n == ".kcrash.empty"),
-        "empty ALLOC section hashed: {names:?}"
-    );
-    assert!(
-        !names.iter().any(|n| n == ".note.kcrash"),
-        "note not hashed: {names:?}"
-    );
+    assert!(names.iter().any(|n| n == ".kcrash.empty"), "empty ALLOC section hashed: {names:?}");
+    assert!(!names.iter().any(|n| n == ".note.kcrash"), "note not hashed: {names:?}");
     check_independently(&work, &object, None);
     check_independently(&work, &work.cc("p.g.o", &p, &["-c", "-g"]), None);
     let exe = work.cc("p", &p, &[]);
     check_independently(&work, &exe, None);
     // ELF32 with the same section contents.
     let elf32 = work.path("p32");
-    run_ok(
-        Command::new("objcopy")
-            .args(["-O", "elf32-x86-64"])
-            .arg(&exe)
-            .arg(&elf32),
-    );
+    run_ok(Command::new("objcopy").args(["-O", "elf32-x86-64"]).arg(&exe).arg(&elf32));
     check_independently(&work, &elf32, None);
     assert_eq!(all_sigs(&exe), all_sigs(&elf32), "the class is not hashed");
 }
@@ -403,9 +304,8 @@ fn both_classes_and_byte_orders() {
     let work = Workdir::new();
     // `objcopy -I binary` wraps raw bytes as the one ALLOC section `.data`, in any format:
     // then v1 and v2 are plain SHA-1/SHA-256 of those bytes and v3 the SHA-256 of a SHA-256.
-    let blob: Vec<u8> = (0..70_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let blob: Vec<u8> =
+        (0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let blob_path = work.path("blob");
     std::fs::write(&blob_path, &blob).unwrap();
     let expected = vec![
@@ -416,10 +316,7 @@ fn both_classes_and_byte_orders() {
     for format in ["elf32-little", "elf32-big", "elf64-little", "elf64-big"] {
         let elf = work.path(format);
         run_ok(
-            Command::new("objcopy")
-                .args(["-I", "binary", "-O", format])
-                .arg(&blob_path)
-                .arg(&elf),
+            Command::new("objcopy").args(["-I", "binary", "-O", format]).arg(&blob_path).arg(&elf),
         );
         assert_eq!(all_sigs(&elf), expected, "{format}");
         check_independently(&work, &elf, Some(format));
@@ -433,22 +330,12 @@ fn cli_prints_hex_and_path_like_sha256sum() {
     }
     let work = Workdir::new();
     let a = work.object("a.o", &Program::default());
-    let b = work.object(
-        "b.o",
-        &Program {
-            answer: 7,
-            ..Program::default()
-        },
-    );
+    let b = work.object("b.o", &Program { answer: 7, ..Program::default() });
     let (a_str, b_str) = (a.to_str().unwrap(), b.to_str().unwrap());
 
     let out = kcrash(&["ksig", a_str, b_str]);
     assert!(out.status.success());
-    let expected = format!(
-        "{}  {a_str}\n{}  {b_str}\n",
-        sig(&a, Algo::V3),
-        sig(&b, Algo::V3)
-    );
+    let expected = format!("{}  {a_str}\n{}  {b_str}\n", sig(&a, Algo::V3), sig(&b, Algo::V3));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
 
     for (algo, len) in [(Algo::V1, 40), (Algo::V2, 64), (Algo::V3, 64)] {
@@ -457,9 +344,7 @@ fn cli_prints_hex_and_path_like_sha256sum() {
         let (hex, path) = text.trim_end().split_once("  ").unwrap();
         assert_eq!((hex.len(), path), (len, a_str));
         assert_eq!(hex, sig(&a, algo));
-        assert!(hex
-            .bytes()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert!(hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
     }
 }
 
@@ -476,20 +361,12 @@ fn cli_explain_and_json() {
     let out = kcrash(&["ksig", "--algo", "v2", "--explain", a_str]);
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        format!("{}  {a_str}", explained.signature)
-    );
+    assert_eq!(lines.next().unwrap(), format!("{}  {a_str}", explained.signature));
     assert!(lines.next().unwrap().contains("section"), "a header row");
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows.len(), explained.sections.len());
     for (row, s) in rows.iter().zip(&explained.sections) {
-        let expected = [
-            s.index.to_string(),
-            s.name.clone(),
-            s.size.to_string(),
-            s.short_hex(),
-        ];
+        let expected = [s.index.to_string(), s.name.clone(), s.size.to_string(), s.short_hex()];
         assert_eq!(row, &expected);
         assert_eq!(s.short_hex().len(), 16);
     }
@@ -519,20 +396,8 @@ fn cli_diff_names_the_changed_sections() {
     }
     let work = Workdir::new();
     let a = work.object("a.o", &Program::default());
-    let same = work.object(
-        "same.o",
-        &Program {
-            comment: "reworded",
-            ..Program::default()
-        },
-    );
-    let b = work.object(
-        "b.o",
-        &Program {
-            answer: 43,
-            ..Program::default()
-        },
-    );
+    let same = work.object("same.o", &Program { comment: "reworded", ..Program::default() });
+    let b = work.object("b.o", &Program { answer: 43, ..Program::default() });
     let (a_str, b_str) = (a.to_str().unwrap(), b.to_str().unwrap());
 
     let out = kcrash(&["ksig", "--diff", a_str, same.to_str().unwrap()]);
@@ -557,22 +422,13 @@ fn cli_diff_names_the_changed_sections() {
     let lib = ksig::diff_files(&a, &b, Algo::V3).unwrap();
     let lib_names: Vec<&str> = lib.sections.iter().map(|d| d.name()).collect();
     assert_eq!(changed, lib_names);
-    assert!(
-        changed.contains(&".rodata"),
-        "the constant lives in .rodata: {text}"
-    );
+    assert!(changed.contains(&".rodata"), "the constant lives in .rodata: {text}");
     assert!(!changed.contains(&".data"), "{text}");
 
     let out = kcrash(&["ksig", "--diff", a_str, b_str, "--json"]);
     let obj: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        (obj["schema"].clone(), obj["equal"].clone()),
-        (1.into(), false.into())
-    );
-    assert_eq!(
-        obj["sections"].as_array().unwrap().len(),
-        lib.sections.len()
-    );
+    assert_eq!((obj["schema"].clone(), obj["equal"].clone()), (1.into(), false.into()));
+    assert_eq!(obj["sections"].as_array().unwrap().len(), lib.sections.len());
 }
 
 #[test]
@@ -589,12 +445,7 @@ fn cli_reads_a_pipe() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&std::fs::read(&a).unwrap())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(&a).unwrap()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert_eq!(
@@ -625,10 +476,8 @@ fn bad_inputs_exit_2_naming_the_file() {
 
     for bad in [&truncated, &header_only, &text, &empty, &dir, &missing] {
         let bad_str = bad.to_str().unwrap();
-        for args in [
-            vec!["ksig", bad_str],
-            vec!["ksig", "--diff", good.to_str().unwrap(), bad_str],
-        ] {
+        for args in [vec!["ksig", bad_str], vec!["ksig", "--diff", good.to_str().unwrap(), bad_str]]
+        {
             let out = kcrash(&args);
             let stderr = String::from_utf8(out.stderr).unwrap();
             assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
@@ -636,25 +485,10 @@ fn bad_inputs_exit_2_naming_the_file() {
             assert!(stderr.contains(bad_str), "names the file: {stderr}");
             assert!(out.stdout.is_empty());
         }
-        assert_eq!(
-            ksig::signature(bad, Algo::V3).unwrap_err().path(),
-            bad.as_path()
-        );
+        assert_eq!(ksig::signature(bad, Algo::V3).unwrap_err().path(), bad.as_path());
     }
-    assert!(matches!(
-        ksig::signature(&truncated, Algo::V3),
-        Err(KsigError::Malformed { .. })
-    ));
-    assert!(matches!(
-        ksig::signature(&text, Algo::V3),
-        Err(KsigError::NotElf { .. })
-    ));
-    assert!(matches!(
-        ksig::signature(&dir, Algo::V3),
-        Err(KsigError::Directory { .. })
-    ));
-    assert!(matches!(
-        ksig::signature(&missing, Algo::V3),
-        Err(KsigError::Io { .. })
-    ));
+    assert!(matches!(ksig::signature(&truncated, Algo::V3), Err(KsigError::Malformed { .. })));
+    assert!(matches!(ksig::signature(&text, Algo::V3), Err(KsigError::NotElf { .. })));
+    assert!(matches!(ksig::signature(&dir, Algo::V3), Err(KsigError::Directory { .. })));
+    assert!(matches!(ksig::signature(&missing, Algo::V3), Err(KsigError::Io { .. })));
 }

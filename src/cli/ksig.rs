@@ -99,29 +99,14 @@ fn run_diff(a: &Path, b: &Path, algo: Algo, as_json: bool) -> anyhow::Result<Exi
     } else {
         write_diff(&mut out, &diff, a, b)?;
     }
-    Ok(if diff.signatures_equal() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if diff.signatures_equal() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn write_explanation(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
     let width = name_width(e.sections.iter().map(|s| s.name.as_str()));
-    writeln!(
-        out,
-        "  {:>5}  {:<width$}  {:>12}  sha256",
-        "index", "section", "size"
-    )?;
+    writeln!(out, "  {:>5}  {:<width$}  {:>12}  sha256", "index", "section", "size")?;
     for s in &e.sections {
-        writeln!(
-            out,
-            "  {:>5}  {:<width$}  {:>12}  {}",
-            s.index,
-            s.name,
-            s.size,
-            s.short_hex()
-        )?;
+        writeln!(out, "  {:>5}  {:<width$}  {:>12}  {}", s.index, s.name, s.size, s.short_hex())?;
     }
     Ok(())
 }
@@ -147,10 +132,7 @@ fn write_diff(
         )?;
     }
     if diff.order_changed {
-        writeln!(
-            out,
-            "the sections both kernels have are in a different order"
-        )?;
+        writeln!(out, "the sections both kernels have are in a different order")?;
     }
     Ok(())
 }
@@ -160,14 +142,7 @@ fn difference_row(d: &SectionDifference) -> [String; 6] {
     let (a, b) = difference_sides(d);
     let size = |s: Option<&SectionDigest>| s.map_or("-".into(), |s| s.size.to_string());
     let sha = |s: Option<&SectionDigest>| s.map_or("-".into(), |s| s.short_hex());
-    [
-        d.kind().into(),
-        d.name().into(),
-        size(a),
-        size(b),
-        sha(a),
-        sha(b),
-    ]
+    [d.kind().into(), d.name().into(), size(a), size(b), sha(a), sha(b)]
 }
 
 fn difference_sides(d: &SectionDifference) -> (Option<&SectionDigest>, Option<&SectionDigest>) {
