@@ -10,6 +10,7 @@ pub mod corpus;
 pub mod demangle;
 pub mod frame;
 pub mod guilty;
+pub mod ksig;
 pub mod oops;
 pub mod report;
 pub mod title;

@@ -32,6 +32,9 @@ enum Command {
     /// Annotated crash corpora (syzkaller format).
     #[command(subcommand)]
     Corpus(cli::corpus::CorpusCommand),
+    /// Kernel signature of vmlinux files, as bisection logs print it (`HEX  PATH`).
+    #[command(after_help = "Examples:\n  kcrash ksig vmlinux\n  kcrash ksig --algo v1 --explain vmlinux\n  kcrash ksig --diff parent/vmlinux culprit/vmlinux\n\nExit status: 0 success (--diff: signatures equal), 1 --diff: signatures differ, 2 error.")]
+    Ksig(cli::ksig::KsigArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Title(a) => cli::title::run_title(a),
         Command::Parse(a) => cli::title::run_parse(a),
         Command::Corpus(c) => cli::corpus::run(c),
+        Command::Ksig(a) => cli::ksig::run(a),
     };
     match result {
         Ok(code) => code,

@@ -2,4 +2,5 @@
 
 pub mod corpus;
 pub mod input;
+pub mod ksig;
 pub mod title;
