@@ -42,9 +42,9 @@ impl<'a> Context<'a> {
         match self {
             Context::None => String::new(),
             Context::Console => "console".to_string(),
-            Context::Caller(c) => String::from_utf8_lossy(c)
-                .trim_matches(|ch: char| ch == '[' || ch == ']' || ch == ' ')
-                .to_string(),
+            Context::Caller(c) => {
+                String::from_utf8_lossy(c).trim_matches(|ch: char| ch == '[' || ch == ']' || ch == ' ').to_string()
+            }
         }
     }
 }
@@ -70,14 +70,7 @@ impl<'a> Line<'a> {
         let raw = &log[pos..next];
         let context = line_context(raw);
         let (text, questionable) = strip(raw, context);
-        Line {
-            pos,
-            next,
-            raw,
-            context,
-            text,
-            questionable,
-        }
+        Line { pos, next, raw, context, text, questionable }
     }
 }
 
@@ -121,22 +114,12 @@ fn spaces(i: &[u8]) -> IResult<&[u8], &[u8]> {
 
 /// `[   12.345678]`
 fn timestamp(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    recognize(delimited(
-        char('['),
-        (spaces, digit1, char('.'), digit1),
-        char(']'),
-    ))
-    .parse(i)
+    recognize(delimited(char('['), (spaces, digit1, char('.'), digit1), char(']'))).parse(i)
 }
 
 /// `[ T1234]` or `[    C1]`, returned with brackets and padding.
 fn caller_id(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    recognize(delimited(
-        char('['),
-        (spaces, one_of("CT"), digit1),
-        char(']'),
-    ))
-    .parse(i)
+    recognize(delimited(char('['), (spaces, one_of("CT"), digit1), char(']'))).parse(i)
 }
 
 /// `<6>`
@@ -170,21 +153,11 @@ pub fn line_context(raw: &[u8]) -> Context<'_> {
         return Context::None; // fast path: most lines without a prefix
     }
     let after_notice = dropped_notice(raw).map_or(0, |(rest, _)| raw.len() - rest.len());
-    let login_ends: Vec<usize> = if has_login {
-        memmem::find_iter(raw, LOGIN)
-            .map(|p| p + LOGIN.len())
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let login_ends: Vec<usize> =
+        if has_login { memmem::find_iter(raw, LOGIN).map(|p| p + LOGIN.len()).collect() } else { Vec::new() };
     let mut starts: Vec<usize> = Vec::with_capacity(login_ends.len() * 2 + 2);
     for base in [after_notice, 0] {
-        starts.extend(
-            login_ends
-                .iter()
-                .rev()
-                .filter(|&&e| e >= base + LOGIN.len()),
-        );
+        starts.extend(login_ends.iter().rev().filter(|&&e| e >= base + LOGIN.len()));
         starts.push(base);
         if after_notice == 0 {
             break;
@@ -231,25 +204,13 @@ mod tests {
     #[test]
     fn contexts() {
         assert_eq!(ctx("[   12.345678] foo"), Context::Console);
-        assert_eq!(
-            ctx("[   12.345678][ T1234] foo"),
-            Context::Caller(b"[ T1234]")
-        );
-        assert_eq!(
-            ctx("[   12.345678][    C1] foo"),
-            Context::Caller(b"[    C1]")
-        );
+        assert_eq!(ctx("[   12.345678][ T1234] foo"), Context::Caller(b"[ T1234]"));
+        assert_eq!(ctx("[   12.345678][    C1] foo"), Context::Caller(b"[    C1]"));
         assert_eq!(ctx("<6>[   12.345678] foo"), Context::Console);
         assert_eq!(ctx("foo [ 1.2] bar"), Context::None);
         assert_eq!(ctx("[12.3]foo"), Context::None);
-        assert_eq!(
-            ctx("** 5 printk messages dropped ** [ 1.2] x"),
-            Context::Console
-        );
-        assert_eq!(
-            ctx("syzkaller login: [   12.3][ T5] x"),
-            Context::Caller(b"[ T5]")
-        );
+        assert_eq!(ctx("** 5 printk messages dropped ** [ 1.2] x"), Context::Console);
+        assert_eq!(ctx("syzkaller login: [   12.3][ T5] x"), Context::Caller(b"[ T5]"));
         assert_eq!(ctx(""), Context::None);
         assert!(Context::Caller(b"[ T1]").is_task());
         assert!(Context::Caller(b"[ C1]").is_cpu());

@@ -33,11 +33,7 @@ pub enum CorpusError {
     #[error("{case}: unknown header field {line:?}")]
     UnknownHeader { case: String, line: String },
     #[error("{case}: {key} must be Y or N, not {value:?}")]
-    BadFlag {
-        case: String,
-        key: String,
-        value: String,
-    },
+    BadFlag { case: String, key: String, value: String },
     #[error("{case}: the log is empty")]
     EmptyLog { case: String },
     #[error("{case}: no empty line separates the headers from the report")]
@@ -107,11 +103,7 @@ pub struct Mismatch {
 
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: {}: expected {} got {}",
-            self.case, self.field, self.expected, self.got
-        )
+        write!(f, "{}: {}: expected {} got {}", self.case, self.field, self.expected, self.got)
     }
 }
 
@@ -139,11 +131,7 @@ fn flag(case: &str, key: &str, value: &str) -> Result<bool, CorpusError> {
     match value {
         "Y" => Ok(true),
         "N" => Ok(false),
-        _ => Err(CorpusError::BadFlag {
-            case: case.into(),
-            key: key.into(),
-            value: value.into(),
-        }),
+        _ => Err(CorpusError::BadFlag { case: case.into(), key: key.into(), value: value.into() }),
     }
 }
 
@@ -199,10 +187,7 @@ fn read_header(case: &str, line: &str, rc: &mut ReportCase) -> Result<(), Corpus
     if line.starts_with('#') {
         return Ok(());
     }
-    let unknown = || CorpusError::UnknownHeader {
-        case: case.into(),
-        line: line.into(),
-    };
+    let unknown = || CorpusError::UnknownHeader { case: case.into(), line: line.into() };
     let (key, value) = line.split_once(':').ok_or_else(unknown)?;
     // One space follows the colon; anything beyond it belongs to the value.
     let value = value.strip_prefix(' ').unwrap_or(value);
@@ -224,12 +209,8 @@ fn read_header(case: &str, line: &str, rc: &mut ReportCase) -> Result<(), Corpus
 
 /// Read a guilty-style case: headers up to the first `\n\n`, then the report bytes as is.
 pub fn read_guilty_case(case: &str, data: &[u8]) -> Result<GuiltyCase, CorpusError> {
-    let sep = memmem::find(data, b"\n\n")
-        .ok_or_else(|| CorpusError::NoSeparator { case: case.into() })?;
-    let mut gc = GuiltyCase {
-        report: data[sep + 2..].to_vec(),
-        ..GuiltyCase::default()
-    };
+    let sep = memmem::find(data, b"\n\n").ok_or_else(|| CorpusError::NoSeparator { case: case.into() })?;
+    let mut gc = GuiltyCase { report: data[sep + 2..].to_vec(), ..GuiltyCase::default() };
     let mut have_file = false;
     for line in String::from_utf8_lossy(&data[..sep]).lines() {
         let line = line.trim();
@@ -238,39 +219,25 @@ pub fn read_guilty_case(case: &str, data: &[u8]) -> Result<GuiltyCase, CorpusErr
         }
         let (key, value) = line
             .split_once(':')
-            .ok_or_else(|| CorpusError::MalformedHeader {
-                case: case.into(),
-                line: line.into(),
-            })?;
+            .ok_or_else(|| CorpusError::MalformedHeader { case: case.into(), line: line.into() })?;
         match key.trim() {
             "FILE" => {
                 gc.file = value.trim().into();
                 have_file = true;
             }
             "TITLE" => gc.title = Some(value.trim().into()),
-            _ => {
-                return Err(CorpusError::UnknownHeader {
-                    case: case.into(),
-                    line: line.into(),
-                })
-            }
+            _ => return Err(CorpusError::UnknownHeader { case: case.into(), line: line.into() }),
         }
     }
     if !have_file {
-        return Err(CorpusError::MissingHeader {
-            case: case.into(),
-            key: "FILE".into(),
-        });
+        return Err(CorpusError::MissingHeader { case: case.into(), key: "FILE".into() });
     }
     Ok(gc)
 }
 
 /// Case name: `<parent directory name>/<file name>`.
 fn case_name(path: &Path) -> String {
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy())
-        .unwrap_or_default();
+    let file = path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default();
     match path.parent().and_then(|p| p.file_name()) {
         Some(dir) => format!("{}/{file}", dir.to_string_lossy()),
         None => file.into_owned(),
@@ -286,15 +253,10 @@ fn first_header_is_file(data: &[u8]) -> bool {
 
 /// Read one case file, deciding its style as described in the module documentation.
 pub fn read_case_file(path: &Path) -> Result<Case, CorpusError> {
-    let data = std::fs::read(path).map_err(|source| CorpusError::Io {
-        path: path.into(),
-        source,
-    })?;
+    let data = std::fs::read(path).map_err(|source| CorpusError::Io { path: path.into(), source })?;
     let name = case_name(path);
-    let in_guilty_dir = path
-        .parent()
-        .and_then(|p| p.file_name())
-        .is_some_and(|d| d.to_string_lossy().starts_with("guilty"));
+    let in_guilty_dir =
+        path.parent().and_then(|p| p.file_name()).is_some_and(|d| d.to_string_lossy().starts_with("guilty"));
     let kind = if in_guilty_dir || first_header_is_file(&data) {
         CaseKind::Guilty(read_guilty_case(&name, &data)?)
     } else {
@@ -307,10 +269,7 @@ pub fn read_case_file(path: &Path) -> Result<Case, CorpusError> {
 /// names are all digits (in numeric order); a directory without such files is searched
 /// one level down instead (so the corpus root with `report/` and `guilty/` works too).
 pub fn load(path: &Path) -> Result<Vec<Case>, CorpusError> {
-    let io = |source| CorpusError::Io {
-        path: path.into(),
-        source,
-    };
+    let io = |source| CorpusError::Io { path: path.into(), source };
     if !std::fs::metadata(path).map_err(io)?.is_dir() {
         return Ok(vec![read_case_file(path)?]);
     }
@@ -340,10 +299,7 @@ pub fn load(path: &Path) -> Result<Vec<Case>, CorpusError> {
         return Ok(cases);
     }
     numbered.sort();
-    numbered
-        .into_iter()
-        .map(|(_, p)| read_case_file(&p))
-        .collect()
+    numbered.into_iter().map(|(_, p)| read_case_file(&p)).collect()
 }
 
 fn has_numbered_files(dir: &Path) -> bool {
@@ -388,9 +344,7 @@ pub fn check_all(cases: &[Case]) -> Vec<Outcome> {
 
 /// Check every case, in parallel over the available cores; outcomes keep the input order.
 pub fn check_all_with(parser: &dyn Parser, cases: &[Case]) -> Vec<Outcome> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(cases.len().max(1));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cases.len().max(1));
     // Cases differ a lot in cost, so threads take the next unchecked case one at a time.
     let next = AtomicUsize::new(0);
     let mut done: Vec<(usize, Outcome)> = std::thread::scope(|s| {
@@ -407,10 +361,7 @@ pub fn check_all_with(parser: &dyn Parser, cases: &[Case]) -> Vec<Outcome> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
     done.sort_by_key(|(i, _)| *i);
     let mut done = done.into_iter().peekable();
@@ -437,10 +388,7 @@ pub fn check_case_with(parser: &dyn Parser, case: &Case) -> Outcome {
         CaseKind::Guilty(gc) => check_guilty(parser, &case.name, gc),
     }));
     match result {
-        Ok(mismatches) => Outcome {
-            case: case.name.clone(),
-            mismatches,
-        },
+        Ok(mismatches) => Outcome { case: case.name.clone(), mismatches },
         Err(p) => {
             let msg = p
                 .downcast_ref::<&str>()
@@ -471,12 +419,7 @@ struct Diff<'a> {
 
 impl Diff<'_> {
     fn add(&mut self, field: &'static str, expected: String, got: String) {
-        self.out.push(Mismatch {
-            case: self.case.into(),
-            field,
-            expected,
-            got,
-        });
+        self.out.push(Mismatch { case: self.case.into(), field, expected, got });
     }
 
     fn eq<T: PartialEq + std::fmt::Debug>(&mut self, field: &'static str, expected: T, got: T) {
@@ -493,40 +436,23 @@ impl Diff<'_> {
 }
 
 fn executor_string(rep: &Report) -> String {
-    rep.executor
-        .map(|e| format!("proc={}, id={}", e.proc, e.id))
-        .unwrap_or_default()
+    rep.executor.map(|e| format!("proc={}, id={}", e.proc, e.id)).unwrap_or_default()
 }
 
 /// The comparison of §1.1: headers, REPORT, positions and the re-parse invariants.
 fn check_report(parser: &dyn Parser, name: &str, rc: &ReportCase) -> Vec<Mismatch> {
-    let mut d = Diff {
-        case: name,
-        out: Vec::new(),
-    };
+    let mut d = Diff { case: name, out: Vec::new() };
     let log = &rc.log[..];
-    d.eq(
-        "contains_crash",
-        !rc.title.is_empty(),
-        parser.contains_crash(log),
-    );
+    d.eq("contains_crash", !rc.title.is_empty(), parser.contains_crash(log));
     let rep = parser.parse(log);
     let empty = Report::default();
     let got = rep.as_ref().unwrap_or(&empty);
     if let Some(r) = &rep {
         if r.title.is_empty() {
-            d.add(
-                "title",
-                "non-empty title for a found crash".into(),
-                "\"\"".into(),
-            );
+            d.add("title", "non-empty title for a found crash".into(), "\"\"".into());
         }
         if r.report.is_empty() {
-            d.add(
-                "report",
-                "non-empty report for a found crash".into(),
-                "\"\"".into(),
-            );
+            d.add("report", "non-empty report for a found crash".into(), "\"\"".into());
         }
     }
     d.str("title", &rc.title, &got.title);
@@ -560,15 +486,7 @@ fn check_report(parser: &dyn Parser, name: &str, rc: &ReportCase) -> Vec<Mismatc
 
 fn check_positions(parser: &dyn Parser, d: &mut Diff, rc: &ReportCase, r: &Report) {
     let log = &rc.log[..];
-    let pos = |r: &Report| {
-        format!(
-            "start={} skip={} end={} len={}",
-            r.start_pos,
-            r.skip_pos,
-            r.end_pos,
-            log.len()
-        )
-    };
+    let pos = |r: &Report| format!("start={} skip={} end={} len={}", r.start_pos, r.skip_pos, r.end_pos, log.len());
     if r.start_pos != 0 && r.end_pos != 0 && r.start_pos >= r.end_pos {
         d.add("positions", "start_pos < end_pos".into(), pos(r));
     }
@@ -576,38 +494,22 @@ fn check_positions(parser: &dyn Parser, d: &mut Diff, rc: &ReportCase, r: &Repor
         d.add("positions", "end_pos <= log length".into(), pos(r));
     }
     if r.skip_pos <= r.start_pos || r.skip_pos > r.end_pos {
-        d.add(
-            "positions",
-            "start_pos < skip_pos <= end_pos".into(),
-            pos(r),
-        );
+        d.add("positions", "start_pos < skip_pos <= end_pos".into(), pos(r));
     }
     if let Some(start) = &rc.start {
         match memmem::find(log, start.as_bytes()) {
-            None => d.add(
-                "start_pos",
-                format!("START text {} in the log", show_str(start)),
-                "not found".into(),
-            ),
+            None => d.add("start_pos", format!("START text {} in the log", show_str(start)), "not found".into()),
             Some(want) => d.eq("start_pos", want, r.start_pos),
         }
         let end_text = rc.end.as_ref().unwrap_or(start);
         match memmem::find(log, end_text.as_bytes()) {
-            None => d.add(
-                "end_pos",
-                format!("END text {} in the log", show_str(end_text)),
-                "not found".into(),
-            ),
+            None => d.add("end_pos", format!("END text {} in the log", show_str(end_text)), "not found".into()),
             Some(at) => d.eq("end_pos", at + end_text.len(), r.end_pos),
         }
     }
     if r.start_pos != 0 {
         match parser.parse_from(log, r.start_pos) {
-            None => d.add(
-                "reparse_start",
-                format!("a crash titled {}", show_str(&r.title)),
-                "none".into(),
-            ),
+            None => d.add("reparse_start", format!("a crash titled {}", show_str(&r.title)), "none".into()),
             Some(again) => {
                 d.str("reparse_start.title", &r.title, &again.title);
                 d.eq("reparse_start.start_pos", r.start_pos, again.start_pos);
@@ -617,11 +519,7 @@ fn check_positions(parser: &dyn Parser, d: &mut Diff, rc: &ReportCase, r: &Repor
             if next.title == r.title {
                 d.add(
                     "reparse_end",
-                    format!(
-                        "no crash titled {} from end_pos {}",
-                        show_str(&r.title),
-                        r.end_pos
-                    ),
+                    format!("no crash titled {} from end_pos {}", show_str(&r.title), r.end_pos),
                     format!("one at {}", next.start_pos),
                 );
             }
@@ -631,10 +529,7 @@ fn check_positions(parser: &dyn Parser, d: &mut Diff, rc: &ReportCase, r: &Repor
 
 /// The guilty procedure of §1.2.
 fn check_guilty(parser: &dyn Parser, name: &str, gc: &GuiltyCase) -> Vec<Mismatch> {
-    let mut d = Diff {
-        case: name,
-        out: Vec::new(),
-    };
+    let mut d = Diff { case: name, out: Vec::new() };
     let got = match &gc.title {
         Some(title) => crate::guilty::guilty_file(title, &gc.report),
         None => match parser.parse(&gc.report) {
@@ -646,11 +541,7 @@ fn check_guilty(parser: &dyn Parser, name: &str, gc: &GuiltyCase) -> Vec<Mismatc
                 // Quirk kept from syzkaller: when the input does not end with the
                 // extracted report, the whole input is used but the prefix length of the
                 // extracted report is still skipped.
-                let text: &[u8] = if gc.report.ends_with(&rep.report) {
-                    &rep.report
-                } else {
-                    &gc.report
-                };
+                let text: &[u8] = if gc.report.ends_with(&rep.report) { &rep.report } else { &gc.report };
                 let body = text.get(rep.prefix_len..).unwrap_or_default();
                 crate::guilty::guilty_file(&rep.title, body)
             }
@@ -680,15 +571,8 @@ fn show_bytes(b: &[u8]) -> String {
 
 /// Both texts from the start of the first line where they differ, with the line number.
 fn show_bytes_diff(want: &[u8], got: &[u8]) -> (String, String) {
-    let first = want
-        .iter()
-        .zip(got)
-        .position(|(a, b)| a != b)
-        .unwrap_or(want.len().min(got.len()));
-    let line_start = want[..first]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
+    let first = want.iter().zip(got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
+    let line_start = want[..first].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let line_no = want[..line_start].iter().filter(|&&b| b == b'\n').count() + 1;
     let window = |b: &[u8]| {
         let rest = &b[line_start.min(b.len())..];
@@ -710,8 +594,7 @@ mod tests {
 
     #[test]
     fn report_case_layout() {
-        let data =
-            b"# comment\nTITLE: WARNING in foo\nALT: b\nALT: a\nTYPE: WARNING\nCORRUPTED: Y\n\
+        let data = b"# comment\nTITLE: WARNING in foo\nALT: b\nALT: a\nTYPE: WARNING\nCORRUPTED: Y\n\
             EXECUTOR: proc=1, id=2\n\nline1\r\n\nREPORT:\nrep1\nrep2";
         let rc = read_report_case("report/1", data).unwrap();
         assert_eq!(rc.title, "WARNING in foo");
@@ -748,18 +631,9 @@ mod tests {
         assert!(e.to_string().starts_with("report/7: "), "{e}");
         let e = read_report_case("c", b"PANICKED: yes\n\nlog\n").unwrap_err();
         assert!(matches!(e, CorpusError::BadFlag { .. }));
-        assert!(matches!(
-            read_report_case("c", b"TITLE: x\n\n"),
-            Err(CorpusError::EmptyLog { .. })
-        ));
-        assert!(matches!(
-            read_report_case("c", b"TITLE: x\n"),
-            Err(CorpusError::EmptyLog { .. })
-        ));
-        assert!(matches!(
-            read_report_case("c", b""),
-            Err(CorpusError::EmptyLog { .. })
-        ));
+        assert!(matches!(read_report_case("c", b"TITLE: x\n\n"), Err(CorpusError::EmptyLog { .. })));
+        assert!(matches!(read_report_case("c", b"TITLE: x\n"), Err(CorpusError::EmptyLog { .. })));
+        assert!(matches!(read_report_case("c", b""), Err(CorpusError::EmptyLog { .. })));
     }
 
     #[test]
@@ -768,18 +642,9 @@ mod tests {
         assert_eq!(gc.file, "fs/a.c");
         assert_eq!(gc.title, None);
         assert_eq!(gc.report, b"report\r\n\nmore");
-        assert!(matches!(
-            read_guilty_case("g", b"FILE: x\nreport"),
-            Err(CorpusError::NoSeparator { .. })
-        ));
-        assert!(matches!(
-            read_guilty_case("g", b"junk\n\nr"),
-            Err(CorpusError::MalformedHeader { .. })
-        ));
-        assert!(matches!(
-            read_guilty_case("g", b"TITLE: t\n\nr"),
-            Err(CorpusError::MissingHeader { .. })
-        ));
+        assert!(matches!(read_guilty_case("g", b"FILE: x\nreport"), Err(CorpusError::NoSeparator { .. })));
+        assert!(matches!(read_guilty_case("g", b"junk\n\nr"), Err(CorpusError::MalformedHeader { .. })));
+        assert!(matches!(read_guilty_case("g", b"TITLE: t\n\nr"), Err(CorpusError::MissingHeader { .. })));
         assert!(first_header_is_file(b"# x\n\nFILE: a\n\nr"));
         assert!(!first_header_is_file(b"TITLE: a\n\nr"));
     }
@@ -804,10 +669,7 @@ mod tests {
         prefix_len: usize,
     }
 
-    const FAKE: Fake = Fake {
-        bad_skip: false,
-        prefix_len: 0,
-    };
+    const FAKE: Fake = Fake { bad_skip: false, prefix_len: 0 };
 
     impl Parser for Fake {
         fn parse_from(&self, log: &[u8], min_pos: usize) -> Option<Report> {
@@ -832,10 +694,7 @@ mod tests {
     }
 
     fn report_case(text: &[u8]) -> Case {
-        Case {
-            name: "report/0".into(),
-            kind: CaseKind::Report(read_report_case("report/0", text).unwrap()),
-        }
+        Case { name: "report/0".into(), kind: CaseKind::Report(read_report_case("report/0", text).unwrap()) }
     }
 
     fn fields(o: &Outcome) -> Vec<&'static str> {
@@ -855,44 +714,27 @@ mod tests {
 
     #[test]
     fn comparison_names_the_fields() {
-        let case = report_case(
-            b"TITLE: BUG: other\nTYPE: WARNING\nCORRUPTED: Y\nPANICKED: Y\nALT: a\n\nBUG: x\n",
-        );
+        let case = report_case(b"TITLE: BUG: other\nTYPE: WARNING\nCORRUPTED: Y\nPANICKED: Y\nALT: a\n\nBUG: x\n");
         let o = check_case_with(&FAKE, &case);
-        assert_eq!(
-            fields(&o),
-            ["title", "corrupted", "panicked", "type", "alt_titles"]
-        );
-        assert_eq!(
-            o.mismatches[0].to_string(),
-            "report/0: title: expected \"BUG: other\" got \"BUG: x\""
-        );
+        assert_eq!(fields(&o), ["title", "corrupted", "panicked", "type", "alt_titles"]);
+        assert_eq!(o.mismatches[0].to_string(), "report/0: title: expected \"BUG: other\" got \"BUG: x\"");
         let o = check_case_with(&FAKE, &report_case(b"\nBUG: x\n"));
         assert_eq!(fields(&o), ["contains_crash", "title"]);
         // No crash found where one is expected.
-        let o = check_case_with(
-            &FAKE,
-            &report_case(b"TITLE: BUG: x\nEXECUTOR: proc=1, id=2\n\nquiet\n"),
-        );
+        let o = check_case_with(&FAKE, &report_case(b"TITLE: BUG: x\nEXECUTOR: proc=1, id=2\n\nquiet\n"));
         assert_eq!(fields(&o), ["contains_crash", "title", "executor"]);
     }
 
     #[test]
     fn comparison_checks_positions_and_reparse() {
-        let bad = Fake {
-            bad_skip: true,
-            prefix_len: 0,
-        };
+        let bad = Fake { bad_skip: true, prefix_len: 0 };
         let case = report_case(b"TITLE: BUG: a\n\nx\nBUG: a\n");
         assert_eq!(fields(&check_case_with(&bad, &case)), ["positions"]);
         // The same crash again right after end_pos: parsing from end_pos repeats the title.
         let case = report_case(b"TITLE: BUG: a\n\nx\nBUG: a\nBUG: a\n");
         assert_eq!(fields(&check_case_with(&FAKE, &case)), ["reparse_end"]);
         let case = report_case(b"TITLE: BUG: a\nSTART: x\n\nx\nBUG: a\n");
-        assert_eq!(
-            fields(&check_case_with(&FAKE, &case)),
-            ["start_pos", "end_pos"]
-        );
+        assert_eq!(fields(&check_case_with(&FAKE, &case)), ["start_pos", "end_pos"]);
     }
 
     #[test]
@@ -902,22 +744,15 @@ mod tests {
             kind: CaseKind::Guilty(GuiltyCase {
                 file: "fs/x.c".into(),
                 title: None,
-                report: b"a+0x1/0x2 fs/w.c:1\na+0x1/0x2 fs/x.c:1\nBUG: t\nb+0x1/0x2 fs/y.c:2\n"
-                    .to_vec(),
+                report: b"a+0x1/0x2 fs/w.c:1\na+0x1/0x2 fs/x.c:1\nBUG: t\nb+0x1/0x2 fs/y.c:2\n".to_vec(),
             }),
         };
         // The fake's report (`BUG: t\n`) is not the end of the input, so the whole input is
         // searched, minus prefix_len bytes from its start.
-        let skip_first_line = Fake {
-            bad_skip: false,
-            prefix_len: 19,
-        };
+        let skip_first_line = Fake { bad_skip: false, prefix_len: 19 };
         assert_eq!(check_case_with(&skip_first_line, &case).mismatches, []);
         let o = check_case_with(&FAKE, &case);
-        assert_eq!(
-            o.mismatches[0].to_string(),
-            "guilty/0: file: expected \"fs/x.c\" got \"fs/w.c\""
-        );
+        assert_eq!(o.mismatches[0].to_string(), "guilty/0: file: expected \"fs/x.c\" got \"fs/w.c\"");
     }
 
     #[test]

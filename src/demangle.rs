@@ -14,9 +14,7 @@ fn demangle_str(s: &str) -> Option<String> {
         return Some(format!("{d:#}"));
     }
     let sym = cpp_demangle::Symbol::new(s.as_bytes()).ok()?;
-    let opts = cpp_demangle::DemangleOptions::new()
-        .no_params()
-        .no_return_type();
+    let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
     sym.demangle_with_options(&opts).ok()
 }
 
@@ -28,10 +26,7 @@ mod tests {
     fn demangles() {
         assert_eq!(demangle(b"_Z8fakeNameiii"), "fakeName");
         assert_eq!(demangle(b"foo_bar"), "foo_bar");
-        assert_eq!(
-            demangle(b"_ZN4core3ptr13drop_in_place17h0123456789abcdefE"),
-            "core::ptr::drop_in_place"
-        );
+        assert_eq!(demangle(b"_ZN4core3ptr13drop_in_place17h0123456789abcdefE"), "core::ptr::drop_in_place");
         assert_eq!(demangle(b"_Rbroken"), "_Rbroken");
     }
 }

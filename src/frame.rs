@@ -46,15 +46,8 @@ fn spaces(i: &[u8]) -> IResult<&[u8], &[u8]> {
 
 /// A program counter in brackets: `[<ffffffff81234567>]`, `[c00000000022d79c]`, `[<0x12>]`.
 pub fn pc(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    recognize((
-        char('['),
-        opt(char('<')),
-        opt(tag("0x")),
-        take_while1(is_lower_hex),
-        opt(char('>')),
-        char(']'),
-    ))
-    .parse(i)
+    recognize((char('['), opt(char('<')), opt(tag("0x")), take_while1(is_lower_hex), opt(char('>')), char(']')))
+        .parse(i)
 }
 
 /// An identifier immediately followed by `.` or `+` (which is not consumed): the part of a
@@ -80,9 +73,7 @@ pub fn frame_functions(text: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
     if let Ok((_, name)) = preceded(frame_lead, function).parse(text) {
         return Some((name, None));
     }
-    arm_unwind(text)
-        .ok()
-        .map(|(_, (callee, caller))| (callee, Some(caller)))
+    arm_unwind(text).ok().map(|(_, (callee, caller))| (callee, Some(caller)))
 }
 
 fn arm_unwind(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
@@ -103,11 +94,9 @@ pub fn is_frame_line(text: &[u8]) -> bool {
 /// A frame of the fault-injection stack (`should_fail`, `should_failslab`) interleaved
 /// into a report: it means the lines around it belong to two different stacks.
 pub fn is_fault_injection_frame(text: &[u8]) -> bool {
-    let parsed: IResult<&[u8], &[u8]> = preceded(
-        (spaces, opt((pc, take_while1(|c| c == b' ')))),
-        alt((tag("should_failslab"), tag("should_fail"))),
-    )
-    .parse(text);
+    let parsed: IResult<&[u8], &[u8]> =
+        preceded((spaces, opt((pc, take_while1(|c| c == b' ')))), alt((tag("should_failslab"), tag("should_fail"))))
+            .parse(text);
     match parsed {
         Ok((rest, _)) => {
             // Only compiler suffixes may follow the name before the offset.
@@ -125,9 +114,7 @@ pub fn is_fault_injection_frame(text: &[u8]) -> bool {
 
 fn hex_number(i: &[u8]) -> IResult<&[u8], u64> {
     let (i, digits) = preceded(tag("0x"), take_while1(|c: u8| c.is_ascii_hexdigit())).parse(i)?;
-    let value = std::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| u64::from_str_radix(s, 16).ok());
+    let value = std::str::from_utf8(digits).ok().and_then(|s| u64::from_str_radix(s, 16).ok());
     Ok((i, value.unwrap_or(u64::MAX)))
 }
 
@@ -141,15 +128,9 @@ fn source_location(i: &[u8]) -> IResult<&[u8], (&[u8], u32)> {
     let (i, path) = take_while1(|c: u8| c.is_ascii_alphanumeric() || b"_/.-".contains(&c))(i)?;
     let (i, _) = char(':')(i)?;
     let (i, digits) = take_while1(|c: u8| c.is_ascii_digit())(i)?;
-    let line = std::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let line = std::str::from_utf8(digits).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     if !path.contains(&b'.') {
-        return Err(nom::Err::Error(nom::error::Error::new(
-            i,
-            nom::error::ErrorKind::Verify,
-        )));
+        return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify)));
     }
     Ok((i, (path, line)))
 }
@@ -165,17 +146,9 @@ pub fn parse_frame(text: &[u8], questionable: bool) -> Option<Frame> {
     };
     let (rest, _) = frame_lead(rest).ok()?;
     let (mut rest, name) = take_while1::<_, _, nom::error::Error<&[u8]>>(is_symbol)(rest).ok()?;
-    let mut frame = Frame {
-        function: crate::demangle::demangle(name),
-        questionable: questionable || q,
-        ..Frame::default()
-    };
-    if let Ok((r, (off, size))) = (
-        preceded(char('+'), hex_number),
-        preceded(char('/'), hex_number),
-    )
-        .parse(rest)
-    {
+    let mut frame =
+        Frame { function: crate::demangle::demangle(name), questionable: questionable || q, ..Frame::default() };
+    if let Ok((r, (off, size))) = (preceded(char('+'), hex_number), preceded(char('/'), hex_number)).parse(rest) {
         frame.offset = Some(off);
         frame.size = Some(size);
         rest = r;
@@ -210,12 +183,8 @@ mod tests {
     use super::*;
 
     fn f(s: &str) -> Option<(String, Option<String>)> {
-        frame_functions(s.as_bytes()).map(|(a, b)| {
-            (
-                String::from_utf8_lossy(a).into_owned(),
-                b.map(|b| String::from_utf8_lossy(b).into_owned()),
-            )
-        })
+        frame_functions(s.as_bytes())
+            .map(|(a, b)| (String::from_utf8_lossy(a).into_owned(), b.map(|b| String::from_utf8_lossy(b).into_owned())))
     }
 
     #[test]
@@ -241,9 +210,7 @@ mod tests {
         assert!(is_fault_injection_frame(b" should_fail+0x1/0x2"));
         assert!(is_fault_injection_frame(b" should_failslab.part.0+0x1/0x2"));
         assert!(is_fault_injection_frame(b" [<ffff>] should_fail+0x1/0x2"));
-        assert!(!is_fault_injection_frame(
-            b" should_fail_alloc_page+0x1/0x2"
-        ));
+        assert!(!is_fault_injection_frame(b" should_fail_alloc_page+0x1/0x2"));
         assert!(!is_fault_injection_frame(b" foo+0x1/0x2"));
     }
 

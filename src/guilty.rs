@@ -7,9 +7,8 @@ use memchr::memmem;
 use regex::bytes::{Regex, RegexSet};
 
 /// A source reference `path/name.c:123` or `.h:123`; group 1 is the path without the line.
-static FILE_REF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?-u)([a-zA-Z0-9_./-]*[a-zA-Z0-9_-]+\.(?:c|h)):[0-9]+").expect("static regex")
-});
+static FILE_REF: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?-u)([a-zA-Z0-9_./-]*[a-zA-Z0-9_-]+\.(?:c|h)):[0-9]+").expect("static regex"));
 
 /// Files that are never to blame: headers and shared infrastructure. Apart from the
 /// header rule `.` is any character, and nothing is anchored at the end, as in syzkaller.
@@ -80,11 +79,7 @@ static IGNORED_LINES: LazyLock<RegexSet> = LazyLock::new(|| {
 });
 
 /// In rcu stall reports the interesting stack follows the interrupt entry; these mark it.
-const STALL_MARKERS: [&str; 3] = [
-    "apic_timer_interrupt+0x",
-    "el1h_64_irq+0x",
-    "Exception stack",
-];
+const STALL_MARKERS: [&str; 3] = ["apic_timer_interrupt+0x", "el1h_64_irq+0x", "Exception stack"];
 
 /// Guilty source file of a report with the given title; `report` is the report text
 /// without its prefix lines. `None` when the report names no source file.
@@ -102,10 +97,7 @@ pub fn guilty_file(title: &str, report: &[u8]) -> Option<String> {
 }
 
 fn file_ref(line: &[u8]) -> Option<&[u8]> {
-    FILE_REF
-        .captures(line)
-        .and_then(|c| c.get(1))
-        .map(|m| m.as_bytes())
+    FILE_REF.captures(line).and_then(|c| c.get(1)).map(|m| m.as_bytes())
 }
 
 fn ignored(file: &str, line: &[u8]) -> bool {
@@ -232,17 +224,11 @@ mod tests {
     #[test]
     fn fallback_and_none() {
         let rep = b"x+0x1/0x2 include/linux/spinlock.h:10\ny+0x1/0x2 mm/slab.c:5\n";
-        assert_eq!(
-            guilty_file("t", rep).as_deref(),
-            Some("include/linux/spinlock.h")
-        );
+        assert_eq!(guilty_file("t", rep).as_deref(), Some("include/linux/spinlock.h"));
         assert_eq!(guilty_file("t", b"no files here\n"), None);
         assert_eq!(guilty_file("t", b""), None);
         // Arbitrary bytes do not panic.
-        assert_eq!(
-            guilty_file("INFO: rcu detected stall in x", b"\xff\xfe:1.c:\n\x00"),
-            None
-        );
+        assert_eq!(guilty_file("INFO: rcu detected stall in x", b"\xff\xfe:1.c:\n\x00"), None);
     }
 
     #[test]
@@ -261,13 +247,9 @@ mod tests {
             c+0x1/0x2 drivers/usb/core/misc/x.c:3\n\
             d+0x1/0x2 drivers/usb/core/misc/deep/y.c:4\n\
             e+0x1/0x2 drivers/usb/core/misc/z.c:5\n";
-        assert_eq!(
-            guilty_file("t", rep).as_deref(),
-            Some("drivers/usb/core/misc/deep/y.c")
-        );
+        assert_eq!(guilty_file("t", rep).as_deref(), Some("drivers/usb/core/misc/deep/y.c"));
         // Siblings and prefix-named directories do not count.
-        let rep =
-            b"a+0x1/0x2 net/core/x.c:1\nb+0x1/0x2 net/core/y.c:2\nc+0x1/0x2 net/core2/s/z.c:3\n";
+        let rep = b"a+0x1/0x2 net/core/x.c:1\nb+0x1/0x2 net/core/y.c:2\nc+0x1/0x2 net/core2/s/z.c:3\n";
         assert_eq!(guilty_file("t", rep).as_deref(), Some("net/core/x.c"));
     }
 
@@ -277,13 +259,7 @@ mod tests {
             a+0x1/0x2 fs/first.c:1\n\
             apic_timer_interrupt+0x8f/0xa0 arch/x86/entry/entry_64.S:1\n\
             b+0x1/0x2 sound/core/oss/mulaw.c:2\n";
-        assert_eq!(
-            guilty_file("INFO: rcu detected stall in b", rep).as_deref(),
-            Some("sound/core/oss/mulaw.c")
-        );
-        assert_eq!(
-            guilty_file("WARNING in b", rep).as_deref(),
-            Some("fs/first.c")
-        );
+        assert_eq!(guilty_file("INFO: rcu detected stall in b", rep).as_deref(), Some("sound/core/oss/mulaw.c"));
+        assert_eq!(guilty_file("WARNING in b", rep).as_deref(), Some("fs/first.c"));
     }
 }

@@ -276,9 +276,7 @@ impl KernelImage {
         // Byte 4 of the ident is the class; anything but 32-bit is tried as 64-bit, whose
         // parser rejects unknown classes.
         let walked = match data.get(4) {
-            Some(&class) if class == elf::ELFCLASS32.0 => {
-                hashed_sections_of::<FileHeader32<Endianness>>(data)
-            }
+            Some(&class) if class == elf::ELFCLASS32.0 => hashed_sections_of::<FileHeader32<Endianness>>(data),
             _ => hashed_sections_of::<FileHeader64<Endianness>>(data),
         };
         walked.map_err(|source| KsigError::Malformed { path: self.path.clone(), source })
@@ -358,11 +356,7 @@ fn hashed_sections_of<Elf: FileHeader<Endian = Endianness>>(
         let name = table.section_name(endian, section)?;
         // Fails when the section runs past the end of the file: the truncated-ELF case.
         let bytes = section.data(endian, data)?;
-        out.push(HashedSection {
-            index: index.0,
-            name: String::from_utf8_lossy(name).into_owned(),
-            data: bytes,
-        });
+        out.push(HashedSection { index: index.0, name: String::from_utf8_lossy(name).into_owned(), data: bytes });
     }
     Ok(out)
 }
@@ -441,8 +435,7 @@ impl SignatureDiff {
         };
         let keys_a = key(&a.sections);
         let keys_b = key(&b.sections);
-        let pos_b: std::collections::HashMap<_, _> =
-            keys_b.iter().enumerate().map(|(i, k)| (k, i)).collect();
+        let pos_b: std::collections::HashMap<_, _> = keys_b.iter().enumerate().map(|(i, k)| (k, i)).collect();
         let mut sections = Vec::new();
         let mut common_order_b = Vec::new();
         for (ka, sa) in keys_a.iter().zip(&a.sections) {
@@ -521,10 +514,8 @@ mod tests {
 
     #[test]
     fn diff_matches_sections_by_name() {
-        let a =
-            explanation(vec![digest(1, ".text", 1), digest(2, ".rodata", 2), digest(3, ".x", 3)]);
-        let b =
-            explanation(vec![digest(1, ".text", 1), digest(2, ".rodata", 9), digest(3, ".y", 3)]);
+        let a = explanation(vec![digest(1, ".text", 1), digest(2, ".rodata", 2), digest(3, ".x", 3)]);
+        let b = explanation(vec![digest(1, ".text", 1), digest(2, ".rodata", 9), digest(3, ".y", 3)]);
         let d = SignatureDiff::new(&a, &b);
         let kinds: Vec<_> = d.sections.iter().map(|s| (s.kind(), s.name())).collect();
         assert_eq!(kinds, [("changed", ".rodata"), ("only-a", ".x"), ("only-b", ".y")]);

@@ -7,11 +7,7 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser)]
-#[command(
-    name = "kcrash",
-    version,
-    about = "Linux kernel crash logs: titles, reports, signatures, bisection"
-)]
+#[command(name = "kcrash", version, about = "Linux kernel crash logs: titles, reports, signatures, bisection")]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -25,15 +21,15 @@ enum Command {
     )]
     Title(cli::title::TitleArgs),
     /// Print the parsed report of the first crash of each input.
-    #[command(
-        after_help = "Examples:\n  kcrash parse crash.log\n  kcrash parse --json crash.log | jq .title"
-    )]
+    #[command(after_help = "Examples:\n  kcrash parse crash.log\n  kcrash parse --json crash.log | jq .title")]
     Parse(cli::title::ParseArgs),
     /// Annotated crash corpora (syzkaller format).
     #[command(subcommand)]
     Corpus(cli::corpus::CorpusCommand),
     /// Kernel signature of vmlinux files, as bisection logs print it (`HEX  PATH`).
-    #[command(after_help = "Examples:\n  kcrash ksig vmlinux\n  kcrash ksig --algo v1 --explain vmlinux\n  kcrash ksig --diff parent/vmlinux culprit/vmlinux\n\nExit status: 0 success (--diff: signatures equal), 1 --diff: signatures differ, 2 error.")]
+    #[command(
+        after_help = "Examples:\n  kcrash ksig vmlinux\n  kcrash ksig --algo v1 --explain vmlinux\n  kcrash ksig --diff parent/vmlinux culprit/vmlinux\n\nExit status: 0 success (--diff: signatures equal), 1 --diff: signatures differ, 2 error."
+    )]
     Ksig(cli::ksig::KsigArgs),
 }
 

@@ -211,19 +211,13 @@ const TYPE_PREFIXES: &[(&str, CrashType)] = {
         ("KFENCE: invalid free", KfenceInvalidFree),
         ("KMSAN: uninit-value", KmsanUninitValue),
         ("KMSAN: kernel-infoleak-after-free", KmsanUseAfterFreeRead),
-        (
-            "KMSAN: kernel-usb-infoleak-after-free",
-            KmsanUseAfterFreeRead,
-        ),
+        ("KMSAN: kernel-usb-infoleak-after-free", KmsanUseAfterFreeRead),
         ("KMSAN: use-after-free", KmsanUseAfterFreeRead),
         ("KMSAN: kernel-infoleak", KmsanInfoLeak),
         ("KMSAN: kernel-usb-infoleak", KmsanInfoLeak),
         ("KASAN: null-ptr-deref Write", KasanNullPtrDerefWrite),
         ("KASAN: null-ptr-deref Read", KasanNullPtrDerefRead),
-        (
-            "BUG: unable to handle kernel NULL pointer dereference in",
-            NullPtrDeref,
-        ),
+        ("BUG: unable to handle kernel NULL pointer dereference in", NullPtrDeref),
         ("KASAN: global-out-of-bounds Write", KasanWrite),
         ("KASAN: out-of-bounds Write", KasanWrite),
         ("KASAN: slab-out-of-bounds Write", KasanWrite),
@@ -251,10 +245,7 @@ const TYPE_PREFIXES: &[(&str, CrashType)] = {
         ("KASAN: use-after-free Read", KasanUseAfterFreeRead),
         ("KASAN: use-after-free", KasanUseAfterFreeRead),
         ("BUG: corrupted list", MemorySafetyBug),
-        (
-            "BUG: unable to handle kernel paging request",
-            MemorySafetyBug,
-        ),
+        ("BUG: unable to handle kernel paging request", MemorySafetyBug),
         ("WARNING: refcount bug", RefcountWarning),
         ("UBSAN: array-index-out-of-bounds", MemorySafetyUbsan),
         ("KCSAN: data-race", KcsanDataRace),
@@ -275,10 +266,7 @@ const TYPE_PREFIXES: &[(&str, CrashType)] = {
         ("inconsistent lock state in", Lockdep),
         ("possible deadlock in", Lockdep),
         ("BUG: scheduling while atomic in", AtomicSleep),
-        (
-            "BUG: sleeping function called from invalid context in",
-            AtomicSleep,
-        ),
+        ("BUG: sleeping function called from invalid context in", AtomicSleep),
         ("memory leak in", Leak),
         ("BUG: bad usercopy in", Bug),
         ("kernel BUG", Bug),
@@ -329,10 +317,7 @@ const TYPE_PREFIXES: &[(&str, CrashType)] = {
 
 /// Crash type of a (sanitised) title: first matching prefix of §3.10.
 pub fn title_to_type(title: &str) -> CrashType {
-    TYPE_PREFIXES
-        .iter()
-        .find(|(p, _)| title.starts_with(p))
-        .map_or(CrashType::Unknown, |&(_, t)| t)
+    TYPE_PREFIXES.iter().find(|(p, _)| title.starts_with(p)).map_or(CrashType::Unknown, |&(_, t)| t)
 }
 
 /// Longest title kept (bytes of the rewritten title, before dropping characters).
@@ -347,24 +332,13 @@ static REWRITES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (r"([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}", "${1}ADDR"),
         (r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}", "IP"),
         (r"(\.\w+)(?::[0-9]+)+", "${1}:LINE"),
-        (
-            r"([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-zA-Z]+/0x[0-9a-zA-Z]+",
-            "${1}",
-        ),
+        (r"([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-zA-Z]+/0x[0-9a-zA-Z]+", "${1}"),
         (r"CPU#[0-9]+", "CPU"),
         // The trailing delimiter is consumed, so `0,1,2` needs several passes.
         (r"(\W)[0-9]+(\W|$)", "${1}NUM${2}"),
         (r"[0-9]{7,}", "NUM"),
     ];
-    rules
-        .into_iter()
-        .map(|(re, rep)| {
-            (
-                Regex::new(&format!("(?-u){re}")).expect("static regex"),
-                rep,
-            )
-        })
-        .collect()
+    rules.into_iter().map(|(re, rep)| (Regex::new(&format!("(?-u){re}")).expect("static regex"), rep)).collect()
 });
 
 /// Title clean-up (§3.9 step 2): rewrite table, then character clean-up of the first
@@ -400,9 +374,8 @@ pub fn sanitize_title(raw: &[u8]) -> String {
     out.trim().to_string()
 }
 
-static FRAME_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?-u).* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)").expect("static regex")
-});
+static FRAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?-u).* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)").expect("static regex"));
 
 /// Indicative frame of a sanitised title: the function after the last usable ` in `
 /// (§3.9 step 5); empty when there is none.
@@ -424,10 +397,7 @@ mod tests {
 
     #[test]
     fn executor_names() {
-        assert_eq!(
-            s("WARNING in foo (syz-executor.3/1234)"),
-            "WARNING in foo (syz-executor)"
-        );
+        assert_eq!(s("WARNING in foo (syz-executor.3/1234)"), "WARNING in foo (syz-executor)");
         assert_eq!(s("task syz-executor0:17 hung"), "task syz-executor hung");
         assert_eq!(s("task syz-executor12 hung"), "task syz-executor hung");
         assert_eq!(s("in syzkaller123456/7"), "in syzkaller");
@@ -448,14 +418,8 @@ mod tests {
 
     #[test]
     fn ip_and_lines() {
-        assert_eq!(
-            s("bad route to 10.0.0.1 dropped"),
-            "bad route to IP dropped"
-        );
-        assert_eq!(
-            s("kernel BUG at fs/foo.c:123!"),
-            "kernel BUG at fs/foo.c:LINE!"
-        );
+        assert_eq!(s("bad route to 10.0.0.1 dropped"), "bad route to IP dropped");
+        assert_eq!(s("kernel BUG at fs/foo.c:123!"), "kernel BUG at fs/foo.c:LINE!");
         assert_eq!(s("at fs/foo.c:123:45"), "at fs/foo.c:LINE");
     }
 
@@ -507,67 +471,25 @@ mod tests {
 
     #[test]
     fn type_table_order() {
-        assert_eq!(
-            title_to_type("KFENCE: use-after-free write in f"),
-            CrashType::KfenceUseAfterFreeWrite
-        );
-        assert_eq!(
-            title_to_type("KFENCE: use-after-free in f"),
-            CrashType::KfenceUseAfterFreeRead
-        );
-        assert_eq!(
-            title_to_type("KMSAN: kernel-infoleak-after-free in f"),
-            CrashType::KmsanUseAfterFreeRead
-        );
-        assert_eq!(
-            title_to_type("KMSAN: kernel-infoleak in f"),
-            CrashType::KmsanInfoLeak
-        );
-        assert_eq!(
-            title_to_type("KASAN: slab-out-of-bounds Write in f"),
-            CrashType::KasanWrite
-        );
-        assert_eq!(
-            title_to_type("KASAN: slab-out-of-bounds in f"),
-            CrashType::KasanRead
-        );
-        assert_eq!(
-            title_to_type("KASAN: invalid-access Write in f"),
-            CrashType::KasanUnknown
-        );
-        assert_eq!(
-            title_to_type("KASAN: use-after-free in f"),
-            CrashType::KasanUseAfterFreeRead
-        );
-        assert_eq!(
-            title_to_type("BUG: stack guard page was hit in f"),
-            CrashType::Unknown
-        );
+        assert_eq!(title_to_type("KFENCE: use-after-free write in f"), CrashType::KfenceUseAfterFreeWrite);
+        assert_eq!(title_to_type("KFENCE: use-after-free in f"), CrashType::KfenceUseAfterFreeRead);
+        assert_eq!(title_to_type("KMSAN: kernel-infoleak-after-free in f"), CrashType::KmsanUseAfterFreeRead);
+        assert_eq!(title_to_type("KMSAN: kernel-infoleak in f"), CrashType::KmsanInfoLeak);
+        assert_eq!(title_to_type("KASAN: slab-out-of-bounds Write in f"), CrashType::KasanWrite);
+        assert_eq!(title_to_type("KASAN: slab-out-of-bounds in f"), CrashType::KasanRead);
+        assert_eq!(title_to_type("KASAN: invalid-access Write in f"), CrashType::KasanUnknown);
+        assert_eq!(title_to_type("KASAN: use-after-free in f"), CrashType::KasanUseAfterFreeRead);
+        assert_eq!(title_to_type("BUG: stack guard page was hit in f"), CrashType::Unknown);
         assert_eq!(title_to_type("WARNING: corrupted"), CrashType::Unknown);
-        assert_eq!(
-            title_to_type("WARNING: ODEBUG bug in f"),
-            CrashType::Warning
-        );
+        assert_eq!(title_to_type("WARNING: ODEBUG bug in f"), CrashType::Warning);
         assert_eq!(title_to_type("WARNING in f"), CrashType::Warning);
         assert_eq!(title_to_type("BUG: Bad page state"), CrashType::Unknown);
-        assert_eq!(
-            title_to_type("BUG: using smp_processor_id()"),
-            CrashType::Lockdep
-        );
-        assert_eq!(
-            title_to_type("UBSAN: shift-out-of-bounds in f"),
-            CrashType::Ubsan
-        );
+        assert_eq!(title_to_type("BUG: using smp_processor_id()"), CrashType::Lockdep);
+        assert_eq!(title_to_type("UBSAN: shift-out-of-bounds in f"), CrashType::Ubsan);
         assert_eq!(title_to_type("SYZFAIL: SIGBUS"), CrashType::SyzFailure);
         assert_eq!(title_to_type("kernel BUG in f"), CrashType::Bug);
-        assert_eq!(
-            title_to_type("kernel panic: stack is corrupted in f"),
-            CrashType::DoS
-        );
-        assert_eq!(
-            title_to_type("attempt to add with overflow in f"),
-            CrashType::Unknown
-        );
+        assert_eq!(title_to_type("kernel panic: stack is corrupted in f"), CrashType::DoS);
+        assert_eq!(title_to_type("attempt to add with overflow in f"), CrashType::Unknown);
         assert_eq!(title_to_type(""), CrashType::Unknown);
     }
 
@@ -585,28 +507,16 @@ mod tests {
 
     #[test]
     fn frames() {
-        assert_eq!(
-            frame_from_title("general protection fault in mremap"),
-            "mremap"
-        );
-        assert_eq!(
-            frame_from_title("KCSAN: data-race in find_next_bit / rcu_report_exp_cpu_mult"),
-            "find_next_bit"
-        );
+        assert_eq!(frame_from_title("general protection fault in mremap"), "mremap");
+        assert_eq!(frame_from_title("KCSAN: data-race in find_next_bit / rcu_report_exp_cpu_mult"), "find_next_bit");
         assert_eq!(
             frame_from_title(
                 "attempt to add with overflow in <ashmem_rust::Ashmem as kernel::miscdevice::MiscDevice>::mmap"
             ),
             "<ashmem_rust::Ashmem as kernel::miscdevice::MiscDevice>::mmap"
         );
-        assert_eq!(
-            frame_from_title("WARNING in corrupted/usb_submit_urb"),
-            "corrupted"
-        );
-        assert_eq!(
-            frame_from_title("general protection fault in corrupted"),
-            "corrupted"
-        );
+        assert_eq!(frame_from_title("WARNING in corrupted/usb_submit_urb"), "corrupted");
+        assert_eq!(frame_from_title("general protection fault in corrupted"), "corrupted");
         assert_eq!(frame_from_title("a in b in c"), "c");
         // The last ` in ` has no usable name after it: an earlier one is used.
         assert_eq!(frame_from_title("a in b in (x)"), "b");

@@ -157,11 +157,7 @@ fn readelf_sections(path: &Path) -> Vec<ReadelfSection> {
 /// v1, v2, v3 computed without kcrash: binutils picks and extracts the sections, sha1/sha2
 /// hash them. Returns the signatures and the names of the hashed sections.
 /// `bfd_target` is objcopy's `-I` for files whose format it cannot guess (no machine type).
-fn independent_signatures(
-    work: &Workdir,
-    elf: &Path,
-    bfd_target: Option<&str>,
-) -> (Vec<String>, Vec<String>) {
+fn independent_signatures(work: &Workdir, elf: &Path, bfd_target: Option<&str>) -> (Vec<String>, Vec<String>) {
     let hashed: Vec<ReadelfSection> = readelf_sections(elf)
         .into_iter()
         .filter(|s| s.flags.contains('A') && s.kind != "NOBITS" && s.kind != "NOTE")
@@ -265,8 +261,7 @@ fn bss_size_and_note_changes_keep_the_signature() {
     let work = Workdir::new();
     let a = work.object("a.o", &Program::default());
     let b = work.object("b.o", &Program { scratch_size: 4000, ..Program::default() });
-    let bss_size =
-        |p: &Path| readelf_sections(p).into_iter().find(|s| s.name == ".bss").unwrap().size;
+    let bss_size = |p: &Path| readelf_sections(p).into_iter().find(|s| s.name == ".bss").unwrap().size;
     assert_ne!(bss_size(&a), bss_size(&b), "the .bss sizes differ");
     assert_eq!(all_sigs(&a), all_sigs(&b));
     let c = work.object("c.o", &Program { note_word: 2, ..Program::default() });
@@ -304,20 +299,14 @@ fn both_classes_and_byte_orders() {
     let work = Workdir::new();
     // `objcopy -I binary` wraps raw bytes as the one ALLOC section `.data`, in any format:
     // then v1 and v2 are plain SHA-1/SHA-256 of those bytes and v3 the SHA-256 of a SHA-256.
-    let blob: Vec<u8> =
-        (0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let blob: Vec<u8> = (0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let blob_path = work.path("blob");
     std::fs::write(&blob_path, &blob).unwrap();
-    let expected = vec![
-        hex(&Sha1::digest(&blob)),
-        hex(&Sha256::digest(&blob)),
-        hex(&Sha256::digest(Sha256::digest(&blob))),
-    ];
+    let expected =
+        vec![hex(&Sha1::digest(&blob)), hex(&Sha256::digest(&blob)), hex(&Sha256::digest(Sha256::digest(&blob)))];
     for format in ["elf32-little", "elf32-big", "elf64-little", "elf64-big"] {
         let elf = work.path(format);
-        run_ok(
-            Command::new("objcopy").args(["-I", "binary", "-O", format]).arg(&blob_path).arg(&elf),
-        );
+        run_ok(Command::new("objcopy").args(["-I", "binary", "-O", format]).arg(&blob_path).arg(&elf));
         assert_eq!(all_sigs(&elf), expected, "{format}");
         check_independently(&work, &elf, Some(format));
     }
@@ -409,16 +398,9 @@ fn cli_diff_names_the_changed_sections() {
     let out = kcrash(&["ksig", "--diff", a_str, b_str]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with(&format!(
-        "a: {}  {a_str}\nb: {}  {b_str}\n",
-        sig(&a, Algo::V3),
-        sig(&b, Algo::V3)
-    )));
-    let changed: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("changed"))
-        .map(|l| l.split_whitespace().next().unwrap())
-        .collect();
+    assert!(text.starts_with(&format!("a: {}  {a_str}\nb: {}  {b_str}\n", sig(&a, Algo::V3), sig(&b, Algo::V3))));
+    let changed: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("changed")).map(|l| l.split_whitespace().next().unwrap()).collect();
     let lib = ksig::diff_files(&a, &b, Algo::V3).unwrap();
     let lib_names: Vec<&str> = lib.sections.iter().map(|d| d.name()).collect();
     assert_eq!(changed, lib_names);
@@ -448,10 +430,7 @@ fn cli_reads_a_pipe() {
     child.stdin.take().unwrap().write_all(&std::fs::read(&a).unwrap()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("{}  /dev/stdin\n", sig(&a, Algo::V3))
-    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{}  /dev/stdin\n", sig(&a, Algo::V3)));
 }
 
 #[test]
@@ -476,8 +455,7 @@ fn bad_inputs_exit_2_naming_the_file() {
 
     for bad in [&truncated, &header_only, &text, &empty, &dir, &missing] {
         let bad_str = bad.to_str().unwrap();
-        for args in [vec!["ksig", bad_str], vec!["ksig", "--diff", good.to_str().unwrap(), bad_str]]
-        {
+        for args in [vec!["ksig", bad_str], vec!["ksig", "--diff", good.to_str().unwrap(), bad_str]] {
             let out = kcrash(&args);
             let stderr = String::from_utf8(out.stderr).unwrap();
             assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");

@@ -25,9 +25,7 @@ const KNOWN_FAILURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/known_f
 fn corpus_cases() -> Option<Vec<Case>> {
     let root = std::env::var_os("KCRASH_SYZ_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller"));
     if !root.is_dir() {
         let msg = format!(
             "syzkaller corpus not found at {} (set KCRASH_SYZ_CORPUS): corpus conformance NOT CHECKED",
@@ -47,21 +45,13 @@ fn corpus_cases() -> Option<Vec<Case>> {
 
 fn read_known_failures() -> BTreeSet<String> {
     let text = std::fs::read_to_string(KNOWN_FAILURES).unwrap_or_default();
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
+    text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(String::from).collect()
 }
 
 /// Sort key so that `report/9` comes before `report/10`.
 fn case_key(name: &str) -> (String, u64, String) {
     let (dir, file) = name.rsplit_once('/').unwrap_or(("", name));
-    (
-        dir.to_string(),
-        file.parse().unwrap_or(u64::MAX),
-        file.to_string(),
-    )
+    (dir.to_string(), file.parse().unwrap_or(u64::MAX), file.to_string())
 }
 
 fn write_known_failures(failed: &[&str]) {
@@ -83,36 +73,23 @@ fn write_known_failures(failed: &[&str]) {
 fn corpus_conforms() {
     let Some(cases) = corpus_cases() else { return };
     let outcomes = corpus::check_all(&cases);
-    let failed: Vec<&str> = outcomes
-        .iter()
-        .filter(|o| !o.passed())
-        .map(|o| o.case.as_str())
-        .collect();
+    let failed: Vec<&str> = outcomes.iter().filter(|o| !o.passed()).map(|o| o.case.as_str()).collect();
     let passed = outcomes.len() - failed.len();
     eprintln!("syzkaller corpus: {passed} passed, {} failed", failed.len());
     if std::env::var_os("KCRASH_UPDATE_KNOWN_FAILURES").is_some_and(|v| v != "0" && !v.is_empty()) {
         write_known_failures(&failed);
-        eprintln!(
-            "rewrote tests/known_failures.txt with {} cases",
-            failed.len()
-        );
+        eprintln!("rewrote tests/known_failures.txt with {} cases", failed.len());
         return;
     }
     let known = read_known_failures();
     let present: BTreeSet<&str> = outcomes.iter().map(|o| o.case.as_str()).collect();
     let mut problems = Vec::new();
-    for o in outcomes
-        .iter()
-        .filter(|o| !o.passed() && !known.contains(&o.case))
-    {
+    for o in outcomes.iter().filter(|o| !o.passed() && !known.contains(&o.case)) {
         problems.push(format!("REGRESSION {}:", o.case));
         problems.extend(o.mismatches.iter().take(10).map(|m| format!("    {m}")));
     }
-    let fixed: Vec<&str> = outcomes
-        .iter()
-        .filter(|o| o.passed() && known.contains(&o.case))
-        .map(|o| o.case.as_str())
-        .collect();
+    let fixed: Vec<&str> =
+        outcomes.iter().filter(|o| o.passed() && known.contains(&o.case)).map(|o| o.case.as_str()).collect();
     if !fixed.is_empty() {
         problems.push(format!(
             "these cases pass now: remove them from tests/known_failures.txt \
@@ -149,18 +126,12 @@ fn corpus_titles_types_frames() {
         let want = rc.crash_type.as_deref().unwrap_or("UNKNOWN");
         let got = title_to_type(&rc.title);
         if got.as_str() != want {
-            bad.push(format!(
-                "{}: type of {:?}: expected {want} got {got}",
-                case.name, rc.title
-            ));
+            bad.push(format!("{}: type of {:?}: expected {want} got {got}", case.name, rc.title));
         }
         if let Some(frame) = &rc.frame {
             let got = frame_from_title(&rc.title);
             if &got != frame {
-                bad.push(format!(
-                    "{}: frame of {:?}: expected {frame:?} got {got:?}",
-                    case.name, rc.title
-                ));
+                bad.push(format!("{}: frame of {:?}: expected {frame:?} got {got:?}", case.name, rc.title));
             }
         }
     }
@@ -174,16 +145,8 @@ fn corpus_titles_types_frames() {
 #[test]
 fn corpus_guilty_files_with_stand_in_titles() {
     let Some(cases) = corpus_cases() else { return };
-    const OOPS: [&str; 8] = [
-        "BUG",
-        "WARNING",
-        "INFO:",
-        "general protection fault",
-        "Unable to handle",
-        "panic",
-        "PANIC",
-        "Internal error",
-    ];
+    const OOPS: [&str; 8] =
+        ["BUG", "WARNING", "INFO:", "general protection fault", "Unable to handle", "panic", "PANIC", "Internal error"];
     let mut bad = Vec::new();
     let mut checked = 0;
     for case in &cases {
@@ -219,10 +182,7 @@ fn corpus_guilty_files_with_stand_in_titles() {
         };
         let got = guilty_file(&title, body).unwrap_or_default();
         if got != gc.file {
-            bad.push(format!(
-                "{}: expected {:?} got {got:?} (stand-in title {title:?})",
-                case.name, gc.file
-            ));
+            bad.push(format!("{}: expected {:?} got {got:?} (stand-in title {title:?})", case.name, gc.file));
         }
     }
     assert!(checked > 0, "no guilty cases in the corpus");
@@ -256,10 +216,7 @@ fn cli_corpus_check() {
     assert_eq!((code, stdout.as_str()), (Some(0), "1 passed, 0 failed\n"));
     let (code, stdout, _) = run(&[&cases]);
     assert_eq!(code, Some(1), "{stdout}");
-    assert!(
-        stdout.contains("report/2: title: expected \"no such crash\" got \"\"\n"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("report/2: title: expected \"no such crash\" got \"\"\n"), "{stdout}");
     assert!(stdout.ends_with("\n1 passed, 1 failed\n"), "{stdout}");
     let (code, _, stderr) = run(&[&dir.join("bad")]);
     assert_eq!(code, Some(2));

@@ -11,15 +11,13 @@ use kcrash::corpus;
 #[derive(Subcommand)]
 pub enum CorpusCommand {
     /// Check the parser against syzkaller-format annotated cases.
-    #[command(
-        after_help = "Each PATH is a case file or a directory of cases (files named by digits; \
+    #[command(after_help = "Each PATH is a case file or a directory of cases (files named by digits; \
 a directory without such files is searched one level down). Cases in a directory named guilty*, \
 or whose first header is FILE:, are guilty-file cases; the others are report cases.\n\n\
 Examples:\n  kcrash corpus check ../shared/corpus/syzkaller/report ../shared/corpus/syzkaller/guilty\n  \
 kcrash corpus check my-cases/17\n\n\
 Output: one line per mismatch (CASE: FIELD: expected … got …), then `N passed, M failed`.\n\
-Exit status: 0 all passed, 1 some failed, 2 unreadable or malformed input."
-    )]
+Exit status: 0 all passed, 1 some failed, 2 unreadable or malformed input.")]
     Check {
         /// Directories of cases (report/ or guilty/ style) or single case files.
         #[arg(required = true)]
@@ -49,9 +47,5 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
     }
     writeln!(out, "{} passed, {failed} failed", outcomes.len() - failed)?;
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -15,23 +15,14 @@ pub struct Input {
 pub fn read_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
     if files.is_empty() {
         let mut data = Vec::new();
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut data)
-            .context("reading standard input")?;
-        return Ok(vec![Input {
-            name: "-".into(),
-            data: strip_cr(data),
-        }]);
+        std::io::stdin().lock().read_to_end(&mut data).context("reading standard input")?;
+        return Ok(vec![Input { name: "-".into(), data: strip_cr(data) }]);
     }
     files
         .iter()
         .map(|p| {
             let data = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-            Ok(Input {
-                name: p.display().to_string(),
-                data: strip_cr(data),
-            })
+            Ok(Input { name: p.display().to_string(), data: strip_cr(data) })
         })
         .collect()
 }

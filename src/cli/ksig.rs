@@ -111,12 +111,7 @@ fn write_explanation(out: &mut impl Write, e: &Explanation) -> std::io::Result<(
     Ok(())
 }
 
-fn write_diff(
-    out: &mut impl Write,
-    diff: &SignatureDiff,
-    a: &Path,
-    b: &Path,
-) -> std::io::Result<()> {
+fn write_diff(out: &mut impl Write, diff: &SignatureDiff, a: &Path, b: &Path) -> std::io::Result<()> {
     writeln!(out, "a: {}  {}", diff.a, path_text(a))?;
     writeln!(out, "b: {}  {}", diff.b, path_text(b))?;
     if diff.signatures_equal() {
@@ -126,10 +121,7 @@ fn write_diff(
     let width = |col: usize| rows.iter().map(|r| r[col].len()).max().unwrap_or(0);
     let (w0, w1, w2, w4) = (width(0), width(1), width(2), width(4));
     for [kind, name, size_a, size_b, sha_a, sha_b] in &rows {
-        writeln!(
-            out,
-            "{kind:<w0$}  {name:<w1$}  size {size_a:>w2$} -> {size_b:<w2$}  sha256 {sha_a:<w4$} -> {sha_b}"
-        )?;
+        writeln!(out, "{kind:<w0$}  {name:<w1$}  size {size_a:>w2$} -> {size_b:<w2$}  sha256 {sha_a:<w4$} -> {sha_b}")?;
     }
     if diff.order_changed {
         writeln!(out, "the sections both kernels have are in a different order")?;

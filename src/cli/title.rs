@@ -41,11 +41,7 @@ pub fn run_title(args: TitleArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if all_found {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
@@ -93,9 +89,5 @@ pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if all_found {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -110,12 +110,7 @@ fn compile_format(spec: &'static Format, global_skip: &Regex) -> CompiledFormat 
         },
         extractor: s.extractor,
     });
-    CompiledFormat {
-        spec,
-        title: compile(spec.title),
-        report: spec.report.map(compile),
-        stack,
-    }
+    CompiledFormat { spec, title: compile(spec.title), report: spec.report.map(compile), stack }
 }
 
 fn build() -> Engine {
@@ -125,11 +120,7 @@ fn build() -> Engine {
         .map(|g| CompiledGroup {
             spec: g,
             suppress: (!g.suppress.is_empty()).then(|| compile_any(g.suppress.iter().copied())),
-            formats: g
-                .formats
-                .iter()
-                .map(|f| compile_format(f, &global_skip))
-                .collect(),
+            formats: g.formats.iter().map(|f| compile_format(f, &global_skip)).collect(),
         })
         .collect();
     let headers = AhoCorasick::new(GROUPS.iter().map(|g| g.header)).expect("static headers");
@@ -138,10 +129,7 @@ fn build() -> Engine {
         headers,
         stack_starts: table::STACK_STARTS.iter().map(|s| compile(s)).collect(),
         any_stack_start: compile_any(table::STACK_STARTS.iter().copied()),
-        riscv_registers: table::STACK_STARTS
-            .iter()
-            .position(|s| *s == table::RISCV_REGISTERS)
-            .unwrap_or(usize::MAX),
+        riscv_registers: table::STACK_STARTS.iter().position(|s| *s == table::RISCV_REGISTERS).unwrap_or(usize::MAX),
         info_with_stack: AhoCorasick::new(table::INFO_WITH_STACK).expect("static markers"),
         not_a_second_report: AhoCorasick::new(table::NOT_A_SECOND_REPORT).expect("static markers"),
         suppressions: compile_any(table::SUPPRESSIONS.iter().copied()),
@@ -169,24 +157,15 @@ mod tests {
     fn ip_shapes() {
         let re = compile("{IP}");
         let cap = |s: &str| {
-            re.captures(s.as_bytes()).map(|c| {
-                c.get(1)
-                    .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
-            })
+            re.captures(s.as_bytes()).map(|c| c.get(1).map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned()))
         };
         assert_eq!(cap("RIP: 0010:foo+0x1/0x2"), Some(Some("foo".into())));
         assert_eq!(
             cap("RIP: 0010:[<ffffffff8188c0e6>]  [<ffffffff8188c0e6>]  foo+0x101/0x185"),
             Some(Some("foo".into()))
         );
-        assert_eq!(
-            cap("IP: [<ffffffff81234567>] foo+0x1/0x2"),
-            Some(Some("foo".into()))
-        );
-        assert_eq!(
-            cap("NIP [c00000000022d79c] foo+0x1/0x2"),
-            Some(Some("foo".into()))
-        );
+        assert_eq!(cap("IP: [<ffffffff81234567>] foo+0x1/0x2"), Some(Some("foo".into())));
+        assert_eq!(cap("NIP [c00000000022d79c] foo+0x1/0x2"), Some(Some("foo".into())));
         assert_eq!(cap("pc : foo+0x1/0x2"), Some(Some("foo".into())));
         assert_eq!(cap("epc : foo+0x1/0x2"), Some(Some("foo".into())));
         assert_eq!(cap("PC is at foo+0x1/0x2"), Some(Some("foo".into())));

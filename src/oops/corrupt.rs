@@ -5,11 +5,7 @@ use crate::frame;
 
 /// Why a report whose title was extracted cleanly is still corrupted, if it is.
 /// `report` is the stripped report text without the prefix lines.
-pub fn corruption(
-    title: &[u8],
-    report: &[u8],
-    format: Option<&CompiledFormat>,
-) -> Option<&'static str> {
+pub fn corruption(title: &[u8], report: &[u8], format: Option<&CompiledFormat>) -> Option<&'static str> {
     let engine = &*ENGINE;
     if engine.corrupted_title.is_match(title) {
         return Some("title matches corrupted regexp");
@@ -34,9 +30,7 @@ pub fn corruption(
             if engine.any_stack_start.is_match(line) {
                 break;
             }
-            if memchr::memmem::find(line, b"(stack is not available)").is_some()
-                || frame::is_frame_line(line)
-            {
+            if memchr::memmem::find(line, b"(stack is not available)").is_some() || frame::is_frame_line(line) {
                 found = true;
                 break;
             }

@@ -51,17 +51,11 @@ pub fn describe(text: &[u8], group: &'static CompiledGroup) -> Described {
                 Some(c) => c,
                 None => continue,
             },
-            None => format
-                .title
-                .captures(text)
-                .expect("title regex matched above"),
+            None => format.title.captures(text).expect("title regex matched above"),
         };
         let start = caps.get(0).map_or(0, |m| m.start());
-        let args: Vec<Vec<u8>> = caps
-            .iter()
-            .skip(1)
-            .map(|g| g.map_or_else(Vec::new, |g| g.as_bytes().to_vec()))
-            .collect();
+        let args: Vec<Vec<u8>> =
+            caps.iter().skip(1).map(|g| g.map_or_else(Vec::new, |g| g.as_bytes().to_vec())).collect();
         out.corrupted = None;
         let mut keys = Vec::new();
         out.frames.clear();
@@ -73,21 +67,15 @@ pub fn describe(text: &[u8], group: &'static CompiledGroup) -> Described {
             keys = walk.keys;
             out.frames = walk.frames;
         }
-        let canonical: Vec<&[u8]> = args
-            .iter()
-            .map(Vec::as_slice)
-            .chain(keys.iter().map(|k| k.canonical.as_bytes()))
-            .collect();
+        let canonical: Vec<&[u8]> =
+            args.iter().map(Vec::as_slice).chain(keys.iter().map(|k| k.canonical.as_bytes())).collect();
         out.title = fill(format.spec.template, &canonical);
         for alt in format.spec.alts {
             out.alts.push(fill(alt, &canonical));
         }
         for variant in raw_variants(&keys) {
-            let variant_args: Vec<&[u8]> = args
-                .iter()
-                .map(Vec::as_slice)
-                .chain(variant.iter().map(|s| s.as_bytes()))
-                .collect();
+            let variant_args: Vec<&[u8]> =
+                args.iter().map(Vec::as_slice).chain(variant.iter().map(|s| s.as_bytes())).collect();
             let t = fill(format.spec.template, &variant_args);
             if t != out.title {
                 out.alts.push(t);
@@ -122,11 +110,7 @@ fn raw_variants(keys: &[KeyFrame]) -> Vec<Vec<String>> {
     let mut variants = vec![raw.clone()];
     for prefix in SYSCALL_PREFIXES {
         if raw.iter().any(|r| r.starts_with(prefix)) {
-            variants.push(
-                raw.iter()
-                    .map(|r| r.strip_prefix(prefix).unwrap_or(r).to_string())
-                    .collect(),
-            );
+            variants.push(raw.iter().map(|r| r.strip_prefix(prefix).unwrap_or(r).to_string()).collect());
         }
     }
     variants
@@ -182,24 +166,16 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
     let engine = &*ENGINE;
     let mut lines = text.split(|&c| c == b'\n');
     let mut raw: Vec<String> = Vec::new();
-    let mut walk = Walk {
-        keys: Vec::new(),
-        ok: true,
-        frames: Vec::new(),
-    };
+    let mut walk = Walk { keys: Vec::new(), ok: true, frames: Vec::new() };
     let mut stacks_seen = 0;
     let mut i = 0;
     loop {
-        let closes_segment =
-            i == parts.len() || (matches!(parts[i], CompiledPart::Stack) && stacks_seen > 0);
+        let closes_segment = i == parts.len() || (matches!(parts[i], CompiledPart::Stack) && stacks_seen > 0);
         if closes_segment {
             match pick(&raw, stack.extractor) {
                 Some(key) => walk.keys.push(key),
                 None => {
-                    walk.keys.push(KeyFrame {
-                        canonical: CORRUPTED.into(),
-                        raw: CORRUPTED.into(),
-                    });
+                    walk.keys.push(KeyFrame { canonical: CORRUPTED.into(), raw: CORRUPTED.into() });
                     walk.ok = false;
                 }
             }
@@ -260,11 +236,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
 /// Frames kept in a report's `frames` list.
 const MAX_FRAMES: usize = 64;
 
-fn push_captures(
-    raw: &mut Vec<String>,
-    caps: &regex::bytes::Captures<'_>,
-    skip: &regex::bytes::Regex,
-) {
+fn push_captures(raw: &mut Vec<String>, caps: &regex::bytes::Captures<'_>, skip: &regex::bytes::Regex) {
     for g in caps.iter().skip(1).flatten() {
         push_name(raw, g.as_bytes(), skip);
     }
@@ -298,10 +270,7 @@ fn pick(raw: &[String], extractor: Extractor) -> Option<KeyFrame> {
         Extractor::Stall => stall_frame(&names)?,
         Extractor::Hang => hang_frame(&names)?,
     };
-    Some(KeyFrame {
-        canonical,
-        raw: raw[index].clone(),
-    })
+    Some(KeyFrame { canonical, raw: raw[index].clone() })
 }
 
 /// The frame called by the first dispatch-like frame (syscall entry, irq, work item, …).
@@ -326,19 +295,12 @@ fn hang_frame(names: &[&str]) -> Option<(String, usize)> {
     for (i, name) in names.iter().enumerate() {
         for (needle, bucket) in HANG_BUCKETS {
             if name.contains(needle) {
-                let title = if bucket.is_empty() {
-                    name.to_string()
-                } else {
-                    bucket.to_string()
-                };
+                let title = if bucket.is_empty() { name.to_string() } else { bucket.to_string() };
                 return Some((title, i));
             }
         }
     }
-    names
-        .iter()
-        .position(|n| !HANG_WAITING.iter().any(|w| n.contains(w)))
-        .map(|i| (names[i].to_string(), i))
+    names.iter().position(|n| !HANG_WAITING.iter().any(|w| n.contains(w))).map(|i| (names[i].to_string(), i))
 }
 
 #[cfg(test)]
@@ -347,10 +309,7 @@ mod tests {
 
     #[test]
     fn templates() {
-        assert_eq!(
-            fill("KASAN: %1 %3 in %4", &[b"uaf", b"f", b"Read", b"g"]),
-            b"KASAN: uaf Read in g"
-        );
+        assert_eq!(fill("KASAN: %1 %3 in %4", &[b"uaf", b"f", b"Read", b"g"]), b"KASAN: uaf Read in g");
         assert_eq!(fill("%1 in %2", &[b"x"]), b"x in ");
         assert_eq!(fill("100% sure", &[]), b"100% sure");
     }

@@ -28,10 +28,7 @@ pub fn matching_groups(engine: &Engine, raw: &[u8]) -> u32 {
     while present != 0 {
         let g = present.trailing_zeros() as usize;
         present &= present - 1;
-        let suppressed = engine.groups[g]
-            .suppress
-            .as_ref()
-            .is_some_and(|re| re.is_match(raw));
+        let suppressed = engine.groups[g].suppress.as_ref().is_some_and(|re| re.is_match(raw));
         if !suppressed {
             matching |= 1 << g;
         }
@@ -52,17 +49,14 @@ fn truncated_by_replay(log: &[u8], line_end: usize) -> bool {
 /// Lines (start, end) holding any oops header, in order, from one scan of the whole log.
 fn header_lines(log: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
     let mut next_line = 0;
-    ENGINE
-        .headers
-        .find_overlapping_iter(log)
-        .filter_map(move |m| {
-            if m.start() < next_line {
-                return None;
-            }
-            let (start, end) = line_bounds(log, m.start());
-            next_line = end + 1;
-            Some((start, end))
-        })
+    ENGINE.headers.find_overlapping_iter(log).filter_map(move |m| {
+        if m.start() < next_line {
+            return None;
+        }
+        let (start, end) = line_bounds(log, m.start());
+        next_line = end + 1;
+        Some((start, end))
+    })
 }
 
 pub fn find_first_oops(log: &[u8]) -> Option<Oops<'_>> {
@@ -71,12 +65,7 @@ pub fn find_first_oops(log: &[u8]) -> Option<Oops<'_>> {
         let groups = matching_groups(engine, &log[start..end]);
         if groups != 0 && !truncated_by_replay(log, end) {
             let line = Line::new(log, start, end);
-            return Some(Oops {
-                group: groups.trailing_zeros() as usize,
-                start,
-                line_end: end,
-                context: line.context,
-            });
+            return Some(Oops { group: groups.trailing_zeros() as usize, start, line_end: end, context: line.context });
         }
     }
     None
@@ -113,18 +102,9 @@ pub fn find_report<'a>(log: &'a [u8], oops: &Oops<'a>) -> Extracted<'a> {
     let ctx = oops.context;
     let prefix = prefix_lines(log, oops.start, ctx);
     let oops_raw = &log[oops.start..oops.line_end];
-    let min_lines = if memmem::find(oops_raw, b"BUG: KMSAN:").is_some() {
-        16
-    } else {
-        22
-    };
+    let min_lines = if memmem::find(oops_raw, b"BUG: KMSAN:").is_some() { 16 } else { 22 };
     let caller_ids = ctx.is_caller();
-    let mut out = Extracted {
-        end_pos: oops.line_end,
-        report_end: 0,
-        report: Vec::new(),
-        prefix,
-    };
+    let mut out = Extracted { end_pos: oops.line_end, report_end: 0, report: Vec::new(), prefix };
     let mut second_seen = false;
     let mut cpu_backtrace = false;
     let mut skip_rest = false;
@@ -132,22 +112,14 @@ pub fn find_report<'a>(log: &'a [u8], oops: &Oops<'a>) -> Extracted<'a> {
     for line in Lines::new(log, oops.start) {
         let is_oops_line = line.pos == oops.start;
         let has_header = engine.headers.is_match(line.raw);
-        let groups = if has_header {
-            matching_groups(engine, line.raw)
-        } else {
-            0
-        };
+        let groups = if has_header { matching_groups(engine, line.raw) } else { 0 };
         if groups != 0 && !truncated_by_replay(log, line.next) {
             out.end_pos = line.next;
             if !is_oops_line && !second_seen && !engine.not_a_second_report.is_match(line.raw) {
                 second_seen = true;
             }
         }
-        if !is_oops_line
-            && !second_seen
-            && groups != ALL_GROUPS
-            && engine.info_with_stack.is_match(line.raw)
-        {
+        if !is_oops_line && !second_seen && groups != ALL_GROUPS && engine.info_with_stack.is_match(line.raw) {
             second_seen = true;
         }
         let in_context = line.context == ctx || (cpu_backtrace && line.context.is_cpu());

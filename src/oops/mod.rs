@@ -50,9 +50,8 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
     let prefix_len = text.len();
     text.extend_from_slice(&extracted.report);
 
-    let reason = described
-        .corrupted
-        .or_else(|| corrupt::corruption(&described.title, &extracted.report, described.format));
+    let reason =
+        described.corrupted.or_else(|| corrupt::corruption(&described.title, &extracted.report, described.format));
     let title = sanitize_title(&described.title);
     let alt_titles: Vec<String> = described.alts.iter().map(|a| sanitize_title(a)).collect();
     let skip_pos = min_pos + oops.line_end;
@@ -82,16 +81,8 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
 
 fn executor(text: &[u8]) -> Option<Executor> {
     let caps = ENGINE.executor.captures(text)?;
-    let num = |i: usize| {
-        std::str::from_utf8(caps.get(i)?.as_bytes())
-            .ok()?
-            .parse()
-            .ok()
-    };
-    Some(Executor {
-        proc: num(1)?,
-        id: num(2)?,
-    })
+    let num = |i: usize| std::str::from_utf8(caps.get(i)?.as_bytes()).ok()?.parse().ok();
+    Some(Executor { proc: num(1)?, id: num(2)? })
 }
 
 static TASK_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -104,9 +95,7 @@ static HARDWARE_LINE: LazyLock<Regex> = LazyLock::new(|| compile(r"Hardware name
 /// Kernel version, CPU, PID, comm, taint and hardware from the `CPU: … PID: … Comm: …` and
 /// `Hardware name:` lines, when the report has them.
 fn fill_metadata(rep: &mut Report, text: &[u8]) {
-    let s = |m: Option<regex::bytes::Match<'_>>| {
-        m.map(|m| String::from_utf8_lossy(m.as_bytes()).trim().to_string())
-    };
+    let s = |m: Option<regex::bytes::Match<'_>>| m.map(|m| String::from_utf8_lossy(m.as_bytes()).trim().to_string());
     if let Some(c) = TASK_LINE.captures(text) {
         rep.cpu = s(c.get(1)).and_then(|v| v.parse().ok());
         rep.pid = s(c.get(2)).and_then(|v| v.parse().ok());

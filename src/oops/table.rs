@@ -67,15 +67,7 @@ pub struct Format {
 
 impl Format {
     const fn new(title: &'static str, template: &'static str) -> Format {
-        Format {
-            title,
-            report: None,
-            template,
-            alts: &[],
-            stack: None,
-            no_stack_trace: false,
-            corrupted: false,
-        }
+        Format { title, report: None, template, alts: &[], stack: None, no_stack_trace: false, corrupted: false }
     }
     const fn report(mut self, re: &'static str) -> Format {
         self.report = Some(re);
@@ -109,21 +101,11 @@ pub struct Group {
 }
 
 const fn parts(parts: &'static [Part], skip: &'static [&'static str]) -> Stack {
-    Stack {
-        parts,
-        parts2: &[],
-        skip,
-        extractor: Extractor::First,
-    }
+    Stack { parts, parts2: &[], skip, extractor: Extractor::First }
 }
 
 const fn stall(parts: &'static [Part], skip: &'static [&'static str]) -> Stack {
-    Stack {
-        parts,
-        parts2: &[],
-        skip,
-        extractor: Extractor::Stall,
-    }
+    Stack { parts, parts2: &[], skip, extractor: Extractor::Stall }
 }
 
 use Part::{Re, Stack as STACK};
@@ -145,11 +127,7 @@ const fn warn(skip: &'static [&'static str]) -> Stack {
 }
 
 /// KMSAN: the report stack, then the origin stack (two frames).
-const KMSAN_PARTS: &[Part] = &[
-    STACK,
-    Re("(Local variable .* created at:|Uninit was created at:)"),
-    STACK,
-];
+const KMSAN_PARTS: &[Part] = &[STACK, Re("(Local variable .* created at:|Uninit was created at:)"), STACK];
 
 static BUG_FORMATS: &[Format] = &[
     Format::new("BUG: KASAN:", "KASAN: %1 %3 in %4")
@@ -403,66 +381,37 @@ static INFO_FORMATS: &[Format] = &[
 ];
 
 static KERNEL_PANIC_FORMATS: &[Format] = &[
-    Format::new(
-        "Kernel panic - not syncing: stack-protector:",
-        "kernel panic: stack is corrupted in %1",
-    )
-    .report("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {FUNC}")
-    .no_stack(),
-    Format::new(
-        "Kernel panic - not syncing: stack-protector:",
-        "kernel panic: stack is corrupted in %1",
-    )
-    .report("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: [a-f0-9x]+")
-    .stack(&parts(CT_STACK, &["stack_chk"])),
-    Format::new(
-        "Kernel panic - not syncing: corrupted stack end",
-        "kernel panic: corrupted stack end in %1",
-    )
-    .report("Kernel panic - not syncing: corrupted stack end detected inside scheduler")
-    .alts(&["stack-overflow in %1"])
-    .stack(&stall(CT_STACK, &["schedule", "retint_kernel"])),
-    Format::new(
-        "Kernel panic - not syncing: kernel stack overflow",
-        "kernel stack overflow in %1",
-    )
-    .alts(&["stack-overflow in %1"])
-    .stack(&stall(CT_STACK, &["bad_stack"])),
-    Format::new(
-        "Kernel panic - not syncing: Attempted to kill init!",
-        "kernel panic: Attempted to kill init!",
-    ),
+    Format::new("Kernel panic - not syncing: stack-protector:", "kernel panic: stack is corrupted in %1")
+        .report("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {FUNC}")
+        .no_stack(),
+    Format::new("Kernel panic - not syncing: stack-protector:", "kernel panic: stack is corrupted in %1")
+        .report("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: [a-f0-9x]+")
+        .stack(&parts(CT_STACK, &["stack_chk"])),
+    Format::new("Kernel panic - not syncing: corrupted stack end", "kernel panic: corrupted stack end in %1")
+        .report("Kernel panic - not syncing: corrupted stack end detected inside scheduler")
+        .alts(&["stack-overflow in %1"])
+        .stack(&stall(CT_STACK, &["schedule", "retint_kernel"])),
+    Format::new("Kernel panic - not syncing: kernel stack overflow", "kernel stack overflow in %1")
+        .alts(&["stack-overflow in %1"])
+        .stack(&stall(CT_STACK, &["bad_stack"])),
+    Format::new("Kernel panic - not syncing: Attempted to kill init!", "kernel panic: Attempted to kill init!"),
     Format::new(
         "Kernel panic - not syncing: Couldn't open N_TTY ldisc for [^ ]+ --- error -[0-9]+",
         "kernel panic: Couldn't open N_TTY ldisc",
     ),
-    Format::new(
-        "Kernel panic - not syncing: Fatal exception",
-        "kernel panic: Fatal exception",
-    )
-    .corrupted(),
-    Format::new(
-        "Kernel panic - not syncing: panic_on_warn set",
-        "kernel panic: panic_on_warn set",
-    )
-    .corrupted(),
-    Format::new(
-        "Kernel panic - not syncing: hung_task: blocked tasks",
-        "kernel panic: hung_task: blocked tasks",
-    )
-    .corrupted(),
+    Format::new("Kernel panic - not syncing: Fatal exception", "kernel panic: Fatal exception").corrupted(),
+    Format::new("Kernel panic - not syncing: panic_on_warn set", "kernel panic: panic_on_warn set").corrupted(),
+    Format::new("Kernel panic - not syncing: hung_task: blocked tasks", "kernel panic: hung_task: blocked tasks")
+        .corrupted(),
     Format::new("Kernel panic - not syncing: (.*)", "kernel panic: %1"),
 ];
 
 static KERNEL_BUG_FORMATS: &[Format] = &[
     Format::new("kernel BUG at mm/usercopy\\.c", "BUG: bad usercopy in %1")
         .stack(&parts(CT_STACK, &["usercopy", "__check"])),
-    Format::new(
-        "kernel BUG at lib/list_debug\\.c",
-        "BUG: corrupted list in %1",
-    )
-    .alts(&["bad-access in %1"])
-    .stack(&parts(CT_STACK, &[])),
+    Format::new("kernel BUG at lib/list_debug\\.c", "BUG: corrupted list in %1")
+        .alts(&["bad-access in %1"])
+        .stack(&parts(CT_STACK, &[])),
     Format::new("kernel BUG at (.*)", "kernel BUG in %2").stack(&parts(IP_CT_STACK, &["^skb_"])),
 ];
 
@@ -470,29 +419,18 @@ static UBSAN_FORMATS: &[Format] = &[
     Format::new("UBSAN:", "UBSAN: undefined-behaviour in %1")
         .report("UBSAN: Undefined behaviour in")
         .stack(&parts(CT_STACK, &["ubsan", "overflow"])),
-    Format::new(
-        "UBSAN: array-index-out-of-bounds in",
-        "UBSAN: array-index-out-of-bounds in %1",
-    )
-    .alts(&["bad-access in %1"])
-    .stack(&parts(CT_STACK, &["ubsan", "overflow"])),
-    Format::new("UBSAN:", "UBSAN: %1 in %2")
-        .report("UBSAN: (.*?) in")
+    Format::new("UBSAN: array-index-out-of-bounds in", "UBSAN: array-index-out-of-bounds in %1")
+        .alts(&["bad-access in %1"])
         .stack(&parts(CT_STACK, &["ubsan", "overflow"])),
+    Format::new("UBSAN:", "UBSAN: %1 in %2").report("UBSAN: (.*?) in").stack(&parts(CT_STACK, &["ubsan", "overflow"])),
 ];
 
 static TRUSTY_FORMATS: &[Format] = &[
     Format::new("trusty: panic.* ASSERT FAILED", "trusty: ASSERT FAILED: %1")
         .report("trusty: panic \\(.*?\\):(?: DEBUG)? ASSERT FAILED at \\(.*?\\): (.+)")
         .no_stack(),
-    Format::new(
-        "trusty: panic.* ASSERT FAILED.*: *(.*)",
-        "trusty: ASSERT FAILED: %1",
-    )
-    .corrupted(),
-    Format::new("trusty: panic", "trusty: panic: %1")
-        .report("trusty: panic \\(.*?\\): (.*)")
-        .no_stack(),
+    Format::new("trusty: panic.* ASSERT FAILED.*: *(.*)", "trusty: ASSERT FAILED: %1").corrupted(),
+    Format::new("trusty: panic", "trusty: panic: %1").report("trusty: panic \\(.*?\\): (.*)").no_stack(),
 ];
 
 /// Oops groups in the order a line is tested against them.
@@ -614,12 +552,16 @@ pub static GROUPS: &[Group] = &[
     Group {
         header: "VFS: Close: file count is 0",
         suppress: &[],
-        formats: &[Format::new("VFS: Close: file count is 0", "VFS: Close: file count is zero (use-after-free)").no_stack()],
+        formats: &[
+            Format::new("VFS: Close: file count is 0", "VFS: Close: file count is zero (use-after-free)").no_stack()
+        ],
     },
     Group {
         header: "VFS: Busy inodes after unmount",
         suppress: &[],
-        formats: &[Format::new("VFS: Busy inodes after unmount", "VFS: Busy inodes after unmount (use-after-free)").no_stack()],
+        formats: &[
+            Format::new("VFS: Busy inodes after unmount", "VFS: Busy inodes after unmount (use-after-free)").no_stack()
+        ],
     },
     Group {
         header: "Internal error:",
@@ -680,11 +622,8 @@ pub const RISCV_REGISTERS: &str = "status: [0-9a-f]{16} badaddr: [0-9a-f]{16} ca
 
 /// Texts that mark a second report in a console without caller ids even though no oops
 /// header is on the line: these messages come with a stack of their own.
-pub const INFO_WITH_STACK: &[&str] = &[
-    "vmalloc: allocation failure:",
-    "FAULT_INJECTION: forcing a failure",
-    "FAULT_FLAG_ALLOW_RETRY missing",
-];
+pub const INFO_WITH_STACK: &[&str] =
+    &["vmalloc: allocation failure:", "FAULT_INJECTION: forcing a failure", "FAULT_FLAG_ALLOW_RETRY missing"];
 
 /// Oops-header lines that follow the first header of the same report rather than start
 /// a second one.
