@@ -109,16 +109,22 @@ pub fn find_report<'a>(log: &'a [u8], oops: &Oops<'a>) -> Extracted<'a> {
     let mut cpu_backtrace = false;
     let mut skip_rest = false;
     let mut text_lines = 0usize;
+    let mut previous: Option<Line<'a>> = None;
     for line in Lines::new(log, oops.start) {
         let is_oops_line = line.pos == oops.start;
         let has_header = engine.headers.is_match(line.raw);
         let groups = if has_header { matching_groups(engine, line.raw) } else { 0 };
         if groups != 0 && !truncated_by_replay(log, line.next) {
             out.end_pos = line.next;
-            if !is_oops_line && !second_seen && !engine.not_a_second_report.is_match(line.raw) {
+            if !is_oops_line
+                && !second_seen
+                && !engine.not_a_second_report.is_match(line.raw)
+                && !previous.is_some_and(|p| symbolizer_continuation(&p, &line))
+            {
                 second_seen = true;
             }
         }
+        previous = Some(line);
         if !is_oops_line && !second_seen && groups != ALL_GROUPS && engine.info_with_stack.is_match(line.raw) {
             second_seen = true;
         }
@@ -151,6 +157,24 @@ pub fn find_report<'a>(log: &'a [u8], oops: &Oops<'a>) -> Extracted<'a> {
         }
     }
     out
+}
+
+/// A symbolised report repeats a line once per inlined function:
+/// `WARNING: … at x.c:1 inner x.c:1 [inline]` then `WARNING: … at x.c:1 outer+0x1/0x2 x.c:9`.
+/// The repeat is the same line, not a second report. (Raw consoles never look like this.)
+fn symbolizer_continuation(previous: &Line<'_>, line: &Line<'_>) -> bool {
+    if previous.context != line.context || !previous.text.ends_with(b" [inline]") {
+        return false;
+    }
+    let (a, b) = (previous.text, line.text);
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    // Back off to the start of the symbol both lines go on with.
+    let Some(split) = a[..common].iter().rposition(|&c| c == b' ').map(|i| i + 1) else {
+        return false;
+    };
+    split > 0
+        && crate::frame::parse_frame(&a[split..], false).is_some_and(|f| f.inline)
+        && crate::frame::parse_frame(&b[split..], false).is_some_and(|f| f.offset.is_some())
 }
 
 /// The last lines of the oops's context before the oops line: 5, or 50 for a task context
