@@ -193,9 +193,71 @@ fn strip<'a>(raw: &'a [u8], context: Context<'a>) -> (&'a [u8], bool) {
     (text, false)
 }
 
+/// Prepare raw console bytes for parsing: delete `\r` (serial consoles end lines with
+/// `\r\n`; syzkaller deletes it too) and terminal escape sequences (colours, cursor moves),
+/// which would otherwise hide a line's timestamp. Byte offsets in reports refer to the
+/// cleaned bytes.
+pub fn clean(mut data: Vec<u8>) -> Vec<u8> {
+    if memchr::memchr2(b'\r', 0x1b, &data).is_none() {
+        return data;
+    }
+    let mut w = 0;
+    let mut r = 0;
+    let n = data.len();
+    while r < n {
+        let c = data[r];
+        if c == b'\r' {
+            r += 1;
+            continue;
+        }
+        if c == 0x1b {
+            r += escape_len(&data[r..]);
+            continue;
+        }
+        data[w] = c;
+        w += 1;
+        r += 1;
+    }
+    data.truncate(w);
+    data
+}
+
+/// Length of the escape sequence at the start of `s` (which starts with ESC). Sequences
+/// never extend past a newline, so a stray ESC cannot swallow lines.
+fn escape_len(s: &[u8]) -> usize {
+    let end_of_line = memchr::memchr(b'\n', s).unwrap_or(s.len());
+    match s.get(1) {
+        // CSI: ESC [ parameters intermediates final-byte
+        Some(b'[') => s[2..end_of_line].iter().position(|c| (0x40..=0x7e).contains(c)).map_or(end_of_line, |i| i + 3),
+        // OSC: ESC ] … BEL or ESC \\
+        Some(b']') => {
+            let body = &s[2..end_of_line];
+            match body.iter().position(|&c| c == 0x07 || c == 0x1b) {
+                Some(i) if body[i] == 0x1b && body.get(i + 1) == Some(&b'\\') => i + 4,
+                Some(i) => i + 3,
+                None => end_of_line,
+            }
+        }
+        Some(b'\n') | None => 1,
+        // Two-byte sequences: ESC 7, ESC 8, ESC c, …
+        Some(_) => 2,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleaning() {
+        assert_eq!(clean(b"a\r\nb\r\n".to_vec()), b"a\nb\n");
+        assert_eq!(clean(b"\x1b[32m ok \x1b[39;49m.".to_vec()), b" ok .");
+        assert_eq!(clean(b"x\x1b7\x1b[?25ly\x1b8".to_vec()), b"xy");
+        assert_eq!(clean(b"t\x1b]0;title\x07u".to_vec()), b"tu");
+        assert_eq!(clean(b"a\x1b[12\nb".to_vec()), b"a\nb");
+        assert_eq!(clean(b"end\x1b".to_vec()), b"end");
+        assert_eq!(clean(b"plain".to_vec()), b"plain");
+    }
 
     fn ctx(s: &str) -> Context<'_> {
         line_context(s.as_bytes())

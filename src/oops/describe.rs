@@ -58,15 +58,14 @@ pub fn describe(text: &[u8], group: &'static CompiledGroup) -> Described {
             caps.iter().skip(1).map(|g| g.map_or_else(Vec::new, |g| g.as_bytes().to_vec())).collect();
         out.corrupted = None;
         let mut keys = Vec::new();
-        out.frames.clear();
         if let Some(stack) = &format.stack {
             let walk = extract_frames(stack, &text[start..]);
             if !walk.ok {
                 out.corrupted = Some("extracted no frames");
             }
             keys = walk.keys;
-            out.frames = walk.frames;
         }
+        out.frames = first_trace(&text[start..]);
         let canonical: Vec<&[u8]> =
             args.iter().map(Vec::as_slice).chain(keys.iter().map(|k| k.canonical.as_bytes())).collect();
         out.title = fill(format.spec.template, &canonical);
@@ -149,7 +148,6 @@ pub fn fill(template: &str, args: &[&[u8]]) -> Vec<u8> {
 struct Walk {
     keys: Vec<KeyFrame>,
     ok: bool,
-    frames: Vec<Frame>,
 }
 
 fn extract_frames(stack: &CompiledStack, text: &[u8]) -> Walk {
@@ -166,7 +164,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
     let engine = &*ENGINE;
     let mut lines = text.split(|&c| c == b'\n');
     let mut raw: Vec<String> = Vec::new();
-    let mut walk = Walk { keys: Vec::new(), ok: true, frames: Vec::new() };
+    let mut walk = Walk { keys: Vec::new(), ok: true };
     let mut stacks_seen = 0;
     let mut i = 0;
     loop {
@@ -207,11 +205,6 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                         if let Some(second) = second {
                             push_name(&mut raw, second, &stack.skip);
                         }
-                        if walk.frames.len() < MAX_FRAMES {
-                            if let Some(f) = frame::parse_frame(line, false) {
-                                walk.frames.push(f);
-                            }
-                        }
                     }
                 }
             }
@@ -235,6 +228,34 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
 
 /// Frames kept in a report's `frames` list.
 const MAX_FRAMES: usize = 64;
+
+/// Lines inside a trace that are not frames: context switches of the unwinder.
+const TRACE_MARKERS: &[&[u8]] =
+    &[b"<IRQ>", b"</IRQ>", b"<TASK>", b"</TASK>", b"<NMI>", b"</NMI>", b"<EOI>", b"<SOFTIRQ>", b"</SOFTIRQ>"];
+
+/// The structured frames of the first stack trace in `text`: from the first frame line,
+/// through unwinder markers, to the first line that is neither.
+fn first_trace(text: &[u8]) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    for line in text.split(|&c| c == b'\n') {
+        match frame::parse_frame(line, false) {
+            Some(f) => {
+                frames.push(f);
+                if frames.len() == MAX_FRAMES {
+                    break;
+                }
+            }
+            None if frames.is_empty() => {}
+            None => {
+                let t = line.trim_ascii();
+                if !TRACE_MARKERS.iter().any(|m| t.starts_with(m)) {
+                    break;
+                }
+            }
+        }
+    }
+    frames
+}
 
 fn push_captures(raw: &mut Vec<String>, caps: &regex::bytes::Captures<'_>, skip: &regex::bytes::Regex) {
     for g in caps.iter().skip(1).flatten() {
