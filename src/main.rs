@@ -17,11 +17,11 @@ struct Args {
 enum Command {
     /// Print the title of the first crash of each input (stdin when no file is given).
     #[command(
-        after_help = "Examples:\n  dmesg | kcrash title\n  kcrash title corpus/seeds/000.console\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
+        after_help = "Examples:\n  dmesg | kcrash title\n  kcrash title corpus/reports/seed-001.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
     )]
     Title(cli::title::TitleArgs),
     /// Print the parsed report of the first crash of each input.
-    #[command(after_help = "Examples:\n  kcrash parse crash.log\n  kcrash parse --json crash.log | jq .title")]
+    #[command(after_help = "Examples:\n  kcrash parse crash.log\n  kcrash parse --json crash.log | jq .report.title")]
     Parse(cli::title::ParseArgs),
     /// Annotated crash corpora (syzkaller format).
     #[command(subcommand)]
