@@ -16,5 +16,5 @@ pub mod report;
 pub mod title;
 
 pub use frame::Frame;
-pub use report::{contains_crash, parse, parse_from, Executor, Report};
+pub use report::{contains_crash, parse, parse_all, parse_from, Executor, Report};
 pub use title::CrashType;

@@ -80,6 +80,12 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
     crate::oops::parse_from(log, min_pos)
 }
 
+/// Every crash in `log`, in order. A crash starts at an oops line that is not part of the
+/// previous report (a `Kernel panic` after a `WARNING` belongs to the `WARNING`).
+pub fn parse_all(log: &[u8]) -> Vec<Report> {
+    crate::oops::parse_all(log)
+}
+
 /// Cheap check: does any line of `log` hold an oops header?
 pub fn contains_crash(log: &[u8]) -> bool {
     crate::oops::contains_crash(log)

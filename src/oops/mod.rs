@@ -79,6 +79,18 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
     Some(rep)
 }
 
+/// Every crash in the log (first version: one parse per crash; see issue 5 for the
+/// single-pass streaming version).
+pub fn parse_all(log: &[u8]) -> Vec<Report> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let Some(rep) = parse_from(log, pos) {
+        pos = rep.skip_pos;
+        out.push(rep);
+    }
+    out
+}
+
 fn executor(text: &[u8]) -> Option<Executor> {
     let caps = ENGINE.executor.captures(text)?;
     let num = |i: usize| std::str::from_utf8(caps.get(i)?.as_bytes()).ok()?.parse().ok();
