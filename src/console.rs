@@ -49,6 +49,40 @@ impl<'a> Context<'a> {
     }
 }
 
+/// A [`Context`] that owns its caller id, for state kept across lines of a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ContextKey {
+    None,
+    Console,
+    Caller(Vec<u8>),
+}
+
+impl ContextKey {
+    pub fn of(context: Context<'_>) -> Self {
+        match context {
+            Context::None => ContextKey::None,
+            Context::Console => ContextKey::Console,
+            Context::Caller(c) => ContextKey::Caller(c.to_vec()),
+        }
+    }
+
+    pub fn matches(&self, context: Context<'_>) -> bool {
+        match (self, context) {
+            (ContextKey::None, Context::None) | (ContextKey::Console, Context::Console) => true,
+            (ContextKey::Caller(a), Context::Caller(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    pub fn as_context(&self) -> Context<'_> {
+        match self {
+            ContextKey::None => Context::None,
+            ContextKey::Console => Context::Console,
+            ContextKey::Caller(c) => Context::Caller(c),
+        }
+    }
+}
+
 /// One line of a console log, viewed through the prefix grammar.
 #[derive(Debug, Clone, Copy)]
 pub struct Line<'a> {

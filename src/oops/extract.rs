@@ -3,7 +3,7 @@
 use memchr::memmem;
 
 use super::compiled::{Engine, ENGINE};
-use crate::console::{line_bounds, Context, Line, Lines};
+use crate::console::{line_bounds, Context, ContextKey, Line, Lines};
 
 const REPLAY_MARKER: &[u8] = b"** replaying previous printk message **";
 
@@ -36,12 +36,13 @@ pub fn matching_groups(engine: &Engine, raw: &[u8]) -> u32 {
     matching
 }
 
-/// A line cut short by the console and printed again on the next line.
-fn truncated_by_replay(log: &[u8], line_end: usize) -> bool {
-    if log.get(line_end) != Some(&b'\n') {
+/// The line ending where `after_line` starts was cut short by the console and is printed
+/// again on the next line.
+pub fn replay_follows(after_line: &[u8]) -> bool {
+    if after_line.first() != Some(&b'\n') {
         return false;
     }
-    let next = &log[line_end + 1..];
+    let next = &after_line[1..];
     let next_line = &next[..memchr::memchr(b'\n', next).unwrap_or(next.len())];
     memmem::find(next_line, REPLAY_MARKER).is_some()
 }
@@ -63,7 +64,7 @@ pub fn find_first_oops(log: &[u8]) -> Option<Oops<'_>> {
     let engine = &*ENGINE;
     for (start, end) in header_lines(log) {
         let groups = matching_groups(engine, &log[start..end]);
-        if groups != 0 && !truncated_by_replay(log, end) {
+        if groups != 0 && !replay_follows(&log[end..]) {
             let line = Line::new(log, start, end);
             return Some(Oops { group: groups.trailing_zeros() as usize, start, line_end: end, context: line.context });
         }
@@ -76,19 +77,6 @@ pub fn contains_crash(log: &[u8]) -> bool {
     header_lines(log).any(|(start, end)| matching_groups(engine, &log[start..end]) != 0)
 }
 
-/// The report cut out of the console, before title extraction.
-pub struct Extracted<'a> {
-    /// End of the last line after the oops line that holds an oops header (any context).
-    pub end_pos: usize,
-    /// The title is looked for in `report[..report_end]`: up to a second report, unless
-    /// caller ids tell the reports apart.
-    pub report_end: usize,
-    /// Stripped lines of the oops's context, each ending in `\n`.
-    pub report: Vec<u8>,
-    /// Context lines printed just before the oops line.
-    pub prefix: Vec<&'a [u8]>,
-}
-
 /// Every group bit set: a line that matches all groups has none left to "not match".
 const ALL_GROUPS: u32 = (1 << 29) - 1;
 
@@ -97,76 +85,162 @@ const LOCK_DEBUGGING_OFF: &[u8] = b"Disabling lock debugging due to kernel taint
 const KERNEL_PANIC: &[u8] = b"Kernel panic - not syncing";
 const CIRCULAR_LOCKING: &[u8] = b"WARNING: possible circular locking dependency detected";
 
-pub fn find_report<'a>(log: &'a [u8], oops: &Oops<'a>) -> Extracted<'a> {
-    let engine = &*ENGINE;
-    let ctx = oops.context;
-    let prefix = prefix_lines(log, oops.start, ctx);
-    let oops_raw = &log[oops.start..oops.line_end];
-    let min_lines = if memmem::find(oops_raw, b"BUG: KMSAN:").is_some() { 16 } else { 22 };
-    let caller_ids = ctx.is_caller();
-    let mut out = Extracted { end_pos: oops.line_end, report_end: 0, report: Vec::new(), prefix };
-    let mut second_seen = false;
-    let mut cpu_backtrace = false;
-    let mut skip_rest = false;
-    let mut text_lines = 0usize;
-    let mut previous: Option<Line<'a>> = None;
-    for line in Lines::new(log, oops.start) {
-        let is_oops_line = line.pos == oops.start;
-        let has_header = engine.headers.is_match(line.raw);
-        let groups = if has_header { matching_groups(engine, line.raw) } else { 0 };
-        if groups != 0 && !truncated_by_replay(log, line.next) {
-            out.end_pos = line.next;
-            if !is_oops_line
-                && !second_seen
-                && !engine.not_a_second_report.is_match(line.raw)
-                && !previous.is_some_and(|p| symbolizer_continuation(&p, &line))
-            {
-                second_seen = true;
-            }
+/// What the line before the current one was, for the symbolised-repeat rule.
+pub struct PreviousLine {
+    pub context: ContextKey,
+    pub text: Vec<u8>,
+}
+
+impl PreviousLine {
+    pub fn set(&mut self, line: &Line<'_>) {
+        if !self.context.matches(line.context) {
+            self.context = ContextKey::of(line.context);
         }
-        previous = Some(line);
-        if !is_oops_line && !second_seen && groups != ALL_GROUPS && engine.info_with_stack.is_match(line.raw) {
-            second_seen = true;
-        }
-        let in_context = line.context == ctx || (cpu_backtrace && line.context.is_cpu());
-        if !is_oops_line && (line.questionable || !in_context) {
-            continue;
-        }
-        text_lines += 1;
-        if !is_oops_line {
-            if skip_rest {
-                continue;
-            }
-            if memmem::find(line.raw, LOCK_DEBUGGING_OFF).is_some() {
-                continue;
-            }
-            if memmem::find(line.raw, SENDING_NMI).is_some() {
-                cpu_backtrace = true;
-            } else if text_lines > min_lines
-                && (memmem::find(line.raw, KERNEL_PANIC).is_some()
-                    || memmem::find(line.raw, CIRCULAR_LOCKING).is_some())
-            {
-                skip_rest = true;
-                continue;
-            }
-        }
-        out.report.extend_from_slice(line.text);
-        out.report.push(b'\n');
-        if !second_seen || caller_ids {
-            out.report_end = out.report.len();
+        self.text.clear();
+        self.text.extend_from_slice(line.text);
+    }
+}
+
+impl Default for PreviousLine {
+    fn default() -> Self {
+        PreviousLine { context: ContextKey::None, text: Vec::new() }
+    }
+}
+
+/// A report being cut out of the console, fed one line at a time from the oops line on.
+pub struct ReportBuilder {
+    pub group: usize,
+    pub context: ContextKey,
+    /// Offset of the oops line and of its `\n`.
+    pub start: usize,
+    pub line_end: usize,
+    /// End of the last line after the oops line that holds an oops header (any context).
+    pub end_pos: usize,
+    /// The title is looked for in `report[..report_end]`: up to a second report, unless
+    /// caller ids tell the reports apart.
+    pub report_end: usize,
+    /// Stripped lines of the oops's context, each ending in `\n`.
+    pub report: Vec<u8>,
+    /// Context lines printed just before the oops line, each ending in `\n`.
+    pub prefix: Vec<u8>,
+    /// A second report began (in any context).
+    pub second_seen: bool,
+    /// Lines of the report, as `text_lines` counts them.
+    pub text_lines: usize,
+    min_lines: usize,
+    cpu_backtrace: bool,
+    skip_rest: bool,
+}
+
+impl ReportBuilder {
+    pub fn new(oops_line: &Line<'_>, group: usize, prefix: Vec<u8>) -> Self {
+        let min_lines = if memmem::find(oops_line.raw, b"BUG: KMSAN:").is_some() { 16 } else { 22 };
+        let mut builder = ReportBuilder {
+            group,
+            context: ContextKey::of(oops_line.context),
+            start: oops_line.pos,
+            line_end: oops_line.next,
+            end_pos: oops_line.next,
+            report_end: 0,
+            report: Vec::new(),
+            prefix,
+            second_seen: false,
+            text_lines: 1,
+            min_lines,
+            cpu_backtrace: false,
+            skip_rest: false,
+        };
+        builder.append(oops_line.text);
+        builder
+    }
+
+    fn append(&mut self, text: &[u8]) {
+        self.report.extend_from_slice(text);
+        self.report.push(b'\n');
+        if !self.second_seen || self.context.as_context().is_caller() {
+            self.report_end = self.report.len();
         }
     }
-    out
+
+    /// Whether an oops line (`groups != 0`, not cut by a replay) starts a second report
+    /// rather than continuing this one.
+    pub fn is_second_report(&self, line: &Line<'_>, previous: &PreviousLine) -> bool {
+        !ENGINE.not_a_second_report.is_match(line.raw) && !symbolizer_continuation(previous, line)
+    }
+
+    /// Feed a line after the oops line. `groups` are its matching oops groups with
+    /// replay-truncated lines already cleared; `previous` is the line before it.
+    pub fn feed(&mut self, line: &Line<'_>, groups: u32, previous: &PreviousLine) {
+        if groups != 0 {
+            self.end_pos = line.next;
+            if !self.second_seen && self.is_second_report(line, previous) {
+                self.second_seen = true;
+            }
+        }
+        if !self.second_seen && groups != ALL_GROUPS && ENGINE.info_with_stack.is_match(line.raw) {
+            self.second_seen = true;
+        }
+        let in_context = self.context.matches(line.context) || (self.cpu_backtrace && line.context.is_cpu());
+        if line.questionable || !in_context {
+            return;
+        }
+        self.text_lines += 1;
+        if self.skip_rest || memmem::find(line.raw, LOCK_DEBUGGING_OFF).is_some() {
+            return;
+        }
+        if memmem::find(line.raw, SENDING_NMI).is_some() {
+            self.cpu_backtrace = true;
+        } else if self.text_lines > self.min_lines
+            && (memmem::find(line.raw, KERNEL_PANIC).is_some() || memmem::find(line.raw, CIRCULAR_LOCKING).is_some())
+        {
+            self.skip_rest = true;
+            return;
+        }
+        self.append(line.text);
+    }
+}
+
+/// Oops groups of a line, with a line cut short by a replay counting as none.
+pub fn line_groups(log_after_line: &[u8], raw: &[u8]) -> u32 {
+    let engine = &*ENGINE;
+    if !engine.headers.is_match(raw) {
+        return 0;
+    }
+    let groups = matching_groups(engine, raw);
+    if groups != 0 && replay_follows(log_after_line) {
+        return 0;
+    }
+    groups
+}
+
+/// Cut the report of `oops` out of the log: every line from the oops line to the end.
+pub fn find_report(log: &[u8], oops: &Oops<'_>) -> ReportBuilder {
+    let mut prefix = Vec::new();
+    for line in prefix_lines(log, oops.start, oops.context) {
+        prefix.extend_from_slice(line);
+        prefix.push(b'\n');
+    }
+    let mut lines = Lines::new(log, oops.start);
+    let first = lines.next().expect("the oops line is a line");
+    let mut builder = ReportBuilder::new(&first, oops.group, prefix);
+    let mut previous = PreviousLine::default();
+    previous.set(&first);
+    for line in lines {
+        let groups = line_groups(&log[line.next..], line.raw);
+        builder.feed(&line, groups, &previous);
+        previous.set(&line);
+    }
+    builder
 }
 
 /// A symbolised report repeats a line once per inlined function:
 /// `WARNING: … at x.c:1 inner x.c:1 [inline]` then `WARNING: … at x.c:1 outer+0x1/0x2 x.c:9`.
 /// The repeat is the same line, not a second report. (Raw consoles never look like this.)
-fn symbolizer_continuation(previous: &Line<'_>, line: &Line<'_>) -> bool {
-    if previous.context != line.context || !previous.text.ends_with(b" [inline]") {
+fn symbolizer_continuation(previous: &PreviousLine, line: &Line<'_>) -> bool {
+    if !previous.context.matches(line.context) || !previous.text.ends_with(b" [inline]") {
         return false;
     }
-    let (a, b) = (previous.text, line.text);
+    let (a, b) = (previous.text.as_slice(), line.text);
     let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     // Back off to the start of the symbol both lines go on with.
     let Some(split) = a[..common].iter().rposition(|&c| c == b' ').map(|i| i + 1) else {

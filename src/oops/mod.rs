@@ -26,49 +26,74 @@ pub use extract::contains_crash;
 const KERNEL_PANIC: &[u8] = b"Kernel panic - not syncing";
 const GCE_HANGUP: &[u8] = b"serialport: VM disconnected.";
 
+/// Whole-log facts a report carries besides its own lines.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogFacts {
+    /// The log shows the crash is an artefact of the test environment.
+    pub suppressed: bool,
+    /// `Kernel panic - not syncing` (syzkaller: anywhere from the parse start on).
+    pub panicked: bool,
+    /// The console was hung up (GCE `serialport: VM disconnected.`).
+    pub hung_up: bool,
+}
+
 /// Parse the first crash at or after `min_pos`.
 pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
     let sub = log.get(min_pos..)?;
     let oops = extract::find_first_oops(sub)?;
-    let group = &ENGINE.groups[oops.group];
-    let mut extracted = extract::find_report(sub, &oops);
-    let mut described = describe::describe(&extracted.report[..extracted.report_end], group);
+    let builder = extract::find_report(sub, &oops);
+    let facts = LogFacts {
+        suppressed: ENGINE.suppressions.is_match(log),
+        panicked: memmem::find(sub, KERNEL_PANIC).is_some(),
+        hung_up: memmem::find(log, GCE_HANGUP).is_some(),
+    };
+    let raw = &sub[builder.start..builder.end_pos];
+    let mut rep = finalize(builder, raw, facts);
+    rep.start_pos += min_pos;
+    rep.end_pos += min_pos;
+    rep.skip_pos += min_pos;
+    Some(rep)
+}
+
+/// Title, corruption and the rest of the report from a cut-out report. `raw` holds the raw
+/// log bytes from the oops line on (at least the oops line), for the rare report whose
+/// header does not survive prefix stripping.
+pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) -> Report {
+    let group = &ENGINE.groups[builder.group];
+    let extract::ReportBuilder { mut report, report_end, mut prefix, start, line_end, end_pos, context, .. } = builder;
+    let mut described = describe::describe(&report[..report_end], group);
     if described.title.is_empty() {
         // The header is not in the stripped text: describe the raw lines instead.
-        extracted.prefix.clear();
-        extracted.report = sub[oops.start..extracted.end_pos].to_vec();
-        described = describe::describe(&extracted.report, group);
+        prefix.clear();
+        report = raw.to_vec();
+        described = describe::describe(&report, group);
         if described.title.is_empty() {
-            described.title = sub[oops.start..oops.line_end].to_vec();
+            let oops_line = &raw[..(line_end - start).min(raw.len())];
+            described.title = oops_line.to_vec();
         }
     }
-    let mut text = Vec::with_capacity(extracted.report.len() + 512);
-    for line in &extracted.prefix {
-        text.extend_from_slice(line);
-        text.push(b'\n');
-    }
-    let prefix_len = text.len();
-    text.extend_from_slice(&extracted.report);
+    let prefix_len = prefix.len();
+    let mut text = prefix;
+    text.extend_from_slice(&report);
 
     let reason =
-        described.corrupted.or_else(|| corrupt::corruption(&described.title, &extracted.report, described.format));
+        described.corrupted.or_else(|| corrupt::corruption(&described.title, &report, described.format));
     let title = sanitize_title(&described.title);
     let alt_titles: Vec<String> = described.alts.iter().map(|a| sanitize_title(a)).collect();
-    let skip_pos = min_pos + oops.line_end;
     let mut rep = Report {
         crash_type: title_to_type(&title),
         frame: frame_from_title(&title),
-        corrupted: reason.is_some() || memmem::find(log, GCE_HANGUP).is_some(),
+        corrupted: reason.is_some() || facts.hung_up,
         corrupted_reason: reason.unwrap_or_default().to_string(),
-        suppressed: ENGINE.suppressions.is_match(log),
-        panicked: memmem::find(sub, KERNEL_PANIC).is_some(),
+        suppressed: facts.suppressed,
+        panicked: facts.panicked,
         executor: executor(&text),
         prefix_len,
-        start_pos: min_pos + oops.start,
-        end_pos: (min_pos + extracted.end_pos).max(skip_pos),
-        skip_pos,
+        start_pos: start,
+        end_pos: end_pos.max(line_end),
+        skip_pos: line_end,
         frames: described.frames,
-        context: oops.context.label(),
+        context: context.as_context().label(),
         title,
         alt_titles,
         ..Report::default()
@@ -76,7 +101,7 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
     fill_metadata(&mut rep, &text);
     rep.guilty_file = crate::guilty::guilty_file(&rep.title, &text[prefix_len..]);
     rep.report = text;
-    Some(rep)
+    rep
 }
 
 /// Every crash in the log (first version: one parse per crash; see issue 5 for the
