@@ -106,6 +106,14 @@ impl<'a> Line<'a> {
         let (text, questionable) = strip(raw, context);
         Line { pos, next, raw, context, text, questionable }
     }
+
+    /// A line held on its own (a stream's buffer) that starts at offset `pos` of the log
+    /// and ends at `next`; `raw` may be shorter than `next - pos` when the line was cut.
+    pub fn detached(raw: &'a [u8], pos: usize, next: usize) -> Self {
+        let context = line_context(raw);
+        let (text, questionable) = strip(raw, context);
+        Line { pos, next, raw, context, text, questionable }
+    }
 }
 
 /// Iterator over the lines of a log from a byte offset. A final empty fragment after the
@@ -168,12 +176,15 @@ fn dropped_notice(i: &[u8]) -> IResult<&[u8], &[u8]> {
 
 /// The part of the prefix after an optional `... login: ` chunk:
 /// `[<level>][timestamp][caller id] ` — returns the caller id if present.
-fn stamp(i: &[u8]) -> IResult<&[u8], Option<&[u8]>> {
+/// A console prefix: the caller id if any, and the `[ secs.usecs]` text.
+type Stamp<'a> = (Option<&'a [u8]>, &'a [u8]);
+
+fn stamp(i: &[u8]) -> IResult<&[u8], Stamp<'_>> {
     let (i, _) = opt(syslog_level).parse(i)?;
-    let (i, _) = timestamp(i)?;
+    let (i, time) = timestamp(i)?;
     let (i, caller) = opt(caller_id).parse(i)?;
     let (i, _) = char(' ')(i)?;
-    Ok((i, caller))
+    Ok((i, (caller, time)))
 }
 
 const LOGIN: &[u8] = b" login: ";
@@ -182,9 +193,23 @@ const LOGIN: &[u8] = b" login: ";
 /// and an optional `... login: ` chunk (a getty prompt glued to kernel output) may precede
 /// the timestamp; candidates are tried in the order a backtracking greedy match would.
 pub fn line_context(raw: &[u8]) -> Context<'_> {
+    match console_prefix(raw) {
+        None => Context::None,
+        Some((caller, _)) => caller.map_or(Context::Console, Context::Caller),
+    }
+}
+
+/// Seconds since boot of a line with a console timestamp.
+pub fn timestamp_secs(raw: &[u8]) -> Option<f64> {
+    let (_, time) = console_prefix(raw)?;
+    std::str::from_utf8(&time[1..time.len() - 1]).ok()?.trim_start().parse().ok()
+}
+
+/// The caller id (if any) and the `[ secs.usecs]` text of a line's console prefix.
+fn console_prefix(raw: &[u8]) -> Option<Stamp<'_>> {
     let has_login = memmem::find(raw, LOGIN).is_some();
     if !has_login && !matches!(raw.first(), Some(b'[' | b'<' | b'*')) {
-        return Context::None; // fast path: most lines without a prefix
+        return None; // fast path: most lines without a prefix
     }
     let after_notice = dropped_notice(raw).map_or(0, |(rest, _)| raw.len() - rest.len());
     let login_ends: Vec<usize> =
@@ -198,11 +223,11 @@ pub fn line_context(raw: &[u8]) -> Context<'_> {
         }
     }
     for start in starts {
-        if let Ok((_, caller)) = stamp(&raw[start..]) {
-            return caller.map_or(Context::Console, Context::Caller);
+        if let Ok((_, found)) = stamp(&raw[start..]) {
+            return Some(found);
         }
     }
-    Context::None
+    None
 }
 
 /// Remove the console prefix of a line with a context, and detect questionable frames.
@@ -256,6 +281,24 @@ pub fn clean(mut data: Vec<u8>) -> Vec<u8> {
     data
 }
 
+/// [`clean`] for one line (no `\n` inside), appending the result to `out`.
+pub fn clean_line_into(line: &[u8], out: &mut Vec<u8>) {
+    let mut r = 0;
+    while r < line.len() {
+        match memchr::memchr2(b'\r', 0x1b, &line[r..]) {
+            None => {
+                out.extend_from_slice(&line[r..]);
+                break;
+            }
+            Some(i) => {
+                out.extend_from_slice(&line[r..r + i]);
+                r += i;
+                r += if line[r] == b'\r' { 1 } else { escape_len(&line[r..]) };
+            }
+        }
+    }
+}
+
 /// Length of the escape sequence at the start of `s` (which starts with ESC). Sequences
 /// never extend past a newline, so a stray ESC cannot swallow lines.
 fn escape_len(s: &[u8]) -> usize {
@@ -291,6 +334,11 @@ mod tests {
         assert_eq!(clean(b"a\x1b[12\nb".to_vec()), b"a\nb");
         assert_eq!(clean(b"end\x1b".to_vec()), b"end");
         assert_eq!(clean(b"plain".to_vec()), b"plain");
+        for input in [&b"a\x1b[1;31mWARNING:\x1b[0m x\r"[..], b"\x1b", b"\x1b]0;t\x1b\\z", b"plain"] {
+            let mut out = Vec::new();
+            clean_line_into(input, &mut out);
+            assert_eq!(out, clean(input.to_vec()));
+        }
     }
 
     fn ctx(s: &str) -> Context<'_> {
@@ -310,6 +358,9 @@ mod tests {
         assert_eq!(ctx(""), Context::None);
         assert!(Context::Caller(b"[ T1]").is_task());
         assert!(Context::Caller(b"[ C1]").is_cpu());
+        assert_eq!(timestamp_secs(b"[   12.345678][ T1] x"), Some(12.345678));
+        assert_eq!(timestamp_secs(b"<6>[ 1.5] x"), Some(1.5));
+        assert_eq!(timestamp_secs(b"x [ 1.5] x"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod guilty;
 pub mod ksig;
 pub mod oops;
 pub mod report;
+pub mod stream;
 pub mod title;
 
 pub use frame::Frame;

@@ -154,6 +154,25 @@ impl ReportBuilder {
         builder
     }
 
+    /// A placeholder left behind when a finished builder is taken out of a collection.
+    pub fn empty() -> Self {
+        ReportBuilder {
+            group: 0,
+            context: ContextKey::None,
+            start: 0,
+            line_end: 0,
+            end_pos: 0,
+            report_end: 0,
+            report: Vec::new(),
+            prefix: Vec::new(),
+            second_seen: false,
+            text_lines: 0,
+            min_lines: 0,
+            cpu_backtrace: false,
+            skip_rest: false,
+        }
+    }
+
     fn append(&mut self, text: &[u8]) {
         self.report.extend_from_slice(text);
         self.report.push(b'\n');

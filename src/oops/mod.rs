@@ -76,8 +76,7 @@ pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) ->
     let mut text = prefix;
     text.extend_from_slice(&report);
 
-    let reason =
-        described.corrupted.or_else(|| corrupt::corruption(&described.title, &report, described.format));
+    let reason = described.corrupted.or_else(|| corrupt::corruption(&described.title, &report, described.format));
     let title = sanitize_title(&described.title);
     let alt_titles: Vec<String> = described.alts.iter().map(|a| sanitize_title(a)).collect();
     let mut rep = Report {
@@ -102,18 +101,6 @@ pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) ->
     rep.guilty_file = crate::guilty::guilty_file(&rep.title, &text[prefix_len..]);
     rep.report = text;
     rep
-}
-
-/// Every crash in the log (first version: one parse per crash; see issue 5 for the
-/// single-pass streaming version).
-pub fn parse_all(log: &[u8]) -> Vec<Report> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while let Some(rep) = parse_from(log, pos) {
-        pos = rep.skip_pos;
-        out.push(rep);
-    }
-    out
 }
 
 fn executor(text: &[u8]) -> Option<Executor> {
