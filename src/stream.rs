@@ -50,6 +50,12 @@ static END_OF_LIFE: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::
         .expect("static markers")
 });
 
+/// Oops-looking lines that old kernels print inside a report (SLUB debug details of a
+/// KASAN report): part of the open report, not crashes of their own.
+static REPORT_BODY: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+    crate::oops::compiled::compile(r"INFO: (?:Allocated in|Freed in|Slab 0x[0-9a-f]+|Object 0x[0-9a-f]+) ")
+});
+
 /// Lines that start a new kernel: the reports of the previous one are complete.
 static NEW_BOOT: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
     aho_corasick::AhoCorasick::new(["] Linux version ", "Booting the kernel."]).expect("static markers")
@@ -332,8 +338,9 @@ impl CrashStream {
             (Some(start), Some(now)) => (0.0..=FOLLOW_UP_SECS).contains(&(now - start)),
             _ => o.age <= FOLLOW_UP_LINES,
         };
+        let report_body = REPORT_BODY.is_match(line.raw);
         self.open.iter().filter(|o| o.done.is_none() && !o.sealed && recent(o)).any(|o| {
-            let continuation = !o.builder.is_second_report(line, &self.previous);
+            let continuation = report_body || !o.builder.is_second_report(line, &self.previous);
             continuation
                 && (same_stream(&o.builder.context, line.context) || ENGINE.not_a_second_report.is_match(line.raw))
         })

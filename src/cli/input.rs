@@ -33,3 +33,27 @@ fn read_file(path: &Path) -> anyhow::Result<Input> {
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(Input { name: path.display().to_string(), data: kcrash::console::clean(data) })
 }
+
+/// An input opened for streaming: a file, or stdin for none or `-`.
+pub struct Source {
+    pub name: String,
+    pub reader: Box<dyn Read + Send>,
+}
+
+/// The inputs as readers, one at a time (stdin when `files` is empty).
+pub fn sources(files: &[PathBuf]) -> Box<dyn Iterator<Item = anyhow::Result<Source>> + '_> {
+    let stdin = || Source { name: "-".into(), reader: Box::new(std::io::stdin()) };
+    if files.is_empty() {
+        return Box::new(std::iter::once_with(move || Ok(stdin())));
+    }
+    Box::new(files.iter().map(move |p| {
+        if p.as_os_str() == "-" {
+            return Ok(stdin());
+        }
+        let file = std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            anyhow::bail!("cannot read {}: is a directory", p.display());
+        }
+        Ok(Source { name: p.display().to_string(), reader: Box::new(file) })
+    }))
+}

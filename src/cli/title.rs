@@ -6,23 +6,47 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::input::inputs;
+use std::io::Read;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::input::{inputs, sources};
 use kcrash::report::REPORT_SCHEMA;
+use kcrash::stream::CrashStream;
 use kcrash::Report;
 
 #[derive(Args)]
 pub struct TitleArgs {
     /// Console logs to read; stdin when none is given.
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub every: EveryCrash,
 }
 
 #[derive(Args)]
 pub struct ParseArgs {
     /// Console logs to read; stdin when none is given.
     pub files: Vec<PathBuf>,
-    /// One JSON object per input (JSON Lines), with a `schema` version field.
+    /// One JSON object per report (JSON Lines), with a `schema` version field.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub every: EveryCrash,
+}
+
+#[derive(Args)]
+pub struct EveryCrash {
+    /// Every crash of each input, in order, each printed as soon as it is complete
+    /// (streaming: memory stays bounded whatever the input's size).
+    #[arg(long)]
+    pub all: bool,
+    /// A live console (e.g. QEMU's serial output): like --all, and a report is also
+    /// complete once the input has been quiet for --idle seconds.
+    #[arg(long)]
+    pub follow: bool,
+    /// Seconds of silence after which --follow completes the open reports.
+    #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+    pub idle: f64,
 }
 
 /// grep's exit status: 0 every input had a crash, 1 some had none, 2 some could not be read.
@@ -70,6 +94,16 @@ fn for_each_report(
 pub fn run_title(args: TitleArgs) -> anyhow::Result<ExitCode> {
     let many = args.files.len() > 1;
     let mut out = std::io::stdout().lock();
+    if args.every.all || args.every.follow {
+        return for_each_crash(&args.files, &args.every, |name, rep| {
+            if many {
+                writeln!(out, "{name}: {}", rep.title)?;
+            } else {
+                writeln!(out, "{}", rep.title)?;
+            }
+            out.flush()
+        });
+    }
     for_each_report(&args.files, |name, rep| {
         match rep {
             Some(rep) if many => writeln!(out, "{name}: {}", rep.title)?,
@@ -83,6 +117,17 @@ pub fn run_title(args: TitleArgs) -> anyhow::Result<ExitCode> {
 
 pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
+    if args.every.all || args.every.follow {
+        return for_each_crash(&args.files, &args.every, |name, rep| {
+            if args.json {
+                let obj = serde_json::json!({ "schema": REPORT_SCHEMA, "input": name, "report": rep });
+                writeln!(out, "{obj}")?;
+            } else {
+                print_summary(&mut out, name, rep)?;
+            }
+            out.flush()
+        });
+    }
     for_each_report(&args.files, |name, rep| {
         if args.json {
             let obj = serde_json::json!({ "schema": REPORT_SCHEMA, "input": name, "report": rep });
@@ -95,6 +140,80 @@ pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     })
+}
+
+/// Stream every crash of every input to `each`, as soon as each report is complete.
+fn for_each_crash(
+    files: &[PathBuf],
+    every: &EveryCrash,
+    mut each: impl FnMut(&str, &Report) -> std::io::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    let mut status = Status::default();
+    for source in sources(files) {
+        let source = match source {
+            Ok(s) => s,
+            Err(e) => {
+                status.failed = true;
+                eprintln!("kcrash: {e:#}");
+                continue;
+            }
+        };
+        let name = source.name.clone();
+        let mut found = false;
+        let mut write_error = None;
+        let emit = |rep: Report| {
+            found = true;
+            if write_error.is_none() {
+                write_error = each(&name, &rep).err();
+            }
+        };
+        let read = if every.follow {
+            follow(source.reader, Duration::from_secs_f64(every.idle.max(0.01)), emit)
+        } else {
+            kcrash::stream::read_all(source.reader, emit)
+        };
+        if let Some(e) = write_error {
+            return Err(e.into());
+        }
+        if let Err(e) = read {
+            status.failed = true;
+            eprintln!("kcrash: reading {name}: {e}");
+        }
+        status.missing |= !found;
+    }
+    Ok(status.code())
+}
+
+/// Stream a live console: a reader thread hands over chunks; when none comes for `idle`,
+/// the open reports are complete.
+fn follow(mut reader: Box<dyn Read + Send>, idle: Duration, mut emit: impl FnMut(Report)) -> std::io::Result<()> {
+    let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<u8>>>(8);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let msg = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => Ok(buf[..n].to_vec()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let failed = msg.is_err();
+            if tx.send(msg).is_err() || failed {
+                break;
+            }
+        }
+    });
+    let mut stream = CrashStream::default();
+    loop {
+        match rx.recv_timeout(idle) {
+            Ok(Ok(chunk)) => stream.feed(&chunk, &mut emit),
+            Ok(Err(e)) => return Err(e),
+            Err(mpsc::RecvTimeoutError::Timeout) => stream.flush(&mut emit),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    stream.finish(&mut emit);
+    Ok(())
 }
 
 fn print_summary(out: &mut impl Write, name: &str, rep: &Report) -> std::io::Result<()> {
@@ -127,6 +246,9 @@ fn print_summary(out: &mut impl Write, name: &str, rep: &Report) -> std::io::Res
     }
     if let (Some(cpu), Some(pid)) = (rep.cpu, rep.pid) {
         writeln!(out, "task:       CPU {cpu}, PID {pid}, {}", rep.comm.as_deref().unwrap_or("?"))?;
+    }
+    if rep.truncated {
+        writeln!(out, "truncated:  yes (the report outgrew the parser's limits)")?;
     }
     writeln!(out, "bytes:      {}..{}", rep.start_pos, rep.end_pos)?;
     writeln!(out)?;
