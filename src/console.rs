@@ -1,1 +1,393 @@
-//! Console line prefixes: timestamps, caller ids, syslog levels.
+//! Console lines: the timestamp / caller-id prefix grammar, the line's context, and the
+//! stripped text the report is built from.
+//!
+//! A console line looks like `[   12.345678][ T1234] text` (caller ids from
+//! CONFIG_PRINTK_CALLER), `[   12.345678] text`, `<6>[ 12.3] text`, or has no prefix at all.
+//! Lines are compared by *context*: lines of the same task/CPU (or of the same plain console)
+//! belong to the same report.
+
+use memchr::memmem;
+use nom::bytes::complete::{tag, take_while};
+use nom::character::complete::{char, digit1, one_of};
+use nom::combinator::{opt, recognize};
+use nom::sequence::delimited;
+use nom::{IResult, Parser};
+
+/// Which stream a console line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context<'a> {
+    /// No timestamp prefix.
+    None,
+    /// Timestamp without caller id.
+    Console,
+    /// Caller id, exactly as printed (`[ T1234]`, `[    C1]`): padding matters.
+    Caller(&'a [u8]),
+}
+
+impl<'a> Context<'a> {
+    pub fn is_task(&self) -> bool {
+        matches!(self, Context::Caller(c) if c.contains(&b'T'))
+    }
+
+    pub fn is_cpu(&self) -> bool {
+        matches!(self, Context::Caller(c) if c.contains(&b'C'))
+    }
+
+    pub fn is_caller(&self) -> bool {
+        matches!(self, Context::Caller(_))
+    }
+
+    /// Text form used in JSON: "", "console", or the caller id without brackets and padding.
+    pub fn label(&self) -> String {
+        match self {
+            Context::None => String::new(),
+            Context::Console => "console".to_string(),
+            Context::Caller(c) => {
+                String::from_utf8_lossy(c).trim_matches(|ch: char| ch == '[' || ch == ']' || ch == ' ').to_string()
+            }
+        }
+    }
+}
+
+/// A [`Context`] that owns its caller id, for state kept across lines of a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ContextKey {
+    None,
+    Console,
+    Caller(Vec<u8>),
+}
+
+impl ContextKey {
+    pub fn of(context: Context<'_>) -> Self {
+        match context {
+            Context::None => ContextKey::None,
+            Context::Console => ContextKey::Console,
+            Context::Caller(c) => ContextKey::Caller(c.to_vec()),
+        }
+    }
+
+    pub fn matches(&self, context: Context<'_>) -> bool {
+        match (self, context) {
+            (ContextKey::None, Context::None) | (ContextKey::Console, Context::Console) => true,
+            (ContextKey::Caller(a), Context::Caller(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    pub fn as_context(&self) -> Context<'_> {
+        match self {
+            ContextKey::None => Context::None,
+            ContextKey::Console => Context::Console,
+            ContextKey::Caller(c) => Context::Caller(c),
+        }
+    }
+}
+
+/// One line of a console log, viewed through the prefix grammar.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
+    /// Offset of the line's first byte in the log.
+    pub pos: usize,
+    /// Offset of the line's `\n` (or the log length for a final line without one).
+    pub next: usize,
+    /// The raw line, without its `\n`.
+    pub raw: &'a [u8],
+    pub context: Context<'a>,
+    /// The line with its console prefix removed (and a questionable frame's `?` dropped).
+    pub text: &'a [u8],
+    /// A `? func+…` or `(unreliable)` frame: the unwinder is not sure about it.
+    pub questionable: bool,
+}
+
+impl<'a> Line<'a> {
+    pub fn new(log: &'a [u8], pos: usize, next: usize) -> Self {
+        let raw = &log[pos..next];
+        let context = line_context(raw);
+        let (text, questionable) = strip(raw, context);
+        Line { pos, next, raw, context, text, questionable }
+    }
+
+    /// A line held on its own (a stream's buffer) that starts at offset `pos` of the log
+    /// and ends at `next`; `raw` may be shorter than `next - pos` when the line was cut.
+    pub fn detached(raw: &'a [u8], pos: usize, next: usize) -> Self {
+        let context = line_context(raw);
+        let (text, questionable) = strip(raw, context);
+        Line { pos, next, raw, context, text, questionable }
+    }
+}
+
+/// Iterator over the lines of a log from a byte offset. A final empty fragment after the
+/// last `\n` is not a line.
+pub struct Lines<'a> {
+    log: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(log: &'a [u8], pos: usize) -> Self {
+        Lines { log, pos }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Line<'a>;
+
+    fn next(&mut self) -> Option<Line<'a>> {
+        if self.pos >= self.log.len() {
+            return None;
+        }
+        let pos = self.pos;
+        let next = memchr::memchr(b'\n', &self.log[pos..]).map_or(self.log.len(), |i| pos + i);
+        self.pos = next + 1;
+        Some(Line::new(self.log, pos, next))
+    }
+}
+
+/// Start and end (the `\n` or the log length) of the line holding byte `at`.
+pub fn line_bounds(log: &[u8], at: usize) -> (usize, usize) {
+    let start = memchr::memrchr(b'\n', &log[..at]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &log[at..]).map_or(log.len(), |i| at + i);
+    (start, end)
+}
+
+fn spaces(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while(|c| c == b' ')(i)
+}
+
+/// `[   12.345678]`
+fn timestamp(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize(delimited(char('['), (spaces, digit1, char('.'), digit1), char(']'))).parse(i)
+}
+
+/// `[ T1234]` or `[    C1]`, returned with brackets and padding.
+fn caller_id(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize(delimited(char('['), (spaces, one_of("CT"), digit1), char(']'))).parse(i)
+}
+
+/// `<6>`
+fn syslog_level(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize(delimited(char('<'), digit1, char('>'))).parse(i)
+}
+
+/// `** 12 printk messages dropped ** `
+fn dropped_notice(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize((tag("** "), digit1, tag(" printk messages dropped ** "))).parse(i)
+}
+
+/// The part of the prefix after an optional `... login: ` chunk:
+/// `[<level>][timestamp][caller id] ` — returns the caller id if present.
+/// A console prefix: the caller id if any, and the `[ secs.usecs]` text.
+type Stamp<'a> = (Option<&'a [u8]>, &'a [u8]);
+
+fn stamp(i: &[u8]) -> IResult<&[u8], Stamp<'_>> {
+    let (i, _) = opt(syslog_level).parse(i)?;
+    let (i, time) = timestamp(i)?;
+    let (i, caller) = opt(caller_id).parse(i)?;
+    let (i, _) = char(' ')(i)?;
+    Ok((i, (caller, time)))
+}
+
+const LOGIN: &[u8] = b" login: ";
+
+/// The context of a raw console line. An optional `** N printk messages dropped ** ` notice
+/// and an optional `... login: ` chunk (a getty prompt glued to kernel output) may precede
+/// the timestamp; candidates are tried in the order a backtracking greedy match would.
+pub fn line_context(raw: &[u8]) -> Context<'_> {
+    match console_prefix(raw) {
+        None => Context::None,
+        Some((caller, _)) => caller.map_or(Context::Console, Context::Caller),
+    }
+}
+
+/// Seconds since boot of a line with a console timestamp.
+pub fn timestamp_secs(raw: &[u8]) -> Option<f64> {
+    let (_, time) = console_prefix(raw)?;
+    std::str::from_utf8(&time[1..time.len() - 1]).ok()?.trim_start().parse().ok()
+}
+
+/// The caller id (if any) and the `[ secs.usecs]` text of a line's console prefix.
+fn console_prefix(raw: &[u8]) -> Option<Stamp<'_>> {
+    let has_login = memmem::find(raw, LOGIN).is_some();
+    if !has_login && !matches!(raw.first(), Some(b'[' | b'<' | b'*')) {
+        return None; // fast path: most lines without a prefix
+    }
+    let after_notice = dropped_notice(raw).map_or(0, |(rest, _)| raw.len() - rest.len());
+    let login_ends: Vec<usize> =
+        if has_login { memmem::find_iter(raw, LOGIN).map(|p| p + LOGIN.len()).collect() } else { Vec::new() };
+    let mut starts: Vec<usize> = Vec::with_capacity(login_ends.len() * 2 + 2);
+    for base in [after_notice, 0] {
+        starts.extend(login_ends.iter().rev().filter(|&&e| e >= base + LOGIN.len()));
+        starts.push(base);
+        if after_notice == 0 {
+            break;
+        }
+    }
+    for start in starts {
+        if let Ok((_, found)) = stamp(&raw[start..]) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Remove the console prefix of a line with a context, and detect questionable frames.
+fn strip<'a>(raw: &'a [u8], context: Context<'a>) -> (&'a [u8], bool) {
+    if context == Context::None {
+        return (raw, false);
+    }
+    let text = match memmem::find(raw, b"] ") {
+        Some(i) => &raw[i + 2..],
+        None => raw,
+    };
+    if memmem::find(text, b"<EOI>").is_some() {
+        return (text, false);
+    }
+    if let Some(i) = memmem::find(text, b" ? ") {
+        // Keep one leading space, as frame lines have.
+        return (&text[i + 2..], true);
+    }
+    if let Some(t) = text.strip_suffix(b" (unreliable)") {
+        return (t, true);
+    }
+    (text, false)
+}
+
+/// Prepare raw console bytes for parsing: delete `\r` (serial consoles end lines with
+/// `\r\n`; syzkaller deletes it too) and terminal escape sequences (colours, cursor moves),
+/// which would otherwise hide a line's timestamp. Byte offsets in reports refer to the
+/// cleaned bytes.
+pub fn clean(mut data: Vec<u8>) -> Vec<u8> {
+    if memchr::memchr2(b'\r', 0x1b, &data).is_none() {
+        return data;
+    }
+    let mut w = 0;
+    let mut r = 0;
+    let n = data.len();
+    while r < n {
+        let c = data[r];
+        if c == b'\r' {
+            r += 1;
+            continue;
+        }
+        if c == 0x1b {
+            r += escape_len(&data[r..]);
+            continue;
+        }
+        data[w] = c;
+        w += 1;
+        r += 1;
+    }
+    data.truncate(w);
+    data
+}
+
+/// [`clean`] for one line (no `\n` inside), appending the result to `out`.
+pub fn clean_line_into(line: &[u8], out: &mut Vec<u8>) {
+    let mut r = 0;
+    while r < line.len() {
+        match memchr::memchr2(b'\r', 0x1b, &line[r..]) {
+            None => {
+                out.extend_from_slice(&line[r..]);
+                break;
+            }
+            Some(i) => {
+                out.extend_from_slice(&line[r..r + i]);
+                r += i;
+                r += if line[r] == b'\r' { 1 } else { escape_len(&line[r..]) };
+            }
+        }
+    }
+}
+
+/// Length of the escape sequence at the start of `s` (which starts with ESC). Sequences
+/// never extend past a newline, so a stray ESC cannot swallow lines.
+fn escape_len(s: &[u8]) -> usize {
+    let end_of_line = memchr::memchr(b'\n', s).unwrap_or(s.len());
+    match s.get(1) {
+        // CSI: ESC [ parameters intermediates final-byte
+        Some(b'[') => s[2..end_of_line].iter().position(|c| (0x40..=0x7e).contains(c)).map_or(end_of_line, |i| i + 3),
+        // OSC: ESC ] … BEL or ESC \\
+        Some(b']') => {
+            let body = &s[2..end_of_line];
+            match body.iter().position(|&c| c == 0x07 || c == 0x1b) {
+                Some(i) if body[i] == 0x1b && body.get(i + 1) == Some(&b'\\') => i + 4,
+                Some(i) => i + 3,
+                None => end_of_line,
+            }
+        }
+        Some(b'\n') | None => 1,
+        // Two-byte sequences: ESC 7, ESC 8, ESC c, …
+        Some(_) => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleaning() {
+        assert_eq!(clean(b"a\r\nb\r\n".to_vec()), b"a\nb\n");
+        assert_eq!(clean(b"\x1b[32m ok \x1b[39;49m.".to_vec()), b" ok .");
+        assert_eq!(clean(b"x\x1b7\x1b[?25ly\x1b8".to_vec()), b"xy");
+        assert_eq!(clean(b"t\x1b]0;title\x07u".to_vec()), b"tu");
+        assert_eq!(clean(b"a\x1b[12\nb".to_vec()), b"a\nb");
+        assert_eq!(clean(b"end\x1b".to_vec()), b"end");
+        assert_eq!(clean(b"plain".to_vec()), b"plain");
+        for input in [&b"a\x1b[1;31mWARNING:\x1b[0m x\r"[..], b"\x1b", b"\x1b]0;t\x1b\\z", b"plain"] {
+            let mut out = Vec::new();
+            clean_line_into(input, &mut out);
+            assert_eq!(out, clean(input.to_vec()));
+        }
+    }
+
+    fn ctx(s: &str) -> Context<'_> {
+        line_context(s.as_bytes())
+    }
+
+    #[test]
+    fn contexts() {
+        assert_eq!(ctx("[   12.345678] foo"), Context::Console);
+        assert_eq!(ctx("[   12.345678][ T1234] foo"), Context::Caller(b"[ T1234]"));
+        assert_eq!(ctx("[   12.345678][    C1] foo"), Context::Caller(b"[    C1]"));
+        assert_eq!(ctx("<6>[   12.345678] foo"), Context::Console);
+        assert_eq!(ctx("foo [ 1.2] bar"), Context::None);
+        assert_eq!(ctx("[12.3]foo"), Context::None);
+        assert_eq!(ctx("** 5 printk messages dropped ** [ 1.2] x"), Context::Console);
+        assert_eq!(ctx("syzkaller login: [   12.3][ T5] x"), Context::Caller(b"[ T5]"));
+        assert_eq!(ctx(""), Context::None);
+        assert!(Context::Caller(b"[ T1]").is_task());
+        assert!(Context::Caller(b"[ C1]").is_cpu());
+        assert_eq!(timestamp_secs(b"[   12.345678][ T1] x"), Some(12.345678));
+        assert_eq!(timestamp_secs(b"<6>[ 1.5] x"), Some(1.5));
+        assert_eq!(timestamp_secs(b"x [ 1.5] x"), None);
+    }
+
+    #[test]
+    fn stripping() {
+        let l = "[ 1.2][ T1]  ? foo+0x1/0x2";
+        let line = Line::new(l.as_bytes(), 0, l.len());
+        assert!(line.questionable);
+        assert_eq!(line.text, b" foo+0x1/0x2");
+        let l = "[ 1.2] [c000] [c001] foo+0x1/0x2 (unreliable)";
+        let line = Line::new(l.as_bytes(), 0, l.len());
+        assert!(line.questionable);
+        assert_eq!(line.text, b"[c000] [c001] foo+0x1/0x2");
+        let l = " ? foo+0x1/0x2";
+        let line = Line::new(l.as_bytes(), 0, l.len());
+        assert!(!line.questionable);
+        assert_eq!(line.text, l.as_bytes());
+        let l = "[ 1.2]  <EOI>  ? foo+0x1/0x2";
+        let line = Line::new(l.as_bytes(), 0, l.len());
+        assert!(!line.questionable);
+    }
+
+    #[test]
+    fn lines_iteration() {
+        let log = b"a\nb\n\nc";
+        let v: Vec<_> = Lines::new(log, 0).map(|l| l.raw).collect();
+        assert_eq!(v, vec![&b"a"[..], b"b", b"", b"c"]);
+        let v: Vec<_> = Lines::new(b"a\n", 0).map(|l| l.raw).collect();
+        assert_eq!(v, vec![&b"a"[..]]);
+    }
+}

@@ -19,3 +19,216 @@ pub struct Frame {
     pub inline: bool,
     pub questionable: bool,
 }
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::character::complete::{char, one_of};
+use nom::combinator::{opt, peek, recognize};
+use nom::multi::many_m_n;
+use nom::sequence::{delimited, preceded};
+use nom::{IResult, Parser};
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+fn is_symbol(c: u8) -> bool {
+    is_ident(c) || c == b'.'
+}
+
+fn is_lower_hex(c: u8) -> bool {
+    c.is_ascii_digit() || (b'a'..=b'f').contains(&c)
+}
+
+fn spaces(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while(|c| c == b' ')(i)
+}
+
+/// A program counter in brackets: `[<ffffffff81234567>]`, `[c00000000022d79c]`, `[<0x12>]`.
+pub fn pc(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize((char('['), opt(char('<')), opt(tag("0x")), take_while1(is_lower_hex), opt(char('>')), char(']')))
+        .parse(i)
+}
+
+/// An identifier immediately followed by `.` or `+` (which is not consumed): the part of a
+/// symbol before compiler suffixes (`foo` of `foo.isra.0+0x1/0x2`).
+fn function(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    let (i, name) = take_while1(is_ident)(i)?;
+    let (i, _) = peek(one_of(".+")).parse(i)?;
+    Ok((i, name))
+}
+
+/// Leading spaces and up to two `[pc] ` prefixes.
+fn frame_lead(i: &[u8]) -> IResult<&[u8], ()> {
+    let (i, _) = spaces(i)?;
+    let (i, _) = many_m_n(0, 2, (pc, char(' '))).parse(i)?;
+    Ok((i, ()))
+}
+
+/// Function names a frame line contributes to title extraction, in order.
+/// Plain frames (`foo+0x1/0x2`, `[<pc>] foo+0x…`, PowerPC `[pc] [pc] foo+0x…`) give one
+/// name; ARM32 unwinder lines (`[<pc>] (callee) from [<pc>] (caller+0x…)`) give the callee
+/// and the caller, because the top frame otherwise only appears in LR.
+pub fn frame_functions(text: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    if let Ok((_, name)) = preceded(frame_lead, function).parse(text) {
+        return Some((name, None));
+    }
+    arm_unwind(text).ok().map(|(_, (callee, caller))| (callee, Some(caller)))
+}
+
+fn arm_unwind(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
+    let (i, _) = spaces(i)?;
+    let (i, _) = pc(i)?;
+    let (i, callee) = delimited(tag(" ("), take_while1(is_symbol), tag(") from ")).parse(i)?;
+    let (i, _) = pc(i)?;
+    let (i, _) = tag(" (")(i)?;
+    let (i, caller) = function(i)?;
+    Ok((i, (callee, caller)))
+}
+
+/// Whether a line is a frame line for the stack checks (either shape above).
+pub fn is_frame_line(text: &[u8]) -> bool {
+    frame_functions(text).is_some()
+}
+
+/// A frame of the fault-injection stack (`should_fail`, `should_failslab`) interleaved
+/// into a report: it means the lines around it belong to two different stacks.
+pub fn is_fault_injection_frame(text: &[u8]) -> bool {
+    let parsed: IResult<&[u8], &[u8]> =
+        preceded((spaces, opt((pc, take_while1(|c| c == b' ')))), alt((tag("should_failslab"), tag("should_fail"))))
+            .parse(text);
+    match parsed {
+        Ok((rest, _)) => {
+            // Only compiler suffixes may follow the name before the offset.
+            let rest = if rest.starts_with(b".") {
+                let n = rest.iter().take_while(|&&c| is_symbol(c)).count();
+                &rest[n..]
+            } else {
+                rest
+            };
+            rest.starts_with(b"+0x")
+        }
+        Err(_) => false,
+    }
+}
+
+fn hex_number(i: &[u8]) -> IResult<&[u8], u64> {
+    let (i, digits) = preceded(tag("0x"), take_while1(|c: u8| c.is_ascii_hexdigit())).parse(i)?;
+    let value = std::str::from_utf8(digits).ok().and_then(|s| u64::from_str_radix(s, 16).ok());
+    Ok((i, value.unwrap_or(u64::MAX)))
+}
+
+/// `[ext4]`, `[ext4 0123abcd]`
+fn bracketed(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    delimited(char('['), take_while1(|c: u8| c != b']'), char(']')).parse(i)
+}
+
+/// `path/file.c:123`
+fn source_location(i: &[u8]) -> IResult<&[u8], (&[u8], u32)> {
+    let (i, path) = take_while1(|c: u8| c.is_ascii_alphanumeric() || b"_/.-".contains(&c))(i)?;
+    let (i, _) = char(':')(i)?;
+    let (i, digits) = take_while1(|c: u8| c.is_ascii_digit())(i)?;
+    let line = std::str::from_utf8(digits).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    if !path.contains(&b'.') {
+        return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify)));
+    }
+    Ok((i, (path, line)))
+}
+
+/// Parse one stack-frame line (console prefix already removed) into a structured frame:
+/// `[? ][[<pc>] ]func+0x1f/0x40[ path/file.c:123][ [inline]][ [module]]`, or a symbolised
+/// inline frame `func path/file.c:123 [inline]`. `questionable` is the console layer's verdict.
+pub fn parse_frame(text: &[u8], questionable: bool) -> Option<Frame> {
+    let (rest, _) = frame_lead(text).ok()?;
+    let (rest, q) = match rest.strip_prefix(b"? ") {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    let (rest, _) = frame_lead(rest).ok()?;
+    let (mut rest, name) = take_while1::<_, _, nom::error::Error<&[u8]>>(is_symbol)(rest).ok()?;
+    let mut frame =
+        Frame { function: crate::demangle::demangle(name), questionable: questionable || q, ..Frame::default() };
+    if let Ok((r, (off, size))) = (preceded(char('+'), hex_number), preceded(char('/'), hex_number)).parse(rest) {
+        frame.offset = Some(off);
+        frame.size = Some(size);
+        rest = r;
+    } else if !rest.starts_with(b" ") {
+        return None;
+    }
+    while let Some(trimmed) = rest.strip_prefix(b" ") {
+        if let Some(r) = trimmed.strip_prefix(b"[inline]") {
+            frame.inline = true;
+            rest = r;
+        } else if let Ok((r, module)) = bracketed(trimmed) {
+            let module = module.split(|&c| c == b' ').next().unwrap_or(module);
+            frame.module = Some(String::from_utf8_lossy(module).into_owned());
+            rest = r;
+        } else if let Ok((r, (path, line))) = source_location(trimmed) {
+            frame.file = Some(String::from_utf8_lossy(path).into_owned());
+            frame.line = Some(line);
+            rest = r;
+        } else {
+            break;
+        }
+    }
+    // A name without an offset is only a frame when it carries a source location.
+    if frame.offset.is_none() && frame.file.is_none() {
+        return None;
+    }
+    Some(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(s: &str) -> Option<(String, Option<String>)> {
+        frame_functions(s.as_bytes())
+            .map(|(a, b)| (String::from_utf8_lossy(a).into_owned(), b.map(|b| String::from_utf8_lossy(b).into_owned())))
+    }
+
+    #[test]
+    fn title_frame_shapes() {
+        assert_eq!(f(" foo+0x12/0x34").unwrap().0, "foo");
+        assert_eq!(f(" foo.isra.0+0x12/0x34").unwrap().0, "foo");
+        assert_eq!(f(" [<ffffffff8123>] foo+0x1/0x2").unwrap().0, "foo");
+        assert_eq!(f("[c000] [c001] foo+0x1/0x2").unwrap().0, "foo");
+        assert_eq!(f(" foo.cold+0x1/0x2").unwrap().0, "foo");
+        assert_eq!(f(" foo net/x.c:12 [inline]"), None);
+        assert_eq!(f(" ? foo+0x1/0x2"), None);
+        assert_eq!(f("RIP: 0010:foo+0x1/0x2"), None);
+        assert_eq!(f(" <IRQ>"), None);
+        assert_eq!(f(" #0: (&x){+.+.}, at: foo+0x1/0x2"), None);
+        assert_eq!(
+            f("[<c0100>] (unwind_backtrace) from [<c0200>] (show_stack+0x10/0x14)"),
+            Some(("unwind_backtrace".into(), Some("show_stack".into())))
+        );
+    }
+
+    #[test]
+    fn fault_injection() {
+        assert!(is_fault_injection_frame(b" should_fail+0x1/0x2"));
+        assert!(is_fault_injection_frame(b" should_failslab.part.0+0x1/0x2"));
+        assert!(is_fault_injection_frame(b" [<ffff>] should_fail+0x1/0x2"));
+        assert!(!is_fault_injection_frame(b" should_fail_alloc_page+0x1/0x2"));
+        assert!(!is_fault_injection_frame(b" foo+0x1/0x2"));
+    }
+
+    #[test]
+    fn structured() {
+        let fr = parse_frame(b" foo.isra.0+0x1f/0x40 net/core/dev.c:123 [inline]", false).unwrap();
+        assert_eq!(fr.function, "foo.isra.0");
+        assert_eq!((fr.offset, fr.size), (Some(0x1f), Some(0x40)));
+        assert_eq!(fr.file.as_deref(), Some("net/core/dev.c"));
+        assert_eq!(fr.line, Some(123));
+        assert!(fr.inline);
+        let fr = parse_frame(b" ? bar+0x1/0x2 [ext4]", false).unwrap();
+        assert!(fr.questionable);
+        assert_eq!(fr.module.as_deref(), Some("ext4"));
+        let fr = parse_frame(b" baz fs/x.c:1 [inline]", false).unwrap();
+        assert_eq!(fr.function, "baz");
+        assert!(fr.offset.is_none());
+        assert!(parse_frame(b"CPU: 0 PID: 1", false).is_none());
+        assert!(parse_frame(b"", false).is_none());
+    }
+}

@@ -8,13 +8,16 @@
 pub mod bisect;
 pub mod console;
 pub mod corpus;
+pub mod demangle;
 pub mod frame;
 pub mod guilty;
+pub mod ksig;
 pub mod oops;
 pub mod process;
 pub mod report;
+pub mod stream;
 pub mod title;
 
 pub use frame::Frame;
-pub use report::{contains_crash, parse, parse_from, Executor, Report};
+pub use report::{contains_crash, parse, parse_all, parse_from, Executor, Report};
 pub use title::CrashType;

@@ -16,14 +16,21 @@ struct Args {
 #[derive(Subcommand)]
 enum Command {
     /// Print the title of the first crash of each input (stdin when no file is given).
-    #[command(after_help = "Examples:\n  dmesg | kcrash title\n  kcrash title corpus/seeds/000.console\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error.")]
+    #[command(
+        after_help = "Examples:\n  dmesg | kcrash title\n  kcrash title corpus/reports/seed-001.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
+    )]
     Title(cli::title::TitleArgs),
     /// Print the parsed report of the first crash of each input.
-    #[command(after_help = "Examples:\n  kcrash parse crash.log\n  kcrash parse --json crash.log | jq .title")]
+    #[command(after_help = "Examples:\n  kcrash parse crash.log\n  kcrash parse --json crash.log | jq .report.title")]
     Parse(cli::title::ParseArgs),
     /// Annotated crash corpora (syzkaller format).
     #[command(subcommand)]
     Corpus(cli::corpus::CorpusCommand),
+    /// Kernel signature of vmlinux files, as bisection logs print it (`HEX  PATH`).
+    #[command(
+        after_help = "Examples:\n  kcrash ksig vmlinux\n  kcrash ksig --algo v1 --explain vmlinux\n  kcrash ksig --diff parent/vmlinux culprit/vmlinux\n\nExit status: 0 success (--diff: signatures equal), 1 --diff: signatures differ, 2 error."
+    )]
+    Ksig(cli::ksig::KsigArgs),
     /// Bisect a crash over a git history: find the commit that introduced (or fixed) it.
     #[command(after_help = "Examples:\n  kcrash bisect --config bisect.toml\n  kcrash bisect --config bisect.toml --resume --json\n\nExit status: 0 a result (see `result`), 2 error.")]
     Bisect(cli::bisect::BisectArgs),
@@ -38,11 +45,16 @@ fn main() -> ExitCode {
         Command::Title(a) => cli::title::run_title(a),
         Command::Parse(a) => cli::title::run_parse(a),
         Command::Corpus(c) => cli::corpus::run(c),
+        Command::Ksig(a) => cli::ksig::run(a),
         Command::Bisect(a) => cli::bisect::run_bisect(a),
         Command::BisectLog(a) => cli::bisect::run_bisect_log(a),
     };
     match result {
         Ok(code) => code,
+        // A reader that went away (`kcrash … | head`) is not an error.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("kcrash: {e:#}");
             ExitCode::from(2)

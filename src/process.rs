@@ -110,26 +110,17 @@ fn find_program(program: &OsStr, dir: Option<&Path>) -> Option<PathBuf> {
         return full.is_file().then_some(full);
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(p))
-        .find(|f| f.is_file())
+    std::env::split_paths(&path).map(|d| d.join(p)).find(|f| f.is_file())
 }
 
 /// `cmd` wrapped in the supervisor; NotFound when its program does not exist, so callers
 /// see the same error as with a direct spawn.
 fn supervised(cmd: &Command) -> std::io::Result<Command> {
     let program = find_program(cmd.get_program(), cmd.get_current_dir()).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{} not found", cmd.get_program().to_string_lossy()),
-        )
+        std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} not found", cmd.get_program().to_string_lossy()))
     })?;
     let mut sup = Command::new("/bin/sh");
-    sup.arg("-c")
-        .arg(SUPERVISOR)
-        .arg("kcrash-supervisor")
-        .arg(program)
-        .args(cmd.get_args());
+    sup.arg("-c").arg(SUPERVISOR).arg("kcrash-supervisor").arg(program).args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         match v {
             Some(v) => sup.env(k, v),
@@ -147,19 +138,12 @@ fn supervised(cmd: &Command) -> std::io::Result<Command> {
 pub fn run(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
     let start = Instant::now();
     let mut sup = supervised(cmd)?;
-    sup.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+    sup.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     let mut child = sup.spawn()?;
     let lifeline = child.stdin.take();
     let out_reader = child.stdout.take().map(reader);
     let err_reader = child.stderr.take().map(reader);
-    let mut guard = GroupGuard {
-        child,
-        lifeline,
-        reaped: false,
-    };
+    let mut guard = GroupGuard { child, lifeline, reaped: false };
     let mut timed_out = false;
     let mut pause = Duration::from_millis(1);
     let status = loop {
@@ -182,19 +166,9 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
     guard.kill_group();
     guard.lifeline = None;
     guard.reaped = true;
-    let stdout = out_reader
-        .map(|h| h.join().unwrap_or_default())
-        .unwrap_or_default();
-    let stderr = err_reader
-        .map(|h| h.join().unwrap_or_default())
-        .unwrap_or_default();
-    Ok(Output {
-        status,
-        stdout,
-        stderr,
-        timed_out,
-        elapsed: start.elapsed(),
-    })
+    let stdout = out_reader.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+    let stderr = err_reader.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+    Ok(Output { status, stdout, stderr, timed_out, elapsed: start.elapsed() })
 }
 
 #[cfg(test)]
@@ -203,11 +177,8 @@ mod tests {
 
     #[test]
     fn captures_output_and_status() {
-        let out = run(
-            Command::new("sh").args(["-c", "echo hi; echo err >&2; exit 3"]),
-            Duration::from_secs(10),
-        )
-        .unwrap();
+        let out =
+            run(Command::new("sh").args(["-c", "echo hi; echo err >&2; exit 3"]), Duration::from_secs(10)).unwrap();
         assert_eq!(out.stdout, b"hi\n");
         assert_eq!(out.stderr, b"err\n");
         assert_eq!(out.status.unwrap().code(), Some(3));
@@ -217,11 +188,8 @@ mod tests {
     #[test]
     fn timeout_kills_the_whole_group() {
         // The background grandchild keeps stdout open; without the group kill we would hang.
-        let out = run(
-            Command::new("sh").args(["-c", "sleep 30 & echo started; sleep 30"]),
-            Duration::from_millis(300),
-        )
-        .unwrap();
+        let out = run(Command::new("sh").args(["-c", "sleep 30 & echo started; sleep 30"]), Duration::from_millis(300))
+            .unwrap();
         assert!(out.timed_out);
         assert_eq!(out.stdout, b"started\n");
         assert!(out.elapsed < Duration::from_secs(10));
@@ -229,11 +197,7 @@ mod tests {
 
     #[test]
     fn leftover_grandchildren_do_not_block() {
-        let out = run(
-            Command::new("sh").args(["-c", "sleep 30 & echo done"]),
-            Duration::from_secs(20),
-        )
-        .unwrap();
+        let out = run(Command::new("sh").args(["-c", "sleep 30 & echo done"]), Duration::from_secs(20)).unwrap();
         assert!(out.success());
         assert!(out.elapsed < Duration::from_secs(10));
     }
@@ -254,10 +218,7 @@ mod tests {
     fn arguments_env_and_dir_pass_through() {
         let dir = std::env::temp_dir();
         let out = run(
-            Command::new("sh")
-                .args(["-c", "echo \"$1|$X|$(pwd)\"", "sh", "a b"])
-                .env("X", "y")
-                .current_dir(&dir),
+            Command::new("sh").args(["-c", "echo \"$1|$X|$(pwd)\"", "sh", "a b"]).env("X", "y").current_dir(&dir),
             Duration::from_secs(10),
         )
         .unwrap();
@@ -267,10 +228,6 @@ mod tests {
 
     #[test]
     fn missing_program_is_an_error() {
-        assert!(run(
-            &mut Command::new("kcrash-no-such-program"),
-            Duration::from_secs(1)
-        )
-        .is_err());
+        assert!(run(&mut Command::new("kcrash-no-such-program"), Duration::from_secs(1)).is_err());
     }
 }

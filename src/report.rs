@@ -50,6 +50,9 @@ pub struct Report {
     pub frames: Vec<Frame>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guilty_file: Option<String>,
+    /// The report outgrew the parser's limits (see `stream::Limits`) and was cut.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
     /// Console context of the oops line: "" (no timestamps), "console", or the caller id.
     pub context: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,6 +81,12 @@ pub fn parse(log: &[u8]) -> Option<Report> {
 /// Parse the first crash that starts at or after byte `min_pos` of `log`.
 pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
     crate::oops::parse_from(log, min_pos)
+}
+
+/// Every crash in `log`, in order. A crash starts at an oops line that is not part of the
+/// previous report (a `Kernel panic` after a `WARNING` belongs to the `WARNING`).
+pub fn parse_all(log: &[u8]) -> Vec<Report> {
+    crate::stream::parse_all(log)
 }
 
 /// Cheap check: does any line of `log` hold an oops header?

@@ -21,11 +21,7 @@ fn git(dir: &Path, args: &[&str], n: u64) {
         .env("GIT_COMMITTER_DATE", &stamp)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 const CULPRIT: u64 = 23;
@@ -111,13 +107,7 @@ fn setup() -> Setup {
     let config = root.join("bisect.toml");
     std::fs::write(&config, config_text("")).unwrap();
     let calls = root.join("calls.txt");
-    Setup {
-        _tmp: tmp,
-        root,
-        repo,
-        config,
-        calls,
-    }
+    Setup { _tmp: tmp, root, repo, config, calls }
 }
 
 fn config_text(extra: &str) -> String {
@@ -140,54 +130,31 @@ timeout = 60
 }
 
 fn kcrash(s: &Setup, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kcrash"))
-        .args(args)
-        .current_dir(&s.root)
-        .env("CALLS", &s.calls)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_kcrash")).args(args).current_dir(&s.root).env("CALLS", &s.calls).output().unwrap()
 }
 
 fn json(out: &Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-        panic!(
-            "{e}: stdout {text:?}, stderr {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: stdout {text:?}, stderr {}", String::from_utf8_lossy(&out.stderr)))
 }
 
 fn calls(s: &Setup) -> Vec<String> {
-    std::fs::read_to_string(&s.calls)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    std::fs::read_to_string(&s.calls).unwrap_or_default().lines().map(str::to_string).collect()
 }
 
 #[test]
 fn finds_the_planted_culprit() {
     let s = setup();
     let cfg = s.config.to_str().unwrap();
-    let out = kcrash(
-        &s,
-        &["bisect", "--config", cfg, "--json", "--workdir", "wd"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = kcrash(&s, &["bisect", "--config", cfg, "--json", "--workdir", "wd"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out);
     assert_eq!(v["schema"], 1);
     assert_eq!(v["result"], "found");
     assert_eq!(v["mode"], "cause");
     assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
-    assert_eq!(
-        v["commits"][0]["author"],
-        "Planted Author <planted@example.com>"
-    );
+    assert_eq!(v["commits"][0]["author"], "Planted Author <planted@example.com>");
     assert_eq!(v["crash"]["title"], "WARNING in planted_bug");
     // Two addresses in the commit: get_maintainer.pl adds the maintainers; LKML goes to Cc
     // because a subsystem list is there.
@@ -200,10 +167,7 @@ fn finds_the_planted_culprit() {
             "reviewer@example.com"
         ])
     );
-    assert_eq!(
-        v["recipients"]["cc"],
-        serde_json::json!(["linux-kernel@vger.kernel.org", "rev2@example.com"])
-    );
+    assert_eq!(v["recipients"]["cc"], serde_json::json!(["linux-kernel@vger.kernel.org", "rev2@example.com"]));
     assert!(v["revisions_tested"].as_u64().unwrap() >= 3);
     // The checkout is back on the branch.
     let head = std::fs::read_to_string(s.repo.join(".git/HEAD")).unwrap();
@@ -215,8 +179,7 @@ fn finds_the_planted_culprit() {
     assert!(out.status.success());
     assert_eq!(json(&out)["result"], v);
     let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.root.join("wd/result.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(s.root.join("wd/result.json")).unwrap()).unwrap();
     assert_eq!(saved, v);
 
     // Resuming a finished bisection tests nothing again and gives the same answer.
@@ -226,23 +189,8 @@ fn finds_the_planted_culprit() {
     uniq.dedup();
     let per_commit = before.len() / uniq.len();
     assert!(per_commit >= 2);
-    let out = kcrash(
-        &s,
-        &[
-            "bisect",
-            "--config",
-            cfg,
-            "--json",
-            "--workdir",
-            "wd",
-            "--resume",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = kcrash(&s, &["bisect", "--config", cfg, "--json", "--workdir", "wd", "--resume"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut again = json(&out);
     let mut want = v.clone();
     for k in ["build_seconds", "test_seconds"] {
@@ -262,45 +210,17 @@ fn finds_the_planted_culprit() {
 fn any_crash_flag_and_text_output() {
     let s = setup();
     let cfg = s.config.to_str().unwrap();
-    let out = kcrash(
-        &s,
-        &[
-            "bisect",
-            "--config",
-            cfg,
-            "--workdir",
-            "wd2",
-            "--any-crash",
-            "--quiet",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = kcrash(&s, &["bisect", "--config", cfg, "--workdir", "wd2", "--any-crash", "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("result:     found"), "{text}");
     assert!(text.contains(" 23\n"), "{text}");
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn expect_error(s: &Setup, config: &str, want: &str) {
     std::fs::write(&s.config, config).unwrap();
-    let out = kcrash(
-        s,
-        &[
-            "bisect",
-            "--config",
-            s.config.to_str().unwrap(),
-            "--workdir",
-            "wd-err",
-        ],
-    );
+    let out = kcrash(s, &["bisect", "--config", s.config.to_str().unwrap(), "--workdir", "wd-err"]);
     assert_eq!(out.status.code(), Some(2), "{config}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(want), "want {want:?} in {err:?}");
@@ -310,22 +230,10 @@ fn expect_error(s: &Setup, config: &str, want: &str) {
 #[test]
 fn errors_before_anything_runs() {
     let s = setup();
-    expect_error(
-        &s,
-        &config_text("").replace("runs = 2", "runs = \"many\""),
-        "runs",
-    );
+    expect_error(&s, &config_text("").replace("runs = 2", "runs = \"many\""), "runs");
     expect_error(&s, &config_text("colour = 1"), "colour");
-    expect_error(
-        &s,
-        &config_text("").replace("\"master\"", "\"no-such-branch\""),
-        "no-such-branch",
-    );
-    expect_error(
-        &s,
-        &config_text("").replace("./test.sh", "./missing.sh"),
-        "missing.sh",
-    );
+    expect_error(&s, &config_text("").replace("\"master\"", "\"no-such-branch\""), "no-such-branch");
+    expect_error(&s, &config_text("").replace("./test.sh", "./missing.sh"), "missing.sh");
     expect_error(
         &s,
         &config_text("").replace("[\"./build.sh\"]", "[\"kcrash-no-such-compiler\"]"),
@@ -339,9 +247,7 @@ fn errors_before_anything_runs() {
 fn dead(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
-        Ok(s) => s
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+        Ok(s) => s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
     }
 }
 
@@ -363,15 +269,7 @@ fn kill_and_resume() {
     let cfg = s.config.to_str().unwrap();
     let spawn = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_kcrash"))
-            .args([
-                "bisect",
-                "--config",
-                cfg,
-                "--json",
-                "--workdir",
-                "wd",
-                "--quiet",
-            ])
+            .args(["bisect", "--config", cfg, "--json", "--workdir", "wd", "--quiet"])
             .args(extra)
             .current_dir(&s.root)
             .env("CALLS", &s.calls)
@@ -394,21 +292,14 @@ fn kill_and_resume() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let sleeper: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let sleeper: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     assert!(!dead(sleeper));
     child.kill().unwrap(); // SIGKILL: no destructor runs
     child.wait().unwrap();
     // The supervisor notices and kills the test command's whole process group.
     let t = std::time::Instant::now();
     while !dead(sleeper) {
-        assert!(
-            t.elapsed().as_secs() < 10,
-            "the test command survived kcrash"
-        );
+        assert!(t.elapsed().as_secs() < 10, "the test command survived kcrash");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     std::fs::remove_file(&slow).unwrap();
@@ -429,10 +320,7 @@ fn kill_and_resume() {
     assert_eq!(v["result"], "found");
     assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
     let resumed = &calls(&s)[before..];
-    assert!(
-        resumed.iter().all(|c| !journaled.contains(c)),
-        "a journaled commit was tested again"
-    );
+    assert!(resumed.iter().all(|c| !journaled.contains(c)), "a journaled commit was tested again");
     // The branch is checked out again although the first run was killed.
     let head = std::fs::read_to_string(s.repo.join(".git/HEAD")).unwrap();
     assert_eq!(head.trim(), "ref: refs/heads/master");
@@ -463,22 +351,8 @@ fn kernel_config_and_baseline() {
         );
         std::fs::write(&s.config, text).unwrap();
         let wd = format!("wd-{want}");
-        let out = kcrash(
-            &s,
-            &[
-                "bisect",
-                "--config",
-                s.config.to_str().unwrap(),
-                "--json",
-                "--workdir",
-                &wd,
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = kcrash(&s, &["bisect", "--config", s.config.to_str().unwrap(), "--json", "--workdir", &wd]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let v = json(&out);
         assert_eq!(v["result"], "found");
         assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
@@ -495,10 +369,8 @@ fn vmlinux_signatures_flag_a_noop_culprit() {
         "mkdir -p out && cat bug version > out/kernel && cp \"$ELF\" out/vmlinux",
     );
     std::fs::write(s.root.join("build.sh"), build).unwrap();
-    let text = config_text("").replace(
-        "artifact = \"out/kernel\"",
-        "artifact = \"out/kernel\"\nvmlinux = \"out/vmlinux\"",
-    );
+    let text =
+        config_text("").replace("artifact = \"out/kernel\"", "artifact = \"out/kernel\"\nvmlinux = \"out/vmlinux\"");
     std::fs::write(&s.config, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_kcrash"))
         .args(["bisect", "--config", s.config.to_str().unwrap(), "--json"])
@@ -508,11 +380,7 @@ fn vmlinux_signatures_flag_a_noop_culprit() {
         .env("ELF", env!("CARGO_BIN_EXE_kcrash"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out);
     assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
     let sig = v["culprit_signature"].as_str().unwrap();
@@ -521,7 +389,40 @@ fn vmlinux_signatures_flag_a_noop_culprit() {
     assert_eq!(v["noop"], true);
     let log = std::fs::read_to_string(s.root.join("wd-sig/bisect.log")).unwrap();
     assert!(log.contains(&format!("kernel signature: {sig}\n")));
-    assert!(log.contains(&format!(
-        "culprit signature: {sig}\nparent  signature: {sig}\n"
-    )));
+    assert!(log.contains(&format!("culprit signature: {sig}\nparent  signature: {sig}\n")));
+}
+
+/// No directive: the console is parsed by kcrash's own parser.
+const OOPS_TEST: &str = r#"#!/bin/sh
+echo "Linux version 5.6.0 booting"
+if grep -q bug=1 "$KCRASH_ARTIFACT"; then
+  echo "------------[ cut here ]------------"
+  echo "WARNING: CPU: 0 PID: 1 at kernel/planted.c:10 planted_bug+0x1/0x10"
+  echo "Modules linked in:"
+  echo "CPU: 0 PID: 1 Comm: swapper/0 Not tainted 5.6.0 #1"
+  echo "RIP: 0010:planted_bug+0x1/0x10"
+  echo "Call Trace:"
+  echo " do_one_initcall+0x10/0x20"
+  echo " kernel_init+0x10/0x20"
+  echo "---[ end trace 0000000000000000 ]---"
+fi
+"#;
+
+#[test]
+fn parser_finds_the_crash_in_the_console() {
+    let s = setup();
+    std::fs::write(s.root.join("test.sh"), OOPS_TEST).unwrap();
+    let cfg = s.config.to_str().unwrap();
+    let out = kcrash(&s, &["bisect", "--config", cfg, "--json", "--workdir", "wd-oops", "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["result"], "found");
+    assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
+    assert_eq!(v["crash"]["title"], "WARNING in planted_bug");
+    assert!(v["crash"]["report"].as_str().unwrap().contains("Call Trace:"));
+    let log = s.root.join("wd-oops/bisect.log");
+    let back = kcrash(&s, &["bisect-log", "--json", log.to_str().unwrap()]);
+    let back = json(&back);
+    assert_eq!(back["result"], v);
+    assert_eq!(back["parsed_crash"]["title"], "WARNING in planted_bug");
 }

@@ -103,12 +103,7 @@ fn seeds_recover_culprit_signatures_recipients_and_totals() {
             culprit: "b36a2050040b2d839bdc044007cdd57101d7f881",
             culprit_sig: Some("5225d079227781c0dc01f4059ca3dd6179ac9649edb983404d812f86785818ad"),
             parent_sig: Some("b7cbc6b5f4b3c205e76c2a2b939b871b206366a98de3f635d567739c6ead12f4"),
-            to: &[
-                "axboe@kernel.dk",
-                "axboe@kernel.dk",
-                "dylany@fb.com",
-                "io-uring@vger.kernel.org",
-            ],
+            to: &["axboe@kernel.dk", "axboe@kernel.dk", "dylany@fb.com", "io-uring@vger.kernel.org"],
             cc: &["asml.silence@gmail.com", "linux-kernel@vger.kernel.org"],
             tested: 16,
             steps: 17, // the culprit's parent is built only, for its signature
@@ -154,25 +149,32 @@ fn seeds_recover_culprit_signatures_recipients_and_totals() {
         assert_eq!(p.steps[0].verdict, Some(Verdict::Bad), "{seed}");
         assert_eq!(p.steps[1].verdict, Some(Verdict::Good), "{seed}");
         // Revisions tested = steps whose build succeeded, minus build-only parents.
-        let counted = p
-            .steps
-            .iter()
-            .filter(|s| s.kind != StepKind::Parent && s.build_error.is_none())
-            .count();
+        let counted = p.steps.iter().filter(|s| s.kind != StepKind::Parent && s.build_error.is_none()).count();
         assert_eq!(counted as u32, w.tested, "{seed}");
     }
 }
 
+fn check_crash_title(seed: &str) {
+    let r = logread::parse(&read(seed)).result();
+    let crash = r.crash.unwrap();
+    let rep = kcrash::parse(crash.report.as_bytes())
+        .unwrap_or_else(|| panic!("{seed}: the parser finds no crash in the report"));
+    assert_eq!(rep.title, crash.title, "{seed}");
+}
+
 #[test]
-#[ignore = "needs the parser engine (lead, issue 2)"]
 fn seed_crash_reports_parse_to_the_logged_title() {
-    for seed in SEEDS {
-        let r = logread::parse(&read(seed)).result();
-        let crash = r.crash.unwrap();
-        let rep = kcrash::parse(crash.report.as_bytes())
-            .unwrap_or_else(|| panic!("{seed}: the parser finds no crash in the report"));
-        assert_eq!(rep.title, crash.title, "{seed}");
+    for seed in &SEEDS[..4] {
+        check_crash_title(seed);
     }
+}
+
+/// The parser titles seed 004's lockdep report `… in process_vm_rw_core`; the log (2020
+/// syzkaller) says `… in __get_user_pages_remote`, the frame after "at:".
+#[test]
+#[ignore = "parser title differs for seed 004 (lead, issue 2)"]
+fn seed_004_crash_report_parses_to_the_logged_title() {
+    check_crash_title(SEEDS[4]);
 }
 
 #[test]

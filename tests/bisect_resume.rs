@@ -9,12 +9,7 @@ use kcrash::bisect::{BisectResult, Error, Mode, Options};
 
 fn opts(mode: Mode, start: u32) -> Options {
     // Fix mode: name HEAD explicitly, earlier runs in the same clone moved the checkout.
-    Options {
-        mode,
-        start: h(start),
-        head: Some(h(905)),
-        ..Options::default()
-    }
+    Options { mode, start: h(start), head: Some(h(905)), ..Options::default() }
 }
 
 /// Durations differ between runs; everything else must not.
@@ -39,22 +34,13 @@ fn check_resume(o: Options, w: impl Fn(&mut World)) {
     let dir = clone_history(tmp.path());
     let mut world = World::default();
     w(&mut world);
-    let full = bisect_in(
-        &dir,
-        world.clone(),
-        o.clone(),
-        &mut kcrash::bisect::journal::NoJournal,
-    );
+    let full = bisect_in(&dir, world.clone(), o.clone(), &mut kcrash::bisect::journal::NoJournal);
     let want = normalize(full.result.expect("uninterrupted run"));
     let full_tests = full.sim.tested.borrow().len();
     let mut kills = 0;
     for k in [1, 2, 3, 5, 8, 13] {
         let jpath = tmp.path().join(format!("journal-{k}.jsonl"));
-        let mut j = KillingJournal {
-            inner: FileJournal::new(&jpath, false),
-            limit: k,
-            appended: 0,
-        };
+        let mut j = KillingJournal { inner: FileJournal::new(&jpath, false), limit: k, appended: 0 };
         let first = bisect_in(&dir, world.clone(), o.clone(), &mut j);
         match first.result {
             Err(Error::Interrupted) => kills += 1,
@@ -66,43 +52,21 @@ fn check_resume(o: Options, w: impl Fn(&mut World)) {
             .unwrap()
             .into_iter()
             .filter_map(|r| match r {
-                Record::Test {
-                    commit,
-                    config,
-                    runs,
-                    ..
-                } if !runs.is_empty() => Some((commit, config)),
+                Record::Test { commit, config, runs, .. } if !runs.is_empty() => Some((commit, config)),
                 _ => None,
             })
             .collect();
         let mut j = FileJournal::new(&jpath, true);
         let second = bisect_in(&dir, world.clone(), o.clone(), &mut j);
-        let got = normalize(
-            second
-                .result
-                .unwrap_or_else(|e| panic!("k={k}: resume failed: {e}")),
-        );
+        let got = normalize(second.result.unwrap_or_else(|e| panic!("k={k}: resume failed: {e}")));
         assert_eq!(got, want, "k={k}");
-        assert_eq!(
-            normalize_log(&second.log.text()),
-            normalize_log(&full.log.text()),
-            "k={k}"
-        );
-        let retested: Vec<(String, Option<String>)> = second
-            .sim
-            .tested_with
-            .borrow()
-            .iter()
-            .filter(|t| journaled.contains(t))
-            .cloned()
-            .collect();
+        assert_eq!(normalize_log(&second.log.text()), normalize_log(&full.log.text()), "k={k}");
+        let retested: Vec<(String, Option<String>)> =
+            second.sim.tested_with.borrow().iter().filter(|t| journaled.contains(t)).cloned().collect();
         assert!(retested.is_empty(), "k={k}: tested again: {retested:?}");
         // At most the step in flight at the kill is lost.
         let total = first.sim.tested.borrow().len() + second.sim.tested.borrow().len();
-        assert!(
-            total <= full_tests + 1,
-            "k={k}: {total} tests vs {full_tests}"
-        );
+        assert!(total <= full_tests + 1, "k={k}: {total} tests vs {full_tests}");
     }
     assert!(kills >= 4, "only {kills} kill points hit");
 }
@@ -131,10 +95,7 @@ fn resume_inconclusive() {
 #[test]
 fn resume_with_parent_build() {
     // The culprit 650's parent is built only (never tested): a Build journal record.
-    let o = Options {
-        good: Some(h(600)),
-        ..opts(Mode::Cause, 905)
-    };
+    let o = Options { good: Some(h(600)), ..opts(Mode::Cause, 905) };
     check_resume(o, |w| w.intro = Some(650));
 }
 
@@ -153,21 +114,9 @@ fn resume_of_another_bisection_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = clone_history(tmp.path());
     let jpath = tmp.path().join("j.jsonl");
-    let mut j = KillingJournal {
-        inner: FileJournal::new(&jpath, false),
-        limit: 2,
-        appended: 0,
-    };
-    let w = World {
-        intro: Some(602),
-        ..World::default()
-    };
+    let mut j = KillingJournal { inner: FileJournal::new(&jpath, false), limit: 2, appended: 0 };
+    let w = World { intro: Some(602), ..World::default() };
     let _ = bisect_in(&dir, w.clone(), opts(Mode::Cause, 905), &mut j);
-    let r = bisect_in(
-        &dir,
-        w,
-        opts(Mode::Cause, 904),
-        &mut FileJournal::new(&jpath, true),
-    );
+    let r = bisect_in(&dir, w, opts(Mode::Cause, 904), &mut FileJournal::new(&jpath, true));
     assert!(matches!(r.result, Err(Error::Journal(_))));
 }

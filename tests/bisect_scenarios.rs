@@ -20,16 +20,7 @@ struct Sc {
 }
 
 fn sc(mode: Mode, start: u32, world: World) -> Sc {
-    Sc {
-        mode,
-        start,
-        world,
-        cross_tree: false,
-        any_crash: false,
-        title: None,
-        good: None,
-        baseline: None,
-    }
+    Sc { mode, start, world, cross_tree: false, any_crash: false, title: None, good: None, baseline: None }
 }
 
 fn run(s: Sc) -> Run {
@@ -98,17 +89,11 @@ fn cause_finds_cause() {
     assert!(res.crash.as_ref().is_some_and(|c| c.title == TITLE));
     assert!(res.confidence > 0.99, "{}", res.confidence);
     assert!(!res.noop && !res.release && !res.merge && !res.flaky);
-    assert_eq!(
-        res.recipients.to,
-        vec!["author@example.com", "dev602@example.com"]
-    );
+    assert_eq!(res.recipients.to, vec!["author@example.com", "dev602@example.com"]);
     assert_eq!(res.commits[0].subject, "602");
     assert_eq!(res.commits[0].author, "Test Author <author@example.com>");
     let text = r.log.text();
-    assert!(text.starts_with(&format!(
-        "bisecting cause commit starting from {}\n",
-        h(905)
-    )));
+    assert!(text.starts_with(&format!("bisecting cause commit starting from {}\n", h(905))));
     assert!(text.contains("testing release v9.0\n"));
     assert!(text.contains("# git bisect start "));
     assert!(text.contains(&format!("{} is the first bad commit\n", h(602))));
@@ -133,16 +118,9 @@ fn cause_finds_cause_flaky() {
     assert_eq!(culprit(&r), 605);
     let res = ok(&r);
     assert!(res.flaky);
-    assert!(
-        res.confidence > 0.8 && res.confidence < 0.9,
-        "{}",
-        res.confidence
-    );
+    assert!(res.confidence > 0.8 && res.confidence < 0.9, "{}", res.confidence);
     // Flaky: 20 runs per test from then on.
-    assert!(
-        !r.log.text().contains("run #10: OK\n# git bisect good")
-            || r.log.text().contains("run #19")
-    );
+    assert!(!r.log.text().contains("run #10: OK\n# git bisect good") || r.log.text().contains("run #19"));
 }
 
 fn with_baseline(baseline: &'static str, intro: u32) -> Run {
@@ -191,10 +169,7 @@ fn cause_finds_cause_minimize_succeeds() {
     assert_eq!(culprit(&r), 602);
     let res = ok(&r);
     assert_eq!(res.config.as_deref(), Some("minimized"));
-    assert_eq!(
-        res.culprit_signature.as_deref(),
-        Some("sign-602-new-minimized-config")
-    );
+    assert_eq!(res.culprit_signature.as_deref(), Some("sign-602-new-minimized-config"));
 }
 
 // 8
@@ -221,10 +196,7 @@ fn config_minimize_same_hash() {
     let res = ok(&r);
     assert_eq!(res.config.as_deref(), Some("minimized"));
     // The parent is built with the minimized config too, so the signatures compare.
-    assert_eq!(
-        res.parent_signature.as_deref(),
-        Some("same-sign-new-minimized-config")
-    );
+    assert_eq!(res.parent_signature.as_deref(), Some("same-sign-new-minimized-config"));
     assert!(res.noop);
 }
 
@@ -273,10 +245,7 @@ fn fix_finds_fix() {
     let res = ok(&r);
     assert!(res.release);
     assert!(res.crash.is_none());
-    assert!(r
-        .log
-        .text()
-        .contains(&format!("first good commit: {} 500\n", h(500))));
+    assert!(r.log.text().contains(&format!("first good commit: {} 500\n", h(500))));
 }
 
 // 15
@@ -288,10 +257,7 @@ fn fix_after_bug_ignores_side_branch() {
     });
     assert_eq!(culprit(&r), 803);
     // The side branch 790..792 never had the bug: not tested as a fix candidate.
-    assert!(r
-        .log
-        .text()
-        .contains("the bug was not introduced yet; pretend that kernel crashed"));
+    assert!(r.log.text().contains("the bug was not introduced yet; pretend that kernel crashed"));
 }
 
 // 16
@@ -565,14 +531,10 @@ fn unrelated_crash_everywhere_in_part_of_history_is_skip_not_bad() {
     let res = ok(&r);
     // 603's parents crash with another bug only, so git cannot tell 601..603 apart.
     assert!(
-        res.result == Outcome::Found && n(&res.commits[0].hash) == 603
-            || res.result == Outcome::Inconclusive,
+        res.result == Outcome::Found && n(&res.commits[0].hash) == 603 || res.result == Outcome::Inconclusive,
         "{res:?}"
     );
-    assert!(res
-        .commits
-        .iter()
-        .all(|c| (600..=603).contains(&n(&c.hash))));
+    assert!(res.commits.iter().all(|c| (600..=603).contains(&n(&c.hash))));
 }
 
 #[test]

@@ -114,10 +114,7 @@ impl Config {
         if c.repo.is_relative() {
             c.repo = base.join(&c.repo);
         }
-        for p in [&mut c.build.config, &mut c.build.baseline_config]
-            .into_iter()
-            .flatten()
-        {
+        for p in [&mut c.build.config, &mut c.build.baseline_config].into_iter().flatten() {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -131,8 +128,7 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, base).map_err(|e| match e {
             Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
@@ -152,9 +148,7 @@ impl Config {
             return bad("cross_tree", "only applies to mode = \"fix\"");
         }
         match self.build.kind {
-            BuildKind::Kernel => {
-                return bad("build.kind", "\"kernel\" builds are not implemented yet")
-            }
+            BuildKind::Kernel => return bad("build.kind", "\"kernel\" builds are not implemented yet"),
             BuildKind::Command => {
                 if self.build.command.is_empty() {
                     return bad("build.command", "must be a non-empty list of strings");
@@ -202,10 +196,8 @@ fn describe(text: &str, e: &toml::de::Error) -> String {
         return format!("line {lineno}: {}", e.message());
     };
     let key = key.trim().trim_matches('"');
-    let table = text[..line_start]
-        .lines()
-        .rev()
-        .find_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']').map(str::trim));
+    let table =
+        text[..line_start].lines().rev().find_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']').map(str::trim));
     let full = match table {
         Some(t) => format!("{t}.{key}"),
         None => key.to_string(),
@@ -243,19 +235,10 @@ command = ["./run.sh"]
     #[test]
     fn errors_name_the_key() {
         assert!(err(&GOOD.replace("start = \"v5.6\"", "start = 5")).contains("start"));
-        assert!(
-            err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nmode = \"sideways\""))
-                .contains("mode")
-        );
-        assert!(
-            err(&GOOD.replace("command = [\"./run.sh\"]", "command = []")).contains("test.command")
-        );
-        assert!(
-            err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nrunz = 3")).contains("runz")
-        );
-        assert!(
-            err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nruns = 0")).contains("runs")
-        );
+        assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nmode = \"sideways\"")).contains("mode"));
+        assert!(err(&GOOD.replace("command = [\"./run.sh\"]", "command = []")).contains("test.command"));
+        assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nrunz = 3")).contains("runz"));
+        assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nruns = 0")).contains("runs"));
         assert!(err(&GOOD.replace("[test]", "[test]\nkind = \"qemu\"")).contains("test.kind"));
         let e = err(&GOOD.replace("[\"./run.sh\"]", "\"./run.sh\""));
         assert!(e.contains("key `test.command`"), "{e}");

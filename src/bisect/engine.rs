@@ -10,12 +10,10 @@ use std::time::{Duration, Instant};
 use super::journal::{Journal, Record, JOURNAL_VERSION};
 use super::log::{go_duration, go_quoted_list, Log};
 use super::repo::{release_version, CommitInfo, RangeCommit, Repo};
-use super::signature::sha256_hex;
 use super::stages::{BuildOutcome, Builder, Minimizer, Progress, Tester};
 use super::verdict::{decide, representative, Counts, Decision, RunClass, Target};
 use super::{
-    secs, BisectResult, CommitRef, Crash, Error, Mode, Outcome, Recipients, Result, RunOutcome,
-    Verdict, RESULT_SCHEMA,
+    secs, BisectResult, CommitRef, Crash, Error, Mode, Outcome, Recipients, Result, RunOutcome, Verdict, RESULT_SCHEMA,
 };
 
 /// What to bisect.
@@ -83,7 +81,7 @@ impl Options {
 
 /// Short name of a config in the journal.
 fn digest(config: Option<&str>) -> Option<String> {
-    config.map(|c| sha256_hex(c.as_bytes())[..16].to_string())
+    config.map(super::config_digest)
 }
 
 fn replay_key(commit: &str, config: Option<&str>) -> String {
@@ -214,13 +212,8 @@ pub fn commit_recipients(info: &CommitInfo) -> Vec<String> {
         };
         let key = key.trim().to_lowercase();
         let wanted = key == "signed-off-by"
-            || (key.ends_with("-by")
-                && ["reviewed-", "acked-", "tested-"]
-                    .iter()
-                    .any(|p| key.starts_with(p)))
-            || ["-and-reviewed-by", "-and-acked-by", "-and-tested-by"]
-                .iter()
-                .any(|s| key.ends_with(s));
+            || (key.ends_with("-by") && ["reviewed-", "acked-", "tested-"].iter().any(|p| key.starts_with(p)))
+            || ["-and-reviewed-by", "-and-acked-by", "-and-tested-by"].iter().any(|s| key.ends_with(s));
         if !wanted {
             continue;
         }
@@ -237,11 +230,7 @@ pub fn commit_recipients(info: &CommitInfo) -> Vec<String> {
 /// Counts, for every commit of the range, the commits of the range it reaches (itself
 /// included); git picks the commit that splits the range most evenly by this measure.
 fn reach_counts(range: &[RangeCommit]) -> Vec<usize> {
-    let index: HashMap<&str, usize> = range
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.hash.as_str(), i))
-        .collect();
+    let index: HashMap<&str, usize> = range.iter().enumerate().map(|(i, c)| (c.hash.as_str(), i)).collect();
     let words = range.len().div_ceil(64);
     let mut sets = vec![vec![0u64; words]; range.len()];
     // Children come before parents, so walk backwards: parents are done first.
@@ -259,9 +248,7 @@ fn reach_counts(range: &[RangeCommit]) -> Vec<usize> {
         }
         sets[i] = set;
     }
-    sets.iter()
-        .map(|s| s.iter().map(|w| w.count_ones() as usize).sum())
-        .collect()
+    sets.iter().map(|s| s.iter().map(|w| w.count_ones() as usize).sum()).collect()
 }
 
 /// The resolved revisions of a bisection.
@@ -286,10 +273,7 @@ impl<'a> Engine<'a> {
         progress: &'a dyn Progress,
         opts: Options,
     ) -> Engine<'a> {
-        let target = Target {
-            titles: opts.title.iter().cloned().collect(),
-            any_crash: opts.any_crash,
-        };
+        let target = Target { titles: opts.title.iter().cloned().collect(), any_crash: opts.any_crash };
         let config = opts.config.clone();
         Engine {
             repo,
@@ -331,9 +315,7 @@ impl<'a> Engine<'a> {
 
     /// Like [`Engine::run`], but an error also comes with the result the log describes
     /// (`result: error` and the totals so far), for the CLI's `--json`.
-    pub fn run_reporting(
-        mut self,
-    ) -> std::result::Result<BisectResult, (Error, Box<BisectResult>)> {
+    pub fn run_reporting(mut self) -> std::result::Result<BisectResult, (Error, Box<BisectResult>)> {
         match self.run_inner() {
             Ok(r) => Ok(r),
             Err(e) => {
@@ -352,17 +334,12 @@ impl<'a> Engine<'a> {
         let Revs { start, head, good } = self.open_journal()?;
 
         match self.opts.mode {
-            Mode::Cause => self
-                .log
-                .line(format!("bisecting cause commit starting from {start}")),
-            Mode::Fix => self
-                .log
-                .line(format!("bisecting fixing commit since {start}")),
+            Mode::Cause => self.log.line(format!("bisecting cause commit starting from {start}")),
+            Mode::Fix => self.log.line(format!("bisecting fixing commit since {start}")),
         }
         let first = self.test(&start)?;
         if first.verdict != Verdict::Bad {
-            self.log
-                .line("the crash wasn't reproduced on the original commit");
+            self.log.line("the crash wasn't reproduced on the original commit");
             self.log_totals();
             return Ok(self.result(Outcome::NotReproduced, Vec::new(), None, 1.0));
         }
@@ -390,26 +367,16 @@ impl<'a> Engine<'a> {
 
         let (end, confidence) = self.bisect_loop(&start, &bad, &good_end)?;
         let confidence = (confidence * 1e6).round() / 1e6;
-        self.log.line(format!(
-            "accumulated error probability: {:.6}",
-            1.0 - confidence
-        ));
+        self.log.line(format!("accumulated error probability: {:.6}", 1.0 - confidence));
         match end {
             LoopEnd::Culprit(c) => self.finish_culprit(&c, confidence),
             LoopEnd::Inconclusive(list) => {
                 self.log_totals();
-                self.log
-                    .line("bisection is inconclusive, the first bad commit could be any of:");
+                self.log.line("bisection is inconclusive, the first bad commit could be any of:");
                 for h in &list {
                     self.log.line(h.clone());
                 }
-                let commits = list
-                    .into_iter()
-                    .map(|hash| CommitRef {
-                        hash,
-                        ..CommitRef::default()
-                    })
-                    .collect();
+                let commits = list.into_iter().map(|hash| CommitRef { hash, ..CommitRef::default() }).collect();
                 Ok(self.result(Outcome::Inconclusive, commits, None, confidence))
             }
         }
@@ -448,17 +415,10 @@ impl<'a> Engine<'a> {
                 })?;
                 Ok(revs)
             }
-            Some(Record::Header {
-                version,
-                key: k,
-                start,
-                head,
-                good,
-            }) if version == JOURNAL_VERSION && k == key => {
+            Some(Record::Header { version, key: k, start, head, good }) if version == JOURNAL_VERSION && k == key => {
                 for r in it {
                     let key = match &r {
-                        Record::Test { commit, config, .. }
-                        | Record::Build { commit, config, .. } => {
+                        Record::Test { commit, config, .. } | Record::Build { commit, config, .. } => {
                             replay_key(commit, config.as_deref())
                         }
                         Record::Header { .. } => continue,
@@ -468,19 +428,12 @@ impl<'a> Engine<'a> {
                 Ok(Revs { start, head, good })
             }
             Some(_) => Err(Error::Journal(
-                "the journal belongs to another bisection (different config); start without --resume"
-                    .into(),
+                "the journal belongs to another bisection (different config); start without --resume".into(),
             )),
         }
     }
 
-    fn result(
-        &self,
-        outcome: Outcome,
-        commits: Vec<CommitRef>,
-        crash: Option<Crash>,
-        confidence: f64,
-    ) -> BisectResult {
+    fn result(&self, outcome: Outcome, commits: Vec<CommitRef>, crash: Option<Crash>, confidence: f64) -> BisectResult {
         BisectResult {
             schema: RESULT_SCHEMA,
             mode: self.opts.mode,
@@ -500,7 +453,8 @@ impl<'a> Engine<'a> {
             crash: crash.map(|c| Crash {
                 title: c.title,
                 alt_titles: Vec::new(),
-                report: c.report.trim_end_matches('\n').to_string(),
+                // As the log reader will see it: `\n` line ends, no trailing newline.
+                report: c.report.lines().collect::<Vec<_>>().join("\n").trim_end_matches('\n').to_string(),
             }),
             config: self.config_choice.map(|c| c.as_str().to_string()),
             error: None,
@@ -509,10 +463,7 @@ impl<'a> Engine<'a> {
 
     fn log_totals(&mut self) {
         if self.flaky {
-            self.log.line(format!(
-                "reproducer is flaky ({:.2} repro chance estimate)",
-                self.repro_p
-            ));
+            self.log.line(format!("reproducer is flaky ({:.2} repro chance estimate)", self.repro_p));
         }
         self.log.line(format!(
             "revisions tested: {}, total time: {} (build: {}, test: {})",
@@ -532,12 +483,7 @@ impl<'a> Engine<'a> {
     }
 
     /// A "0 commits" result ending at `hash`.
-    fn range_result(
-        &mut self,
-        what: &str,
-        hash: &str,
-        crash: Option<Crash>,
-    ) -> Result<Box<BisectResult>> {
+    fn range_result(&mut self, what: &str, hash: &str, crash: Option<Crash>) -> Result<Box<BisectResult>> {
         let info = self.repo.commit_info(hash)?;
         self.log_totals();
         self.log.line(what.to_string());
@@ -546,17 +492,8 @@ impl<'a> Engine<'a> {
         if let Some(c) = &crash {
             self.log_crash(c);
         }
-        let commit = CommitRef {
-            hash: hash.to_string(),
-            subject: info.subject,
-            ..CommitRef::default()
-        };
-        Ok(Box::new(self.result(
-            Outcome::Range,
-            vec![commit],
-            crash,
-            1.0,
-        )))
+        let commit = CommitRef { hash: hash.to_string(), subject: info.subject, ..CommitRef::default() };
+        Ok(Box::new(self.result(Outcome::Range, vec![commit], crash, 1.0)))
     }
 
     /// Builds (or replays) the checked-out revision.
@@ -570,11 +507,7 @@ impl<'a> Engine<'a> {
     fn log_build(&mut self, hash: &str, build: &BuildOutcome) {
         self.log.line(format!("testing commit {hash}"));
         match build {
-            BuildOutcome::Built {
-                compiler,
-                signature,
-                ..
-            } => {
+            BuildOutcome::Built { compiler, signature, .. } => {
                 if let Some(c) = compiler {
                     self.log.line(format!("compiler: {c}"));
                 }
@@ -602,12 +535,11 @@ impl<'a> Engine<'a> {
 
     /// The start commit with a candidate config, once per config.
     fn test_config(&mut self, hash: &str, config: &str, label: &str) -> Result<Tested> {
-        let d = sha256_hex(config.as_bytes());
+        let d = super::config_digest(config);
         if let Some(t) = self.config_cache.get(&d) {
             return Ok(t.clone());
         }
-        self.log
-            .line(format!("testing {label} config {}", &d[..16]));
+        self.log.line(format!("testing {label} config {d}"));
         let tested = self.test_with(hash, Some(config))?;
         self.config_cache.insert(d, tested.clone());
         Ok(tested)
@@ -621,8 +553,7 @@ impl<'a> Engine<'a> {
         let (choice, chosen, result) = match b.verdict {
             Verdict::Bad => (ConfigChoice::Baseline, baseline, b),
             Verdict::Skip => {
-                self.log
-                    .line("the baseline config had kernel build, boot or test errors");
+                self.log.line("the baseline config had kernel build, boot or test errors");
                 (ConfigChoice::Original, original, first)
             }
             Verdict::Good => match self.minimizer.take() {
@@ -654,16 +585,14 @@ impl<'a> Engine<'a> {
                         if t.verdict == Verdict::Bad {
                             (ConfigChoice::Minimized, new, t)
                         } else {
-                            self.log
-                                .line("the minimized config does not reproduce the crash");
+                            self.log.line("the minimized config does not reproduce the crash");
                             (ConfigChoice::Original, original, first)
                         }
                     }
                 }
             },
         };
-        self.log
-            .line(format!("bisecting with the {} config", choice.as_str()));
+        self.log.line(format!("bisecting with the {} config", choice.as_str()));
         self.config_choice = Some(choice);
         if choice != ConfigChoice::Original {
             self.config = Some(chosen);
@@ -675,17 +604,12 @@ impl<'a> Engine<'a> {
     /// Builds and tests `hash` with `config` (journal replay instead when it has it).
     fn test_with(&mut self, hash: &str, config: Option<&str>) -> Result<Tested> {
         self.step += 1;
-        self.progress
-            .step(&format!("step {}: testing {}", self.step, short(hash)));
+        self.progress.step(&format!("step {}: testing {}", self.step, short(hash)));
         let cfg = digest(config);
         let replayed = match self.replay.get(&replay_key(hash, cfg.as_deref())) {
-            Some(Record::Test {
-                build,
-                runs,
-                build_time,
-                test_time,
-                ..
-            }) => Some((build.clone(), runs.clone(), *build_time, *test_time)),
+            Some(Record::Test { build, runs, build_time, test_time, .. }) => {
+                Some((build.clone(), runs.clone(), *build_time, *test_time))
+            }
             _ => None,
         };
         let (build, runs, build_time, test_time) = match replayed {
@@ -715,13 +639,7 @@ impl<'a> Engine<'a> {
         self.test_time += test_time;
         self.log_build(hash, &build);
         let tested = if let BuildOutcome::Failed { .. } = build {
-            Tested {
-                verdict: Verdict::Skip,
-                build,
-                crash: None,
-                bad_ratio: 0.0,
-                good_runs: 0,
-            }
+            Tested { verdict: Verdict::Skip, build, crash: None, bad_ratio: 0.0, good_runs: 0 }
         } else {
             self.first_test_done = true;
             self.tested += 1;
@@ -752,18 +670,12 @@ impl<'a> Engine<'a> {
         let counts = Counts::of(&classes);
         let verdict = match decide(counts, self.flaky) {
             Decision::AbortInfra => {
-                return Err(Error::Infra(
-                    "unable to determine the verdict because of infra errors".into(),
-                ))
+                return Err(Error::Infra("unable to determine the verdict because of infra errors".into()))
             }
             Decision::Verdict(v) => v,
         };
         let informative = counts.good + counts.bad;
-        let bad_ratio = if informative > 0 {
-            counts.bad as f64 / informative as f64
-        } else {
-            0.0
-        };
+        let bad_ratio = if informative > 0 { counts.bad as f64 / informative as f64 } else { 0.0 };
         let mut crash = None;
         match verdict {
             Verdict::Bad => {
@@ -773,11 +685,7 @@ impl<'a> Engine<'a> {
                 }
             }
             Verdict::Skip => {
-                let want_good = if self.flaky {
-                    counts.total * 3 / 4
-                } else {
-                    counts.total / 2
-                };
+                let want_good = if self.flaky { counts.total * 3 / 4 } else { counts.total / 2 };
                 let want_bad = ((counts.total - counts.infra) / 6).max(2);
                 self.log.line(format!(
                     "unable to determine the verdict: {} good runs (wanted {}), for bad wanted {} in total, got {}",
@@ -786,13 +694,7 @@ impl<'a> Engine<'a> {
             }
             Verdict::Good => {}
         }
-        Ok(Tested {
-            verdict,
-            build,
-            crash,
-            bad_ratio,
-            good_runs: counts.good,
-        })
+        Ok(Tested { verdict, build, crash, bad_ratio, good_runs: counts.good })
     }
 
     /// Release walk (or the configured good commit). `Ok(Err(result))` ends early.
@@ -808,17 +710,13 @@ impl<'a> Engine<'a> {
             return match r.verdict {
                 Verdict::Good => Ok(Ok((start.to_string(), g))),
                 Verdict::Bad => Err(Error::Bisect(format!("the good commit {g} crashes"))),
-                Verdict::Skip => Err(Error::Bisect(format!(
-                    "the good commit {g} had kernel build, boot or test errors"
-                ))),
+                Verdict::Skip => {
+                    Err(Error::Bisect(format!("the good commit {g} had kernel build, boot or test errors")))
+                }
             };
         }
-        let mut tags: Vec<(String, String)> = self
-            .repo
-            .release_tags_reachable(start)?
-            .into_iter()
-            .filter(|(_, c)| c != start)
-            .collect();
+        let mut tags: Vec<(String, String)> =
+            self.repo.release_tags_reachable(start)?.into_iter().filter(|(_, c)| c != start).collect();
         tags.sort_by_key(|(t, _)| std::cmp::Reverse(release_version(t)));
         tags.dedup_by(|a, b| a.0 == b.0);
         if tags.is_empty() {
@@ -847,9 +745,7 @@ impl<'a> Engine<'a> {
                 &commit,
                 r.crash,
             )?)),
-            _ => Err(Error::Bisect(
-                "oldest tested release had kernel build, boot or test errors".into(),
-            )),
+            _ => Err(Error::Bisect("oldest tested release had kernel build, boot or test errors".into())),
         }
     }
 
@@ -863,9 +759,7 @@ impl<'a> Engine<'a> {
     ) -> Result<std::result::Result<(String, String), Box<BisectResult>>> {
         let mut crashing = start.to_string();
         if self.opts.cross_tree {
-            self.log.line(format!(
-                "determining the merge base between {start} and {head}"
-            ));
+            self.log.line(format!("determining the merge base between {start} and {head}"));
             let bases = self.repo.merge_bases(start, &head)?;
             if bases.len() != 1 {
                 return Err(Error::Bisect(format!(
@@ -875,15 +769,10 @@ impl<'a> Engine<'a> {
             }
             let mb = bases[0].clone();
             let info = self.repo.commit_info(&mb)?;
-            self.log.line(format!(
-                "{mb}/{} is a merge base, check if it has the bug",
-                info.subject
-            ));
+            self.log.line(format!("{mb}/{} is a merge base, check if it has the bug", info.subject));
             let r = self.test(&mb)?;
             if r.verdict != Verdict::Bad {
-                self.log.line(
-                    "reproducer does not crash the merge base, so there's no known bad commit",
-                );
+                self.log.line("reproducer does not crash the merge base, so there's no known bad commit");
                 return Ok(Err(self.range_result("no known bad commit", &mb, None)?));
             }
             crashing = mb;
@@ -892,17 +781,12 @@ impl<'a> Engine<'a> {
         let r = self.test(&head)?;
         match r.verdict {
             Verdict::Good => Ok(Ok((head, crashing))),
-            Verdict::Bad => Ok(Err(self.range_result(
-                "crash still not fixed or there were kernel test errors",
-                &head,
-                r.crash,
-            )?)),
+            Verdict::Bad => {
+                Ok(Err(self.range_result("crash still not fixed or there were kernel test errors", &head, r.crash)?))
+            }
             Verdict::Skip => {
                 self.log.line("HEAD had kernel build, boot or test errors");
-                let crash = Crash {
-                    title: format!("failed testing reproducer on {head}"),
-                    ..Crash::default()
-                };
+                let crash = Crash { title: format!("failed testing reproducer on {head}"), ..Crash::default() };
                 Ok(Err(self.range_result(
                     "crash still not fixed or there were kernel test errors",
                     &head,
@@ -915,19 +799,13 @@ impl<'a> Engine<'a> {
     /// Fix mode, issue #4117: a revision from a branch forked before the bug was
     /// introduced must not count as fixed. `None` = cannot tell.
     fn bug_present(&mut self, hash: &str, start: &str) -> Result<Option<bool>> {
-        self.log
-            .line("determine whether the revision contains the guilty commit");
-        let mut crashed: Vec<String> = self
-            .cache
-            .iter()
-            .filter(|(_, t)| t.verdict == Verdict::Bad)
-            .map(|(h, _)| h.clone())
-            .collect();
+        self.log.line("determine whether the revision contains the guilty commit");
+        let mut crashed: Vec<String> =
+            self.cache.iter().filter(|(_, t)| t.verdict == Verdict::Bad).map(|(h, _)| h.clone()).collect();
         crashed.sort();
         for c in crashed {
             if self.repo.is_ancestor(&c, hash)? {
-                self.log
-                    .line(format!("revision {c} crashed and is reachable"));
+                self.log.line(format!("revision {c} crashed and is reachable"));
                 return Ok(Some(true));
             }
         }
@@ -947,14 +825,8 @@ impl<'a> Engine<'a> {
         Ok(if testable { Some(false) } else { None })
     }
 
-    fn bisect_loop(
-        &mut self,
-        start: &str,
-        bad_end: &str,
-        good_end: &str,
-    ) -> Result<(LoopEnd, f64)> {
-        self.log
-            .line(format!("# git bisect start {bad_end} {good_end}"));
+    fn bisect_loop(&mut self, start: &str, bad_end: &str, good_end: &str) -> Result<(LoopEnd, f64)> {
+        self.log.line(format!("# git bisect start {bad_end} {good_end}"));
         let mut bad = bad_end.to_string();
         let mut goods = vec![good_end.to_string()];
         let mut skipped: HashSet<String> = HashSet::new();
@@ -968,8 +840,7 @@ impl<'a> Engine<'a> {
             }
             if !range.iter().any(eligible) {
                 let list: Vec<String> = range.iter().map(|c| c.hash.clone()).collect();
-                self.log
-                    .line("There are only 'skip'ped commits left to test.");
+                self.log.line("There are only 'skip'ped commits left to test.");
                 self.log.line("The first bad commit could be any of:");
                 for h in &list {
                     self.log.line(h.clone());
@@ -1001,9 +872,7 @@ impl<'a> Engine<'a> {
             let plural = if left == 1 { "revision" } else { "revisions" };
             let steps = estimate_steps(n.saturating_sub(1));
             let step_word = if steps == 1 { "step" } else { "steps" };
-            self.log.line(format!(
-                "Bisecting: {left} {plural} left to test after this (roughly {steps} {step_word})"
-            ));
+            self.log.line(format!("Bisecting: {left} {plural} left to test after this (roughly {steps} {step_word})"));
             self.log.line(format!("[{best}] {subject}"));
             self.log.line("");
 
@@ -1011,13 +880,11 @@ impl<'a> Engine<'a> {
             let verdict = if self.opts.mode == Mode::Fix && !self.cache.contains_key(&best) {
                 match self.bug_present(&best, start)? {
                     Some(false) => {
-                        self.log
-                            .line("the bug was not introduced yet; pretend that kernel crashed");
+                        self.log.line("the bug was not introduced yet; pretend that kernel crashed");
                         Verdict::Bad
                     }
                     None => {
-                        self.log
-                            .line("cannot tell whether the bug was introduced; skip");
+                        self.log.line("cannot tell whether the bug was introduced; skip");
                         Verdict::Skip
                     }
                     Some(true) => self.step_test(&best, &mut confidence)?,
@@ -1032,8 +899,7 @@ impl<'a> Engine<'a> {
                 (Mode::Fix, Verdict::Bad) => Verdict::Good,
                 (Mode::Fix, _) => Verdict::Bad,
             };
-            self.log
-                .line(format!("# git bisect {} {best}", term.as_str()));
+            self.log.line(format!("# git bisect {} {best}", term.as_str()));
             match term {
                 Verdict::Bad => bad = best,
                 Verdict::Good => goods.push(best),
@@ -1068,10 +934,7 @@ impl<'a> Engine<'a> {
             let short: Vec<&str> = info.parents.iter().map(|p| short(p)).collect();
             self.log.line(format!("Merge: {}", short.join(" ")));
         }
-        self.log.line(format!(
-            "Author: {} <{}>",
-            info.author_name, info.author_email
-        ));
+        self.log.line(format!("Author: {} <{}>", info.author_name, info.author_email));
         self.log.line(format!("Date:   {}", info.date));
         self.log.line("");
         self.log.line(format!("    {}", info.subject));
@@ -1093,16 +956,11 @@ impl<'a> Engine<'a> {
         if let Some(t) = self.cache.get(parent) {
             return Ok(t.signature().map(str::to_string));
         }
-        self.log
-            .line(format!("parent commit {parent} wasn't tested"));
+        self.log.line(format!("parent commit {parent} wasn't tested"));
         let cfg = digest(self.config.as_deref());
         let replayed = match self.replay.get(&replay_key(parent, cfg.as_deref())) {
-            Some(Record::Build {
-                build, build_time, ..
-            }) => Some((build.clone(), *build_time)),
-            Some(Record::Test {
-                build, build_time, ..
-            }) => Some((build.clone(), *build_time)),
+            Some(Record::Build { build, build_time, .. }) => Some((build.clone(), *build_time)),
+            Some(Record::Test { build, build_time, .. }) => Some((build.clone(), *build_time)),
             _ => None,
         };
         let (build, build_time) = match replayed {
@@ -1174,25 +1032,17 @@ impl<'a> Engine<'a> {
             }
         }
         if let Some(tag) = releases.first() {
-            self.log
-                .line(format!("culprit is release tag commit: {tag}"));
+            self.log.line(format!("culprit is release tag commit: {tag}"));
         }
         self.log_totals();
         let word = match self.opts.mode {
             Mode::Cause => "bad",
             Mode::Fix => "good",
         };
-        self.log
-            .line(format!("first {word} commit: {culprit} {}", info.subject));
+        self.log.line(format!("first {word} commit: {culprit} {}", info.subject));
         let recipients = self.recipients(&info);
-        self.log.line(format!(
-            "recipients (to): {}",
-            go_quoted_list(&recipients.to)
-        ));
-        self.log.line(format!(
-            "recipients (cc): {}",
-            go_quoted_list(&recipients.cc)
-        ));
+        self.log.line(format!("recipients (to): {}", go_quoted_list(&recipients.to)));
+        self.log.line(format!("recipients (cc): {}", go_quoted_list(&recipients.cc)));
         let crash = match self.opts.mode {
             Mode::Cause => tested.crash.clone(),
             Mode::Fix => None,
@@ -1233,10 +1083,7 @@ mod tests {
     fn release_picking_lts() {
         let mut tags: Vec<String> = (1..=10).rev().map(|i| format!("v5.15.{i}")).collect();
         tags.extend((4..=15).rev().map(|i| format!("v5.{i}")));
-        assert_eq!(
-            pick_releases(&tags),
-            v("v5.15.10 v5.15.9 v5.15.5 v5.15 v5.14 v5.13 v5.11 v5.9 v5.7 v5.5 v5.4")
-        );
+        assert_eq!(pick_releases(&tags), v("v5.15.10 v5.15.9 v5.15.5 v5.15 v5.14 v5.13 v5.11 v5.9 v5.7 v5.5 v5.4"));
     }
 
     #[test]
@@ -1261,25 +1108,15 @@ mod tests {
                 .into(),
             ..CommitInfo::default()
         };
-        assert_eq!(
-            commit_recipients(&info),
-            v("dev@example.com q@k.org r@k.org t@k.org")
-        );
+        assert_eq!(commit_recipients(&info), v("dev@example.com q@k.org r@k.org t@k.org"));
     }
 
     #[test]
     fn reach_counts_linear_and_merge() {
-        let c = |h: &str, p: &[&str]| RangeCommit {
-            hash: h.into(),
-            parents: p.iter().map(|s| s.to_string()).collect(),
-        };
+        let c =
+            |h: &str, p: &[&str]| RangeCommit { hash: h.into(), parents: p.iter().map(|s| s.to_string()).collect() };
         // d merges b and c, both children of a.
-        let r = vec![
-            c("d", &["b", "c"]),
-            c("c", &["a"]),
-            c("b", &["a"]),
-            c("a", &["z"]),
-        ];
+        let r = vec![c("d", &["b", "c"]), c("c", &["a"]), c("b", &["a"]), c("a", &["z"])];
         assert_eq!(reach_counts(&r), vec![4, 2, 2, 1]);
         assert_eq!(estimate_steps(16108), 13);
         assert_eq!(estimate_steps(15), 3);

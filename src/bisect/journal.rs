@@ -82,11 +82,7 @@ pub struct FileJournal {
 impl FileJournal {
     /// `resume = false` starts a new journal (truncating an old one).
     pub fn new(path: &Path, resume: bool) -> FileJournal {
-        FileJournal {
-            path: path.to_path_buf(),
-            file: None,
-            resume,
-        }
+        FileJournal { path: path.to_path_buf(), file: None, resume }
     }
 
     pub fn path(&self) -> &Path {
@@ -116,10 +112,9 @@ impl Journal for FileJournal {
         }
         match std::fs::read_to_string(&self.path) {
             Ok(text) => parse_records(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Journal(format!(
-                "nothing to resume: {} does not exist",
-                self.path.display()
-            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::Journal(format!("nothing to resume: {} does not exist", self.path.display())))
+            }
             Err(e) => Err(Error::io(format!("read {}", self.path.display()), e)),
         }
     }
@@ -133,9 +128,7 @@ impl Journal for FileJournal {
             } else {
                 opts.write(true).truncate(true);
             }
-            let f = opts
-                .open(&self.path)
-                .map_err(|e| Error::io(format!("open {}", self.path.display()), e))?;
+            let f = opts.open(&self.path).map_err(|e| Error::io(format!("open {}", self.path.display()), e))?;
             self.file = Some(f);
         }
         let Some(f) = self.file.as_mut() else {
@@ -144,8 +137,7 @@ impl Journal for FileJournal {
         let mut line = serde_json::to_string(rec).map_err(|e| Error::Journal(e.to_string()))?;
         line.push('\n');
         let ctx = || format!("write {}", self.path.display());
-        f.write_all(line.as_bytes())
-            .map_err(|e| Error::io(ctx(), e))?;
+        f.write_all(line.as_bytes()).map_err(|e| Error::io(ctx(), e))?;
         f.sync_data().map_err(|e| Error::io(ctx(), e))?;
         Ok(())
     }
@@ -157,13 +149,7 @@ mod tests {
 
     #[test]
     fn torn_last_line_is_dropped() {
-        let h = Record::Header {
-            version: 1,
-            key: "k".into(),
-            start: "s".into(),
-            head: None,
-            good: None,
-        };
+        let h = Record::Header { version: 1, key: "k".into(), start: "s".into(), head: None, good: None };
         let mut text = serde_json::to_string(&h).unwrap();
         text.push('\n');
         assert_eq!(parse_records(&text).unwrap(), vec![h.clone()]);

@@ -27,12 +27,8 @@ impl Log {
 
     /// Truncates and writes to `path`.
     pub fn to_file(path: &Path) -> Result<Log> {
-        let file =
-            File::create(path).map_err(|e| Error::io(format!("create {}", path.display()), e))?;
-        Ok(Log {
-            file: Some(file),
-            ..Log::default()
-        })
+        let file = File::create(path).map_err(|e| Error::io(format!("create {}", path.display()), e))?;
+        Ok(Log { file: Some(file), ..Log::default() })
     }
 
     /// Also hand every line to `f` (the CLI prints them).
@@ -115,9 +111,7 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
     while !rest.is_empty() {
         let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let (num, tail) = rest.split_at(num_len);
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
+        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let scale: u128 = match unit {
             "h" => 3_600_000_000_000,
@@ -132,11 +126,7 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
         if whole.is_empty() && fraction.is_empty() {
             return None;
         }
-        let whole: u128 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().ok()?
-        };
+        let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
         total = total.checked_add(whole.checked_mul(scale)?)?;
         if !fraction.is_empty() {
             let digits = fraction.len().min(18) as u32;
@@ -151,10 +141,8 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
 
 /// Go's `%q` of a string slice: `["a@b" "c@d"]`.
 pub fn go_quoted_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
-        .collect();
+    let quoted: Vec<String> =
+        items.iter().map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))).collect();
     format!("[{}]", quoted.join(" "))
 }
 
@@ -198,20 +186,10 @@ mod tests {
         assert_eq!(go_duration(d(0, 20_000_000)), "20ms");
         assert_eq!(go_duration(d(0, 1500)), "1.5µs");
         assert_eq!(go_duration(Duration::ZERO), "0s");
-        for v in [
-            d(13045, 905279038),
-            d(3600, 0),
-            d(0, 1500),
-            d(59, 1),
-            d(0, 7),
-            Duration::ZERO,
-        ] {
+        for v in [d(13045, 905279038), d(3600, 0), d(0, 1500), d(59, 1), d(0, 7), Duration::ZERO] {
             assert_eq!(parse_go_duration(&go_duration(v)), Some(v));
         }
-        assert_eq!(
-            parse_go_duration("1h42m5.982826743s"),
-            Some(d(6125, 982826743))
-        );
+        assert_eq!(parse_go_duration("1h42m5.982826743s"), Some(d(6125, 982826743)));
         assert_eq!(parse_go_duration("abc"), None);
         assert_eq!(parse_go_duration("1x"), None);
     }

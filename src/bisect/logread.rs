@@ -9,9 +9,7 @@ use serde::Serialize;
 
 use super::log::{parse_go_duration, parse_go_quoted_list};
 use super::verdict::RunClass;
-use super::{
-    secs, BisectResult, CommitRef, Crash, Mode, Outcome, Recipients, Verdict, RESULT_SCHEMA,
-};
+use super::{secs, BisectResult, CommitRef, Crash, Mode, Outcome, Recipients, Verdict, RESULT_SCHEMA};
 
 /// Why a revision was tested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -212,9 +210,7 @@ pub fn parse(text: &str) -> ParsedLog {
             p.syzkaller = Some(h.trim().to_string());
         } else if let Some(t) = line.strip_prefix("testing release ") {
             p.releases_tested.push(t.trim().to_string());
-            pending = Some(StepKind::Release {
-                tag: t.trim().to_string(),
-            });
+            pending = Some(StepKind::Release { tag: t.trim().to_string() });
         } else if let Some(which) = line
             .strip_prefix("testing ")
             .and_then(|r| r.split_once(" config "))
@@ -238,19 +234,12 @@ pub fn parse(text: &str) -> ParsedLog {
             let mut parts = rest.splitn(2, ' ');
             let commit = parts.next().unwrap_or("").to_string();
             if !is_hash(&commit) {
-                p.warnings
-                    .push(format!("line {lineno}: bad commit in {line:?}"));
+                p.warnings.push(format!("line {lineno}: bad commit in {line:?}"));
                 continue;
             }
-            let compiler = parts
-                .next()
-                .map(|c| c.strip_prefix("with ").unwrap_or(c).to_string())
-                .filter(|c| !c.is_empty());
-            let kind = pending.take().unwrap_or(if p.steps.is_empty() {
-                StepKind::Start
-            } else {
-                StepKind::Bisect
-            });
+            let compiler =
+                parts.next().map(|c| c.strip_prefix("with ").unwrap_or(c).to_string()).filter(|c| !c.is_empty());
+            let kind = pending.take().unwrap_or(if p.steps.is_empty() { StepKind::Start } else { StepKind::Bisect });
             p.steps.push(Step {
                 kind,
                 subject: subjects.get(&commit).cloned(),
@@ -279,9 +268,7 @@ pub fn parse(text: &str) -> ParsedLog {
         } else if let Some(v) = line.strip_prefix("all runs: ") {
             match (RunClass::from_log_string(v), p.steps.last_mut()) {
                 (Some(c), Some(s)) => s.all_runs = Some(c),
-                _ => p
-                    .warnings
-                    .push(format!("line {lineno}: unreadable {line:?}")),
+                _ => p.warnings.push(format!("line {lineno}: unreadable {line:?}")),
             }
         } else if let Some(rest) = line.strip_prefix("run #") {
             let parsed = rest
@@ -289,9 +276,7 @@ pub fn parse(text: &str) -> ParsedLog {
                 .and_then(|(n, v)| Some((n.parse::<usize>().ok()?, RunClass::from_log_string(v)?)));
             match (parsed, p.steps.last_mut()) {
                 (Some((_, c)), Some(s)) => s.runs.push(c),
-                _ => p
-                    .warnings
-                    .push(format!("line {lineno}: unreadable {line:?}")),
+                _ => p.warnings.push(format!("line {lineno}: unreadable {line:?}")),
             }
         } else if let Some(rest) = line.strip_prefix("# git bisect ") {
             let mut w = rest.split_whitespace();
@@ -331,37 +316,29 @@ pub fn parse(text: &str) -> ParsedLog {
             p.flaky_estimate = rest.split_whitespace().next().and_then(|v| v.parse().ok());
         } else if let Some(rest) = line.strip_prefix("revisions tested: ") {
             if !read_totals(&mut p, rest) {
-                p.warnings
-                    .push(format!("line {lineno}: unreadable {line:?}"));
+                p.warnings.push(format!("line {lineno}: unreadable {line:?}"));
             }
         } else if let Some(e) = line.strip_prefix("error: ") {
             p.error = Some(e.to_string());
-        } else if let Some(rest) = line
-            .strip_prefix("first bad commit: ")
-            .or_else(|| line.strip_prefix("first good commit: "))
+        } else if let Some(rest) =
+            line.strip_prefix("first bad commit: ").or_else(|| line.strip_prefix("first good commit: "))
         {
             let (h, s) = rest.split_once(' ').unwrap_or((rest, ""));
             p.first = Some((h.to_string(), s.to_string()));
         } else if let Some(l) = line.strip_prefix("cc: ") {
             match parse_go_quoted_list(l) {
                 Some(v) => p.recipients.cc = v,
-                None => p
-                    .warnings
-                    .push(format!("line {lineno}: unreadable {line:?}")),
+                None => p.warnings.push(format!("line {lineno}: unreadable {line:?}")),
             }
         } else if let Some(l) = line.strip_prefix("recipients (to): ") {
             match parse_go_quoted_list(l) {
                 Some(v) => p.recipients.to = v,
-                None => p
-                    .warnings
-                    .push(format!("line {lineno}: unreadable {line:?}")),
+                None => p.warnings.push(format!("line {lineno}: unreadable {line:?}")),
             }
         } else if let Some(l) = line.strip_prefix("recipients (cc): ") {
             match parse_go_quoted_list(l) {
                 Some(v) => p.recipients.cc = v,
-                None => p
-                    .warnings
-                    .push(format!("line {lineno}: unreadable {line:?}")),
+                None => p.warnings.push(format!("line {lineno}: unreadable {line:?}")),
             }
         } else if line.starts_with("oldest tested release already had the bug")
             || line.starts_with("crash still not fixed")
@@ -455,44 +432,21 @@ impl ParsedLog {
         } else if self.not_reproduced {
             (Outcome::NotReproduced, Vec::new())
         } else if !self.candidates.is_empty() && self.first.is_none() {
-            let c = self
-                .candidates
-                .iter()
-                .map(|h| CommitRef {
-                    hash: h.clone(),
-                    ..CommitRef::default()
-                })
-                .collect();
+            let c = self.candidates.iter().map(|h| CommitRef { hash: h.clone(), ..CommitRef::default() }).collect();
             (Outcome::Inconclusive, c)
         } else if let Some((h, s)) = &self.range_commit {
-            let c = CommitRef {
-                hash: h.clone(),
-                subject: s.clone(),
-                ..CommitRef::default()
-            };
+            let c = CommitRef { hash: h.clone(), subject: s.clone(), ..CommitRef::default() };
             (Outcome::Range, vec![c])
         } else if let Some((h, s)) = &self.first {
             let culprit = self.culprit.clone().unwrap_or_default();
-            let c = CommitRef {
-                hash: h.clone(),
-                subject: s.clone(),
-                author: culprit.author,
-                date: culprit.date,
-            };
+            let c = CommitRef { hash: h.clone(), subject: s.clone(), author: culprit.author, date: culprit.date };
             (Outcome::Found, vec![c])
         } else {
             (Outcome::Error, Vec::new())
         };
-        let confidence = self
-            .error_probability
-            .map(|e| ((1.0 - e) * 1e6).round() / 1e6)
-            .unwrap_or(1.0);
+        let confidence = self.error_probability.map(|e| ((1.0 - e) * 1e6).round() / 1e6).unwrap_or(1.0);
         let error = match outcome {
-            Outcome::Error => Some(
-                self.error
-                    .clone()
-                    .unwrap_or_else(|| "the log has no result".into()),
-            ),
+            Outcome::Error => Some(self.error.clone().unwrap_or_else(|| "the log has no result".into())),
             _ => None,
         };
         BisectResult {
@@ -502,8 +456,7 @@ impl ParsedLog {
             commits,
             culprit_signature: self.culprit_signature.clone(),
             parent_signature: self.parent_signature.clone(),
-            noop: self.culprit_signature.is_some()
-                && self.culprit_signature == self.parent_signature,
+            noop: self.culprit_signature.is_some() && self.culprit_signature == self.parent_signature,
             release: self.release_tag.is_some(),
             merge: self.culprit.as_ref().is_some_and(|c| c.merge),
             confidence,

@@ -11,7 +11,6 @@ pub mod journal;
 pub mod log;
 pub mod logread;
 pub mod repo;
-pub mod signature;
 pub mod stages;
 pub mod verdict;
 
@@ -55,10 +54,7 @@ pub enum Error {
 
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Io { context: context.into(), source }
     }
 
     pub fn is_infra(&self) -> bool {
@@ -201,6 +197,14 @@ pub struct BisectResult {
     pub config: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Short name of a kernel config (16 hex digits of its SHA-256), as the journal and the
+/// configs directory use it.
+pub fn config_digest(config: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(config.as_bytes());
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Seconds as f64, the unit of the JSON result.

@@ -114,10 +114,7 @@ pub struct GitRepo {
 
 impl GitRepo {
     pub fn open(dir: &Path) -> Result<GitRepo> {
-        let repo = GitRepo {
-            dir: dir.to_path_buf(),
-            timeout: Duration::from_secs(3 * 3600),
-        };
+        let repo = GitRepo { dir: dir.to_path_buf(), timeout: Duration::from_secs(3 * 3600) };
         repo.git(&["rev-parse", "--git-dir"])
             .map_err(|_| Error::Setup(format!("{} is not a git repository", dir.display())))?;
         Ok(repo)
@@ -131,13 +128,9 @@ impl GitRepo {
         let mut cmd = Command::new("git");
         cmd.arg("-C").arg(&self.dir).args(args);
         // Stable, script-friendly output regardless of the user's environment.
-        cmd.env("LC_ALL", "C")
-            .env("GIT_PAGER", "cat")
-            .env("GIT_TERMINAL_PROMPT", "0");
-        process::run(&mut cmd, self.timeout).map_err(|e| Error::Git {
-            args: args.join(" "),
-            msg: format!("cannot run git: {e}"),
-        })
+        cmd.env("LC_ALL", "C").env("GIT_PAGER", "cat").env("GIT_TERMINAL_PROMPT", "0");
+        process::run(&mut cmd, self.timeout)
+            .map_err(|e| Error::Git { args: args.join(" "), msg: format!("cannot run git: {e}") })
     }
 
     fn git(&self, args: &[&str]) -> Result<String> {
@@ -145,11 +138,7 @@ impl GitRepo {
         if !out.success() {
             return Err(Error::Git {
                 args: args.join(" "),
-                msg: format!(
-                    "{}: {}",
-                    out.describe_status(),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
+                msg: format!("{}: {}", out.describe_status(), String::from_utf8_lossy(&out.stderr).trim()),
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -189,12 +178,7 @@ impl Repo for GitRepo {
     }
 
     fn commit_info(&mut self, hash: &str) -> Result<CommitInfo> {
-        let raw = self.git(&[
-            "show",
-            "-s",
-            "--format=%H%x00%P%x00%an%x00%ae%x00%ad%x00%B",
-            hash,
-        ])?;
+        let raw = self.git(&["show", "-s", "--format=%H%x00%P%x00%an%x00%ae%x00%ad%x00%B", hash])?;
         let mut f = raw.splitn(6, '\0');
         let mut next = || f.next().unwrap_or("").to_string();
         let (h, parents, name, email, date, msg) = (next(), next(), next(), next(), next(), next());
@@ -209,21 +193,13 @@ impl Repo for GitRepo {
             date,
             subject: subject.to_string(),
             body: body.trim_start_matches('\n').to_string(),
-            stat: stat
-                .lines()
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect(),
+            stat: stat.lines().filter(|l| !l.is_empty()).map(str::to_string).collect(),
         })
     }
 
     fn release_tags_at(&mut self, hash: &str) -> Result<Vec<String>> {
         let out = self.git(&["tag", "--points-at", hash])?;
-        Ok(out
-            .lines()
-            .filter(|t| release_version(t).is_some())
-            .map(str::to_string)
-            .collect())
+        Ok(out.lines().filter(|t| release_version(t).is_some()).map(str::to_string).collect())
     }
 
     fn release_tags_reachable(&mut self, hash: &str) -> Result<Vec<(String, String)>> {
@@ -261,10 +237,7 @@ impl Repo for GitRepo {
 
     fn merge_bases(&mut self, a: &str, b: &str) -> Result<Vec<String>> {
         let out = self.git_raw(&["merge-base", "--all", a, b])?;
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect())
+        Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect())
     }
 
     fn range(&mut self, bad: &str, goods: &[String]) -> Result<Vec<RangeCommit>> {
@@ -276,10 +249,7 @@ impl Repo for GitRepo {
             .lines()
             .filter_map(|l| {
                 let mut p = l.split_whitespace();
-                Some(RangeCommit {
-                    hash: p.next()?.to_string(),
-                    parents: p.map(str::to_string).collect(),
-                })
+                Some(RangeCommit { hash: p.next()?.to_string(), parents: p.map(str::to_string).collect() })
             })
             .collect())
     }
@@ -301,15 +271,9 @@ impl Repo for GitRepo {
         }
         let run = |extra: &[&str]| -> Vec<Maintainer> {
             let mut cmd = Command::new("perl");
-            cmd.arg(&script)
-                .args(["--git-min-percent=20"])
-                .args(extra)
-                .arg(&patch_file)
-                .current_dir(&self.dir);
+            cmd.arg(&script).args(["--git-min-percent=20"]).args(extra).arg(&patch_file).current_dir(&self.dir);
             match process::run(&mut cmd, Duration::from_secs(60)) {
-                Ok(out) if out.success() => {
-                    parse_maintainers(&String::from_utf8_lossy(&out.stdout))
-                }
+                Ok(out) if out.success() => parse_maintainers(&String::from_utf8_lossy(&out.stdout)),
                 _ => Vec::new(),
             }
         };
@@ -340,8 +304,7 @@ mod tests {
                    linux-kernel@vger.kernel.org (open list)\n\
                    garbage line\n";
         let m = parse_maintainers(out);
-        let short: Vec<(&str, bool, bool)> =
-            m.iter().map(|m| (m.email.as_str(), m.to, m.list)).collect();
+        let short: Vec<(&str, bool, bool)> = m.iter().map(|m| (m.email.as_str(), m.to, m.list)).collect();
         assert_eq!(
             short,
             vec![

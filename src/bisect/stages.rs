@@ -88,17 +88,8 @@ pub struct CommandBuilder {
 /// Up to 20 lines that look like errors, else the last lines of the output.
 fn error_lines(output: &[u8]) -> String {
     let text = String::from_utf8_lossy(output);
-    let strong = [
-        ": error: ",
-        "undefined reference to",
-        "No rule to make target",
-        "error:",
-    ];
-    let hits: Vec<&str> = text
-        .lines()
-        .filter(|l| strong.iter().any(|p| l.contains(p)))
-        .take(20)
-        .collect();
+    let strong = [": error: ", "undefined reference to", "No rule to make target", "error:"];
+    let hits: Vec<&str> = text.lines().filter(|l| strong.iter().any(|p| l.contains(p))).take(20).collect();
     if !hits.is_empty() {
         return hits.join("\n");
     }
@@ -117,28 +108,18 @@ fn save_log(dir: Option<&Path>, name: &str, data: &[u8]) {
 /// `LINUX_COMPILER` of a kernel build, the compiler that really compiled it.
 fn kernel_compiler(repo: &Path) -> Option<String> {
     let text = std::fs::read_to_string(repo.join("include/generated/compile.h")).ok()?;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("#define LINUX_COMPILER "))?;
+    let line = text.lines().find(|l| l.starts_with("#define LINUX_COMPILER "))?;
     let v = line.trim_start_matches("#define LINUX_COMPILER ").trim();
     Some(v.trim_matches('"').to_string())
 }
 
 impl Builder for CommandBuilder {
     fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
-        let (prog, args) = self
-            .argv
-            .split_first()
-            .ok_or_else(|| Error::Config("build.command is empty".into()))?;
+        let (prog, args) = self.argv.split_first().ok_or_else(|| Error::Config("build.command is empty".into()))?;
         let mut cmd = Command::new(prog);
-        cmd.args(args)
-            .current_dir(&self.repo)
-            .env("KCRASH_COMMIT", commit);
+        cmd.args(args).current_dir(&self.repo).env("KCRASH_COMMIT", commit);
         if let Some(text) = config {
-            let name = format!(
-                "{}.config",
-                &super::signature::sha256_hex(text.as_bytes())[..16]
-            );
+            let name = format!("{}.config", super::config_digest(text));
             let path = self.config_dir.join(name);
             std::fs::create_dir_all(&self.config_dir)
                 .and_then(|_| std::fs::write(&path, text))
@@ -149,11 +130,7 @@ impl Builder for CommandBuilder {
             .map_err(|e| Error::Infra(format!("cannot run build command {prog}: {e}")))?;
         let mut all = out.stdout.clone();
         all.extend_from_slice(&out.stderr);
-        save_log(
-            self.log_dir.as_deref(),
-            &format!("{commit}.build.log"),
-            &all,
-        );
+        save_log(self.log_dir.as_deref(), &format!("{commit}.build.log"), &all);
         if !out.success() {
             // One line: the reason goes on the log's `failed building` line.
             let lines = error_lines(&all).replace('\n', "; ");
@@ -166,19 +143,14 @@ impl Builder for CommandBuilder {
         }
         let artifact = self.repo.join(&self.artifact);
         if !artifact.exists() {
-            return Ok(BuildOutcome::Failed {
-                reason: format!("build produced no {}", self.artifact.display()),
-            });
+            return Ok(BuildOutcome::Failed { reason: format!("build produced no {}", self.artifact.display()) });
         }
         let signature = match &self.vmlinux {
-            Some(v) => super::signature::kernel_signature(&self.repo.join(v)).ok(),
+            // The current generation (v3); a vmlinux that cannot be read just has none.
+            Some(v) => crate::ksig::signature(&self.repo.join(v), crate::ksig::Algo::V3).ok().map(|s| s.hex()),
             None => None,
         };
-        Ok(BuildOutcome::Built {
-            compiler: kernel_compiler(&self.repo),
-            signature,
-            artifact: Some(artifact),
-        })
+        Ok(BuildOutcome::Built { compiler: kernel_compiler(&self.repo), signature, artifact: Some(artifact) })
     }
 }
 
@@ -206,16 +178,13 @@ pub fn run_outcome(console: &[u8], exited_ok: bool, status: &str) -> RunOutcome 
         };
         let d = d.trim();
         if let Some(t) = d.strip_prefix("boot failed: ") {
-            return RunOutcome::BootFailed {
-                title: t.to_string(),
-            };
+            return RunOutcome::BootFailed { title: t.to_string() };
         }
         if let Some(m) = d.strip_prefix("infra: ") {
             return RunOutcome::Infra { msg: m.to_string() };
         }
         if let Some(t) = d.strip_prefix("crashed: ") {
-            let report =
-                crate::parse(console).map(|r| String::from_utf8_lossy(&r.report).into_owned());
+            let report = crate::parse(console).map(|r| String::from_utf8_lossy(&r.report).into_owned());
             return RunOutcome::Crashed(Crash {
                 title: t.to_string(),
                 alt_titles: Vec::new(),
@@ -232,9 +201,7 @@ pub fn run_outcome(console: &[u8], exited_ok: bool, status: &str) -> RunOutcome 
     if exited_ok {
         RunOutcome::Ok
     } else {
-        RunOutcome::Infra {
-            msg: format!("test command: {status}"),
-        }
+        RunOutcome::Infra { msg: format!("test command: {status}") }
     }
 }
 
@@ -246,14 +213,9 @@ impl Tester for CommandTester {
         runs: usize,
         progress: &dyn Progress,
     ) -> Result<Vec<RunOutcome>> {
-        let (prog, args) = self
-            .argv
-            .split_first()
-            .ok_or_else(|| Error::Config("test.command is empty".into()))?;
+        let (prog, args) = self.argv.split_first().ok_or_else(|| Error::Config("test.command is empty".into()))?;
         let artifact = match build {
-            BuildOutcome::Built {
-                artifact: Some(a), ..
-            } => a.clone(),
+            BuildOutcome::Built { artifact: Some(a), .. } => a.clone(),
             _ => PathBuf::new(),
         };
         let run_one = |i: usize| -> Result<RunOutcome> {
@@ -263,9 +225,8 @@ impl Tester for CommandTester {
                 .env("KCRASH_ARTIFACT", &artifact)
                 .env("KCRASH_COMMIT", commit)
                 .env("KCRASH_RUN", i.to_string());
-            let out = process::run(&mut cmd, self.timeout).map_err(|e| {
-                Error::Infra(format!("repro testing failure: cannot run {prog}: {e}"))
-            })?;
+            let out = process::run(&mut cmd, self.timeout)
+                .map_err(|e| Error::Infra(format!("repro testing failure: cannot run {prog}: {e}")))?;
             let outcome = run_outcome(&out.stdout, out.success(), &out.describe_status());
             if outcome != RunOutcome::Ok {
                 let mut all = out.stdout.clone();
@@ -310,11 +271,7 @@ impl Tester for CommandTester {
         for r in results {
             match r {
                 Some(r) => out.push(r?),
-                None => {
-                    return Err(Error::Infra(
-                        "repro testing failure: runs were abandoned".into(),
-                    ))
-                }
+                None => return Err(Error::Infra("repro testing failure: runs were abandoned".into())),
             }
         }
         Ok(out)
@@ -329,25 +286,15 @@ mod tests {
     fn directives_decide_the_outcome() {
         assert_eq!(
             run_outcome(b"x\nKCRASH-RESULT: boot failed: can't ssh\n", true, ""),
-            RunOutcome::BootFailed {
-                title: "can't ssh".into()
-            }
+            RunOutcome::BootFailed { title: "can't ssh".into() }
         );
-        assert_eq!(
-            run_outcome(b"KCRASH-RESULT: infra: no vm\n", true, ""),
-            RunOutcome::Infra {
-                msg: "no vm".into()
-            }
-        );
+        assert_eq!(run_outcome(b"KCRASH-RESULT: infra: no vm\n", true, ""), RunOutcome::Infra { msg: "no vm".into() });
         match run_outcome(b"KCRASH-RESULT: crashed: WARNING in foo\n", true, "") {
             RunOutcome::Crashed(c) => assert_eq!(c.title, "WARNING in foo"),
             o => panic!("{o:?}"),
         }
         assert_eq!(run_outcome(b"booted\n", true, ""), RunOutcome::Ok);
-        assert!(matches!(
-            run_outcome(b"", false, "exit status 1"),
-            RunOutcome::Infra { .. }
-        ));
+        assert!(matches!(run_outcome(b"", false, "exit status 1"), RunOutcome::Infra { .. }));
     }
 
     #[test]
@@ -362,11 +309,7 @@ mod tests {
             parallel: 4,
             log_dir: Some(dir.path().join("runs")),
         };
-        let build = BuildOutcome::Built {
-            compiler: None,
-            signature: None,
-            artifact: None,
-        };
+        let build = BuildOutcome::Built { compiler: None, signature: None, artifact: None };
         let runs = t.test("c0ffee", &build, 7, &NoProgress).unwrap();
         // Consoles of the crashed runs are kept.
         assert!(dir.path().join("runs/c0ffee.1.log").exists());
@@ -379,18 +322,12 @@ mod tests {
             }
         }
         t.argv = vec!["kcrash-no-such-test-command".into()];
-        assert!(t
-            .test("c0ffee", &build, 3, &NoProgress)
-            .unwrap_err()
-            .is_infra());
+        assert!(t.test("c0ffee", &build, 3, &NoProgress).unwrap_err().is_infra());
     }
 
     #[test]
     fn build_error_lines() {
-        assert_eq!(
-            error_lines(b"CC a.o\nfoo.c:1:2: error: bad\nmake: *** x\n"),
-            "foo.c:1:2: error: bad"
-        );
+        assert_eq!(error_lines(b"CC a.o\nfoo.c:1:2: error: bad\nmake: *** x\n"), "foo.c:1:2: error: bad");
         assert_eq!(error_lines(b"a\nb\nc\nd\n"), "b\nc\nd");
     }
 }

@@ -92,9 +92,7 @@ impl Target {
     pub fn classify(&self, run: &RunOutcome) -> RunClass {
         match run {
             RunOutcome::Ok => RunClass::Ok,
-            RunOutcome::BootFailed { title } => RunClass::BootFailed {
-                title: title.clone(),
-            },
+            RunOutcome::BootFailed { title } => RunClass::BootFailed { title: title.clone() },
             RunOutcome::Infra { msg } => RunClass::Infra { msg: msg.clone() },
             RunOutcome::Crashed(c) => {
                 let title = c.title.clone();
@@ -123,10 +121,7 @@ pub struct Counts {
 
 impl Counts {
     pub fn of(classes: &[RunClass]) -> Counts {
-        let mut c = Counts {
-            total: classes.len(),
-            ..Counts::default()
-        };
+        let mut c = Counts { total: classes.len(), ..Counts::default() };
         for cl in classes {
             match cl {
                 RunClass::Ok => c.good += 1,
@@ -180,10 +175,7 @@ pub fn representative<'a>(runs: &'a [RunOutcome], classes: &[RunClass]) -> Optio
             }
         }
     }
-    let best = counts
-        .iter()
-        .enumerate()
-        .max_by(|(ia, a), (ib, b)| a.1.cmp(&b.1).then(ib.cmp(ia)))?;
+    let best = counts.iter().enumerate().max_by(|(ia, a), (ib, b)| a.1.cmp(&b.1).then(ib.cmp(ia)))?;
     match &runs[best.1 .2] {
         RunOutcome::Crashed(c) => Some(c),
         _ => None,
@@ -195,12 +187,7 @@ mod tests {
     use super::*;
 
     fn counts(total: usize, good: usize, bad: usize, infra: usize) -> Counts {
-        Counts {
-            total,
-            good,
-            bad,
-            infra,
-        }
+        Counts { total, good, bad, infra }
     }
 
     #[test]
@@ -222,83 +209,42 @@ mod tests {
             (10, 9, 0, 0, false, V(Good)),
         ];
         for (t, g, b, i, flaky, want) in rows {
-            assert_eq!(
-                decide(counts(t, g, b, i), flaky),
-                want,
-                "{t}/{g}/{b}/{i} flaky={flaky}"
-            );
+            assert_eq!(decide(counts(t, g, b, i), flaky), want, "{t}/{g}/{b}/{i} flaky={flaky}");
         }
     }
 
     fn crash(t: &str) -> RunOutcome {
-        RunOutcome::Crashed(Crash {
-            title: t.into(),
-            ..Crash::default()
-        })
+        RunOutcome::Crashed(Crash { title: t.into(), ..Crash::default() })
     }
 
     #[test]
     fn classification_is_title_aware() {
-        let target = Target {
-            titles: vec!["KASAN: use-after-free Read in foo".into()],
-            any_crash: false,
-        };
-        assert!(matches!(
-            target.classify(&crash("KASAN: use-after-free Read in foo")),
-            RunClass::SameBug { .. }
-        ));
-        assert!(matches!(
-            target.classify(&crash("WARNING in bar")),
-            RunClass::OtherBug { .. }
-        ));
-        assert!(matches!(
-            target.classify(&crash("SYZFATAL: executor failed")),
-            RunClass::Transient { .. }
-        ));
-        assert!(matches!(
-            target.classify(&crash("lost connection to test machine")),
-            RunClass::Transient { .. }
-        ));
+        let target = Target { titles: vec!["KASAN: use-after-free Read in foo".into()], any_crash: false };
+        assert!(matches!(target.classify(&crash("KASAN: use-after-free Read in foo")), RunClass::SameBug { .. }));
+        assert!(matches!(target.classify(&crash("WARNING in bar")), RunClass::OtherBug { .. }));
+        assert!(matches!(target.classify(&crash("SYZFATAL: executor failed")), RunClass::Transient { .. }));
+        assert!(matches!(target.classify(&crash("lost connection to test machine")), RunClass::Transient { .. }));
         let alt = RunOutcome::Crashed(Crash {
             title: "other".into(),
             alt_titles: vec!["KASAN: use-after-free Read in foo".into()],
             report: String::new(),
         });
         assert!(matches!(target.classify(&alt), RunClass::SameBug { .. }));
-        let any = Target {
-            any_crash: true,
-            ..target.clone()
-        };
-        assert!(matches!(
-            any.classify(&crash("WARNING in bar")),
-            RunClass::SameBug { .. }
-        ));
-        assert!(matches!(
-            any.classify(&crash("SYZFATAL: x")),
-            RunClass::Transient { .. }
-        ));
-        let syz = Target {
-            titles: vec!["SYZFATAL: x".into()],
-            any_crash: false,
-        };
-        assert!(matches!(
-            syz.classify(&crash("SYZFATAL: x")),
-            RunClass::SameBug { .. }
-        ));
+        let any = Target { any_crash: true, ..target.clone() };
+        assert!(matches!(any.classify(&crash("WARNING in bar")), RunClass::SameBug { .. }));
+        assert!(matches!(any.classify(&crash("SYZFATAL: x")), RunClass::Transient { .. }));
+        let syz = Target { titles: vec!["SYZFATAL: x".into()], any_crash: false };
+        assert!(matches!(syz.classify(&crash("SYZFATAL: x")), RunClass::SameBug { .. }));
     }
 
     #[test]
     fn log_strings_round_trip() {
         for c in [
             RunClass::Ok,
-            RunClass::SameBug {
-                title: "a: b".into(),
-            },
+            RunClass::SameBug { title: "a: b".into() },
             RunClass::OtherBug { title: "x".into() },
             RunClass::Transient { title: "y".into() },
-            RunClass::BootFailed {
-                title: "can't ssh into the instance".into(),
-            },
+            RunClass::BootFailed { title: "can't ssh into the instance".into() },
             RunClass::Infra { msg: "m".into() },
         ] {
             assert_eq!(RunClass::from_log_string(&c.log_string()), Some(c));
@@ -308,13 +254,7 @@ mod tests {
 
     #[test]
     fn representative_is_most_frequent_then_first() {
-        let runs = vec![
-            crash("B"),
-            crash("A"),
-            crash("A"),
-            RunOutcome::Ok,
-            crash("B"),
-        ];
+        let runs = vec![crash("B"), crash("A"), crash("A"), RunOutcome::Ok, crash("B")];
         let classes: Vec<_> = runs.iter().map(|r| Target::default().classify(r)).collect();
         assert_eq!(representative(&runs, &classes).unwrap().title, "B");
         let runs = vec![crash("B"), crash("A"), crash("A")];

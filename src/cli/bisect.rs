@@ -13,9 +13,7 @@ use kcrash::bisect::config::Config;
 use kcrash::bisect::journal::FileJournal;
 use kcrash::bisect::log::{go_duration, Log};
 use kcrash::bisect::stages::{CommandBuilder, CommandTester, NoProgress, Progress};
-use kcrash::bisect::{
-    logread, BisectResult, Engine, GitRepo, Options, Outcome, Repo, RESULT_SCHEMA,
-};
+use kcrash::bisect::{logread, BisectResult, Engine, GitRepo, Options, Outcome, Repo, RESULT_SCHEMA};
 
 #[derive(Args)]
 pub struct BisectArgs {
@@ -87,12 +85,7 @@ fn resolve_program(argv: &mut [String], base: &Path, key: &str) -> anyhow::Resul
 
 pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&args.config)?;
-    let base = args
-        .config
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    let base = args.config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let mut build_argv = cfg.build.command.clone();
     let mut test_argv = cfg.test.command.clone();
     resolve_program(&mut build_argv, &base, "build.command")?;
@@ -100,10 +93,7 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
 
     let mut repo = GitRepo::open(&cfg.repo)?;
     if repo.is_dirty()? {
-        bail!(
-            "{}: the work tree has uncommitted changes",
-            cfg.repo.display()
-        );
+        bail!("{}: the work tree has uncommitted changes", cfg.repo.display());
     }
     repo.resolve(&cfg.start)?;
     if let Some(g) = &cfg.good {
@@ -113,18 +103,12 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         repo.resolve(h)?;
     }
 
-    let workdir = args
-        .workdir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("kcrash-bisect"));
+    let workdir = args.workdir.clone().unwrap_or_else(|| PathBuf::from("kcrash-bisect"));
     std::fs::create_dir_all(&workdir).with_context(|| format!("create {}", workdir.display()))?;
     let journal_path = workdir.join("journal.jsonl");
     if !args.resume && journal_path.exists() {
         // Starting over would throw away a resumable bisection; make it explicit.
-        bail!(
-            "{} exists: use --resume to continue that bisection, or remove it to start over",
-            journal_path.display()
-        );
+        bail!("{} exists: use --resume to continue that bisection, or remove it to start over", journal_path.display());
     }
     let mut journal = FileJournal::new(&journal_path, args.resume);
     // What to check out at the end: remembered at the first start, since a killed run
@@ -162,9 +146,7 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     };
 
     let read_config = |p: &Option<PathBuf>| -> anyhow::Result<Option<String>> {
-        p.as_ref()
-            .map(|p| std::fs::read_to_string(p).with_context(|| format!("read {}", p.display())))
-            .transpose()
+        p.as_ref().map(|p| std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))).transpose()
     };
     let kernel_config = read_config(&cfg.build.config)?;
     let baseline_config = read_config(&cfg.build.baseline_config)?;
@@ -196,16 +178,8 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         config: kernel_config,
         baseline_config,
     };
-    let outcome = Engine::new(
-        &mut repo,
-        &mut builder,
-        &mut tester,
-        &mut journal,
-        &mut log,
-        progress.as_ref(),
-        opts,
-    )
-    .run_reporting();
+    let outcome = Engine::new(&mut repo, &mut builder, &mut tester, &mut journal, &mut log, progress.as_ref(), opts)
+        .run_reporting();
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -236,10 +210,7 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn print_result(out: &mut impl Write, r: &BisectResult) -> std::io::Result<()> {
-    let kind = serde_json::to_value(r.result)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = serde_json::to_value(r.result).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     writeln!(out, "result:     {kind} ({} bisection)", r.mode.as_str())?;
     for c in &r.commits {
         writeln!(out, "commit:     {} {}", c.hash, c.subject)?;
@@ -298,10 +269,7 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
         let parsed = logread::parse(&text);
         let result = parsed.result();
         all_ok &= parsed.start.is_some() && result.result != Outcome::Error;
-        let report = result
-            .crash
-            .as_ref()
-            .and_then(|c| kcrash::parse(c.report.as_bytes()));
+        let report = result.crash.as_ref().and_then(|c| kcrash::parse(c.report.as_bytes()));
         if args.json {
             let obj = serde_json::json!({
                 "schema": RESULT_SCHEMA,
@@ -329,11 +297,7 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
             let v = s.verdict.map(|v| v.as_str()).unwrap_or("-");
             let runs = match (&s.all_runs, s.runs.len()) {
                 (Some(a), _) => format!("all runs: {}", a.log_string()),
-                (None, 0) => s
-                    .build_error
-                    .clone()
-                    .map(|e| format!("build failed: {e}"))
-                    .unwrap_or_default(),
+                (None, 0) => s.build_error.clone().map(|e| format!("build failed: {e}")).unwrap_or_default(),
                 (None, n) => {
                     let bad = s
                         .runs
@@ -343,13 +307,7 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
                     format!("{bad} of {n} runs crashed")
                 }
             };
-            writeln!(
-                out,
-                "  {:<12} {:<4} {}",
-                &s.commit[..s.commit.len().min(12)],
-                v,
-                runs
-            )?;
+            writeln!(out, "  {:<12} {:<4} {}", &s.commit[..s.commit.len().min(12)], v, runs)?;
         }
         if let Some(c) = &parsed.culprit {
             writeln!(out, "files:      {}", c.files.join(" "))?;
@@ -363,9 +321,5 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
         }
         writeln!(out)?;
     }
-    Ok(if all_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -1,36 +1,59 @@
 //! Reading inputs: files named on the command line, or stdin.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// One input's name (for messages) and bytes, with `\r` removed (consoles from serial lines).
+/// One input's name (for messages) and its console bytes, cleaned for parsing.
 pub struct Input {
     pub name: String,
     pub data: Vec<u8>,
 }
 
-/// Read every file, or stdin when `files` is empty.
-pub fn read_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+/// The inputs one at a time (stdin when `files` is empty), so that many large files are
+/// never all in memory and an unreadable file does not stop the others.
+pub fn inputs(files: &[PathBuf]) -> Box<dyn Iterator<Item = anyhow::Result<Input>> + '_> {
     if files.is_empty() {
-        let mut data = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut data).context("reading standard input")?;
-        return Ok(vec![Input { name: "-".into(), data: strip_cr(data) }]);
+        return Box::new(std::iter::once_with(|| {
+            let mut data = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut data).context("reading standard input")?;
+            Ok(Input { name: "-".into(), data: kcrash::console::clean(data) })
+        }));
     }
-    files
-        .iter()
-        .map(|p| {
-            let data = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-            Ok(Input { name: p.display().to_string(), data: strip_cr(data) })
-        })
-        .collect()
+    Box::new(files.iter().map(|p| read_file(p)))
 }
 
-/// Delete every `\r`, as syzkaller's VM layer does before parsing.
-pub fn strip_cr(mut data: Vec<u8>) -> Vec<u8> {
-    if memchr::memchr(b'\r', &data).is_some() {
-        data.retain(|&b| b != b'\r');
+fn read_file(path: &Path) -> anyhow::Result<Input> {
+    if path.as_os_str() == "-" {
+        let mut data = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut data).context("reading standard input")?;
+        return Ok(Input { name: "-".into(), data: kcrash::console::clean(data) });
     }
-    data
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Input { name: path.display().to_string(), data: kcrash::console::clean(data) })
+}
+
+/// An input opened for streaming: a file, or stdin for none or `-`.
+pub struct Source {
+    pub name: String,
+    pub reader: Box<dyn Read + Send>,
+}
+
+/// The inputs as readers, one at a time (stdin when `files` is empty).
+pub fn sources(files: &[PathBuf]) -> Box<dyn Iterator<Item = anyhow::Result<Source>> + '_> {
+    let stdin = || Source { name: "-".into(), reader: Box::new(std::io::stdin()) };
+    if files.is_empty() {
+        return Box::new(std::iter::once_with(move || Ok(stdin())));
+    }
+    Box::new(files.iter().map(move |p| {
+        if p.as_os_str() == "-" {
+            return Ok(stdin());
+        }
+        let file = std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            anyhow::bail!("cannot read {}: is a directory", p.display());
+        }
+        Ok(Source { name: p.display().to_string(), reader: Box::new(file) })
+    }))
 }

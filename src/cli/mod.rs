@@ -3,4 +3,5 @@
 pub mod bisect;
 pub mod corpus;
 pub mod input;
+pub mod ksig;
 pub mod title;

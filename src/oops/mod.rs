@@ -1,11 +1,133 @@
-//! Oops detection and report extraction.
+//! Oops detection and report extraction: the engine driven by the format table.
+//!
+//! Pipeline for one crash: find the first oops line ([`extract::find_first_oops`]), cut the
+//! report out of the console ([`extract::find_report`]), make the title from the earliest
+//! matching format ([`describe::describe`]), judge corruption ([`corrupt::corruption`]),
+//! then clean the titles and fill the [`Report`].
 
-use crate::report::Report;
+pub mod compiled;
+pub mod corrupt;
+pub mod describe;
+pub mod extract;
+pub mod lists;
+pub mod table;
 
-pub fn parse_from(_log: &[u8], _min_pos: usize) -> Option<Report> {
-    None
+use std::sync::LazyLock;
+
+use memchr::memmem;
+use regex::bytes::Regex;
+
+use crate::report::{Executor, Report};
+use crate::title::{frame_from_title, sanitize_title, title_to_type};
+use compiled::{compile, ENGINE};
+
+pub use extract::contains_crash;
+
+const KERNEL_PANIC: &[u8] = b"Kernel panic - not syncing";
+const GCE_HANGUP: &[u8] = b"serialport: VM disconnected.";
+
+/// Whole-log facts a report carries besides its own lines.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogFacts {
+    /// The log shows the crash is an artefact of the test environment.
+    pub suppressed: bool,
+    /// `Kernel panic - not syncing` (syzkaller: anywhere from the parse start on).
+    pub panicked: bool,
+    /// The console was hung up (GCE `serialport: VM disconnected.`).
+    pub hung_up: bool,
 }
 
-pub fn contains_crash(_log: &[u8]) -> bool {
-    false
+/// Parse the first crash at or after `min_pos`.
+pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
+    let sub = log.get(min_pos..)?;
+    let oops = extract::find_first_oops(sub)?;
+    let builder = extract::find_report(sub, &oops);
+    let facts = LogFacts {
+        suppressed: ENGINE.suppressions.is_match(log),
+        panicked: memmem::find(sub, KERNEL_PANIC).is_some(),
+        hung_up: memmem::find(log, GCE_HANGUP).is_some(),
+    };
+    let raw = &sub[builder.start..builder.end_pos];
+    let mut rep = finalize(builder, raw, facts);
+    rep.start_pos += min_pos;
+    rep.end_pos += min_pos;
+    rep.skip_pos += min_pos;
+    Some(rep)
+}
+
+/// Title, corruption and the rest of the report from a cut-out report. `raw` holds the raw
+/// log bytes from the oops line on (at least the oops line), for the rare report whose
+/// header does not survive prefix stripping.
+pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) -> Report {
+    let group = &ENGINE.groups[builder.group];
+    let extract::ReportBuilder { mut report, report_end, mut prefix, start, line_end, end_pos, context, .. } = builder;
+    let mut described = describe::describe(&report[..report_end], group);
+    if described.title.is_empty() {
+        // The header is not in the stripped text: describe the raw lines instead.
+        prefix.clear();
+        report = raw.to_vec();
+        described = describe::describe(&report, group);
+        if described.title.is_empty() {
+            let oops_line = &raw[..(line_end - start).min(raw.len())];
+            described.title = oops_line.to_vec();
+        }
+    }
+    let prefix_len = prefix.len();
+    let mut text = prefix;
+    text.extend_from_slice(&report);
+
+    let reason = described.corrupted.or_else(|| corrupt::corruption(&described.title, &report, described.format));
+    let title = sanitize_title(&described.title);
+    let alt_titles: Vec<String> = described.alts.iter().map(|a| sanitize_title(a)).collect();
+    let mut rep = Report {
+        crash_type: title_to_type(&title),
+        frame: frame_from_title(&title),
+        corrupted: reason.is_some() || facts.hung_up,
+        corrupted_reason: reason.unwrap_or_default().to_string(),
+        suppressed: facts.suppressed,
+        panicked: facts.panicked,
+        executor: executor(&text),
+        prefix_len,
+        start_pos: start,
+        end_pos: end_pos.max(line_end),
+        skip_pos: line_end,
+        frames: described.frames,
+        context: context.as_context().label(),
+        title,
+        alt_titles,
+        ..Report::default()
+    };
+    fill_metadata(&mut rep, &text);
+    rep.guilty_file = crate::guilty::guilty_file(&rep.title, &text[prefix_len..]);
+    rep.report = text;
+    rep
+}
+
+fn executor(text: &[u8]) -> Option<Executor> {
+    let caps = ENGINE.executor.captures(text)?;
+    let num = |i: usize| std::str::from_utf8(caps.get(i)?.as_bytes()).ok()?.parse().ok();
+    Some(Executor { proc: num(1)?, id: num(2)? })
+}
+
+static TASK_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"CPU: ([0-9]+) (?:UID: [0-9]+ )?PID: ([0-9]+) Comm: (.{1,64}?) (?:Not tainted|Tainted: ([A-Z ]+?)) +([0-9][^ \n]*)",
+    )
+});
+static HARDWARE_LINE: LazyLock<Regex> = LazyLock::new(|| compile(r"Hardware name: ([^\n]+)"));
+
+/// Kernel version, CPU, PID, comm, taint and hardware from the `CPU: … PID: … Comm: …` and
+/// `Hardware name:` lines, when the report has them.
+fn fill_metadata(rep: &mut Report, text: &[u8]) {
+    let s = |m: Option<regex::bytes::Match<'_>>| m.map(|m| String::from_utf8_lossy(m.as_bytes()).trim().to_string());
+    if let Some(c) = TASK_LINE.captures(text) {
+        rep.cpu = s(c.get(1)).and_then(|v| v.parse().ok());
+        rep.pid = s(c.get(2)).and_then(|v| v.parse().ok());
+        rep.comm = s(c.get(3));
+        rep.taint = s(c.get(4)).filter(|t| !t.is_empty());
+        rep.kernel_version = s(c.get(5));
+    }
+    if let Some(c) = HARDWARE_LINE.captures(text) {
+        rep.hardware = s(c.get(1));
+    }
 }

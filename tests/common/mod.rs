@@ -12,9 +12,7 @@ use std::sync::OnceLock;
 use kcrash::bisect::journal::{FileJournal, Journal, Record};
 use kcrash::bisect::log::Log;
 use kcrash::bisect::stages::{BuildOutcome, Builder, Minimizer, NoProgress, Progress, Tester};
-use kcrash::bisect::{
-    BisectResult, Crash, Engine, Error, GitRepo, Options, Result, RunOutcome, Verdict,
-};
+use kcrash::bisect::{BisectResult, Crash, Engine, Error, GitRepo, Options, Result, RunOutcome, Verdict};
 
 /// Runs git with a fixed identity, dates and no user/system config.
 pub fn git(dir: &Path, args: &[&str], date: u64) -> String {
@@ -34,11 +32,7 @@ pub fn git(dir: &Path, args: &[&str], date: u64) -> String {
         .env("GIT_COMMITTER_DATE", &stamp)
         .output()
         .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -53,8 +47,7 @@ pub fn make_history(dir: &Path) {
     };
     g(&["init", "-q", "-b", "master"]);
     let commit = |g: &mut dyn FnMut(&[&str]) -> String, n: u32| {
-        let msg =
-            format!("{n}\n\nSigned-off-by: Dev {n} <dev{n}@example.com>\nCc: list@example.com");
+        let msg = format!("{n}\n\nSigned-off-by: Dev {n} <dev{n}@example.com>\nCc: list@example.com");
         g(&["commit", "-q", "--allow-empty", "-m", &msg]);
     };
     commit(&mut g, 0);
@@ -136,18 +129,10 @@ pub fn history() -> &'static History {
         }
         let mut ancestors = HashMap::new();
         for (n, h) in &hash {
-            let set = git(&dir, &["rev-list", h], 0)
-                .lines()
-                .map(|x| num[x])
-                .collect::<HashSet<u32>>();
+            let set = git(&dir, &["rev-list", h], 0).lines().map(|x| num[x]).collect::<HashSet<u32>>();
             ancestors.insert(*n, set);
         }
-        History {
-            dir,
-            hash,
-            num,
-            ancestors,
-        }
+        History { dir, hash, num, ancestors }
     })
 }
 
@@ -155,16 +140,7 @@ pub fn history() -> &'static History {
 pub fn clone_history(into: &Path) -> PathBuf {
     let h = history();
     let dst = into.join("repo");
-    git(
-        into,
-        &[
-            "clone",
-            "-q",
-            h.dir.to_str().unwrap(),
-            dst.to_str().unwrap(),
-        ],
-        0,
-    );
+    git(into, &["clone", "-q", h.dir.to_str().unwrap(), dst.to_str().unwrap()], 0);
     dst
 }
 
@@ -227,13 +203,7 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(world: World) -> Sim {
-        Sim {
-            world,
-            built: Rc::default(),
-            tested: Rc::default(),
-            tested_with: Rc::default(),
-            config: Rc::default(),
-        }
+        Sim { world, built: Rc::default(), tested: Rc::default(), tested_with: Rc::default(), config: Rc::default() }
     }
 
     fn present(&self, n: u32) -> bool {
@@ -245,8 +215,7 @@ impl Sim {
             return false;
         }
         let anc = &history().ancestors[&n];
-        self.world.intro.is_none_or(|i| anc.contains(&i))
-            && self.world.fix.is_none_or(|f| !anc.contains(&f))
+        self.world.intro.is_none_or(|i| anc.contains(&i)) && self.world.fix.is_none_or(|f| !anc.contains(&f))
     }
 }
 
@@ -264,9 +233,7 @@ impl Builder for Sim {
         self.built.borrow_mut().push(n);
         *self.config.borrow_mut() = config.map(str::to_string);
         if within(self.world.build_broken, n) || config == Some("baseline-fails") {
-            return Ok(BuildOutcome::Failed {
-                reason: "error: simulated".into(),
-            });
+            return Ok(BuildOutcome::Failed { reason: "error: simulated".into() });
         }
         let signature = match (within(self.world.same, n), config) {
             (true, None) => "same-sign".to_string(),
@@ -283,40 +250,18 @@ impl Builder for Sim {
 }
 
 impl Tester for Sim {
-    fn test(
-        &mut self,
-        commit: &str,
-        _b: &BuildOutcome,
-        runs: usize,
-        _p: &dyn Progress,
-    ) -> Result<Vec<RunOutcome>> {
+    fn test(&mut self, commit: &str, _b: &BuildOutcome, runs: usize, _p: &dyn Progress) -> Result<Vec<RunOutcome>> {
         let n = history().num[commit];
         self.tested.borrow_mut().push(n);
-        let digest = self
-            .config
-            .borrow()
-            .as_ref()
-            .map(|c| kcrash::bisect::signature::sha256_hex(c.as_bytes())[..16].to_string());
-        self.tested_with
-            .borrow_mut()
-            .push((commit.to_string(), digest));
+        let digest = self.config.borrow().as_ref().map(|c| kcrash::bisect::config_digest(c));
+        self.tested_with.borrow_mut().push((commit.to_string(), digest));
         let w = &self.world;
         if within(w.broken, n) || self.config.borrow().as_deref() == Some("baseline-skip") {
-            return Ok(vec![
-                RunOutcome::BootFailed {
-                    title: "can't ssh into the instance".into()
-                };
-                runs
-            ]);
+            return Ok(vec![RunOutcome::BootFailed { title: "can't ssh into the instance".into() }; runs]);
         }
         if within(w.infra, n) {
             let bad = runs * 6 / 10;
-            let mut v = vec![
-                RunOutcome::Infra {
-                    msg: "no VM".into()
-                };
-                bad
-            ];
+            let mut v = vec![RunOutcome::Infra { msg: "no VM".into() }; bad];
             v.resize(runs, RunOutcome::Ok);
             return Ok(v);
         }
@@ -402,27 +347,14 @@ pub fn bisect_in(repo_dir: &Path, world: World, opts: Options, journal: &mut dyn
     let (mut b, mut t) = (sim.clone(), sim.clone());
     let mut log = Log::new();
     let mut m = SimMinimizer;
-    let outcome = Engine::new(
-        &mut repo,
-        &mut b,
-        &mut t,
-        journal,
-        &mut log,
-        &NoProgress,
-        opts,
-    )
-    .with_minimizer(&mut m)
-    .run_reporting();
+    let outcome = Engine::new(&mut repo, &mut b, &mut t, journal, &mut log, &NoProgress, opts)
+        .with_minimizer(&mut m)
+        .run_reporting();
     let (result, error_result) = match outcome {
         Ok(r) => (Ok(r), None),
         Err((e, r)) => (Err(e), Some(*r)),
     };
-    Run {
-        result,
-        error_result,
-        log,
-        sim,
-    }
+    Run { result, error_result, log, sim }
 }
 
 /// Commit hash of a number.

@@ -1,0 +1,176 @@
+//! The oops table compiled once: regexes with placeholders expanded, header scanners.
+
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+use regex::bytes::{Regex, RegexBuilder};
+
+use super::lists::{GLOBAL_SKIP, STALL_ANCHORS};
+use super::table::{self, Extractor, Format, Group, Part, GROUPS};
+
+const FUNC: &str = r"([a-zA-Z0-9_]+)(?:\.|\+)";
+const PC: &str = r"\[<?(?:0x)?[0-9a-f]+>?\]";
+const SRC: &str = r"([a-zA-Z0-9_/.\-]+\.[a-z]+:[0-9]+)";
+const TASK: &str = r"(?s:.){0,100}?";
+const LINES: &str = r"(?:.*\n)+?.*";
+const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:)";
+
+fn ip() -> String {
+    format!(
+        r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{PC} +){{0,2}}{FUNC}|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?{PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\)))"
+    )
+}
+
+/// Expand the table's placeholders into a regex.
+pub fn expand(pattern: &str) -> String {
+    pattern
+        .replace("{IP}", &ip())
+        .replace("{CT}", CT)
+        .replace("{FUNC}", FUNC)
+        .replace("{PC}", PC)
+        .replace("{SRC}", SRC)
+        .replace("{TASK}", TASK)
+        .replace("{LINES}", LINES)
+}
+
+/// Compile a pattern of the table: bytes, ASCII classes (Go's `\d`, `\w` are ASCII).
+pub fn compile(pattern: &str) -> Regex {
+    RegexBuilder::new(&expand(pattern))
+        .unicode(false)
+        .size_limit(64 << 20)
+        .build()
+        .unwrap_or_else(|e| panic!("bad built-in pattern {pattern:?}: {e}"))
+}
+
+/// An alternation of regex fragments, as one regex.
+pub fn compile_any<'a>(fragments: impl IntoIterator<Item = &'a str>) -> Regex {
+    let joined: Vec<String> = fragments.into_iter().map(|f| format!("(?:{f})")).collect();
+    compile(&joined.join("|"))
+}
+
+pub enum CompiledPart {
+    Re(Regex),
+    Stack,
+}
+
+pub struct CompiledStack {
+    pub parts: Vec<CompiledPart>,
+    pub parts2: Vec<CompiledPart>,
+    /// Global and format-specific skip patterns as one alternation.
+    pub skip: Regex,
+    pub extractor: Extractor,
+}
+
+pub struct CompiledFormat {
+    pub spec: &'static Format,
+    pub title: Regex,
+    pub report: Option<Regex>,
+    pub stack: Option<CompiledStack>,
+}
+
+pub struct CompiledGroup {
+    pub spec: &'static Group,
+    pub suppress: Option<Regex>,
+    pub formats: Vec<CompiledFormat>,
+}
+
+pub struct Engine {
+    pub groups: Vec<CompiledGroup>,
+    /// All group headers, for one scan over a whole log.
+    pub headers: AhoCorasick,
+    pub stack_starts: Vec<Regex>,
+    pub any_stack_start: Regex,
+    pub riscv_registers: usize,
+    pub info_with_stack: AhoCorasick,
+    pub not_a_second_report: AhoCorasick,
+    pub suppressions: Regex,
+    pub stall_anchors: Regex,
+    pub executor: Regex,
+    pub corrupted_title: Regex,
+}
+
+fn compile_parts(parts: &[Part]) -> Vec<CompiledPart> {
+    parts
+        .iter()
+        .map(|p| match p {
+            Part::Re(re) => CompiledPart::Re(compile(re)),
+            Part::Stack => CompiledPart::Stack,
+        })
+        .collect()
+}
+
+fn compile_format(spec: &'static Format, global_skip: &Regex) -> CompiledFormat {
+    let stack = spec.stack.map(|s| CompiledStack {
+        parts: compile_parts(s.parts),
+        parts2: compile_parts(s.parts2),
+        skip: if s.skip.is_empty() {
+            global_skip.clone()
+        } else {
+            compile_any(GLOBAL_SKIP.iter().chain(s.skip.iter()).copied())
+        },
+        extractor: s.extractor,
+    });
+    CompiledFormat { spec, title: compile(spec.title), report: spec.report.map(compile), stack }
+}
+
+fn build() -> Engine {
+    let global_skip = compile_any(GLOBAL_SKIP.iter().copied());
+    let groups = GROUPS
+        .iter()
+        .map(|g| CompiledGroup {
+            spec: g,
+            suppress: (!g.suppress.is_empty()).then(|| compile_any(g.suppress.iter().copied())),
+            formats: g.formats.iter().map(|f| compile_format(f, &global_skip)).collect(),
+        })
+        .collect();
+    let headers = AhoCorasick::new(GROUPS.iter().map(|g| g.header)).expect("static headers");
+    Engine {
+        groups,
+        headers,
+        stack_starts: table::STACK_STARTS.iter().map(|s| compile(s)).collect(),
+        any_stack_start: compile_any(table::STACK_STARTS.iter().copied()),
+        riscv_registers: table::STACK_STARTS.iter().position(|s| *s == table::RISCV_REGISTERS).unwrap_or(usize::MAX),
+        info_with_stack: AhoCorasick::new(table::INFO_WITH_STACK).expect("static markers"),
+        not_a_second_report: AhoCorasick::new(table::NOT_A_SECOND_REPORT).expect("static markers"),
+        suppressions: compile_any(table::SUPPRESSIONS.iter().copied()),
+        stall_anchors: compile_any(STALL_ANCHORS.iter().copied()),
+        executor: compile(r" Comm: syz\.([0-9]+)\.([0-9]+) "),
+        corrupted_title: compile(r"\[ *[0-9]+\.[0-9]+\]"),
+    }
+}
+
+pub static ENGINE: LazyLock<Engine> = LazyLock::new(build);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pattern_compiles() {
+        let e = &*ENGINE;
+        assert_eq!(e.groups.len(), 29);
+        let formats: usize = e.groups.iter().map(|g| g.formats.len()).sum();
+        assert_eq!(formats, 119);
+    }
+
+    #[test]
+    fn ip_shapes() {
+        let re = compile("{IP}");
+        let cap = |s: &str| {
+            re.captures(s.as_bytes()).map(|c| c.get(1).map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned()))
+        };
+        assert_eq!(cap("RIP: 0010:foo+0x1/0x2"), Some(Some("foo".into())));
+        assert_eq!(
+            cap("RIP: 0010:[<ffffffff8188c0e6>]  [<ffffffff8188c0e6>]  foo+0x101/0x185"),
+            Some(Some("foo".into()))
+        );
+        assert_eq!(cap("IP: [<ffffffff81234567>] foo+0x1/0x2"), Some(Some("foo".into())));
+        assert_eq!(cap("NIP [c00000000022d79c] foo+0x1/0x2"), Some(Some("foo".into())));
+        assert_eq!(cap("pc : foo+0x1/0x2"), Some(Some("foo".into())));
+        assert_eq!(cap("epc : foo+0x1/0x2"), Some(Some("foo".into())));
+        assert_eq!(cap("PC is at foo+0x1/0x2"), Some(Some("foo".into())));
+        assert_eq!(cap("RIP: 0033:0x4576a9"), Some(None));
+        assert_eq!(cap("PC is at 0xffffffffdeadbeef"), Some(None));
+        assert_eq!(cap("RIP  [<ffff>] foo+0x1/0x2"), None);
+    }
+}

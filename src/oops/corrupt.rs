@@ -1,0 +1,48 @@
+//! Is a report damaged (interleaved output, lost stack trace)?
+
+use super::compiled::{CompiledFormat, ENGINE};
+use crate::frame;
+
+/// Why a report whose title was extracted cleanly is still corrupted, if it is.
+/// `report` is the stripped report text without the prefix lines.
+pub fn corruption(title: &[u8], report: &[u8], format: Option<&CompiledFormat>) -> Option<&'static str> {
+    let engine = &*ENGINE;
+    if engine.corrupted_title.is_match(title) {
+        return Some("title matches corrupted regexp");
+    }
+    let format = format?;
+    if format.spec.no_stack_trace {
+        return None;
+    }
+    let mut has_stack = false;
+    for (k, start_re) in engine.stack_starts.iter().enumerate() {
+        let Some(m) = start_re.find(report) else {
+            continue;
+        };
+        let tail = &report[m.start()..];
+        // The report ends in `\n`: fewer than 4 pieces means the trace starts on one of the
+        // last two lines.
+        if tail.split(|&c| c == b'\n').nth(3).is_none() {
+            return Some("call trace is missed");
+        }
+        let mut found = false;
+        for line in tail.split(|&c| c == b'\n').skip(1).take(15) {
+            if engine.any_stack_start.is_match(line) {
+                break;
+            }
+            if memchr::memmem::find(line, b"(stack is not available)").is_some() || frame::is_frame_line(line) {
+                found = true;
+                break;
+            }
+        }
+        if found {
+            has_stack = true;
+        } else if k != engine.riscv_registers {
+            return Some("no frames in a stack trace");
+        }
+    }
+    if !has_stack {
+        return Some("no stack trace in report");
+    }
+    None
+}

@@ -1,0 +1,345 @@
+//! Title extraction: the earliest-matching format of the oops group makes the title, with
+//! function names taken from the report's stack traces.
+
+use memchr::memmem;
+
+use super::compiled::{CompiledFormat, CompiledGroup, CompiledPart, CompiledStack, ENGINE};
+use super::lists::{HANG_BUCKETS, HANG_WAITING, SYSCALL_PREFIXES};
+use super::table::Extractor;
+use crate::demangle::demangle;
+use crate::frame::{self, Frame};
+
+/// What the title extraction found (titles are not sanitised yet).
+#[derive(Default)]
+pub struct Described {
+    pub title: Vec<u8>,
+    pub alts: Vec<Vec<u8>>,
+    pub corrupted: Option<&'static str>,
+    pub format: Option<&'static CompiledFormat>,
+    /// Frames of the stack trace(s) the title's function was chosen from.
+    pub frames: Vec<Frame>,
+}
+
+/// A frame chosen for the title: canonical name (syscall prefix removed) and raw name.
+struct KeyFrame {
+    canonical: String,
+    raw: String,
+}
+
+const CORRUPTED: &str = "corrupted";
+
+pub fn describe(text: &[u8], group: &'static CompiledGroup) -> Described {
+    let mut best = text.len();
+    let mut out = Described::default();
+    let mut matched_title = false;
+    for format in &group.formats {
+        let Some(m) = format.title.find(text) else {
+            continue;
+        };
+        if m.start() > best || (m.start() == best && !out.title.is_empty()) {
+            continue;
+        }
+        if m.start() < best {
+            // An earlier match supersedes the previous winner (its alts stay, as syzkaller's do).
+            out.title.clear();
+            out.format = None;
+            best = m.start();
+        }
+        matched_title = true;
+        let caps = match &format.report {
+            Some(re) => match re.captures(text) {
+                Some(c) => c,
+                None => continue,
+            },
+            None => format.title.captures(text).expect("title regex matched above"),
+        };
+        let start = caps.get(0).map_or(0, |m| m.start());
+        let args: Vec<Vec<u8>> =
+            caps.iter().skip(1).map(|g| g.map_or_else(Vec::new, |g| g.as_bytes().to_vec())).collect();
+        out.corrupted = None;
+        let mut keys = Vec::new();
+        if let Some(stack) = &format.stack {
+            let walk = extract_frames(stack, &text[start..]);
+            if !walk.ok {
+                out.corrupted = Some("extracted no frames");
+            }
+            keys = walk.keys;
+        }
+        out.frames = first_trace(&text[start..]);
+        let canonical: Vec<&[u8]> =
+            args.iter().map(Vec::as_slice).chain(keys.iter().map(|k| k.canonical.as_bytes())).collect();
+        out.title = fill(format.spec.template, &canonical);
+        for alt in format.spec.alts {
+            out.alts.push(fill(alt, &canonical));
+        }
+        for variant in raw_variants(&keys) {
+            let variant_args: Vec<&[u8]> =
+                args.iter().map(Vec::as_slice).chain(variant.iter().map(|s| s.as_bytes())).collect();
+            let t = fill(format.spec.template, &variant_args);
+            if t != out.title {
+                out.alts.push(t);
+            }
+            for alt in format.spec.alts {
+                out.alts.push(fill(alt, &variant_args));
+            }
+        }
+        dedup_keep_first(&mut out.alts);
+        out.format = Some(format);
+    }
+    if out.title.is_empty() {
+        if matched_title {
+            out.corrupted = Some("matched title but not report regexp");
+        }
+        let Some(p) = memmem::find(text, group.spec.header.as_bytes()) else {
+            return out;
+        };
+        let end = memchr::memchr(b'\n', &text[p..]).map_or(text.len(), |i| p + i);
+        out.title = text[p..end].to_vec();
+    }
+    if out.corrupted.is_none() && out.format.is_some_and(|f| f.spec.corrupted) {
+        out.corrupted = Some("report format is marked as corrupted");
+    }
+    out
+}
+
+/// Argument variants for alternative titles: the raw frame names, then the raw names with
+/// one syscall prefix removed, for every prefix that changes a name.
+fn raw_variants(keys: &[KeyFrame]) -> Vec<Vec<String>> {
+    let raw: Vec<String> = keys.iter().map(|k| k.raw.clone()).collect();
+    let mut variants = vec![raw.clone()];
+    for prefix in SYSCALL_PREFIXES {
+        if raw.iter().any(|r| r.starts_with(prefix)) {
+            variants.push(raw.iter().map(|r| r.strip_prefix(prefix).unwrap_or(r).to_string()).collect());
+        }
+    }
+    variants
+}
+
+fn dedup_keep_first(v: &mut Vec<Vec<u8>>) {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|x| seen.insert(x.clone()));
+}
+
+/// Replace every `%N` by the N-th argument (1-based); missing arguments become empty.
+pub fn fill(template: &str, args: &[&[u8]]) -> Vec<u8> {
+    let t = template.as_bytes();
+    let mut out = Vec::with_capacity(t.len() + 32);
+    let mut i = 0;
+    while i < t.len() {
+        if t[i] == b'%' && i + 1 < t.len() && t[i + 1].is_ascii_digit() {
+            let mut j = i + 1;
+            let mut n = 0usize;
+            while j < t.len() && t[j].is_ascii_digit() {
+                n = n.saturating_mul(10).saturating_add((t[j] - b'0') as usize);
+                j += 1;
+            }
+            if let Some(a) = n.checked_sub(1).and_then(|k| args.get(k)) {
+                out.extend_from_slice(a);
+            }
+            i = j;
+        } else {
+            out.push(t[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+struct Walk {
+    keys: Vec<KeyFrame>,
+    ok: bool,
+}
+
+fn extract_frames(stack: &CompiledStack, text: &[u8]) -> Walk {
+    let walk = walk_parts(stack, &stack.parts, text);
+    if !walk.ok && !stack.parts2.is_empty() {
+        return walk_parts(stack, &stack.parts2, text);
+    }
+    walk
+}
+
+/// Walk the parts over the lines of `text`, collecting function names; one key frame per
+/// segment (each stack part after the first starts a new segment).
+fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Walk {
+    let engine = &*ENGINE;
+    let mut lines = text.split(|&c| c == b'\n');
+    let mut raw: Vec<String> = Vec::new();
+    let mut walk = Walk { keys: Vec::new(), ok: true };
+    let mut stacks_seen = 0;
+    let mut i = 0;
+    loop {
+        let closes_segment = i == parts.len() || (matches!(parts[i], CompiledPart::Stack) && stacks_seen > 0);
+        if closes_segment {
+            match pick(&raw, stack.extractor) {
+                Some(key) => walk.keys.push(key),
+                None => {
+                    walk.keys.push(KeyFrame { canonical: CORRUPTED.into(), raw: CORRUPTED.into() });
+                    walk.ok = false;
+                }
+            }
+            raw.clear();
+        }
+        if i == parts.len() {
+            break;
+        }
+        match &parts[i] {
+            CompiledPart::Stack => {
+                stacks_seen += 1;
+                for line in lines.by_ref() {
+                    if frame::is_fault_injection_frame(line) {
+                        walk.ok = false;
+                        break;
+                    }
+                    if engine.any_stack_start.is_match(line) {
+                        break;
+                    }
+                    if let Some(CompiledPart::Re(next)) = parts.get(i + 1) {
+                        if let Some(caps) = next.captures(line) {
+                            push_captures(&mut raw, &caps, &stack.skip);
+                            i += 1;
+                            break;
+                        }
+                    }
+                    if let Some((first, second)) = frame::frame_functions(line) {
+                        push_name(&mut raw, first, &stack.skip);
+                        if let Some(second) = second {
+                            push_name(&mut raw, second, &stack.skip);
+                        }
+                    }
+                }
+            }
+            CompiledPart::Re(re) => {
+                for line in lines.by_ref() {
+                    if frame::is_fault_injection_frame(line) {
+                        walk.ok = false;
+                        break;
+                    }
+                    if let Some(caps) = re.captures(line) {
+                        push_captures(&mut raw, &caps, &stack.skip);
+                        break;
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    walk
+}
+
+/// Frames kept in a report's `frames` list.
+const MAX_FRAMES: usize = 64;
+
+/// Lines inside a trace that are not frames: context switches of the unwinder.
+const TRACE_MARKERS: &[&[u8]] =
+    &[b"<IRQ>", b"</IRQ>", b"<TASK>", b"</TASK>", b"<NMI>", b"</NMI>", b"<EOI>", b"<SOFTIRQ>", b"</SOFTIRQ>"];
+
+/// The structured frames of the first stack trace in `text`: from the first frame line,
+/// through unwinder markers, to the first line that is neither.
+fn first_trace(text: &[u8]) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    for line in text.split(|&c| c == b'\n') {
+        match frame::parse_frame(line, false) {
+            Some(f) => {
+                frames.push(f);
+                if frames.len() == MAX_FRAMES {
+                    break;
+                }
+            }
+            None if frames.is_empty() => {}
+            None => {
+                let t = line.trim_ascii();
+                if !TRACE_MARKERS.iter().any(|m| t.starts_with(m)) {
+                    break;
+                }
+            }
+        }
+    }
+    frames
+}
+
+fn push_captures(raw: &mut Vec<String>, caps: &regex::bytes::Captures<'_>, skip: &regex::bytes::Regex) {
+    for g in caps.iter().skip(1).flatten() {
+        push_name(raw, g.as_bytes(), skip);
+    }
+}
+
+fn push_name(raw: &mut Vec<String>, name: &[u8], skip: &regex::bytes::Regex) {
+    if name.is_empty() {
+        return;
+    }
+    let name = demangle(name);
+    if !skip.is_match(name.as_bytes()) {
+        raw.push(name);
+    }
+}
+
+/// The name without its syscall-wrapper prefix: the shortest result of removing one prefix.
+pub fn canonical_name(name: &str) -> &str {
+    SYSCALL_PREFIXES
+        .iter()
+        .filter_map(|p| name.strip_prefix(p))
+        .fold(name, |best, s| if s.len() < best.len() { s } else { best })
+}
+
+fn pick(raw: &[String], extractor: Extractor) -> Option<KeyFrame> {
+    if raw.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = raw.iter().map(|r| canonical_name(r)).collect();
+    let (canonical, index) = match extractor {
+        Extractor::First => (names[0].to_string(), 0),
+        Extractor::Stall => stall_frame(&names)?,
+        Extractor::Hang => hang_frame(&names)?,
+    };
+    Some(KeyFrame { canonical, raw: raw[index].clone() })
+}
+
+/// The frame called by the first dispatch-like frame (syscall entry, irq, work item, …).
+fn stall_frame(names: &[&str]) -> Option<(String, usize)> {
+    let anchors = &ENGINE.stall_anchors;
+    let mut prev = 0;
+    for (i, name) in names.iter().enumerate() {
+        if anchors.is_match(name.as_bytes()) {
+            if name.contains("smp_call_function") {
+                return Some(("smp_call_function".to_string(), i));
+            }
+            return Some((names[prev].to_string(), prev));
+        }
+        prev = i;
+    }
+    None
+}
+
+/// The first frame outside the scheduler/locking/waiting machinery; hangs behind rtnl or
+/// RCU synchronisation are bucketed together.
+fn hang_frame(names: &[&str]) -> Option<(String, usize)> {
+    for (i, name) in names.iter().enumerate() {
+        for (needle, bucket) in HANG_BUCKETS {
+            if name.contains(needle) {
+                let title = if bucket.is_empty() { name.to_string() } else { bucket.to_string() };
+                return Some((title, i));
+            }
+        }
+    }
+    names.iter().position(|n| !HANG_WAITING.iter().any(|w| n.contains(w))).map(|i| (names[i].to_string(), i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates() {
+        assert_eq!(fill("KASAN: %1 %3 in %4", &[b"uaf", b"f", b"Read", b"g"]), b"KASAN: uaf Read in g");
+        assert_eq!(fill("%1 in %2", &[b"x"]), b"x in ");
+        assert_eq!(fill("100% sure", &[]), b"100% sure");
+    }
+
+    #[test]
+    fn syscall_prefixes() {
+        assert_eq!(canonical_name("__x64_sys_rmdir"), "sys_rmdir");
+        assert_eq!(canonical_name("__se_sys_memfd_secret"), "memfd_secret");
+        assert_eq!(canonical_name("SyS_pause"), "pause");
+        assert_eq!(canonical_name("foo"), "foo");
+    }
+}
