@@ -426,3 +426,22 @@ fn parser_finds_the_crash_in_the_console() {
     assert_eq!(back["result"], v);
     assert_eq!(back["parsed_crash"]["title"], "WARNING in planted_bug");
 }
+
+#[test]
+fn bisect_log_exit_status() {
+    let s = setup();
+    let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds/000_df32d613e12545ce.txt");
+    let seed = seed.to_str().unwrap();
+    let junk = s.root.join("junk.txt");
+    std::fs::write(&junk, "nothing to see\n").unwrap();
+    let junk = junk.to_str().unwrap();
+    let out = kcrash(&s, &["bisect-log", seed]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2406a307ac7ddfd7effeeaff6947149ec6a95b4e"));
+    assert_eq!(kcrash(&s, &["bisect-log", seed, junk]).status.code(), Some(1));
+    // An unreadable file is named, the others are still read.
+    let out = kcrash(&s, &["bisect-log", "--json", "no-such-file", seed]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-file"));
+    assert_eq!(json(&out)["result"]["revisions_tested"], 16);
+}

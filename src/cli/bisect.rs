@@ -39,7 +39,7 @@ pub struct BisectArgs {
 
 #[derive(Args)]
 pub struct BisectLogArgs {
-    /// Bisection logs (syzkaller's or ours).
+    /// Bisection logs (syzkaller's or ours); `-` is standard input.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// One JSON object per file (JSON Lines).
@@ -263,8 +263,23 @@ fn print_result(out: &mut impl Write, r: &BisectResult) -> std::io::Result<()> {
 pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut all_ok = true;
+    let mut failed = false;
     for f in &args.files {
-        let raw = std::fs::read(f).with_context(|| format!("read {}", f.display()))?;
+        // Like the other commands: name an unreadable file and go on with the rest.
+        let read = if f.as_os_str() == "-" {
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut v).map(|_| v)
+        } else {
+            std::fs::read(f)
+        };
+        let raw = match read {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("kcrash: cannot read {}: {e}", f.display());
+                failed = true;
+                continue;
+            }
+        };
         let text = String::from_utf8_lossy(&raw);
         let parsed = logread::parse(&text);
         let result = parsed.result();
@@ -321,5 +336,9 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
         }
         writeln!(out)?;
     }
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(match (failed, all_ok) {
+        (true, _) => ExitCode::from(2),
+        (false, true) => ExitCode::SUCCESS,
+        (false, false) => ExitCode::from(1),
+    })
 }
