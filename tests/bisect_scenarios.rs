@@ -587,3 +587,27 @@ fn good_commit_that_crashes_is_an_error() {
     s.good = Some(700);
     assert!(err(&run(s)).contains("crashes"));
 }
+
+#[test]
+fn oldest_release_limits_the_walk() {
+    // The bug is older than v6.0, the oldest release allowed: nothing to bisect against.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = clone_history(tmp.path());
+    let opts = Options { start: h(905), oldest_release: Some("v6.0".into()), ..Options::default() };
+    let w = World { intro: Some(502), ..World::default() };
+    let r = bisect_in(&dir, w, opts, &mut NoJournal);
+    let res = r.result.unwrap();
+    assert_eq!(res.result, Outcome::Range);
+    assert_eq!(n(&res.commits[0].hash), 600);
+    assert!(!r.log.text().contains("testing release v5.0"));
+}
+
+#[test]
+fn timeout_aborts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = clone_history(tmp.path());
+    let opts = Options { start: h(905), timeout: Some(std::time::Duration::ZERO), ..Options::default() };
+    let r = bisect_in(&dir, World::default(), opts, &mut NoJournal);
+    assert!(r.result.unwrap_err().to_string().contains("taking too long"));
+    assert!(r.sim.tested.borrow().is_empty());
+}

@@ -27,6 +27,12 @@ pub struct Config {
     pub title: Option<String>,
     #[serde(default)]
     pub any_crash: bool,
+    /// Oldest release the walk tests (`v4.19`).
+    #[serde(default)]
+    pub oldest_release: Option<String>,
+    /// Budget of the whole bisection in seconds (none by default).
+    #[serde(default)]
+    pub timeout: Option<u64>,
     pub build: BuildConfig,
     pub test: TestConfig,
 }
@@ -143,6 +149,14 @@ impl Config {
         }
         if self.runs == 0 || self.runs > 1000 {
             return bad("runs", "must be between 1 and 1000");
+        }
+        if let Some(r) = &self.oldest_release {
+            if super::repo::release_version(r).is_none() {
+                return bad("oldest_release", "must be a release tag like \"v4.19\"");
+            }
+        }
+        if self.timeout == Some(0) {
+            return bad("timeout", "must be positive");
         }
         if self.cross_tree && self.mode != Mode::Fix {
             return bad("cross_tree", "only applies to mode = \"fix\"");

@@ -41,6 +41,11 @@ pub struct Options {
     /// Smaller config to try instead (spec 2.4): used when it reproduces the crash, else
     /// the [`Minimizer`] (if any) searches between the two.
     pub baseline_config: Option<String>,
+    /// The release walk stops at this release (`v4.19`): older kernels do not build or boot
+    /// in the test setup.
+    pub oldest_release: Option<String>,
+    /// Wall-clock budget of the whole bisection (syzbot uses 12 h).
+    pub timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -56,6 +61,8 @@ impl Default for Options {
             any_crash: false,
             config: None,
             baseline_config: None,
+            oldest_release: None,
+            timeout: None,
         }
     }
 }
@@ -64,7 +71,7 @@ impl Options {
     /// Identity of a bisection, stored in the journal header.
     fn journal_key(&self) -> String {
         format!(
-            "mode={} start={:?} good={:?} head={:?} cross_tree={} runs={} title={:?} any_crash={} config={:?} baseline={:?}",
+            "mode={} start={:?} good={:?} head={:?} cross_tree={} runs={} title={:?} any_crash={} config={:?} baseline={:?} oldest={:?}",
             self.mode.as_str(),
             self.start,
             self.good,
@@ -74,7 +81,8 @@ impl Options {
             self.title,
             self.any_crash,
             digest(self.config.as_deref()),
-            digest(self.baseline_config.as_deref())
+            digest(self.baseline_config.as_deref()),
+            self.oldest_release
         )
     }
 }
@@ -603,6 +611,12 @@ impl<'a> Engine<'a> {
 
     /// Builds and tests `hash` with `config` (journal replay instead when it has it).
     fn test_with(&mut self, hash: &str, config: Option<&str>) -> Result<Tested> {
+        if let Some(limit) = self.opts.timeout {
+            // Replayed steps cost nothing, so a resumed run gets a fresh budget.
+            if self.started.elapsed() > limit {
+                return Err(Error::Bisect(format!("bisection is taking too long (>{}), aborting", go_duration(limit))));
+            }
+        }
         self.step += 1;
         self.progress.step(&format!("step {}: testing {}", self.step, short(hash)));
         let cfg = digest(config);
@@ -715,8 +729,13 @@ impl<'a> Engine<'a> {
                 }
             };
         }
-        let mut tags: Vec<(String, String)> =
-            self.repo.release_tags_reachable(start)?.into_iter().filter(|(_, c)| c != start).collect();
+        let oldest = self.opts.oldest_release.as_deref().and_then(release_version);
+        let mut tags: Vec<(String, String)> = self
+            .repo
+            .release_tags_reachable(start)?
+            .into_iter()
+            .filter(|(t, c)| c != start && oldest.is_none_or(|o| release_version(t).is_some_and(|v| v >= o)))
+            .collect();
         tags.sort_by_key(|(t, _)| std::cmp::Reverse(release_version(t)));
         tags.dedup_by(|a, b| a.0 == b.0);
         if tags.is_empty() {

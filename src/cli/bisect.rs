@@ -177,6 +177,8 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         any_crash: cfg.any_crash || args.any_crash,
         config: kernel_config,
         baseline_config,
+        oldest_release: cfg.oldest_release.clone(),
+        timeout: cfg.timeout.map(Duration::from_secs),
     };
     let outcome = Engine::new(&mut repo, &mut builder, &mut tester, &mut journal, &mut log, progress.as_ref(), opts)
         .run_reporting();
