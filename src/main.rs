@@ -32,11 +32,21 @@ enum Command {
     )]
     Ksig(cli::ksig::KsigArgs),
     /// Bisect a crash over a git history: find the commit that introduced (or fixed) it.
-    #[command(after_help = "Examples:\n  kcrash bisect --config bisect.toml\n  kcrash bisect --config bisect.toml --resume --json\n\nExit status: 0 a result (see `result`), 2 error.")]
+    #[command(
+        after_help = "Examples:\n  kcrash bisect --config bisect.toml\n  kcrash bisect --config bisect.toml --resume --json\n\nExit status: 0 a result (see `result`), 2 error."
+    )]
     Bisect(cli::bisect::BisectArgs),
     /// Read bisection logs (syzkaller's or kcrash's) into steps, culprit and totals.
-    #[command(name = "bisect-log", after_help = "Examples:\n  kcrash bisect-log kcrash-bisect/bisect.log\n  kcrash bisect-log --json logs/*.txt\n\nExit status: 0 all logs had a result, 1 some had none, 2 error.")]
+    #[command(
+        name = "bisect-log",
+        after_help = "Examples:\n  kcrash bisect-log kcrash-bisect/bisect.log\n  kcrash bisect-log --json logs/*.txt\n\nExit status: 0 all logs had a result, 1 some had none, 2 error."
+    )]
     BisectLog(cli::bisect::BisectLogArgs),
+    /// Build and test the checked-out commit once with a bisection config (for `git bisect run`).
+    #[command(
+        after_help = "Examples:\n  kcrash check --config bisect.toml\n  git bisect run kcrash check --config bisect.toml\n\nExit status: 0 no crash, 1 the crash, 125 build or boot failure (skip), 128 error."
+    )]
+    Check(cli::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +58,7 @@ fn main() -> ExitCode {
         Command::Ksig(a) => cli::ksig::run(a),
         Command::Bisect(a) => cli::bisect::run_bisect(a),
         Command::BisectLog(a) => cli::bisect::run_bisect_log(a),
+        Command::Check(a) => cli::check::run(a),
     };
     match result {
         Ok(code) => code,

@@ -171,6 +171,47 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
     Ok(Output { status, stdout, stderr, timed_out, elapsed: start.elapsed() })
 }
 
+/// A child started by [`spawn`] for streaming its output (QEMU): in its own process group
+/// under the supervisor, killed with its group and reaped when dropped.
+pub struct Running {
+    guard: GroupGuard,
+    pub stdout: Option<std::process::ChildStdout>,
+    pub stderr: Option<std::process::ChildStderr>,
+}
+
+impl Running {
+    /// The exit status once the child has ended; its group is killed then, so nothing it
+    /// left behind keeps the pipes open.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        let st = self.guard.child.try_wait()?;
+        if st.is_some() {
+            self.guard.kill_group();
+            self.guard.reaped = true;
+        }
+        Ok(st)
+    }
+
+    /// Kills the whole group and reaps the leader.
+    pub fn kill(&mut self) {
+        self.guard.kill_group();
+        let _ = self.guard.child.kill();
+        let _ = self.guard.child.wait();
+        self.guard.reaped = true;
+    }
+}
+
+/// Starts `cmd` with stdin closed and stdout/stderr piped, for callers that read its output
+/// while it runs. Errors only when the program cannot be started.
+pub fn spawn(cmd: &Command) -> std::io::Result<Running> {
+    let mut sup = supervised(cmd)?;
+    sup.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let mut child = sup.spawn()?;
+    let lifeline = child.stdin.take();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    Ok(Running { guard: GroupGuard { child, lifeline, reaped: false }, stdout, stderr })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +265,21 @@ mod tests {
         .unwrap();
         let want = format!("a b|y|{}\n", dir.canonicalize().unwrap().display());
         assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    }
+
+    #[test]
+    fn spawned_child_is_killed_with_its_group() {
+        let mut r = spawn(Command::new("sh").args(["-c", "sleep 30 & echo up; sleep 30"])).unwrap();
+        let mut line = [0u8; 3];
+        r.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
+        assert_eq!(&line, b"up\n");
+        assert!(r.try_wait().unwrap().is_none());
+        let t = Instant::now();
+        r.kill();
+        // Every holder of the pipe is gone: end of file, not a 30 s wait.
+        let mut rest = Vec::new();
+        r.stdout.as_mut().unwrap().read_to_end(&mut rest).unwrap();
+        assert!(t.elapsed() < Duration::from_secs(10));
     }
 
     #[test]

@@ -91,6 +91,9 @@ pub struct BuildConfig {
     /// Seconds.
     #[serde(default = "default_build_timeout")]
     pub timeout: u64,
+    /// `kind = "kernel"` options.
+    #[serde(default)]
+    pub kernel: super::kernel::KernelConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +110,9 @@ pub struct TestConfig {
     /// Runs at the same time.
     #[serde(default = "default_parallel")]
     pub parallel: usize,
+    /// `kind = "qemu"` options.
+    #[serde(default)]
+    pub qemu: super::qemu::QemuConfig,
 }
 
 fn default_parallel() -> usize {
@@ -125,6 +131,7 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
+        c.test.qemu.resolve(base);
         // Commands run inside the repository and get paths into it: make it absolute.
         if let Ok(abs) = std::path::absolute(&c.repo) {
             c.repo = abs;
@@ -162,7 +169,12 @@ impl Config {
             return bad("cross_tree", "only applies to mode = \"fix\"");
         }
         match self.build.kind {
-            BuildKind::Kernel => return bad("build.kind", "\"kernel\" builds are not implemented yet"),
+            BuildKind::Kernel => {
+                if self.build.config.is_none() {
+                    return bad("build.config", "is required for kernel builds");
+                }
+                self.build.kernel.check().map_err(Error::Config)?;
+            }
             BuildKind::Command => {
                 if self.build.command.is_empty() {
                     return bad("build.command", "must be a non-empty list of strings");
@@ -179,7 +191,7 @@ impl Config {
             return bad("build.timeout", "must be positive");
         }
         match self.test.kind {
-            TestKind::Qemu => return bad("test.kind", "\"qemu\" tests are not implemented yet"),
+            TestKind::Qemu => self.test.qemu.check().map_err(Error::Config)?,
             TestKind::Command if self.test.command.is_empty() => {
                 return bad("test.command", "must be a non-empty list of strings")
             }
@@ -253,7 +265,7 @@ command = ["./run.sh"]
         assert!(err(&GOOD.replace("command = [\"./run.sh\"]", "command = []")).contains("test.command"));
         assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nrunz = 3")).contains("runz"));
         assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nruns = 0")).contains("runs"));
-        assert!(err(&GOOD.replace("[test]", "[test]\nkind = \"qemu\"")).contains("test.kind"));
+        assert!(err(&GOOD.replace("[test]", "[test]\nkind = \"qemu\"\nqemu = { vms = 0 }")).contains("test.qemu.vms"));
         let e = err(&GOOD.replace("[\"./run.sh\"]", "\"./run.sh\""));
         assert!(e.contains("key `test.command`"), "{e}");
         let e = err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nruns = \"x\""));

@@ -8,8 +8,10 @@
 pub mod config;
 pub mod engine;
 pub mod journal;
+pub mod kernel;
 pub mod log;
 pub mod logread;
+pub mod qemu;
 pub mod repo;
 pub mod stages;
 pub mod verdict;

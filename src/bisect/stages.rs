@@ -86,7 +86,7 @@ pub struct CommandBuilder {
 }
 
 /// Up to 20 lines that look like errors, else the last lines of the output.
-fn error_lines(output: &[u8]) -> String {
+pub(crate) fn error_lines(output: &[u8]) -> String {
     let text = String::from_utf8_lossy(output);
     let strong = [": error: ", "undefined reference to", "No rule to make target", "error:"];
     let hits: Vec<&str> = text.lines().filter(|l| strong.iter().any(|p| l.contains(p))).take(20).collect();
@@ -99,14 +99,14 @@ fn error_lines(output: &[u8]) -> String {
 
 /// Keeps a command's output for later inspection; best effort, a full disk must not stop
 /// the bisection.
-fn save_log(dir: Option<&Path>, name: &str, data: &[u8]) {
+pub(crate) fn save_log(dir: Option<&Path>, name: &str, data: &[u8]) {
     if let Some(dir) = dir {
         let _ = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(dir.join(name), data));
     }
 }
 
 /// `LINUX_COMPILER` of a kernel build, the compiler that really compiled it.
-fn kernel_compiler(repo: &Path) -> Option<String> {
+pub(crate) fn kernel_compiler(repo: &Path) -> Option<String> {
     let text = std::fs::read_to_string(repo.join("include/generated/compile.h")).ok()?;
     let line = text.lines().find(|l| l.starts_with("#define LINUX_COMPILER "))?;
     let v = line.trim_start_matches("#define LINUX_COMPILER ").trim();

@@ -1,18 +1,18 @@
 //! `kcrash bisect` and `kcrash bisect-log`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use kcrash::bisect::config::Config;
 use kcrash::bisect::journal::FileJournal;
 use kcrash::bisect::log::{go_duration, Log};
-use kcrash::bisect::stages::{CommandBuilder, CommandTester, NoProgress, Progress};
+use kcrash::bisect::stages::{NoProgress, Progress};
 use kcrash::bisect::{logread, BisectResult, Engine, GitRepo, Options, Outcome, Repo, RESULT_SCHEMA};
 
 #[derive(Args)]
@@ -48,7 +48,7 @@ pub struct BisectLogArgs {
 }
 
 /// Progress bar on a terminal: the step, the commit, run i of N.
-struct Bar(ProgressBar);
+pub(crate) struct Bar(pub(crate) ProgressBar);
 
 impl Progress for Bar {
     fn step(&self, msg: &str) {
@@ -63,7 +63,7 @@ impl Progress for Bar {
 
 /// Resolves the program of an argv: relative paths with a slash are taken relative to the
 /// config file; bare names must be found on PATH. Checked before anything runs.
-fn resolve_program(argv: &mut [String], base: &Path, key: &str) -> anyhow::Result<()> {
+pub(crate) fn resolve_program(argv: &mut [String], base: &Path, key: &str) -> anyhow::Result<()> {
     let Some(prog) = argv.first_mut() else {
         bail!("config key `{key}`: empty command");
     };
@@ -86,10 +86,9 @@ fn resolve_program(argv: &mut [String], base: &Path, key: &str) -> anyhow::Resul
 pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&args.config)?;
     let base = args.config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    let mut build_argv = cfg.build.command.clone();
-    let mut test_argv = cfg.test.command.clone();
-    resolve_program(&mut build_argv, &base, "build.command")?;
-    resolve_program(&mut test_argv, &base, "test.command")?;
+    let workdir = args.workdir.clone().unwrap_or_else(|| PathBuf::from("kcrash-bisect"));
+    let bar = super::check::progress_bar(args.quiet);
+    let (mut builder, mut tester) = super::check::stages(&cfg, &base, &workdir, bar.clone())?;
 
     let mut repo = GitRepo::open(&cfg.repo)?;
     if repo.is_dirty()? {
@@ -103,7 +102,6 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         repo.resolve(h)?;
     }
 
-    let workdir = args.workdir.clone().unwrap_or_else(|| PathBuf::from("kcrash-bisect"));
     std::fs::create_dir_all(&workdir).with_context(|| format!("create {}", workdir.display()))?;
     let journal_path = workdir.join("journal.jsonl");
     if !args.resume && journal_path.exists() {
@@ -124,14 +122,6 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
-        let b = ProgressBar::new(0);
-        let style = ProgressStyle::with_template("{spinner} {msg} [run {pos}/{len}] {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-        b.set_style(style);
-        b.enable_steady_tick(Duration::from_millis(200));
-        b
-    });
     let mut log = Log::to_file(&workdir.join("bisect.log"))?;
     if !args.quiet {
         let echo_bar = bar.clone();
@@ -150,22 +140,6 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     };
     let kernel_config = read_config(&cfg.build.config)?;
     let baseline_config = read_config(&cfg.build.baseline_config)?;
-    let mut builder = CommandBuilder {
-        repo: cfg.repo.clone(),
-        config_dir: std::path::absolute(workdir.join("configs"))?,
-        log_dir: Some(std::path::absolute(workdir.join("logs"))?),
-        argv: build_argv,
-        artifact: cfg.build.artifact.clone().unwrap_or_default(),
-        vmlinux: cfg.build.vmlinux.clone(),
-        timeout: Duration::from_secs(cfg.build.timeout),
-    };
-    let mut tester = CommandTester {
-        repo: cfg.repo.clone(),
-        argv: test_argv,
-        timeout: Duration::from_secs(cfg.test.timeout),
-        parallel: cfg.test.parallel,
-        log_dir: Some(std::path::absolute(workdir.join("logs"))?),
-    };
     let opts = Options {
         mode: cfg.mode,
         start: cfg.start.clone(),
@@ -180,8 +154,9 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         oldest_release: cfg.oldest_release.clone(),
         timeout: cfg.timeout.map(Duration::from_secs),
     };
-    let outcome = Engine::new(&mut repo, &mut builder, &mut tester, &mut journal, &mut log, progress.as_ref(), opts)
-        .run_reporting();
+    let outcome =
+        Engine::new(&mut repo, builder.as_mut(), tester.as_mut(), &mut journal, &mut log, progress.as_ref(), opts)
+            .run_reporting();
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

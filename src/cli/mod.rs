@@ -1,6 +1,7 @@
 //! Subcommand implementations. Errors are returned as `anyhow::Error` and rendered once in `main`.
 
 pub mod bisect;
+pub mod check;
 pub mod corpus;
 pub mod input;
 pub mod ksig;

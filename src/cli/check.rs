@@ -1,0 +1,197 @@
+//! `kcrash check`: build and test the current checkout once, with the stages of a bisection
+//! config, and answer in `git bisect run`'s exit codes. Also builds the stages of every kind
+//! for `kcrash bisect`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use kcrash::bisect::config::{BuildKind, Config, TestKind};
+use kcrash::bisect::kernel::KernelBuilder;
+use kcrash::bisect::qemu::QemuTester;
+use kcrash::bisect::stages::{BuildOutcome, CommandBuilder, CommandTester, NoProgress, Progress};
+use kcrash::bisect::verdict::{Counts, RunClass, Target};
+use kcrash::bisect::{Builder, GitRepo, Repo, Tester, Verdict};
+
+use super::bisect::{resolve_program, Bar};
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// TOML config of `kcrash bisect` (its build and test stages, runs and title are used).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Runs of the reproducer (default: `runs` of the config).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Where build logs, images and consoles go (default: ./kcrash-check).
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+    /// Any crash counts, not only the config's `title`.
+    #[arg(long)]
+    pub any_crash: bool,
+    /// No progress or run lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Exit status for an error: above 127, so that `git bisect run` stops instead of taking
+/// it for a bad commit.
+pub const EXIT_ERROR: u8 = 128;
+
+/// The build and test stages a config asks for. `bar`: the progress bar the kernel build
+/// reports its make phases to.
+pub fn stages(
+    cfg: &Config,
+    base: &Path,
+    workdir: &Path,
+    bar: Option<ProgressBar>,
+) -> anyhow::Result<(Box<dyn Builder>, Box<dyn Tester>)> {
+    let workdir = std::path::absolute(workdir)?;
+    let builder: Box<dyn Builder> = match cfg.build.kind {
+        BuildKind::Command => {
+            let mut argv = cfg.build.command.clone();
+            resolve_program(&mut argv, base, "build.command")?;
+            Box::new(CommandBuilder {
+                repo: cfg.repo.clone(),
+                config_dir: workdir.join("configs"),
+                log_dir: Some(workdir.join("logs")),
+                argv,
+                artifact: cfg.build.artifact.clone().unwrap_or_default(),
+                vmlinux: cfg.build.vmlinux.clone(),
+                timeout: Duration::from_secs(cfg.build.timeout),
+            })
+        }
+        BuildKind::Kernel => {
+            let on_phase = bar.map(|b| {
+                Box::new(move |phase: &str| {
+                    // Elapsed time of this phase, not of the whole bisection.
+                    b.set_message(format!("building: {phase}"));
+                    b.reset_elapsed();
+                }) as Box<dyn Fn(&str) + Send>
+            });
+            Box::new(KernelBuilder {
+                cfg: cfg.build.kernel.clone(),
+                repo: cfg.repo.clone(),
+                work_dir: workdir.clone(),
+                timeout: Duration::from_secs(cfg.build.timeout),
+                on_phase,
+            })
+        }
+    };
+    let tester: Box<dyn Tester> = match cfg.test.kind {
+        TestKind::Command => {
+            let mut argv = cfg.test.command.clone();
+            resolve_program(&mut argv, base, "test.command")?;
+            Box::new(CommandTester {
+                repo: cfg.repo.clone(),
+                argv,
+                timeout: Duration::from_secs(cfg.test.timeout),
+                parallel: cfg.test.parallel,
+                log_dir: Some(workdir.join("logs")),
+            })
+        }
+        TestKind::Qemu => Box::new(QemuTester {
+            cfg: cfg.test.qemu.clone(),
+            repo: cfg.repo.clone(),
+            timeout: Duration::from_secs(cfg.test.timeout),
+            work_dir: workdir.clone(),
+        }),
+    };
+    Ok((builder, tester))
+}
+
+/// A progress bar on a terminal, like `kcrash bisect`'s.
+pub fn progress_bar(quiet: bool) -> Option<ProgressBar> {
+    (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(0);
+        let style = ProgressStyle::with_template("{spinner} {msg} [run {pos}/{len}] {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        b.set_style(style);
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    })
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    match check(&args) {
+        Ok(v) => Ok(ExitCode::from(match v {
+            Verdict::Good => 0,
+            Verdict::Bad => 1,
+            Verdict::Skip => 125,
+        })),
+        Err(e) => {
+            eprintln!("kcrash: {e:#}");
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
+    }
+}
+
+fn check(args: &CheckArgs) -> anyhow::Result<Verdict> {
+    let cfg = Config::load(&args.config)?;
+    let base = args.config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let workdir = args.workdir.clone().unwrap_or_else(|| PathBuf::from("kcrash-check"));
+    std::fs::create_dir_all(&workdir).with_context(|| format!("create {}", workdir.display()))?;
+    let runs = args.runs.unwrap_or(cfg.runs).max(1);
+    let mut repo = GitRepo::open(&cfg.repo)?;
+    let commit = repo.resolve("HEAD")?;
+    let bar = progress_bar(args.quiet);
+    let say = |l: &str| match (&bar, args.quiet) {
+        (_, true) => {}
+        (Some(b), _) => b.println(l),
+        (None, _) => eprintln!("{l}"),
+    };
+    let (mut builder, mut tester) = stages(&cfg, &base, &workdir, bar.clone())?;
+    let config = cfg
+        .build
+        .config
+        .as_ref()
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("read {}", p.display())))
+        .transpose()?;
+    if let Some(b) = &bar {
+        b.set_message(format!("building {}", &commit[..commit.len().min(12)]));
+    }
+    let build = builder.build(&commit, config.as_deref())?;
+    if let BuildOutcome::Failed { reason } = &build {
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
+        say(&format!("{commit}: build failed: {reason}"));
+        return Ok(Verdict::Skip);
+    }
+    if let Some(b) = &bar {
+        b.set_message(format!("testing {}", &commit[..commit.len().min(12)]));
+        b.reset_elapsed();
+    }
+    let progress: Box<dyn Progress> = match &bar {
+        Some(b) => Box::new(Bar(b.clone())),
+        None => Box::new(NoProgress),
+    };
+    let outcomes = tester.test(&commit, &build, runs, progress.as_ref())?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let target = Target { titles: cfg.title.iter().cloned().collect(), any_crash: cfg.any_crash || args.any_crash };
+    let classes: Vec<RunClass> = outcomes.iter().map(|o| target.classify(o)).collect();
+    for (i, c) in classes.iter().enumerate() {
+        say(&format!("run #{i}: {}", c.log_string()));
+    }
+    // One crash is enough here (the bisection's rule wants two): `git bisect run` asks
+    // about one commit and the user chose the number of runs.
+    let c = Counts::of(&classes);
+    let verdict = if c.bad > 0 {
+        Verdict::Bad
+    } else if c.infra > 0 && c.good == 0 {
+        anyhow::bail!("{commit}: infrastructure errors in every run");
+    } else if c.good > 0 && c.good * 2 >= c.total {
+        Verdict::Good
+    } else {
+        Verdict::Skip
+    };
+    say(&format!("{commit}: {}", verdict.as_str()));
+    Ok(verdict)
+}
