@@ -437,7 +437,7 @@ pub struct QemuTester {
     /// Per run.
     pub timeout: Duration,
     /// Initramfs images (`initramfs/<commit>.cpio`) and every run's console
-    /// (`consoles/<commit>.<run>.log`) go here.
+    /// (`consoles/<commit>.<n>.log`, numbered on across tests of one commit) go here.
     pub work_dir: PathBuf,
 }
 
@@ -579,11 +579,13 @@ impl Tester for QemuTester {
         })?;
         let consoles = self.work_dir.join("consoles");
         std::fs::create_dir_all(&consoles).map_err(|e| Error::io(format!("create {}", consoles.display()), e))?;
+        // A commit tested again (the start commit is) gets new numbers, not overwrites.
+        let first = (0..).find(|n| !consoles.join(format!("{commit}.{n}.log")).exists()).unwrap_or(0);
         let this = &*self;
         let run_one = |i: usize| -> Result<RunOutcome> {
             let (outcome, console) = this.run_vm(&kernel, initramfs.as_deref())?;
             // Kept for every run: the console is the evidence of the verdict.
-            let _ = std::fs::write(consoles.join(format!("{commit}.{i}.log")), console);
+            let _ = std::fs::write(consoles.join(format!("{commit}.{}.log", first + i)), console);
             Ok(outcome)
         };
         run_parallel(runs, self.cfg.vms, progress, run_one)
