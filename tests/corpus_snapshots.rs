@@ -1,6 +1,8 @@
 //! Snapshots of the parsed reports of the project's own consoles in `corpus/`: the crash
 //! reports at the end of the seed bisection logs (`corpus/reports/`) and hand-made edge
-//! cases (`corpus/edge/`). One snapshot per data file; review changes with `cargo insta review`.
+//! cases (`corpus/edge/`), and real consoles of Debian's and a tinyconfig 6.1 kernel under
+//! QEMU captured by the e2e tests (`corpus/consoles/`). One snapshot per data file; review
+//! changes with `cargo insta review`.
 
 use kcrash::console::clean;
 
@@ -19,4 +21,9 @@ fn seed_reports() {
 #[test]
 fn edge_cases() {
     insta::glob!("../corpus", "edge/*.log", |path| insta::assert_json_snapshot!(parsed(path)));
+}
+
+#[test]
+fn qemu_consoles() {
+    insta::glob!("../corpus", "consoles/*.log", |path| insta::assert_json_snapshot!(parsed(path)));
 }

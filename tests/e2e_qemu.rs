@@ -266,3 +266,98 @@ fn recipe_a_crash_modes() {
     }
     eprintln!("recipe A: 4 crash modes took {:.0} s", t.elapsed().as_secs_f64());
 }
+
+/// Options on top of tinyconfig: a 64-bit kernel with a serial console, an initramfs,
+/// ELF and script binaries, and reports with file:line (DEBUG_BUGVERBOSE) and ORC stacks.
+const TINY_OPTIONS: &str = "-e 64BIT -e PRINTK -e PRINTK_TIME -e BUG -e TTY -e SERIAL_8250 -e SERIAL_8250_CONSOLE \
+    -e BLK_DEV_INITRD -d RD_GZIP -d RD_BZIP2 -d RD_LZMA -d RD_XZ -d RD_LZO -d RD_LZ4 -d RD_ZSTD \
+    -e BINFMT_ELF -e BINFMT_SCRIPT -e DEVTMPFS -e PROC_FS -e SYSFS -e KALLSYMS -e KALLSYMS_ALL \
+    -e DEBUG_BUGVERBOSE -e UNWINDER_ORC -d UNWINDER_GUESS -e FUTEX -e MULTIUSER -e POSIX_TIMERS \
+    -d KERNEL_XZ -e KERNEL_GZIP";
+
+/// The kernel config of Recipe B, made once from the base tree.
+fn tiny_config(cache: &Path, tree: &Path) -> PathBuf {
+    let path = cache.join("b/tiny.config");
+    if path.is_file() {
+        return path;
+    }
+    let sh = format!(
+        "make -s tinyconfig && ./scripts/config {TINY_OPTIONS} && make -s olddefconfig && cp .config {}",
+        path.display()
+    );
+    let out = Command::new("sh").arg("-c").arg(&sh).current_dir(tree).output().unwrap();
+    assert!(out.status.success(), "tinyconfig: {}", String::from_utf8_lossy(&out.stderr));
+    path
+}
+
+#[test]
+#[ignore = "needs QEMU and the prepared cache: scripts/e2e-qemu.sh"]
+fn recipe_b_bisects_a_kernel_built_from_linux_source() {
+    let Some(cache) = cache("b") else { return };
+    let t = Instant::now();
+    let tree = cache.join("b/linux");
+    assert!(cache.join("b/base-done").is_file(), "{} is not prepared", tree.display());
+    // Back to the base commit; the build objects (ignored files) stay for an incremental build.
+    git(&tree, &["checkout", "-q", "-f", "-B", "e2e", "v6.1"]);
+    let config = tiny_config(&cache, &tree);
+    let sync_c = tree.join("fs/sync.c");
+    let mut hashes = vec![git(&tree, &["rev-parse", "HEAD"])];
+    for n in 1..=8 {
+        let mut src = std::fs::read_to_string(&sync_c).unwrap();
+        if n == 5 {
+            src = src.replacen(
+                "\tint nowait = 0, wait = 1;\n",
+                "\tint nowait = 0, wait = 1;\n\n\tWARN_ON(nowait == 0);\n",
+                1,
+            );
+        }
+        src.push_str(&format!("/* e2e revision {n} */\n"));
+        std::fs::write(&sync_c, src).unwrap();
+        let msg = if n == 5 { "fs: warn in ksys_sync".to_string() } else { format!("fs: e2e revision {n}") };
+        hashes.push(commit_all(&tree, &msg));
+    }
+    let root = fresh(&cache.join("b/bisect"));
+    write_exe(&root.join("repro.sh"), "#!/bin/sh\nsync\n");
+    let text = format!(
+        r#"repo = "{tree}"
+start = "e2e"
+good = "v6.1"
+runs = 2
+
+[build]
+kind = "kernel"
+config = "{config}"
+timeout = 1800
+
+[build.kernel]
+jobs = 2
+compilers = [{{ since = "v6.1", cc = "gcc" }}]
+
+[test]
+kind = "qemu"
+timeout = 90
+
+[test.qemu]
+reproducer = "repro.sh"
+memory = 256
+vms = 2
+"#,
+        tree = tree.display(),
+        config = config.display(),
+    );
+    let cfg = root.join("bisect.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let workdir = root.join("work");
+    let res = bisect(&cfg, &workdir);
+    check_result(&res, &workdir, &hashes[5], "WARNING in ksys_sync");
+    // Deterministic builds: the culprit and its parent differ, so their signatures do.
+    assert!(!res["noop"].as_bool().unwrap(), "{res:#}");
+    let console =
+        String::from_utf8_lossy(&std::fs::read(workdir.join("consoles").join(format!("{}.0.log", hashes[5]))).unwrap())
+            .into_owned();
+    assert!(console.contains("WARNING: CPU: 0 PID: ") && console.contains(" at fs/sync.c:101 ksys_sync+"), "{console}");
+    if let Some(dir) = std::env::var_os("KCRASH_E2E_CORPUS").map(PathBuf::from) {
+        std::fs::write(dir.join("tinyconfig-6.1-warning.log"), &console).unwrap();
+    }
+    eprintln!("recipe B: bisection took {:.0} s", t.elapsed().as_secs_f64());
+}
