@@ -135,6 +135,9 @@ pub fn prepare_config(text: &str) -> String {
     out
 }
 
+/// Progress hook of [`KernelBuilder`].
+pub type PhaseHook = Box<dyn Fn(Option<&str>) + Send>;
+
 /// The kernel build stage.
 pub struct KernelBuilder {
     pub cfg: KernelConfig,
@@ -143,8 +146,9 @@ pub struct KernelBuilder {
     pub work_dir: PathBuf,
     /// Per make invocation.
     pub timeout: Duration,
-    /// Called with each phase (`make olddefconfig`, `make bzImage`) for progress output.
-    pub on_phase: Option<Box<dyn Fn(&str) + Send>>,
+    /// Called with each phase (`make olddefconfig`, `make bzImage`) for progress output,
+    /// and with `None` when the build is over.
+    pub on_phase: Option<PhaseHook>,
 }
 
 impl KernelBuilder {
@@ -164,7 +168,7 @@ impl KernelBuilder {
             .envs(BUILD_ENV)
             .env("LOCALVERSION", &self.cfg.localversion);
         if let Some(f) = &self.on_phase {
-            f(&format!("make {target}"));
+            f(Some(&format!("make {target}")));
         }
         log.extend_from_slice(format!("$ make -j{jobs} CC={cc} {target}\n").as_bytes());
         let out = process::run(&mut cmd, self.timeout).map_err(|e| Error::Infra(format!("cannot run make: {e}")))?;
@@ -176,6 +180,16 @@ impl KernelBuilder {
 
 impl Builder for KernelBuilder {
     fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
+        let r = self.build_inner(commit, config);
+        if let Some(f) = &self.on_phase {
+            f(None);
+        }
+        r
+    }
+}
+
+impl KernelBuilder {
+    fn build_inner(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
         let config = config.ok_or_else(|| Error::Config("key `build.config`: kernel builds need a config".into()))?;
         let logs = self.work_dir.join("logs");
         let log_name = format!("{commit}.build.log");

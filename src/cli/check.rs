@@ -68,11 +68,27 @@ pub fn stages(
         }
         BuildKind::Kernel => {
             let on_phase = bar.map(|b| {
-                Box::new(move |phase: &str| {
-                    // Elapsed time of this phase, not of the whole bisection.
-                    b.set_message(format!("building: {phase}"));
-                    b.reset_elapsed();
-                }) as Box<dyn Fn(&str) + Send>
+                // The step's message comes back when the build is over.
+                let before = std::sync::Mutex::new(None::<String>);
+                Box::new(move |phase: Option<&str>| {
+                    let Ok(mut before) = before.lock() else { return };
+                    match phase {
+                        Some(p) => {
+                            if before.is_none() {
+                                *before = Some(b.message());
+                            }
+                            b.set_message(format!("building: {p}"));
+                            // Elapsed time of this phase, not of the whole bisection.
+                            b.reset_elapsed();
+                        }
+                        None => {
+                            if let Some(m) = before.take() {
+                                b.set_message(m);
+                                b.reset_elapsed();
+                            }
+                        }
+                    }
+                }) as kcrash::bisect::kernel::PhaseHook
             });
             Box::new(KernelBuilder {
                 cfg: cfg.build.kernel.clone(),
