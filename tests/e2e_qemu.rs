@@ -349,7 +349,7 @@ vms = 2
     std::fs::write(&cfg, text).unwrap();
     let workdir = root.join("work");
     let res = bisect(&cfg, &workdir);
-    check_result(&res, &workdir, &hashes[5], "WARNING in ksys_sync");
+    check_result(&res, &workdir, &hashes[5], "WARNING in sync");
     // Deterministic builds: the culprit and its parent differ, so their signatures do.
     assert!(!res["noop"].as_bool().unwrap(), "{res:#}");
     let console =

@@ -54,6 +54,8 @@ impl Progress for Bar {
     fn step(&self, msg: &str) {
         self.0.set_message(msg.to_string());
         self.0.set_position(0);
+        // Elapsed time of this step.
+        self.0.reset_elapsed();
     }
     fn run(&self, i: usize, n: usize) {
         self.0.set_length(n as u64);
