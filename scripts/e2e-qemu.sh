@@ -17,6 +17,9 @@ cache=${KCRASH_E2E_CACHE:-$root/target/e2e-cache}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 export KCRASH_E2E_CACHE=$cache
+# One run at a time per cache: the kernel tree and its objects are shared.
+exec 9>"$cache/lock"
+flock 9
 export DEBIAN_FRONTEND=noninteractive
 apt_opts=(-o DPkg::Lock::Timeout=600 -q -y --no-install-recommends)
 
