@@ -76,8 +76,10 @@ pub struct CompiledGroup {
 
 pub struct Engine {
     pub groups: Vec<CompiledGroup>,
-    /// All group headers, for one scan over a whole log.
+    /// All group headers (overlapping search: which headers a line holds).
     pub headers: AhoCorasick,
+    /// All group headers, leftmost-first: the fast search for lines holding any header.
+    pub any_header: AhoCorasick,
     pub stack_starts: Vec<Regex>,
     pub any_stack_start: Regex,
     pub riscv_registers: usize,
@@ -124,9 +126,14 @@ fn build() -> Engine {
         })
         .collect();
     let headers = AhoCorasick::new(GROUPS.iter().map(|g| g.header)).expect("static headers");
+    let any_header = aho_corasick::AhoCorasickBuilder::new()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(GROUPS.iter().map(|g| g.header))
+        .expect("static headers");
     Engine {
         groups,
         headers,
+        any_header,
         stack_starts: table::STACK_STARTS.iter().map(|s| compile(s)).collect(),
         any_stack_start: compile_any(table::STACK_STARTS.iter().copied()),
         riscv_registers: table::STACK_STARTS.iter().position(|s| *s == table::RISCV_REGISTERS).unwrap_or(usize::MAX),

@@ -10,6 +10,7 @@ pub mod corrupt;
 pub mod describe;
 pub mod extract;
 pub mod lists;
+pub mod scan;
 pub mod table;
 
 use std::sync::LazyLock;
