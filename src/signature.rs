@@ -127,13 +127,17 @@ pub fn signature(rep: &Report, level: Level) -> Signature {
 
 /// The signature of `rep` at `level`; the `stack` level hashes at most `depth` functions.
 ///
-/// A report without frames (or without a guilty file, for the `file` level) hashes its
-/// type and title instead, so that unrelated frameless crashes of one type do not collapse
-/// into one signature. The `title: ` marker cannot be confused with a function name.
+/// A report without frames (or without a guilty file, for the `file` level), and a
+/// corrupted report, hashes its type and title instead, so that unrelated crashes of one
+/// type do not collapse into one signature. The `title: ` marker cannot be confused with a
+/// function name or a path.
 pub fn signature_with_depth(rep: &Report, level: Level, depth: usize) -> Signature {
     let kind = rep.crash_type.as_str();
     let text = match level {
         Level::Title => rep.title.clone(),
+        // A corrupted report's frames and files may come from interleaved garbage, and its
+        // title function is the placeholder `corrupted`: only the title is trustworthy.
+        Level::Stack | Level::File if rep.corrupted => format!("{kind}\ntitle: {}", rep.title),
         Level::Stack => {
             let functions = stack_functions(rep, depth.max(1));
             if functions.is_empty() {
@@ -338,6 +342,16 @@ mod tests {
         let b = report("BUG: soft lockup in b", "", "no frames here\n");
         assert_ne!(signature(&a, Level::Stack), signature(&b, Level::Stack));
         assert_eq!(signature(&a, Level::File).text(), "HANG\ntitle: BUG: soft lockup in a");
+    }
+
+    #[test]
+    fn corrupted_reports_use_the_title() {
+        let mut a = report("general protection fault in corrupted", "corrupted", " foo+0x1/0x2\n");
+        a.corrupted = true;
+        a.guilty_file = Some("net/x.c".into());
+        let text = format!("{}\ntitle: general protection fault in corrupted", a.crash_type.as_str());
+        assert_eq!(signature(&a, Level::Stack).text(), text);
+        assert_eq!(signature(&a, Level::File).text(), signature(&a, Level::Stack).text());
     }
 
     #[test]

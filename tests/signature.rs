@@ -285,3 +285,72 @@ proptest! {
         }
     }
 }
+
+/// A small deterministic generator, so that a failure names a reproducible rewrite.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 11
+    }
+}
+
+/// `log` with everything that differs between two runs of one crash rewritten: timestamps,
+/// 64-bit values (addresses, registers), `+off/size` offsets, PIDs and CPU numbers.
+fn rewrite_noise(log: &[u8], seed: u64) -> Vec<u8> {
+    use regex::bytes::{Captures, Regex};
+    let mut rng = Lcg(seed);
+    let time = Regex::new(r"(?m)^\[ *[0-9]+\.[0-9]{6}\]").unwrap();
+    let word = Regex::new(r"\b[0-9a-f]{16}\b").unwrap();
+    let offset = Regex::new(r"\+0x[0-9a-f]+/0x[0-9a-f]+").unwrap();
+    let ids = Regex::new(r"\b(CPU|PID): [0-9]+").unwrap();
+    let shift = rng.next() % 100_000;
+    let log = time.replace_all(log, |c: &Captures<'_>| {
+        let s = String::from_utf8_lossy(&c[0]);
+        let secs: u64 =
+            s.trim_matches(|c| c == '[' || c == ']' || c == ' ').split('.').next().unwrap().parse().unwrap();
+        format!("[{:>5}.{:06}]", secs + shift, rng.next() % 1_000_000).into_bytes()
+    });
+    let log = word.replace_all(&log, |_: &Captures<'_>| format!("{:016x}", rng.next() | 1 << 52).into_bytes());
+    let log = offset.replace_all(&log, |_: &Captures<'_>| {
+        let size = 0x100 + rng.next() % 0x1000;
+        format!("+{:#x}/{size:#x}", 1 + rng.next() % size).into_bytes()
+    });
+    let log = ids.replace_all(&log, |c: &Captures<'_>| {
+        format!("{}: {}", String::from_utf8_lossy(&c[1]), rng.next() % 4096).into_bytes()
+    });
+    log.into_owned()
+}
+
+/// The same property on real consoles: every crash of syzkaller's corpus keeps its three
+/// signatures when its log's run-to-run noise is rewritten.
+#[test]
+fn corpus_crashes_keep_their_signatures_under_noise() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller/report");
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        eprintln!("syzkaller corpus not found at {}: signature noise check on real logs skipped", root.display());
+        return;
+    };
+    let (mut checked, mut rewritten) = (0, 0);
+    let mut changed = Vec::new();
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let case = kcrash::corpus::read_report_case(&name, &std::fs::read(&path).unwrap()).unwrap();
+        let Some(rep) = kcrash::parse(&case.log) else { continue };
+        let before = Level::ALL.map(|l| signature(&rep, l).to_string());
+        for seed in 0..3 {
+            let noisy = rewrite_noise(&case.log, seed);
+            rewritten += usize::from(noisy != case.log);
+            let after = kcrash::parse(&noisy).map(|r| Level::ALL.map(|l| signature(&r, l).to_string()));
+            if after.as_ref() != Some(&before) {
+                changed.push(format!("report/{name} (seed {seed})"));
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 100, "only {checked} corpus crashes");
+    assert!(rewritten > checked * 3 * 9 / 10, "only {rewritten} rewritten logs of {checked}×3");
+    assert!(changed.is_empty(), "{} of {checked} signatures changed: {changed:?}", changed.len());
+}
