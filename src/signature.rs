@@ -14,9 +14,9 @@
 //! The guilty frame of the `stack` level is the function the title names ([`Report::frame`])
 //! where it appears in a stack of the report. When it does not (x86 WARNINGs name the
 //! function of the `RIP:` line, which the Call Trace does not repeat), the title's function
-//! still comes first and is followed by the first stack's frames from its first frame that
-//! the parser's skip list (reporting machinery, allocators, locking, string helpers) does
-//! not skip. Questionable frames (`? foo+0x…`) are left out: they are stack garbage.
+//! still comes first, followed by the frames of the first stack with a frame that the
+//! parser's skip list (reporting machinery, allocators, locking, string helpers) keeps,
+//! from that frame on. Questionable frames (`? foo+0x…`) are left out: they are stack garbage.
 //! Names are compared without compiler suffixes and syscall-wrapper prefixes
 //! ([`signature_name`]), and consecutive repeats count once.
 //! Symbolised inline frames (`foo file.c:12 [inline]`) are kept, so a symbolised and an
@@ -178,7 +178,7 @@ pub fn stack_functions(rep: &Report, depth: usize) -> Vec<String> {
             return stack[at..].iter().take(depth).cloned().collect();
         }
     }
-    let mut out = Vec::with_capacity(depth);
+    let mut out = Vec::new();
     if !title_frame.is_empty() {
         out.push(title_frame.to_string());
     }

@@ -354,3 +354,47 @@ fn corpus_crashes_keep_their_signatures_under_noise() {
     assert!(rewritten > checked * 3 * 9 / 10, "only {rewritten} rewritten logs of {checked}×3");
     assert!(changed.is_empty(), "{} of {checked} signatures changed: {changed:?}", changed.len());
 }
+
+const KCRASH: &str = env!("CARGO_BIN_EXE_kcrash");
+
+fn seed(name: &str) -> String {
+    format!("{}/corpus/reports/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `--explain` shows exactly the text whose hash is printed, for every level.
+#[test]
+fn cli_explain_shows_what_was_hashed() {
+    for level in ["title", "stack", "file"] {
+        let o = std::process::Command::new(KCRASH)
+            .args(["signature", "--level", level, "--explain", &seed("seed-001.log")])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let out = String::from_utf8(o.stdout).unwrap();
+        let (sig, text) = out.split_once('\n').unwrap();
+        let text = text.strip_suffix("\n\n").unwrap();
+        let hex = sig.strip_prefix(&format!("{level}-v1-")).unwrap();
+        assert_eq!(hex, blake3::hash(text.as_bytes()).to_hex().as_str(), "{level}");
+    }
+}
+
+#[test]
+fn cli_json_and_exit_status() {
+    let quiet = format!("{}/corpus/edge/no-crash.log", env!("CARGO_MANIFEST_DIR"));
+    let o = std::process::Command::new(KCRASH)
+        .args(["signature", "--json", &seed("seed-001.log"), &quiet])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "an input without a crash");
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["schema"], 1);
+    assert_eq!(lines[0]["level"], "stack");
+    assert_eq!(lines[0]["title"], "WARNING in percpu_ref_exit");
+    assert!(lines[0]["text"].as_str().unwrap().starts_with("WARNING\npercpu_ref_exit\n"));
+    assert!(lines[1]["signature"].is_null());
+
+    let o = std::process::Command::new(KCRASH).args(["signature", "/nonexistent/crash.log"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
