@@ -34,6 +34,8 @@ struct Noise {
     version: String,
     taint: String,
     suffixes: Vec<String>,
+    /// Console caller ids (`[ T1234]` task, `[ C1]` CPU): none, the task's, or the CPU's.
+    caller: u8,
 }
 
 impl Noise {
@@ -50,6 +52,7 @@ impl Noise {
             version: "6.1.0-syzkaller".into(),
             taint: "Not tainted".into(),
             suffixes: vec![String::new(); FUNCTIONS.len()],
+            caller: 0,
         }
     }
 }
@@ -79,10 +82,18 @@ fn noise() -> impl Strategy<Value = Noise> {
         proptest::collection::vec((1u16..0x1000, 0x1000u16..0x2000), FUNCTIONS.len() + 4),
         version,
         taint,
-        proptest::collection::vec(suffix, FUNCTIONS.len()),
+        (proptest::collection::vec(suffix, FUNCTIONS.len()), 0u8..3),
     )
         .prop_map(
-            |((time, time_step, cpu, pid, executor), address, registers, offsets, version, taint, suffixes)| Noise {
+            |(
+                (time, time_step, cpu, pid, executor),
+                address,
+                registers,
+                offsets,
+                version,
+                taint,
+                (suffixes, caller),
+            )| Noise {
                 time,
                 time_step,
                 cpu,
@@ -94,6 +105,7 @@ fn noise() -> impl Strategy<Value = Noise> {
                 version,
                 taint,
                 suffixes,
+                caller,
             },
         )
 }
@@ -113,7 +125,12 @@ impl<'a> Console<'a> {
     fn line(&mut self, s: &str) {
         let micros = u64::from(self.noise.time) * 1_000_000 + self.line * u64::from(self.noise.time_step);
         self.line += 1;
-        let _ = writeln!(self.text, "[{:>5}.{:06}] {s}", micros / 1_000_000, micros % 1_000_000);
+        let caller = match self.noise.caller {
+            0 => String::new(),
+            1 => format!("[{:>6}]", format!("T{}", self.noise.pid)),
+            _ => format!("[{:>6}]", format!("C{}", self.noise.cpu)),
+        };
+        let _ = writeln!(self.text, "[{:>5}.{:06}]{caller} {s}", micros / 1_000_000, micros % 1_000_000);
     }
 
     /// A frame line: `name+off/size file:line`, with the function's compiler suffix.
