@@ -1,6 +1,9 @@
 //! Subcommand implementations. Errors are returned as `anyhow::Error` and rendered once in `main`.
 
 pub mod corpus;
+pub mod dedup;
 pub mod input;
 pub mod ksig;
+pub mod signature;
+pub mod store;
 pub mod title;

@@ -52,8 +52,8 @@ pub struct EveryCrash {
 /// grep's exit status: 0 every input had a crash, 1 some had none, 2 some could not be read.
 #[derive(Default)]
 pub struct Status {
-    missing: bool,
-    failed: bool,
+    pub missing: bool,
+    pub failed: bool,
 }
 
 impl Status {
