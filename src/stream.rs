@@ -1,14 +1,20 @@
 //! Every crash of a console in one pass, with bounded memory.
 //!
 //! syzkaller finds every crash by parsing again from the end of each report's first line,
-//! and each parse reads to the end of the log: quadratic. Here each line is read once and
-//! handed to the reports that are open at that moment. A report is *open* from its oops line
-//! until a new crash starts in its context (any new crash, for consoles without caller ids),
-//! or until it outgrows [`Limits`]; then its title is made and it is emitted, in start order.
+//! and each parse reads to the end of the log: quadratic. Here the log is scanned once, in
+//! blocks, for every marker the engine reacts to; lines are handed to the reports open at
+//! that moment. A report is cut out of the console by the same builder `parse` uses.
 //!
-//! A crash starts at an oops line unless an open report of the same context takes it as its
-//! own continuation (`Kernel panic - not syncing` after a `WARNING`, `invalid opcode: 0000`
-//! after `kernel BUG at`, a symbolised repeat of the oops line).
+//! - A crash starts at an oops line unless a recent open report takes the line as its own
+//!   follow-up (`Kernel panic - not syncing` after a `WARNING`, `invalid opcode: 0000` after
+//!   `kernel BUG at`, a symbolised repeat of the oops line).
+//! - A report stays open past the next crash of its stream (its task or CPU with caller ids,
+//!   the console without): the title text stops there as syzkaller's does, but the stack of
+//!   a report interrupted by another oops often follows. The crash after that closes it.
+//! - A report stops reading [`TAIL_LINES`] lines after the kernel printed its end, and closes
+//!   at a new boot (`Linux version`), at the end of input, or at the [`Limits`].
+//! - Reports are emitted in the order they started, each as soon as it and every earlier
+//!   report are complete.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -36,7 +42,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_line: 64 << 10, max_report: 1 << 20, max_span: 16 << 20, max_open: 64 }
+        Limits { max_line: 64 << 10, max_report: 256 << 10, max_span: 16 << 20, max_open: 64 }
     }
 }
 
@@ -45,6 +51,10 @@ impl Default for Limits {
 const FOLLOW_UP_SECS: f64 = 60.0;
 /// ...or, without timestamps, within this many lines.
 const FOLLOW_UP_LINES: usize = 500;
+/// Lines of its context a report reads after the kernel printed its end (`---[ end trace`,
+/// a sanitizer's closing banner): interleaved output can still bring its stack. After that,
+/// the console that follows is not part of it (syzkaller's report would run to the end).
+const TAIL_LINES: usize = 100;
 /// Raw bytes kept per report for the fallback title (header lost in prefix stripping).
 const MAX_RAW: usize = 64 << 10;
 /// Recent lines kept for the context lines (prefix) of a report that starts.
@@ -68,6 +78,8 @@ struct Open {
     started_at: Option<f64>,
     /// Lines of the log seen since the oops line.
     age: usize,
+    /// Lines of its context the report still reads after the kernel ended it.
+    tail_left: Option<usize>,
     /// Set once closed; emitted when every earlier report is done too.
     done: Option<Report>,
 }
@@ -262,6 +274,16 @@ impl CrashStream {
         let panic = marks & scan::KERNEL_PANIC != 0;
         for open in self.open.iter_mut().filter(|o| o.done.is_none()) {
             open.age += 1;
+            if open.tail_left == Some(0) {
+                continue; // the report is complete; it only stays open for follow-ups
+            }
+            if open.builder.context.matches(line.context) {
+                if let Some(left) = open.tail_left.as_mut() {
+                    *left -= 1;
+                } else if marks & scan::END_OF_REPORT != 0 {
+                    open.tail_left = Some(TAIL_LINES);
+                }
+            }
             open.builder.feed(&line, marks, groups, &self.previous);
             open.panicked |= panic;
             if open.raw.len() < MAX_RAW {
@@ -321,6 +343,7 @@ impl CrashStream {
             truncated: false,
             started_at: timestamp_secs(line.raw),
             age: 0,
+            tail_left: None,
             done: None,
         });
     }
@@ -363,7 +386,7 @@ impl CrashStream {
     }
 
     fn close(&mut self, i: usize) {
-        let suppressed = self.pos_reached_suppression(i);
+        let suppressed = self.suppression_seen();
         let hung_up = self.hung_up;
         let o = &mut self.open[i];
         if o.done.is_some() {
@@ -379,7 +402,7 @@ impl CrashStream {
     }
 
     /// Whether a suppression was seen up to the line being processed.
-    fn pos_reached_suppression(&self, _i: usize) -> bool {
+    fn suppression_seen(&self) -> bool {
         let processed_to = self.pending.as_ref().map_or(self.pos, |p| p.next);
         self.suppressed_from <= processed_to
     }

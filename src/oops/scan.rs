@@ -25,6 +25,7 @@ pub const END_OF_LIFE: Marks = 1 << 40;
 pub const NEW_BOOT: Marks = 1 << 41;
 pub const KMSAN: Marks = 1 << 42;
 pub const REBOOT: Marks = 1 << 43;
+pub const END_OF_REPORT: Marks = 1 << 44;
 
 const EXTRA: &[(&str, Marks)] = &[
     ("Disabling lock debugging due to kernel taint", LOCK_DEBUGGING_OFF),
@@ -42,6 +43,11 @@ const EXTRA: &[(&str, Marks)] = &[
     ("Linux version ", NEW_BOOT),
     ("Booting the kernel.", REBOOT),
     ("BUG: KMSAN:", KMSAN),
+    // The kernel finished printing a report (trace end, panic end, sanitizer banner).
+    ("---[ end trace", END_OF_REPORT),
+    ("---[ end Kernel panic", END_OF_REPORT),
+    ("Kernel Offset:", END_OF_REPORT),
+    ("========================================", END_OF_REPORT),
 ];
 
 struct Scanner {
