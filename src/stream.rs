@@ -397,7 +397,7 @@ impl CrashStream {
         let end = builder.end_pos.saturating_sub(builder.start).min(raw.len());
         let facts = LogFacts { suppressed, panicked: o.panicked, hung_up };
         let mut rep = finalize(builder, &raw[..end], facts);
-        rep.truncated = o.truncated;
+        rep.truncated |= o.truncated;
         o.done = Some(rep);
     }
 

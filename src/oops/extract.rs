@@ -81,6 +81,11 @@ pub fn contains_crash(log: &[u8]) -> bool {
 /// Every group bit set: a line that matches all groups has none left to "not match".
 const ALL_GROUPS: u32 = (1 << 29) - 1;
 
+/// Report text kept per line and per report: real reports are far smaller (the syzkaller
+/// corpus's largest log is ~100 KiB); the bounds keep title extraction linear on hostile input.
+const MAX_LINE_TEXT: usize = 64 << 10;
+const MAX_REPORT_TEXT: usize = 1 << 20;
+
 /// What the line before the current one was, for the symbolised-repeat rule.
 pub struct PreviousLine {
     pub context: ContextKey,
@@ -121,6 +126,8 @@ pub struct ReportBuilder {
     pub prefix: Vec<u8>,
     /// A second report began (in any context).
     pub second_seen: bool,
+    /// Text was left out: a line or the report outgrew its limit.
+    pub truncated: bool,
     /// Lines of the report, as `text_lines` counts them.
     pub text_lines: usize,
     min_lines: usize,
@@ -141,6 +148,7 @@ impl ReportBuilder {
             report: Vec::new(),
             prefix,
             second_seen: false,
+            truncated: false,
             text_lines: 1,
             min_lines,
             cpu_backtrace: false,
@@ -162,6 +170,7 @@ impl ReportBuilder {
             report: Vec::new(),
             prefix: Vec::new(),
             second_seen: false,
+            truncated: false,
             text_lines: 0,
             min_lines: 0,
             cpu_backtrace: false,
@@ -170,7 +179,14 @@ impl ReportBuilder {
     }
 
     fn append(&mut self, text: &[u8]) {
-        self.report.extend_from_slice(text);
+        if self.report.len() >= MAX_REPORT_TEXT {
+            self.truncated = true;
+            return;
+        }
+        if text.len() > MAX_LINE_TEXT {
+            self.truncated = true;
+        }
+        self.report.extend_from_slice(&text[..text.len().min(MAX_LINE_TEXT)]);
         self.report.push(b'\n');
         if !self.second_seen || self.context.as_context().is_caller() {
             self.report_end = self.report.len();
