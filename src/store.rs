@@ -154,17 +154,18 @@ impl Store {
         let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
         let mut store = Store { conn, path: path.to_path_buf() };
         store.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| store.error(e))?;
-        // The header check comes before anything that could write to the file.
+        // The header check comes before anything that could write to the file. It reads one
+        // snapshot: another process may be creating the store right now.
         match store.header()? {
-            (APPLICATION_ID, v) if v == SCHEMA_VERSION => {}
-            (APPLICATION_ID, v) if v > SCHEMA_VERSION => {
+            (APPLICATION_ID, v, _) if v == SCHEMA_VERSION => {}
+            (APPLICATION_ID, v, _) if v > SCHEMA_VERSION => {
                 return Err(StoreError::TooNew { path: store.path, found: v });
             }
-            (0, 0) if create && store.is_blank()? => store.initialise()?,
-            (0, 0) if store.is_blank()? => {
+            (0, 0, true) if create => store.initialise()?,
+            (0, 0, true) => {
                 return Err(StoreError::Foreign { path: store.path, reason: "empty database".into() });
             }
-            (id, v) => {
+            (id, v, _) => {
                 let reason = format!("application_id {id:#x}, user_version {v}");
                 return Err(StoreError::Foreign { path: store.path, reason });
             }
@@ -177,18 +178,18 @@ impl Store {
         sqlite_error(&self.path, e)
     }
 
-    fn header(&self) -> Result<(i32, i32), StoreError> {
-        let read = |name: &str| self.conn.pragma_query_value(None, name, |r| r.get::<_, i32>(0));
-        let id = read("application_id").map_err(|e| self.error(e))?;
-        let version = read("user_version").map_err(|e| self.error(e))?;
-        Ok((id, version))
-    }
-
-    /// A database with no schema objects at all: a file SQLite just created, or an empty one.
-    fn is_blank(&self) -> Result<bool, StoreError> {
-        let n: i64 =
-            self.conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(|e| self.error(e))?;
-        Ok(n == 0)
+    /// `application_id`, `user_version`, and whether the database has no schema objects at
+    /// all (a file SQLite just created, or an empty one), read in one transaction so that a
+    /// store being created by another process is seen before or after, never half-made.
+    fn header(&mut self) -> Result<(i32, i32, bool), StoreError> {
+        let path = self.path.clone();
+        let err = |e| sqlite_error(&path, e);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(err)?;
+        let objects: i64 = tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(err)?;
+        let id: i32 = tx.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(err)?;
+        let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok((id, version, objects == 0))
     }
 
     /// Create the schema. Another process may be creating it at the same time: the check
