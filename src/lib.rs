@@ -5,6 +5,7 @@
 //! report with frames, title, type, guilty file ([`report`], [`frame`], [`title`], [`guilty`]).
 //! [`corpus`] reads syzkaller-style annotated cases and checks the parser against them.
 
+pub mod bisect;
 pub mod console;
 pub mod corpus;
 pub mod demangle;
@@ -12,6 +13,7 @@ pub mod frame;
 pub mod guilty;
 pub mod ksig;
 pub mod oops;
+pub mod process;
 pub mod report;
 pub mod signature;
 pub mod store;

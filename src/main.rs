@@ -56,6 +56,17 @@ enum Command {
         after_help = "Examples:\n  kcrash db list\n  kcrash db show 12\n  kcrash db list --json --db crashes.db | jq .crash.title"
     )]
     Db(cli::store::DbCommand),
+    /// Bisect a crash over a git history: find the commit that introduced (or fixed) it.
+    #[command(
+        after_help = "Examples:\n  kcrash bisect --config bisect.toml\n  kcrash bisect --config bisect.toml --resume --json\n\nExit status: 0 a result (see `result`), 2 error."
+    )]
+    Bisect(cli::bisect::BisectArgs),
+    /// Read bisection logs (syzkaller's or kcrash's) into steps, culprit and totals.
+    #[command(
+        name = "bisect-log",
+        after_help = "Examples:\n  kcrash bisect-log kcrash-bisect/bisect.log\n  kcrash bisect-log --json logs/*.txt\n\nExit status: 0 all logs had a result, 1 some had none, 2 error."
+    )]
+    BisectLog(cli::bisect::BisectLogArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +80,8 @@ fn main() -> ExitCode {
         Command::Ingest(a) => cli::store::run_ingest(a),
         Command::Dedup(a) => cli::dedup::run(a),
         Command::Db(c) => cli::store::run_db(c),
+        Command::Bisect(a) => cli::bisect::run_bisect(a),
+        Command::BisectLog(a) => cli::bisect::run_bisect_log(a),
     };
     match result {
         Ok(code) => code,

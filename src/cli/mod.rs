@@ -1,5 +1,6 @@
 //! Subcommand implementations. Errors are returned as `anyhow::Error` and rendered once in `main`.
 
+pub mod bisect;
 pub mod corpus;
 pub mod dedup;
 pub mod input;

@@ -1,0 +1,262 @@
+//! The TOML config of `kcrash bisect` (documented in the README).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Error, Mode, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Kernel work tree (relative paths are relative to the config file).
+    pub repo: PathBuf,
+    #[serde(default)]
+    pub mode: Mode,
+    pub start: String,
+    #[serde(default)]
+    pub good: Option<String>,
+    /// Fix mode: branch tip to look for the fix on (default: the checked-out HEAD).
+    #[serde(default)]
+    pub head: Option<String>,
+    #[serde(default)]
+    pub cross_tree: bool,
+    #[serde(default = "default_runs")]
+    pub runs: usize,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub any_crash: bool,
+    /// Oldest release the walk tests (`v4.19`).
+    #[serde(default)]
+    pub oldest_release: Option<String>,
+    /// Budget of the whole bisection in seconds (none by default).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    pub build: BuildConfig,
+    pub test: TestConfig,
+}
+
+fn default_runs() -> usize {
+    10
+}
+
+fn default_build_timeout() -> u64 {
+    3600
+}
+
+fn default_test_timeout() -> u64 {
+    900
+}
+
+/// Build stage kinds; `kernel` (a real kernel build) comes with issue 6.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildKind {
+    #[default]
+    Command,
+    Kernel,
+}
+
+/// Test stage kinds; `qemu` comes with issue 6.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TestKind {
+    #[default]
+    Command,
+    Qemu,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildConfig {
+    #[serde(default)]
+    pub kind: BuildKind,
+    /// argv run in the repository; a non-zero exit is a build failure.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// What the build produces (relative to the repository), passed to the test command.
+    #[serde(default)]
+    pub artifact: Option<PathBuf>,
+    /// ELF image to compute kernel signatures from (relative to the repository).
+    #[serde(default)]
+    pub vmlinux: Option<PathBuf>,
+    /// Kernel config file to build with (relative to the config file); the build command
+    /// finds it in `KCRASH_CONFIG`.
+    #[serde(default)]
+    pub config: Option<PathBuf>,
+    /// Smaller config tried first; used when it reproduces the crash.
+    #[serde(default)]
+    pub baseline_config: Option<PathBuf>,
+    /// Seconds.
+    #[serde(default = "default_build_timeout")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestConfig {
+    #[serde(default)]
+    pub kind: TestKind,
+    /// argv run once per run; stdout is the console.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Seconds per run.
+    #[serde(default = "default_test_timeout")]
+    pub timeout: u64,
+    /// Runs at the same time.
+    #[serde(default = "default_parallel")]
+    pub parallel: usize,
+}
+
+fn default_parallel() -> usize {
+    1
+}
+
+impl Config {
+    /// Parses and checks a config; relative paths are resolved against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Config> {
+        let mut c: Config = toml::from_str(text).map_err(|e| Error::Config(describe(text, &e)))?;
+        if c.repo.is_relative() {
+            c.repo = base.join(&c.repo);
+        }
+        for p in [&mut c.build.config, &mut c.build.baseline_config].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        // Commands run inside the repository and get paths into it: make it absolute.
+        if let Ok(abs) = std::path::absolute(&c.repo) {
+            c.repo = abs;
+        }
+        c.check()?;
+        Ok(c)
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base).map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
+            e => e,
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |key: &str, why: &str| Err(Error::Config(format!("key `{key}`: {why}")));
+        if self.start.trim().is_empty() {
+            return bad("start", "must not be empty");
+        }
+        if self.runs == 0 || self.runs > 1000 {
+            return bad("runs", "must be between 1 and 1000");
+        }
+        if let Some(r) = &self.oldest_release {
+            if super::repo::release_version(r).is_none() {
+                return bad("oldest_release", "must be a release tag like \"v4.19\"");
+            }
+        }
+        if self.timeout == Some(0) {
+            return bad("timeout", "must be positive");
+        }
+        if self.cross_tree && self.mode != Mode::Fix {
+            return bad("cross_tree", "only applies to mode = \"fix\"");
+        }
+        match self.build.kind {
+            BuildKind::Kernel => return bad("build.kind", "\"kernel\" builds are not implemented yet"),
+            BuildKind::Command => {
+                if self.build.command.is_empty() {
+                    return bad("build.command", "must be a non-empty list of strings");
+                }
+                if self.build.artifact.is_none() {
+                    return bad("build.artifact", "is required for command builds");
+                }
+            }
+        }
+        if self.build.baseline_config.is_some() && self.build.config.is_none() {
+            return bad("build.baseline_config", "needs build.config");
+        }
+        if self.build.timeout == 0 {
+            return bad("build.timeout", "must be positive");
+        }
+        match self.test.kind {
+            TestKind::Qemu => return bad("test.kind", "\"qemu\" tests are not implemented yet"),
+            TestKind::Command if self.test.command.is_empty() => {
+                return bad("test.command", "must be a non-empty list of strings")
+            }
+            TestKind::Command => {}
+        }
+        if self.test.parallel == 0 {
+            return bad("test.parallel", "must be at least 1");
+        }
+        if self.test.timeout == 0 {
+            return bad("test.timeout", "must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// toml's type errors point at the value but do not name its key; name it from the span
+/// (`build.timeout: invalid type …`), so the user knows what to fix.
+fn describe(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_string();
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = &text[line_start..line_end];
+    let lineno = text[..line_start].matches('\n').count() + 1;
+    let Some((key, _)) = line.split_once('=') else {
+        return format!("line {lineno}: {}", e.message());
+    };
+    let key = key.trim().trim_matches('"');
+    let table =
+        text[..line_start].lines().rev().find_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']').map(str::trim));
+    let full = match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    };
+    format!("key `{full}` (line {lineno}): {}", e.message().trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+repo = "linux"
+start = "v5.6"
+[build]
+command = ["make", "-j8"]
+artifact = "arch/x86/boot/bzImage"
+[test]
+command = ["./run.sh"]
+"#;
+
+    #[test]
+    fn minimal_config() {
+        let c = Config::parse(GOOD, Path::new("/base")).unwrap();
+        assert_eq!(c.repo, Path::new("/base/linux"));
+        assert_eq!(c.runs, 10);
+        assert_eq!(c.mode, Mode::Cause);
+        assert_eq!(c.build.timeout, 3600);
+    }
+
+    fn err(text: &str) -> String {
+        Config::parse(text, Path::new("/")).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert!(err(&GOOD.replace("start = \"v5.6\"", "start = 5")).contains("start"));
+        assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nmode = \"sideways\"")).contains("mode"));
+        assert!(err(&GOOD.replace("command = [\"./run.sh\"]", "command = []")).contains("test.command"));
+        assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nrunz = 3")).contains("runz"));
+        assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nruns = 0")).contains("runs"));
+        assert!(err(&GOOD.replace("[test]", "[test]\nkind = \"qemu\"")).contains("test.kind"));
+        let e = err(&GOOD.replace("[\"./run.sh\"]", "\"./run.sh\""));
+        assert!(e.contains("key `test.command`"), "{e}");
+        let e = err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nruns = \"x\""));
+        assert!(e.contains("key `runs`"), "{e}");
+    }
+}

@@ -1,0 +1,1143 @@
+//! The bisection algorithm, over the [`Repo`], [`Builder`] and [`Tester`] traits.
+//!
+//! It follows syzkaller's observable behaviour (start test, release walk or HEAD test,
+//! bisection steps, verdict rule, noop detection, recipients) with its own search instead
+//! of driving `git bisect`, a title-aware run classification, and a journal for resume.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use super::journal::{Journal, Record, JOURNAL_VERSION};
+use super::log::{go_duration, go_quoted_list, Log};
+use super::repo::{release_version, CommitInfo, RangeCommit, Repo};
+use super::stages::{BuildOutcome, Builder, Minimizer, Progress, Tester};
+use super::verdict::{decide, representative, Counts, Decision, RunClass, Target};
+use super::{
+    secs, BisectResult, CommitRef, Crash, Error, Mode, Outcome, Recipients, Result, RunOutcome, Verdict, RESULT_SCHEMA,
+};
+
+/// What to bisect.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub mode: Mode,
+    /// The revision the crash was seen on.
+    pub start: String,
+    /// Cause: a known good revision (skips the release walk). Fix: a known fixed revision
+    /// (instead of `head`).
+    pub good: Option<String>,
+    /// Fix mode: the branch tip the fix is looked for on (default: `HEAD` when the engine
+    /// starts).
+    pub head: Option<String>,
+    /// Fix mode: the start commit is on another tree; bisect from the merge base.
+    pub cross_tree: bool,
+    /// Runs per revision (doubled for the first test and once the reproducer is flaky).
+    pub runs: usize,
+    /// Title of the bisected crash; default: the crash seen on the start commit.
+    pub title: Option<String>,
+    /// syzkaller's rule: any crash counts as bad.
+    pub any_crash: bool,
+    /// Kernel config text handed to the builder (`None`: the builder's own).
+    pub config: Option<String>,
+    /// Smaller config to try instead (spec 2.4): used when it reproduces the crash, else
+    /// the [`Minimizer`] (if any) searches between the two.
+    pub baseline_config: Option<String>,
+    /// The release walk stops at this release (`v4.19`): older kernels do not build or boot
+    /// in the test setup.
+    pub oldest_release: Option<String>,
+    /// Wall-clock budget of the whole bisection (syzbot uses 12 h).
+    pub timeout: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            mode: Mode::Cause,
+            start: "HEAD".into(),
+            good: None,
+            head: None,
+            cross_tree: false,
+            runs: 10,
+            title: None,
+            any_crash: false,
+            config: None,
+            baseline_config: None,
+            oldest_release: None,
+            timeout: None,
+        }
+    }
+}
+
+impl Options {
+    /// Identity of a bisection, stored in the journal header.
+    fn journal_key(&self) -> String {
+        format!(
+            "mode={} start={:?} good={:?} head={:?} cross_tree={} runs={} title={:?} any_crash={} config={:?} baseline={:?} oldest={:?}",
+            self.mode.as_str(),
+            self.start,
+            self.good,
+            self.head,
+            self.cross_tree,
+            self.runs,
+            self.title,
+            self.any_crash,
+            digest(self.config.as_deref()),
+            digest(self.baseline_config.as_deref()),
+            self.oldest_release
+        )
+    }
+}
+
+/// Short name of a config in the journal.
+fn digest(config: Option<&str>) -> Option<String> {
+    config.map(super::config_digest)
+}
+
+fn replay_key(commit: &str, config: Option<&str>) -> String {
+    format!("{commit}/{}", config.unwrap_or(""))
+}
+
+/// Which config the bisection built with, when a baseline config was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigChoice {
+    Original,
+    Baseline,
+    Minimized,
+}
+
+impl ConfigChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigChoice::Original => "original",
+            ConfigChoice::Baseline => "baseline",
+            ConfigChoice::Minimized => "minimized",
+        }
+    }
+}
+
+/// Outcome of testing one revision.
+#[derive(Debug, Clone)]
+struct Tested {
+    verdict: Verdict,
+    build: BuildOutcome,
+    /// Representative crash of the bisected bug (bad verdicts).
+    crash: Option<Crash>,
+    bad_ratio: f64,
+    good_runs: usize,
+}
+
+impl Tested {
+    fn signature(&self) -> Option<&str> {
+        match &self.build {
+            BuildOutcome::Built { signature, .. } => signature.as_deref(),
+            BuildOutcome::Failed { .. } => None,
+        }
+    }
+}
+
+/// The engine: create with [`Engine::new`], call [`Engine::run`] once.
+pub struct Engine<'a> {
+    repo: &'a mut dyn Repo,
+    builder: &'a mut dyn Builder,
+    tester: &'a mut dyn Tester,
+    minimizer: Option<&'a mut dyn Minimizer>,
+    journal: &'a mut dyn Journal,
+    log: &'a mut Log,
+    progress: &'a dyn Progress,
+    opts: Options,
+    replay: HashMap<String, Record>,
+    /// Results with the working config, by commit.
+    cache: HashMap<String, Tested>,
+    /// Results of the start commit with candidate configs, by config digest.
+    config_cache: HashMap<String, Tested>,
+    config: Option<String>,
+    config_choice: Option<ConfigChoice>,
+    target: Target,
+    flaky: bool,
+    repro_p: f64,
+    first_test_done: bool,
+    tested: u32,
+    build_time: Duration,
+    test_time: Duration,
+    started: Instant,
+    step: usize,
+}
+
+/// Thins the release list like syzkaller (since 2023-08): the first two stable
+/// sub-releases (and the middle one when there are more than 5), then plain releases with
+/// a stride growing with age, always keeping the oldest. `tags` must be newest first.
+pub fn pick_releases(tags: &[String]) -> Vec<String> {
+    let plain_start = tags
+        .iter()
+        .position(|t| release_version(t).is_some_and(|v| t.matches('.').count() == 1 || v.2 == 0))
+        .unwrap_or(tags.len());
+    let (subs, plain) = tags.split_at(plain_start);
+    let mut out: Vec<String> = subs.iter().take(2).cloned().collect();
+    if subs.len() > 5 {
+        out.push(subs[subs.len() / 2].clone());
+    }
+    for (i, t) in plain.iter().enumerate() {
+        let step = match i {
+            0..=2 => 1,
+            3..=10 => 2,
+            _ => 3,
+        };
+        if i % step == 0 || i + 1 == plain.len() {
+            out.push(t.clone());
+        }
+    }
+    out
+}
+
+/// git's estimate of the remaining steps for `all` candidates.
+fn estimate_steps(all: usize) -> usize {
+    if all < 3 {
+        return 0;
+    }
+    let n = all.ilog2() as usize;
+    let e = 1usize << n;
+    let x = all - e;
+    if e < 3 * x {
+        n
+    } else {
+        n - 1
+    }
+}
+
+/// Addresses from the culprit's author and its Signed-off-by/Reviewed/Acked/Tested tags
+/// (not Cc: lines, which syzkaller deliberately drops), lower-cased, unique, sorted.
+pub fn commit_recipients(info: &CommitInfo) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |addr: &str| {
+        let a = addr.trim().to_lowercase();
+        if a.contains('@') && a != "stable@vger.kernel.org" && !out.contains(&a) {
+            out.push(a);
+        }
+    };
+    add(&info.author_email);
+    for line in info.body.lines() {
+        let Some((key, value)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let key = key.trim().to_lowercase();
+        let wanted = key == "signed-off-by"
+            || (key.ends_with("-by") && ["reviewed-", "acked-", "tested-"].iter().any(|p| key.starts_with(p)))
+            || ["-and-reviewed-by", "-and-acked-by", "-and-tested-by"].iter().any(|s| key.ends_with(s));
+        if !wanted {
+            continue;
+        }
+        let addr = match (value.find('<'), value.rfind('>')) {
+            (Some(a), Some(b)) if a < b => &value[a + 1..b],
+            _ => value,
+        };
+        add(addr);
+    }
+    out.sort();
+    out
+}
+
+/// Counts, for every commit of the range, the commits of the range it reaches (itself
+/// included); git picks the commit that splits the range most evenly by this measure.
+fn reach_counts(range: &[RangeCommit]) -> Vec<usize> {
+    let index: HashMap<&str, usize> = range.iter().enumerate().map(|(i, c)| (c.hash.as_str(), i)).collect();
+    let words = range.len().div_ceil(64);
+    let mut sets = vec![vec![0u64; words]; range.len()];
+    // Children come before parents, so walk backwards: parents are done first.
+    for i in (0..range.len()).rev() {
+        let mut set = std::mem::take(&mut sets[i]);
+        set[i / 64] |= 1 << (i % 64);
+        for p in &range[i].parents {
+            if let Some(&j) = index.get(p.as_str()) {
+                if j > i {
+                    for (w, pw) in set.iter_mut().zip(&sets[j]) {
+                        *w |= *pw;
+                    }
+                }
+            }
+        }
+        sets[i] = set;
+    }
+    sets.iter().map(|s| s.iter().map(|w| w.count_ones() as usize).sum()).collect()
+}
+
+/// The resolved revisions of a bisection.
+struct Revs {
+    start: String,
+    head: Option<String>,
+    good: Option<String>,
+}
+
+enum LoopEnd {
+    Culprit(String),
+    Inconclusive(Vec<String>),
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        repo: &'a mut dyn Repo,
+        builder: &'a mut dyn Builder,
+        tester: &'a mut dyn Tester,
+        journal: &'a mut dyn Journal,
+        log: &'a mut Log,
+        progress: &'a dyn Progress,
+        opts: Options,
+    ) -> Engine<'a> {
+        let target = Target { titles: opts.title.iter().cloned().collect(), any_crash: opts.any_crash };
+        let config = opts.config.clone();
+        Engine {
+            repo,
+            builder,
+            tester,
+            minimizer: None,
+            journal,
+            log,
+            progress,
+            opts,
+            replay: HashMap::new(),
+            cache: HashMap::new(),
+            config_cache: HashMap::new(),
+            config,
+            config_choice: None,
+            target,
+            flaky: false,
+            repro_p: 1.0,
+            first_test_done: false,
+            tested: 0,
+            build_time: Duration::ZERO,
+            test_time: Duration::ZERO,
+            started: Instant::now(),
+            step: 0,
+        }
+    }
+
+    /// Searches a smaller config with `m` when the baseline config does not reproduce.
+    pub fn with_minimizer(mut self, m: &'a mut dyn Minimizer) -> Self {
+        self.minimizer = Some(m);
+        self
+    }
+
+    /// Runs the whole bisection. On error the log ends with the summary and an `error:`
+    /// line; [`Error::Interrupted`] (a simulated kill) leaves the log as it is.
+    pub fn run(self) -> Result<BisectResult> {
+        self.run_reporting().map_err(|(e, _)| e)
+    }
+
+    /// Like [`Engine::run`], but an error also comes with the result the log describes
+    /// (`result: error` and the totals so far), for the CLI's `--json`.
+    pub fn run_reporting(mut self) -> std::result::Result<BisectResult, (Error, Box<BisectResult>)> {
+        match self.run_inner() {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                if !matches!(e, Error::Interrupted) {
+                    self.log_totals();
+                    self.log.line(format!("error: {e}"));
+                }
+                let mut r = self.result(Outcome::Error, Vec::new(), None, 1.0);
+                r.error = Some(e.to_string());
+                Err((e, Box::new(r)))
+            }
+        }
+    }
+
+    fn run_inner(&mut self) -> Result<BisectResult> {
+        let Revs { start, head, good } = self.open_journal()?;
+
+        match self.opts.mode {
+            Mode::Cause => self.log.line(format!("bisecting cause commit starting from {start}")),
+            Mode::Fix => self.log.line(format!("bisecting fixing commit since {start}")),
+        }
+        let first = self.test(&start)?;
+        if first.verdict != Verdict::Bad {
+            self.log.line("the crash wasn't reproduced on the original commit");
+            self.log_totals();
+            return Ok(self.result(Outcome::NotReproduced, Vec::new(), None, 1.0));
+        }
+        if self.target.titles.is_empty() {
+            if let Some(c) = &first.crash {
+                self.target.titles = c.titles().map(str::to_string).collect();
+            }
+        }
+        self.repro_p = first.bad_ratio;
+        if let Some(baseline) = self.opts.baseline_config.clone() {
+            let chosen = self.choose_config(&start, baseline, first)?;
+            self.repro_p = chosen.bad_ratio;
+        }
+
+        let (bad, good_end) = match self.opts.mode {
+            Mode::Cause => match self.cause_range(&start, good)? {
+                Ok(r) => r,
+                Err(res) => return Ok(*res),
+            },
+            Mode::Fix => match self.fix_range(&start, head.unwrap_or_default())? {
+                Ok(r) => r,
+                Err(res) => return Ok(*res),
+            },
+        };
+
+        let (end, confidence) = self.bisect_loop(&start, &bad, &good_end)?;
+        let confidence = (confidence * 1e6).round() / 1e6;
+        self.log.line(format!("accumulated error probability: {:.6}", 1.0 - confidence));
+        match end {
+            LoopEnd::Culprit(c) => self.finish_culprit(&c, confidence),
+            LoopEnd::Inconclusive(list) => {
+                self.log_totals();
+                self.log.line("bisection is inconclusive, the first bad commit could be any of:");
+                for h in &list {
+                    self.log.line(h.clone());
+                }
+                let commits = list.into_iter().map(|hash| CommitRef { hash, ..CommitRef::default() }).collect();
+                Ok(self.result(Outcome::Inconclusive, commits, None, confidence))
+            }
+        }
+    }
+
+    /// Resolves the revisions, before the first checkout moves HEAD.
+    fn resolve_revs(&mut self) -> Result<Revs> {
+        let start = self.repo.resolve(&self.opts.start)?;
+        let head = match (&self.opts.mode, &self.opts.good, &self.opts.head) {
+            (Mode::Fix, Some(g), _) => Some(self.repo.resolve(g)?),
+            (Mode::Fix, None, Some(h)) => Some(self.repo.resolve(h)?),
+            (Mode::Fix, None, None) => Some(self.repo.resolve("HEAD")?),
+            _ => None,
+        };
+        let good = match (&self.opts.mode, &self.opts.good) {
+            (Mode::Cause, Some(g)) => Some(self.repo.resolve(g)?),
+            _ => None,
+        };
+        Ok(Revs { start, head, good })
+    }
+
+    /// Starts a journal, or loads one to replay; the revisions come from its header then.
+    fn open_journal(&mut self) -> Result<Revs> {
+        let key = self.opts.journal_key();
+        let records = self.journal.load()?;
+        let mut it = records.into_iter();
+        match it.next() {
+            None => {
+                let revs = self.resolve_revs()?;
+                self.journal.append(&Record::Header {
+                    version: JOURNAL_VERSION,
+                    key,
+                    start: revs.start.clone(),
+                    head: revs.head.clone(),
+                    good: revs.good.clone(),
+                })?;
+                Ok(revs)
+            }
+            Some(Record::Header { version, key: k, start, head, good }) if version == JOURNAL_VERSION && k == key => {
+                for r in it {
+                    let key = match &r {
+                        Record::Test { commit, config, .. } | Record::Build { commit, config, .. } => {
+                            replay_key(commit, config.as_deref())
+                        }
+                        Record::Header { .. } => continue,
+                    };
+                    self.replay.insert(key, r);
+                }
+                Ok(Revs { start, head, good })
+            }
+            Some(_) => Err(Error::Journal(
+                "the journal belongs to another bisection (different config); start without --resume".into(),
+            )),
+        }
+    }
+
+    fn result(&self, outcome: Outcome, commits: Vec<CommitRef>, crash: Option<Crash>, confidence: f64) -> BisectResult {
+        BisectResult {
+            schema: RESULT_SCHEMA,
+            mode: self.opts.mode,
+            result: outcome,
+            commits,
+            culprit_signature: None,
+            parent_signature: None,
+            noop: false,
+            release: false,
+            merge: false,
+            confidence,
+            flaky: self.flaky,
+            revisions_tested: self.tested,
+            build_seconds: secs(self.build_time),
+            test_seconds: secs(self.test_time),
+            recipients: Recipients::default(),
+            crash: crash.map(|c| Crash {
+                title: c.title,
+                alt_titles: Vec::new(),
+                // As the log reader will see it: `\n` line ends, no trailing newline.
+                report: c.report.lines().collect::<Vec<_>>().join("\n").trim_end_matches('\n').to_string(),
+            }),
+            config: self.config_choice.map(|c| c.as_str().to_string()),
+            error: None,
+        }
+    }
+
+    fn log_totals(&mut self) {
+        if self.flaky {
+            self.log.line(format!("reproducer is flaky ({:.2} repro chance estimate)", self.repro_p));
+        }
+        self.log.line(format!(
+            "revisions tested: {}, total time: {} (build: {}, test: {})",
+            self.tested,
+            go_duration(self.started.elapsed()),
+            go_duration(self.build_time),
+            go_duration(self.test_time)
+        ));
+    }
+
+    fn log_crash(&mut self, crash: &Crash) {
+        self.log.line(format!("crash: {}", crash.title));
+        let report = crash.report.trim_end_matches('\n');
+        if !report.is_empty() {
+            self.log.line(report.to_string());
+        }
+    }
+
+    /// A "0 commits" result ending at `hash`.
+    fn range_result(&mut self, what: &str, hash: &str, crash: Option<Crash>) -> Result<Box<BisectResult>> {
+        let info = self.repo.commit_info(hash)?;
+        self.log_totals();
+        self.log.line(what.to_string());
+        self.log.line(format!("commit: {hash}"));
+        self.log.line(format!("commit msg: {}", info.subject));
+        if let Some(c) = &crash {
+            self.log_crash(c);
+        }
+        let commit = CommitRef { hash: hash.to_string(), subject: info.subject, ..CommitRef::default() };
+        Ok(Box::new(self.result(Outcome::Range, vec![commit], crash, 1.0)))
+    }
+
+    /// Builds (or replays) the checked-out revision.
+    fn build(&mut self, hash: &str, config: Option<&str>) -> Result<(BuildOutcome, Duration)> {
+        self.repo.checkout(hash)?;
+        let t = Instant::now();
+        let b = self.builder.build(hash, config)?;
+        Ok((b, t.elapsed()))
+    }
+
+    fn log_build(&mut self, hash: &str, build: &BuildOutcome) {
+        self.log.line(format!("testing commit {hash}"));
+        match build {
+            BuildOutcome::Built { compiler, signature, .. } => {
+                if let Some(c) = compiler {
+                    self.log.line(format!("compiler: {c}"));
+                }
+                if let Some(s) = signature {
+                    self.log.line(format!("kernel signature: {s}"));
+                }
+            }
+            BuildOutcome::Failed { reason } => {
+                self.log.line(format!("failed building {hash}: {reason}"));
+            }
+        }
+    }
+
+    /// Builds and tests one revision, once: later calls return the cached result, and
+    /// results in the journal are replayed instead of run.
+    fn test(&mut self, hash: &str) -> Result<Tested> {
+        if let Some(t) = self.cache.get(hash) {
+            return Ok(t.clone());
+        }
+        let config = self.config.clone();
+        let tested = self.test_with(hash, config.as_deref())?;
+        self.cache.insert(hash.to_string(), tested.clone());
+        Ok(tested)
+    }
+
+    /// The start commit with a candidate config, once per config.
+    fn test_config(&mut self, hash: &str, config: &str, label: &str) -> Result<Tested> {
+        let d = super::config_digest(config);
+        if let Some(t) = self.config_cache.get(&d) {
+            return Ok(t.clone());
+        }
+        self.log.line(format!("testing {label} config {d}"));
+        let tested = self.test_with(hash, Some(config))?;
+        self.config_cache.insert(d, tested.clone());
+        Ok(tested)
+    }
+
+    /// Baseline config, then the minimizer (spec 2.4, pre-2023 flow): returns the test
+    /// result the bisection continues from.
+    fn choose_config(&mut self, start: &str, baseline: String, first: Tested) -> Result<Tested> {
+        let original = self.config.clone().unwrap_or_default();
+        let b = self.test_config(start, &baseline, "baseline")?;
+        let (choice, chosen, result) = match b.verdict {
+            Verdict::Bad => (ConfigChoice::Baseline, baseline, b),
+            Verdict::Skip => {
+                self.log.line("the baseline config had kernel build, boot or test errors");
+                (ConfigChoice::Original, original, first)
+            }
+            Verdict::Good => match self.minimizer.take() {
+                None => (ConfigChoice::Original, original, first),
+                Some(m) => {
+                    let repro_p = self.repro_p;
+                    // A config must not make the bug much harder to hit (spec 2.4).
+                    let mut pred = |c: &str| -> Result<Verdict> {
+                        let t = self.test_config(start, c, "candidate")?;
+                        let weak = t.bad_ratio < 1.0 / 3.0 && t.bad_ratio < repro_p;
+                        Ok(match t.verdict {
+                            Verdict::Bad if weak => Verdict::Skip,
+                            v => v,
+                        })
+                    };
+                    let res = m.minimize(&original, &baseline, &mut pred);
+                    self.minimizer = Some(m);
+                    // Errors of our own tests (kill, infra, git) pass through unchanged.
+                    let new = res.map_err(|e| match e {
+                        Error::Bisect(m) | Error::Setup(m) | Error::Config(m) => {
+                            Error::Bisect(format!("config minimization failed: {m}"))
+                        }
+                        e => e,
+                    })?;
+                    if new == original {
+                        (ConfigChoice::Original, original, first)
+                    } else {
+                        let t = self.test_config(start, &new, "minimized")?;
+                        if t.verdict == Verdict::Bad {
+                            (ConfigChoice::Minimized, new, t)
+                        } else {
+                            self.log.line("the minimized config does not reproduce the crash");
+                            (ConfigChoice::Original, original, first)
+                        }
+                    }
+                }
+            },
+        };
+        self.log.line(format!("bisecting with the {} config", choice.as_str()));
+        self.config_choice = Some(choice);
+        if choice != ConfigChoice::Original {
+            self.config = Some(chosen);
+            self.cache.insert(start.to_string(), result.clone());
+        }
+        Ok(result)
+    }
+
+    /// Builds and tests `hash` with `config` (journal replay instead when it has it).
+    fn test_with(&mut self, hash: &str, config: Option<&str>) -> Result<Tested> {
+        if let Some(limit) = self.opts.timeout {
+            // Replayed steps cost nothing, so a resumed run gets a fresh budget.
+            if self.started.elapsed() > limit {
+                return Err(Error::Bisect(format!("bisection is taking too long (>{}), aborting", go_duration(limit))));
+            }
+        }
+        self.step += 1;
+        self.progress.step(&format!("step {}: testing {}", self.step, short(hash)));
+        let cfg = digest(config);
+        let replayed = match self.replay.get(&replay_key(hash, cfg.as_deref())) {
+            Some(Record::Test { build, runs, build_time, test_time, .. }) => {
+                Some((build.clone(), runs.clone(), *build_time, *test_time))
+            }
+            _ => None,
+        };
+        let (build, runs, build_time, test_time) = match replayed {
+            Some(r) => r,
+            None => {
+                let (build, build_time) = self.build(hash, config)?;
+                let mut runs = Vec::new();
+                let mut test_time = Duration::ZERO;
+                if let BuildOutcome::Built { .. } = build {
+                    let n = self.runs_for_next_test();
+                    let t = Instant::now();
+                    runs = self.tester.test(hash, &build, n, self.progress)?;
+                    test_time = t.elapsed();
+                }
+                self.journal.append(&Record::Test {
+                    commit: hash.to_string(),
+                    config: cfg.clone(),
+                    build: build.clone(),
+                    runs: runs.clone(),
+                    build_time,
+                    test_time,
+                })?;
+                (build, runs, build_time, test_time)
+            }
+        };
+        self.build_time += build_time;
+        self.test_time += test_time;
+        self.log_build(hash, &build);
+        let tested = if let BuildOutcome::Failed { .. } = build {
+            Tested { verdict: Verdict::Skip, build, crash: None, bad_ratio: 0.0, good_runs: 0 }
+        } else {
+            self.first_test_done = true;
+            self.tested += 1;
+            self.verdict_of(build, &runs)?
+        };
+        Ok(tested)
+    }
+
+    fn runs_for_next_test(&self) -> usize {
+        let base = self.opts.runs.max(1);
+        if !self.first_test_done || self.flaky {
+            base * 2
+        } else {
+            base
+        }
+    }
+
+    fn verdict_of(&mut self, build: BuildOutcome, runs: &[RunOutcome]) -> Result<Tested> {
+        let classes: Vec<RunClass> = runs.iter().map(|r| self.target.classify(r)).collect();
+        let strings: Vec<String> = classes.iter().map(RunClass::log_string).collect();
+        if !strings.is_empty() && strings.iter().all(|s| *s == strings[0]) {
+            self.log.line(format!("all runs: {}", strings[0]));
+        } else {
+            for (i, s) in strings.iter().enumerate() {
+                self.log.line(format!("run #{i}: {s}"));
+            }
+        }
+        let counts = Counts::of(&classes);
+        let verdict = match decide(counts, self.flaky) {
+            Decision::AbortInfra => {
+                return Err(Error::Infra("unable to determine the verdict because of infra errors".into()))
+            }
+            Decision::Verdict(v) => v,
+        };
+        let informative = counts.good + counts.bad;
+        let bad_ratio = if informative > 0 { counts.bad as f64 / informative as f64 } else { 0.0 };
+        let mut crash = None;
+        match verdict {
+            Verdict::Bad => {
+                crash = representative(runs, &classes).cloned();
+                if bad_ratio < 0.5 {
+                    self.flaky = true;
+                }
+            }
+            Verdict::Skip => {
+                let want_good = if self.flaky { counts.total * 3 / 4 } else { counts.total / 2 };
+                let want_bad = ((counts.total - counts.infra) / 6).max(2);
+                self.log.line(format!(
+                    "unable to determine the verdict: {} good runs (wanted {}), for bad wanted {} in total, got {}",
+                    counts.good, want_good, want_bad, counts.bad
+                ));
+            }
+            Verdict::Good => {}
+        }
+        Ok(Tested { verdict, build, crash, bad_ratio, good_runs: counts.good })
+    }
+
+    /// Release walk (or the configured good commit). `Ok(Err(result))` ends early.
+    #[allow(clippy::type_complexity)]
+    fn cause_range(
+        &mut self,
+        start: &str,
+        good: Option<String>,
+    ) -> Result<std::result::Result<(String, String), Box<BisectResult>>> {
+        if let Some(g) = good {
+            self.log.line(format!("testing good commit {g}"));
+            let r = self.test(&g)?;
+            return match r.verdict {
+                Verdict::Good => Ok(Ok((start.to_string(), g))),
+                Verdict::Bad => Err(Error::Bisect(format!("the good commit {g} crashes"))),
+                Verdict::Skip => {
+                    Err(Error::Bisect(format!("the good commit {g} had kernel build, boot or test errors")))
+                }
+            };
+        }
+        let oldest = self.opts.oldest_release.as_deref().and_then(release_version);
+        let mut tags: Vec<(String, String)> = self
+            .repo
+            .release_tags_reachable(start)?
+            .into_iter()
+            .filter(|(t, c)| c != start && oldest.is_none_or(|o| release_version(t).is_some_and(|v| v >= o)))
+            .collect();
+        tags.sort_by_key(|(t, _)| std::cmp::Reverse(release_version(t)));
+        tags.dedup_by(|a, b| a.0 == b.0);
+        if tags.is_empty() {
+            return Err(Error::Bisect("no release tags before this commit".into()));
+        }
+        let names: Vec<String> = tags.iter().map(|(t, _)| t.clone()).collect();
+        let picked = pick_releases(&names);
+        let mut last_bad = start.to_string();
+        let mut last: Option<(String, Tested)> = None;
+        for tag in picked {
+            let Some((_, commit)) = tags.iter().find(|(t, _)| *t == tag).cloned() else {
+                continue;
+            };
+            self.log.line(format!("testing release {tag}"));
+            let r = self.test(&commit)?;
+            match r.verdict {
+                Verdict::Good => return Ok(Ok((last_bad, commit))),
+                Verdict::Bad => last_bad = commit.clone(),
+                Verdict::Skip => {}
+            }
+            last = Some((commit, r));
+        }
+        match last {
+            Some((commit, r)) if r.verdict == Verdict::Bad => Ok(Err(self.range_result(
+                "oldest tested release already had the bug or it had kernel test errors",
+                &commit,
+                r.crash,
+            )?)),
+            _ => Err(Error::Bisect("oldest tested release had kernel build, boot or test errors".into())),
+        }
+    }
+
+    /// HEAD test (and merge base, cross tree). Returns (git "bad" = fixed end, git "good" =
+    /// crashing end).
+    #[allow(clippy::type_complexity)]
+    fn fix_range(
+        &mut self,
+        start: &str,
+        head: String,
+    ) -> Result<std::result::Result<(String, String), Box<BisectResult>>> {
+        let mut crashing = start.to_string();
+        if self.opts.cross_tree {
+            self.log.line(format!("determining the merge base between {start} and {head}"));
+            let bases = self.repo.merge_bases(start, &head)?;
+            if bases.len() != 1 {
+                return Err(Error::Bisect(format!(
+                    "expected 1 merge base between {start} and {head}, got {}",
+                    bases.len()
+                )));
+            }
+            let mb = bases[0].clone();
+            let info = self.repo.commit_info(&mb)?;
+            self.log.line(format!("{mb}/{} is a merge base, check if it has the bug", info.subject));
+            let r = self.test(&mb)?;
+            if r.verdict != Verdict::Bad {
+                self.log.line("reproducer does not crash the merge base, so there's no known bad commit");
+                return Ok(Err(self.range_result("no known bad commit", &mb, None)?));
+            }
+            crashing = mb;
+        }
+        self.log.line(format!("testing current HEAD {head}"));
+        let r = self.test(&head)?;
+        match r.verdict {
+            Verdict::Good => Ok(Ok((head, crashing))),
+            Verdict::Bad => {
+                Ok(Err(self.range_result("crash still not fixed or there were kernel test errors", &head, r.crash)?))
+            }
+            Verdict::Skip => {
+                self.log.line("HEAD had kernel build, boot or test errors");
+                let crash = Crash { title: format!("failed testing reproducer on {head}"), ..Crash::default() };
+                Ok(Err(self.range_result(
+                    "crash still not fixed or there were kernel test errors",
+                    &head,
+                    Some(crash),
+                )?))
+            }
+        }
+    }
+
+    /// Fix mode, issue #4117: a revision from a branch forked before the bug was
+    /// introduced must not count as fixed. `None` = cannot tell.
+    fn bug_present(&mut self, hash: &str, start: &str) -> Result<Option<bool>> {
+        self.log.line("determine whether the revision contains the guilty commit");
+        let mut crashed: Vec<String> =
+            self.cache.iter().filter(|(_, t)| t.verdict == Verdict::Bad).map(|(h, _)| h.clone()).collect();
+        crashed.sort();
+        for c in crashed {
+            if self.repo.is_ancestor(&c, hash)? {
+                self.log.line(format!("revision {c} crashed and is reachable"));
+                return Ok(Some(true));
+            }
+        }
+        let mut testable = false;
+        for mb in self.repo.merge_bases(hash, start)? {
+            self.log.line(format!("checking the merge base {mb}"));
+            if !self.cache.contains_key(&mb) {
+                self.log.line("no existing result, test the revision");
+            }
+            let r = self.test(&mb)?;
+            match r.verdict {
+                Verdict::Bad => return Ok(Some(true)),
+                Verdict::Good => testable = true,
+                Verdict::Skip => {}
+            }
+        }
+        Ok(if testable { Some(false) } else { None })
+    }
+
+    fn bisect_loop(&mut self, start: &str, bad_end: &str, good_end: &str) -> Result<(LoopEnd, f64)> {
+        self.log.line(format!("# git bisect start {bad_end} {good_end}"));
+        let mut bad = bad_end.to_string();
+        let mut goods = vec![good_end.to_string()];
+        let mut skipped: HashSet<String> = HashSet::new();
+        let mut confidence = 1.0f64;
+        loop {
+            let range = self.repo.range(&bad, &goods)?;
+            let eligible = |c: &RangeCommit| c.hash != bad && !skipped.contains(&c.hash);
+            if range.iter().all(|c| c.hash == bad) {
+                self.log_first_bad(&bad)?;
+                return Ok((LoopEnd::Culprit(bad), confidence));
+            }
+            if !range.iter().any(eligible) {
+                let list: Vec<String> = range.iter().map(|c| c.hash.clone()).collect();
+                self.log.line("There are only 'skip'ped commits left to test.");
+                self.log.line("The first bad commit could be any of:");
+                for h in &list {
+                    self.log.line(h.clone());
+                }
+                self.log.line("We cannot bisect more!");
+                return Ok((LoopEnd::Inconclusive(list), confidence));
+            }
+            // Exact reach counts need n²/8 bytes; huge ranges fall back to the middle of
+            // the topological order, which is what git's counts approximate anyway.
+            let reach = if range.len() <= 30_000 {
+                reach_counts(&range)
+            } else {
+                (0..range.len()).map(|i| range.len() - i).collect()
+            };
+            let n = range.len();
+            let (best, w) = range
+                .iter()
+                .zip(&reach)
+                .filter(|(c, _)| eligible(c))
+                .max_by(|(_, a), (_, b)| {
+                    let (a, b) = ((**a).min(n - **a), (**b).min(n - **b));
+                    // On ties keep the earlier (newer) commit: max_by returns the last max.
+                    a.cmp(&b).then(std::cmp::Ordering::Greater)
+                })
+                .map(|(c, w)| (c.hash.clone(), *w))
+                .unwrap_or_default();
+            let left = w.saturating_sub(1).max(n.saturating_sub(w + 1));
+            let subject = self.repo.commit_info(&best)?.subject;
+            let plural = if left == 1 { "revision" } else { "revisions" };
+            let steps = estimate_steps(n.saturating_sub(1));
+            let step_word = if steps == 1 { "step" } else { "steps" };
+            self.log.line(format!("Bisecting: {left} {plural} left to test after this (roughly {steps} {step_word})"));
+            self.log.line(format!("[{best}] {subject}"));
+            self.log.line("");
+
+            // The verdict in crash terms: Bad = the bug shows.
+            let verdict = if self.opts.mode == Mode::Fix && !self.cache.contains_key(&best) {
+                match self.bug_present(&best, start)? {
+                    Some(false) => {
+                        self.log.line("the bug was not introduced yet; pretend that kernel crashed");
+                        Verdict::Bad
+                    }
+                    None => {
+                        self.log.line("cannot tell whether the bug was introduced; skip");
+                        Verdict::Skip
+                    }
+                    Some(true) => self.step_test(&best, &mut confidence)?,
+                }
+            } else {
+                self.step_test(&best, &mut confidence)?
+            };
+            // git's terms: in fix mode a crashing revision is "good", a clean one "bad".
+            let term = match (self.opts.mode, verdict) {
+                (_, Verdict::Skip) => Verdict::Skip,
+                (Mode::Cause, v) => v,
+                (Mode::Fix, Verdict::Bad) => Verdict::Good,
+                (Mode::Fix, _) => Verdict::Bad,
+            };
+            self.log.line(format!("# git bisect {} {best}", term.as_str()));
+            match term {
+                Verdict::Bad => bad = best,
+                Verdict::Good => goods.push(best),
+                Verdict::Skip => {
+                    skipped.insert(best);
+                }
+            }
+        }
+    }
+
+    /// Tests a bisection step and updates the reproduction estimate and confidence.
+    fn step_test(&mut self, hash: &str, confidence: &mut f64) -> Result<Verdict> {
+        let r = self.test(hash)?;
+        match r.verdict {
+            Verdict::Bad => {
+                self.repro_p = self.repro_p.min((self.repro_p + r.bad_ratio) / 2.0);
+            }
+            Verdict::Good => {
+                let miss = (1.0 - self.repro_p).powi(r.good_runs as i32);
+                *confidence *= 1.0 - miss;
+            }
+            Verdict::Skip => {}
+        }
+        Ok(r.verdict)
+    }
+
+    fn log_first_bad(&mut self, hash: &str) -> Result<()> {
+        let info = self.repo.commit_info(hash)?;
+        self.log.line(format!("{hash} is the first bad commit"));
+        self.log.line(format!("commit {hash}"));
+        if info.parents.len() > 1 {
+            let short: Vec<&str> = info.parents.iter().map(|p| short(p)).collect();
+            self.log.line(format!("Merge: {}", short.join(" ")));
+        }
+        self.log.line(format!("Author: {} <{}>", info.author_name, info.author_email));
+        self.log.line(format!("Date:   {}", info.date));
+        self.log.line("");
+        self.log.line(format!("    {}", info.subject));
+        if !info.body.trim().is_empty() {
+            self.log.line("    ");
+            for l in info.body.trim_end().lines() {
+                self.log.line(format!("    {l}"));
+            }
+        }
+        self.log.line("");
+        for l in &info.stat {
+            self.log.line(l.clone());
+        }
+        Ok(())
+    }
+
+    /// Signature of the culprit's parent, building it when it was never built.
+    fn parent_signature(&mut self, parent: &str) -> Result<Option<String>> {
+        if let Some(t) = self.cache.get(parent) {
+            return Ok(t.signature().map(str::to_string));
+        }
+        self.log.line(format!("parent commit {parent} wasn't tested"));
+        let cfg = digest(self.config.as_deref());
+        let replayed = match self.replay.get(&replay_key(parent, cfg.as_deref())) {
+            Some(Record::Build { build, build_time, .. }) => Some((build.clone(), *build_time)),
+            Some(Record::Test { build, build_time, .. }) => Some((build.clone(), *build_time)),
+            _ => None,
+        };
+        let (build, build_time) = match replayed {
+            Some(r) => r,
+            None => {
+                let config = self.config.clone();
+                let (build, build_time) = self.build(parent, config.as_deref())?;
+                self.journal.append(&Record::Build {
+                    commit: parent.to_string(),
+                    config: cfg,
+                    build: build.clone(),
+                    build_time,
+                })?;
+                (build, build_time)
+            }
+        };
+        self.build_time += build_time;
+        self.log_build(parent, &build);
+        match build {
+            BuildOutcome::Built { signature, .. } => Ok(signature),
+            BuildOutcome::Failed { .. } => {
+                self.log.line("failed to detect noop change");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The commit's own addresses, plus get_maintainer.pl's when it has at most two
+    /// (spec 2.16). Unlike syzkaller, duplicates are dropped.
+    fn recipients(&mut self, info: &CommitInfo) -> Recipients {
+        let mut to = commit_recipients(info);
+        let mut cc = Vec::new();
+        if to.len() <= 2 {
+            let found = self.repo.maintainers(&info.hash);
+            let lkml = "linux-kernel@vger.kernel.org";
+            let subsystem_list = found.iter().any(|m| m.list && m.email != lkml);
+            for m in found {
+                let goes_to = m.to && !(m.email == lkml && subsystem_list);
+                let dst = if goes_to { &mut to } else { &mut cc };
+                if !dst.contains(&m.email) {
+                    dst.push(m.email);
+                }
+            }
+        }
+        cc.retain(|a| !to.contains(a));
+        to.sort();
+        cc.sort();
+        Recipients { to, cc }
+    }
+
+    fn finish_culprit(&mut self, culprit: &str, confidence: f64) -> Result<BisectResult> {
+        let info = self.repo.commit_info(culprit)?;
+        let tested = self
+            .cache
+            .get(culprit)
+            .cloned()
+            .ok_or_else(|| Error::Bisect(format!("no result for culprit commit {culprit}")))?;
+        let releases = self.repo.release_tags_at(culprit)?;
+        let merge = info.parents.len() > 1;
+        let mut culprit_sig = None;
+        let mut parent_sig = None;
+        if let (Some(sig), [parent]) = (tested.signature(), info.parents.as_slice()) {
+            let sig = sig.to_string();
+            if let Some(psig) = self.parent_signature(&parent.clone())? {
+                self.log.line(format!("culprit signature: {sig}"));
+                self.log.line(format!("parent  signature: {psig}"));
+                culprit_sig = Some(sig);
+                parent_sig = Some(psig);
+            }
+        }
+        if let Some(tag) = releases.first() {
+            self.log.line(format!("culprit is release tag commit: {tag}"));
+        }
+        self.log_totals();
+        let word = match self.opts.mode {
+            Mode::Cause => "bad",
+            Mode::Fix => "good",
+        };
+        self.log.line(format!("first {word} commit: {culprit} {}", info.subject));
+        let recipients = self.recipients(&info);
+        self.log.line(format!("recipients (to): {}", go_quoted_list(&recipients.to)));
+        self.log.line(format!("recipients (cc): {}", go_quoted_list(&recipients.cc)));
+        let crash = match self.opts.mode {
+            Mode::Cause => tested.crash.clone(),
+            Mode::Fix => None,
+        };
+        if let Some(c) = &crash {
+            self.log_crash(c);
+        }
+        let commit = CommitRef {
+            hash: culprit.to_string(),
+            subject: info.subject.clone(),
+            author: format!("{} <{}>", info.author_name, info.author_email),
+            date: info.date.clone(),
+        };
+        let mut res = self.result(Outcome::Found, vec![commit], crash, confidence);
+        res.noop = culprit_sig.is_some() && culprit_sig == parent_sig;
+        res.culprit_signature = culprit_sig;
+        res.parent_signature = parent_sig;
+        res.release = !releases.is_empty();
+        res.merge = merge;
+        res.recipients = recipients;
+        Ok(res)
+    }
+}
+
+fn short(h: &str) -> &str {
+    &h[..h.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn release_picking_lts() {
+        let mut tags: Vec<String> = (1..=10).rev().map(|i| format!("v5.15.{i}")).collect();
+        tags.extend((4..=15).rev().map(|i| format!("v5.{i}")));
+        assert_eq!(pick_releases(&tags), v("v5.15.10 v5.15.9 v5.15.5 v5.15 v5.14 v5.13 v5.11 v5.9 v5.7 v5.5 v5.4"));
+    }
+
+    #[test]
+    fn release_picking_upstream() {
+        let mut tags: Vec<String> = (0..=5).rev().map(|i| format!("v6.{i}")).collect();
+        tags.extend((0..=19).rev().map(|i| format!("v5.{i}")));
+        tags.extend((18..=20).rev().map(|i| format!("v4.{i}")));
+        assert_eq!(tags.len(), 29);
+        assert_eq!(
+            pick_releases(&tags),
+            v("v6.5 v6.4 v6.3 v6.1 v5.19 v5.17 v5.15 v5.13 v5.10 v5.7 v5.4 v5.1 v4.19 v4.18")
+        );
+    }
+
+    #[test]
+    fn recipients_from_tags() {
+        let info = CommitInfo {
+            author_email: "Dev@Example.com".into(),
+            body: "text\n\nSigned-off-by: Dev <dev@example.com>\nCc: x@y.z\nReviewed-by: R <r@k.org>\n\
+                   Tested-by: t@k.org\nCc: stable@vger.kernel.org\nSigned-off-by: M <stable@vger.kernel.org>\n\
+                   Suggested-by: s@k.org\nReported-and-tested-by: q@k.org\n"
+                .into(),
+            ..CommitInfo::default()
+        };
+        assert_eq!(commit_recipients(&info), v("dev@example.com q@k.org r@k.org t@k.org"));
+    }
+
+    #[test]
+    fn reach_counts_linear_and_merge() {
+        let c =
+            |h: &str, p: &[&str]| RangeCommit { hash: h.into(), parents: p.iter().map(|s| s.to_string()).collect() };
+        // d merges b and c, both children of a.
+        let r = vec![c("d", &["b", "c"]), c("c", &["a"]), c("b", &["a"]), c("a", &["z"])];
+        assert_eq!(reach_counts(&r), vec![4, 2, 2, 1]);
+        assert_eq!(estimate_steps(16108), 13);
+        assert_eq!(estimate_steps(15), 3);
+    }
+}

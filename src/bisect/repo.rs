@@ -1,0 +1,328 @@
+//! The repository the bisection walks: a small trait, and git through its command line.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::{Error, Result};
+use crate::process;
+
+/// Everything the engine needs to know about one commit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommitInfo {
+    pub hash: String,
+    pub parents: Vec<String>,
+    pub author_name: String,
+    pub author_email: String,
+    /// Author date in git's default format (`Wed Nov 20 17:45:26 2019 +0800`).
+    pub date: String,
+    pub subject: String,
+    /// Message body after the subject line.
+    pub body: String,
+    /// Diffstat lines as `git show --stat` prints them (empty for merges).
+    pub stat: Vec<String>,
+}
+
+/// A commit with its parents inside a candidate range (see [`Repo::range`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeCommit {
+    pub hash: String,
+    pub parents: Vec<String>,
+}
+
+/// Operations on the kernel repository. Hashes are full hex object names.
+pub trait Repo {
+    /// Full hash of a revision (hash, tag, branch); error when it does not exist.
+    fn resolve(&mut self, rev: &str) -> Result<String>;
+    /// Check out `hash` (detached) in the work tree.
+    fn checkout(&mut self, hash: &str) -> Result<()>;
+    fn commit_info(&mut self, hash: &str) -> Result<CommitInfo>;
+    /// Release tags (`vA.B`, `vA.B.C`, no `-rc`) pointing at `hash`.
+    fn release_tags_at(&mut self, hash: &str) -> Result<Vec<String>>;
+    /// Release tags reachable from `hash` (including those pointing at it), with the commit
+    /// each points to, in no particular order.
+    fn release_tags_reachable(&mut self, hash: &str) -> Result<Vec<(String, String)>>;
+    /// Whether `a` is an ancestor of `b` (or equal to it).
+    fn is_ancestor(&mut self, a: &str, b: &str) -> Result<bool>;
+    fn merge_bases(&mut self, a: &str, b: &str) -> Result<Vec<String>>;
+    /// Commits reachable from `bad` but from none of `goods`, children before parents.
+    fn range(&mut self, bad: &str, goods: &[String]) -> Result<Vec<RangeCommit>>;
+    /// Whether tracked files have uncommitted changes.
+    fn is_dirty(&mut self) -> Result<bool>;
+    /// Maintainers of the files `hash` touches, from the kernel's
+    /// `scripts/get_maintainer.pl`; empty when unavailable. Best effort, never an error.
+    fn maintainers(&mut self, _hash: &str) -> Vec<Maintainer> {
+        Vec::new()
+    }
+}
+
+/// One line of get_maintainer.pl output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maintainer {
+    pub email: String,
+    /// Mailing lists, maintainers and supporters go to To, the rest to Cc.
+    pub to: bool,
+    pub list: bool,
+}
+
+/// Parses get_maintainer.pl output (`Name <addr> (role)` or `addr (role)` lines).
+pub fn parse_maintainers(out: &str) -> Vec<Maintainer> {
+    out.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let (who, role) = match l.rfind(" (") {
+                Some(i) if l.ends_with(')') => (&l[..i], &l[i + 2..l.len() - 1]),
+                _ => (l, ""),
+            };
+            let email = match (who.find('<'), who.rfind('>')) {
+                (Some(a), Some(b)) if a < b => &who[a + 1..b],
+                _ => who,
+            };
+            let email = email.trim().to_lowercase();
+            if !email.contains('@') || email.contains(' ') {
+                return None;
+            }
+            let role = role.to_lowercase();
+            let list = role.contains("list");
+            let to = list || role.contains("maintainer") || role.contains("supporter");
+            Some(Maintainer { email, to, list })
+        })
+        .collect()
+}
+
+/// Parses a release tag name into a sort key; `None` for anything else (rc tags included).
+pub fn release_version(tag: &str) -> Option<(u32, u32, u32)> {
+    let rest = tag.strip_prefix('v')?;
+    let mut parts = rest.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = match parts.next() {
+        Some(p) => p.parse().ok()?,
+        None => 0,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((major, minor, patch))
+}
+
+/// `git` on a work tree, every call with a timeout in its own process group.
+pub struct GitRepo {
+    dir: PathBuf,
+    timeout: Duration,
+}
+
+impl GitRepo {
+    pub fn open(dir: &Path) -> Result<GitRepo> {
+        let repo = GitRepo { dir: dir.to_path_buf(), timeout: Duration::from_secs(3 * 3600) };
+        repo.git(&["rev-parse", "--git-dir"])
+            .map_err(|_| Error::Setup(format!("{} is not a git repository", dir.display())))?;
+        Ok(repo)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn git_raw(&self, args: &[&str]) -> Result<process::Output> {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(&self.dir).args(args);
+        // Stable, script-friendly output regardless of the user's environment.
+        cmd.env("LC_ALL", "C").env("GIT_PAGER", "cat").env("GIT_TERMINAL_PROMPT", "0");
+        process::run(&mut cmd, self.timeout)
+            .map_err(|e| Error::Git { args: args.join(" "), msg: format!("cannot run git: {e}") })
+    }
+
+    fn git(&self, args: &[&str]) -> Result<String> {
+        let out = self.git_raw(args)?;
+        if !out.success() {
+            return Err(Error::Git {
+                args: args.join(" "),
+                msg: format!("{}: {}", out.describe_status(), String::from_utf8_lossy(&out.stderr).trim()),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The commit checked out now.
+    pub fn head(&self) -> Result<String> {
+        Ok(self.git(&["rev-parse", "HEAD"])?.trim().to_string())
+    }
+
+    /// The branch checked out now, or the commit when detached; see [`GitRepo::restore`].
+    pub fn current_ref(&self) -> Result<String> {
+        match self.git(&["symbolic-ref", "--quiet", "--short", "HEAD"]) {
+            Ok(b) if !b.trim().is_empty() => Ok(b.trim().to_string()),
+            _ => self.head(),
+        }
+    }
+
+    /// Checks out what [`GitRepo::current_ref`] returned (a branch stays a branch).
+    pub fn restore(&self, r: &str) -> Result<()> {
+        self.git(&["checkout", "--quiet", "--force", r])?;
+        Ok(())
+    }
+}
+
+impl Repo for GitRepo {
+    fn resolve(&mut self, rev: &str) -> Result<String> {
+        let spec = format!("{rev}^{{commit}}");
+        self.git(&["rev-parse", "--verify", "--quiet", &spec])
+            .map(|s| s.trim().to_string())
+            .map_err(|_| Error::Setup(format!("commit {rev} is not in the repository")))
+    }
+
+    fn checkout(&mut self, hash: &str) -> Result<()> {
+        self.git(&["checkout", "--quiet", "--force", "--detach", hash])?;
+        Ok(())
+    }
+
+    fn commit_info(&mut self, hash: &str) -> Result<CommitInfo> {
+        let raw = self.git(&["show", "-s", "--format=%H%x00%P%x00%an%x00%ae%x00%ad%x00%B", hash])?;
+        let mut f = raw.splitn(6, '\0');
+        let mut next = || f.next().unwrap_or("").to_string();
+        let (h, parents, name, email, date, msg) = (next(), next(), next(), next(), next(), next());
+        let msg = msg.trim_end();
+        let (subject, body) = msg.split_once('\n').unwrap_or((msg, ""));
+        let stat = self.git(&["show", "--stat=200", "--format=", hash])?;
+        Ok(CommitInfo {
+            hash: h.trim().to_string(),
+            parents: parents.split_whitespace().map(str::to_string).collect(),
+            author_name: name,
+            author_email: email,
+            date,
+            subject: subject.to_string(),
+            body: body.trim_start_matches('\n').to_string(),
+            stat: stat.lines().filter(|l| !l.is_empty()).map(str::to_string).collect(),
+        })
+    }
+
+    fn release_tags_at(&mut self, hash: &str) -> Result<Vec<String>> {
+        let out = self.git(&["tag", "--points-at", hash])?;
+        Ok(out.lines().filter(|t| release_version(t).is_some()).map(str::to_string).collect())
+    }
+
+    fn release_tags_reachable(&mut self, hash: &str) -> Result<Vec<(String, String)>> {
+        let merged = format!("--merged={hash}");
+        let out = self.git(&[
+            "for-each-ref",
+            &merged,
+            "--format=%(refname:short) %(objectname) %(*objectname)",
+            "refs/tags",
+        ])?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let mut p = l.split_whitespace();
+                let (name, obj) = (p.next()?, p.next()?);
+                // Annotated tags point at a tag object; `*objectname` is its commit.
+                let commit = p.next().unwrap_or(obj);
+                release_version(name)?;
+                Some((name.to_string(), commit.to_string()))
+            })
+            .collect())
+    }
+
+    fn is_ancestor(&mut self, a: &str, b: &str) -> Result<bool> {
+        let out = self.git_raw(&["merge-base", "--is-ancestor", a, b])?;
+        match out.status.and_then(|s| s.code()) {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(Error::Git {
+                args: format!("merge-base --is-ancestor {a} {b}"),
+                msg: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            }),
+        }
+    }
+
+    fn merge_bases(&mut self, a: &str, b: &str) -> Result<Vec<String>> {
+        let out = self.git_raw(&["merge-base", "--all", a, b])?;
+        Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect())
+    }
+
+    fn range(&mut self, bad: &str, goods: &[String]) -> Result<Vec<RangeCommit>> {
+        let mut args = vec!["rev-list", "--topo-order", "--parents", bad];
+        let nots: Vec<String> = goods.iter().map(|g| format!("^{g}")).collect();
+        args.extend(nots.iter().map(String::as_str));
+        let out = self.git(&args)?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let mut p = l.split_whitespace();
+                Some(RangeCommit { hash: p.next()?.to_string(), parents: p.map(str::to_string).collect() })
+            })
+            .collect())
+    }
+
+    fn maintainers(&mut self, hash: &str) -> Vec<Maintainer> {
+        let script = self.dir.join("scripts/get_maintainer.pl");
+        if !script.is_file() {
+            return Vec::new();
+        }
+        let Ok(patch) = self.git(&["format-patch", "-1", "--stdout", hash]) else {
+            return Vec::new();
+        };
+        let Ok(git_dir) = self.git(&["rev-parse", "--absolute-git-dir"]) else {
+            return Vec::new();
+        };
+        let patch_file = PathBuf::from(git_dir.trim()).join("kcrash-culprit.patch");
+        if std::fs::write(&patch_file, patch).is_err() {
+            return Vec::new();
+        }
+        let run = |extra: &[&str]| -> Vec<Maintainer> {
+            let mut cmd = Command::new("perl");
+            cmd.arg(&script).args(["--git-min-percent=20"]).args(extra).arg(&patch_file).current_dir(&self.dir);
+            match process::run(&mut cmd, Duration::from_secs(60)) {
+                Ok(out) if out.success() => parse_maintainers(&String::from_utf8_lossy(&out.stdout)),
+                _ => Vec::new(),
+            }
+        };
+        let mut found = run(&[]);
+        // Too few: syzkaller asks git blame too.
+        if found.len() < 3 {
+            found = run(&["--git-blame"]);
+        }
+        let _ = std::fs::remove_file(&patch_file);
+        found
+    }
+
+    fn is_dirty(&mut self) -> Result<bool> {
+        let out = self.git(&["status", "--porcelain", "--untracked-files=no"])?;
+        Ok(!out.trim().is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maintainer_lines() {
+        let out = "Jens Axboe <axboe@kernel.dk> (maintainer:IO_URING)\n\
+                   Pavel Begunkov <asml.silence@gmail.com> (reviewer:IO_URING)\n\
+                   io-uring@vger.kernel.org (open list:IO_URING)\n\
+                   linux-kernel@vger.kernel.org (open list)\n\
+                   garbage line\n";
+        let m = parse_maintainers(out);
+        let short: Vec<(&str, bool, bool)> = m.iter().map(|m| (m.email.as_str(), m.to, m.list)).collect();
+        assert_eq!(
+            short,
+            vec![
+                ("axboe@kernel.dk", true, false),
+                ("asml.silence@gmail.com", false, false),
+                ("io-uring@vger.kernel.org", true, true),
+                ("linux-kernel@vger.kernel.org", true, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn release_versions() {
+        assert_eq!(release_version("v5.4"), Some((5, 4, 0)));
+        assert_eq!(release_version("v5.15.10"), Some((5, 15, 10)));
+        assert_eq!(release_version("v5.4-rc1"), None);
+        assert_eq!(release_version("5.4"), None);
+        assert_eq!(release_version("v5"), None);
+        assert_eq!(release_version("v1.2.3.4"), None);
+    }
+}

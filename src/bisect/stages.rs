@@ -1,0 +1,333 @@
+//! Build and test stages: the traits the engine uses, and implementations that run the
+//! commands of the config. Real kernel builds and QEMU runs (issue 6) implement the same
+//! traits.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Crash, Error, Result, RunOutcome};
+use crate::process;
+
+/// Result of building one revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "build", rename_all = "kebab-case")]
+pub enum BuildOutcome {
+    Built {
+        /// Compiler identity, when known (`gcc (GCC) 10.2.1 …`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        compiler: Option<String>,
+        /// Kernel signature (section 3 of the spec), when a vmlinux is available.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+        /// What the tester boots or runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        artifact: Option<PathBuf>,
+    },
+    /// The revision does not build: the verdict is skip.
+    Failed { reason: String },
+}
+
+/// Progress hooks; all optional. The CLI draws bars with them on a terminal.
+pub trait Progress {
+    fn step(&self, _msg: &str) {}
+    fn run(&self, _i: usize, _n: usize) {}
+}
+
+/// No progress output.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Builds the revision checked out in the repository.
+pub trait Builder {
+    /// `config` is the kernel config text to build with (`None`: the builder's own).
+    /// `Err` only for failures of the build machinery itself (the bisection aborts);
+    /// a revision that does not compile is `Ok(BuildOutcome::Failed)`.
+    fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome>;
+}
+
+/// Shrinks the kernel config against a baseline config (spec 2.4). `test` builds and
+/// tests the start commit with a candidate config and says whether the crash is still there
+/// ([`super::Verdict::Bad`]). Returns the config to bisect with.
+pub trait Minimizer {
+    fn minimize(
+        &mut self,
+        original: &str,
+        baseline: &str,
+        test: &mut dyn FnMut(&str) -> Result<super::Verdict>,
+    ) -> Result<String>;
+}
+
+/// Runs the reproducer against a built revision.
+pub trait Tester {
+    /// `runs` runs; `Err` when the harness itself fails (infra abort).
+    fn test(
+        &mut self,
+        commit: &str,
+        build: &BuildOutcome,
+        runs: usize,
+        progress: &dyn Progress,
+    ) -> Result<Vec<RunOutcome>>;
+}
+
+/// `[build] kind = "command"`: an argv run in the repository. With a kernel config, the
+/// config is written to `config_dir` and its path passed in `KCRASH_CONFIG`.
+pub struct CommandBuilder {
+    pub repo: PathBuf,
+    pub config_dir: PathBuf,
+    /// Where to keep each build's output (`<commit>.build.log`).
+    pub log_dir: Option<PathBuf>,
+    pub argv: Vec<String>,
+    pub artifact: PathBuf,
+    pub vmlinux: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+/// Up to 20 lines that look like errors, else the last lines of the output.
+fn error_lines(output: &[u8]) -> String {
+    let text = String::from_utf8_lossy(output);
+    let strong = [": error: ", "undefined reference to", "No rule to make target", "error:"];
+    let hits: Vec<&str> = text.lines().filter(|l| strong.iter().any(|p| l.contains(p))).take(20).collect();
+    if !hits.is_empty() {
+        return hits.join("\n");
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(3)..].join("\n")
+}
+
+/// Keeps a command's output for later inspection; best effort, a full disk must not stop
+/// the bisection.
+fn save_log(dir: Option<&Path>, name: &str, data: &[u8]) {
+    if let Some(dir) = dir {
+        let _ = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(dir.join(name), data));
+    }
+}
+
+/// `LINUX_COMPILER` of a kernel build, the compiler that really compiled it.
+fn kernel_compiler(repo: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(repo.join("include/generated/compile.h")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("#define LINUX_COMPILER "))?;
+    let v = line.trim_start_matches("#define LINUX_COMPILER ").trim();
+    Some(v.trim_matches('"').to_string())
+}
+
+impl Builder for CommandBuilder {
+    fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
+        let (prog, args) = self.argv.split_first().ok_or_else(|| Error::Config("build.command is empty".into()))?;
+        let mut cmd = Command::new(prog);
+        cmd.args(args).current_dir(&self.repo).env("KCRASH_COMMIT", commit);
+        if let Some(text) = config {
+            let name = format!("{}.config", super::config_digest(text));
+            let path = self.config_dir.join(name);
+            std::fs::create_dir_all(&self.config_dir)
+                .and_then(|_| std::fs::write(&path, text))
+                .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+            cmd.env("KCRASH_CONFIG", &path);
+        }
+        let out = process::run(&mut cmd, self.timeout)
+            .map_err(|e| Error::Infra(format!("cannot run build command {prog}: {e}")))?;
+        let mut all = out.stdout.clone();
+        all.extend_from_slice(&out.stderr);
+        save_log(self.log_dir.as_deref(), &format!("{commit}.build.log"), &all);
+        if !out.success() {
+            // One line: the reason goes on the log's `failed building` line.
+            let lines = error_lines(&all).replace('\n', "; ");
+            let reason = if lines.is_empty() {
+                format!("build command: {}", out.describe_status())
+            } else {
+                format!("build command: {}: {lines}", out.describe_status())
+            };
+            return Ok(BuildOutcome::Failed { reason });
+        }
+        let artifact = self.repo.join(&self.artifact);
+        if !artifact.exists() {
+            return Ok(BuildOutcome::Failed { reason: format!("build produced no {}", self.artifact.display()) });
+        }
+        let signature = match &self.vmlinux {
+            // The current generation (v3); a vmlinux that cannot be read just has none.
+            Some(v) => crate::ksig::signature(&self.repo.join(v), crate::ksig::Algo::V3).ok().map(|s| s.hex()),
+            None => None,
+        };
+        Ok(BuildOutcome::Built { compiler: kernel_compiler(&self.repo), signature, artifact: Some(artifact) })
+    }
+}
+
+/// `[test] kind = "command"`: an argv run once per run; its stdout is the console.
+pub struct CommandTester {
+    pub repo: PathBuf,
+    pub argv: Vec<String>,
+    pub timeout: Duration,
+    /// Runs at the same time (at least 1).
+    pub parallel: usize,
+    /// Where to keep the console of every run that was not OK (`<commit>.<run>.log`).
+    pub log_dir: Option<PathBuf>,
+}
+
+/// Prefix of lines by which a test command can state a run's outcome itself
+/// (`KCRASH-RESULT: boot failed: <title>`, `… infra: <msg>`, `… crashed: <title>`, `… ok`).
+pub const RESULT_DIRECTIVE: &str = "KCRASH-RESULT: ";
+
+/// Turns one run's console output and exit into an outcome.
+pub fn run_outcome(console: &[u8], exited_ok: bool, status: &str) -> RunOutcome {
+    let text = String::from_utf8_lossy(console);
+    for line in text.lines() {
+        let Some(d) = line.strip_prefix(RESULT_DIRECTIVE) else {
+            continue;
+        };
+        let d = d.trim();
+        if let Some(t) = d.strip_prefix("boot failed: ") {
+            return RunOutcome::BootFailed { title: t.to_string() };
+        }
+        if let Some(m) = d.strip_prefix("infra: ") {
+            return RunOutcome::Infra { msg: m.to_string() };
+        }
+        if let Some(t) = d.strip_prefix("crashed: ") {
+            let report = crate::parse(console).map(|r| String::from_utf8_lossy(&r.report).into_owned());
+            return RunOutcome::Crashed(Crash {
+                title: t.to_string(),
+                alt_titles: Vec::new(),
+                report: report.unwrap_or_default(),
+            });
+        }
+        if d == "ok" {
+            return RunOutcome::Ok;
+        }
+    }
+    if let Some(rep) = crate::parse(console) {
+        return RunOutcome::Crashed(Crash::from_report(&rep));
+    }
+    if exited_ok {
+        RunOutcome::Ok
+    } else {
+        RunOutcome::Infra { msg: format!("test command: {status}") }
+    }
+}
+
+impl Tester for CommandTester {
+    fn test(
+        &mut self,
+        commit: &str,
+        build: &BuildOutcome,
+        runs: usize,
+        progress: &dyn Progress,
+    ) -> Result<Vec<RunOutcome>> {
+        let (prog, args) = self.argv.split_first().ok_or_else(|| Error::Config("test.command is empty".into()))?;
+        let artifact = match build {
+            BuildOutcome::Built { artifact: Some(a), .. } => a.clone(),
+            _ => PathBuf::new(),
+        };
+        let run_one = |i: usize| -> Result<RunOutcome> {
+            let mut cmd = Command::new(prog);
+            cmd.args(args)
+                .current_dir(&self.repo)
+                .env("KCRASH_ARTIFACT", &artifact)
+                .env("KCRASH_COMMIT", commit)
+                .env("KCRASH_RUN", i.to_string());
+            let out = process::run(&mut cmd, self.timeout)
+                .map_err(|e| Error::Infra(format!("repro testing failure: cannot run {prog}: {e}")))?;
+            let outcome = run_outcome(&out.stdout, out.success(), &out.describe_status());
+            if outcome != RunOutcome::Ok {
+                let mut all = out.stdout.clone();
+                all.extend_from_slice(&out.stderr);
+                save_log(self.log_dir.as_deref(), &format!("{commit}.{i}.log"), &all);
+            }
+            Ok(outcome)
+        };
+        // Workers take run numbers in order; results are kept in run order so the log
+        // does not depend on timing.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut results: Vec<Option<Result<RunOutcome>>> = (0..runs).map(|_| None).collect();
+        progress.run(0, runs);
+        std::thread::scope(|scope| {
+            for _ in 0..self.parallel.clamp(1, runs.max(1)) {
+                let tx = tx.clone();
+                let (next, run_one) = (&next, &run_one);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if i >= runs {
+                        break;
+                    }
+                    let r = run_one(i);
+                    let failed = r.is_err();
+                    if tx.send((i, r)).is_err() || failed {
+                        // Stop taking runs after a harness failure: the test aborts.
+                        next.store(runs, std::sync::atomic::Ordering::SeqCst);
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            let mut done = 0;
+            for (i, r) in rx {
+                results[i] = Some(r);
+                done += 1;
+                progress.run(done, runs);
+            }
+        });
+        let mut out = Vec::with_capacity(runs);
+        for r in results {
+            match r {
+                Some(r) => out.push(r?),
+                None => return Err(Error::Infra("repro testing failure: runs were abandoned".into())),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_decide_the_outcome() {
+        assert_eq!(
+            run_outcome(b"x\nKCRASH-RESULT: boot failed: can't ssh\n", true, ""),
+            RunOutcome::BootFailed { title: "can't ssh".into() }
+        );
+        assert_eq!(run_outcome(b"KCRASH-RESULT: infra: no vm\n", true, ""), RunOutcome::Infra { msg: "no vm".into() });
+        match run_outcome(b"KCRASH-RESULT: crashed: WARNING in foo\n", true, "") {
+            RunOutcome::Crashed(c) => assert_eq!(c.title, "WARNING in foo"),
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(run_outcome(b"booted\n", true, ""), RunOutcome::Ok);
+        assert!(matches!(run_outcome(b"", false, "exit status 1"), RunOutcome::Infra { .. }));
+    }
+
+    #[test]
+    fn command_tester_keeps_run_order_in_parallel() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "sleep 0.0$((7 - KCRASH_RUN)); \
+                      [ $((KCRASH_RUN % 2)) = 1 ] && echo \"KCRASH-RESULT: crashed: run $KCRASH_RUN\"; exit 0";
+        let mut t = CommandTester {
+            repo: dir.path().to_path_buf(),
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            timeout: Duration::from_secs(20),
+            parallel: 4,
+            log_dir: Some(dir.path().join("runs")),
+        };
+        let build = BuildOutcome::Built { compiler: None, signature: None, artifact: None };
+        let runs = t.test("c0ffee", &build, 7, &NoProgress).unwrap();
+        // Consoles of the crashed runs are kept.
+        assert!(dir.path().join("runs/c0ffee.1.log").exists());
+        assert!(!dir.path().join("runs/c0ffee.0.log").exists());
+        for (i, r) in runs.iter().enumerate() {
+            match r {
+                RunOutcome::Crashed(c) => assert_eq!(c.title, format!("run {i}")),
+                RunOutcome::Ok => assert_eq!(i % 2, 0),
+                o => panic!("{o:?}"),
+            }
+        }
+        t.argv = vec!["kcrash-no-such-test-command".into()];
+        assert!(t.test("c0ffee", &build, 3, &NoProgress).unwrap_err().is_infra());
+    }
+
+    #[test]
+    fn build_error_lines() {
+        assert_eq!(error_lines(b"CC a.o\nfoo.c:1:2: error: bad\nmake: *** x\n"), "foo.c:1:2: error: bad");
+        assert_eq!(error_lines(b"a\nb\nc\nd\n"), "b\nc\nd");
+    }
+}

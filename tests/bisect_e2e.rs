@@ -1,0 +1,447 @@
+//! End to end: the real binary bisects a generated git history with shell-script build and
+//! test commands and finds the planted culprit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn git(dir: &Path, args: &[&str], n: u64) {
+    let stamp = format!("{} +0000", 1_600_000_000 + n * 600);
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", dir)
+        .env("GIT_AUTHOR_NAME", "Planted Author")
+        .env("GIT_AUTHOR_EMAIL", "planted@example.com")
+        .env("GIT_COMMITTER_NAME", "C")
+        .env("GIT_COMMITTER_EMAIL", "c@example.com")
+        .env("GIT_AUTHOR_DATE", &stamp)
+        .env("GIT_COMMITTER_DATE", &stamp)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+const CULPRIT: u64 = 23;
+
+/// Commits 0..=40; 23 sets `bug=1`, 27 breaks the build, tags v1.0/v2.0/v3.0 on 5/15/30.
+fn make_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q", "-b", "master"], 0);
+    std::fs::write(dir.join(".gitignore"), "out/\n").unwrap();
+    std::fs::write(dir.join("bug"), "bug=0\n").unwrap();
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::write(dir.join("scripts/get_maintainer.pl"), GET_MAINTAINER).unwrap();
+    for n in 0..=40u64 {
+        std::fs::write(dir.join("version"), format!("{n}\n")).unwrap();
+        if n == CULPRIT {
+            std::fs::write(dir.join("bug"), "bug=1\n").unwrap();
+        }
+        if n == 27 {
+            std::fs::write(dir.join("broken"), "").unwrap();
+        }
+        if n == 28 {
+            std::fs::remove_file(dir.join("broken")).unwrap();
+        }
+        git(dir, &["add", "-A"], n);
+        let msg = format!("{n}\n\nReviewed-by: Reviewer <reviewer@example.com>");
+        git(dir, &["commit", "-q", "-m", &msg], n);
+        for (at, tag) in [(5, "v1.0"), (15, "v2.0"), (30, "v3.0")] {
+            if n == at {
+                git(dir, &["tag", tag], n);
+            }
+        }
+    }
+}
+
+/// Stands in for the kernel's script: answers only for a real patch file.
+const GET_MAINTAINER: &str = r#"#!/usr/bin/perl
+open(my $f, '<', $ARGV[-1]) or exit 1;
+my $patch = join('', <$f>);
+exit 1 unless $patch =~ /^Subject: /m && grep { $_ eq '--git-min-percent=20' } @ARGV;
+print "Maint Ainer <maint\@example.com> (maintainer:PLANTED)\n";
+print "Rev Iewer <rev2\@example.com> (reviewer:PLANTED)\n";
+print "planted-list\@example.com (open list:PLANTED)\n";
+print "linux-kernel\@vger.kernel.org (open list)\n";
+"#;
+
+const BUILD: &str = r#"#!/bin/sh
+# Fails where the tree is broken; else the "kernel" is the bug flag.
+if [ -e broken ]; then echo "broken.c:1:1: error: planted build failure" >&2; exit 1; fi
+mkdir -p out && cat bug version > out/kernel
+"#;
+
+const TEST: &str = r#"#!/bin/sh
+echo "$KCRASH_COMMIT" >> "$CALLS"
+echo "Linux version 1.0 booting"
+if grep -q bug=1 "$KCRASH_ARTIFACT"; then
+  echo "------------[ cut here ]------------"
+  echo "WARNING: CPU: 0 PID: 1 at kernel/planted.c:1 planted_bug+0x1/0x10"
+  echo "KCRASH-RESULT: crashed: WARNING in planted_bug"
+fi
+exit 0
+"#;
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    repo: PathBuf,
+    config: PathBuf,
+    calls: PathBuf,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let repo = root.join("linux");
+    make_repo(&repo);
+    for (name, text) in [("build.sh", BUILD), ("test.sh", TEST)] {
+        let p = root.join(name);
+        std::fs::write(&p, text).unwrap();
+        let mut perm = std::fs::metadata(&p).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&p, perm).unwrap();
+    }
+    let config = root.join("bisect.toml");
+    std::fs::write(&config, config_text("")).unwrap();
+    let calls = root.join("calls.txt");
+    Setup { _tmp: tmp, root, repo, config, calls }
+}
+
+fn config_text(extra: &str) -> String {
+    format!(
+        r#"repo = "linux"
+mode = "cause"
+start = "master"
+runs = 2
+{extra}
+[build]
+command = ["./build.sh"]
+artifact = "out/kernel"
+timeout = 60
+
+[test]
+command = ["./test.sh"]
+timeout = 60
+"#
+    )
+}
+
+fn kcrash(s: &Setup, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kcrash")).args(args).current_dir(&s.root).env("CALLS", &s.calls).output().unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: stdout {text:?}, stderr {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn calls(s: &Setup) -> Vec<String> {
+    std::fs::read_to_string(&s.calls).unwrap_or_default().lines().map(str::to_string).collect()
+}
+
+#[test]
+fn finds_the_planted_culprit() {
+    let s = setup();
+    let cfg = s.config.to_str().unwrap();
+    let out = kcrash(&s, &["bisect", "--config", cfg, "--json", "--workdir", "wd"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["result"], "found");
+    assert_eq!(v["mode"], "cause");
+    assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
+    assert_eq!(v["commits"][0]["author"], "Planted Author <planted@example.com>");
+    assert_eq!(v["crash"]["title"], "WARNING in planted_bug");
+    // Two addresses in the commit: get_maintainer.pl adds the maintainers; LKML goes to Cc
+    // because a subsystem list is there.
+    assert_eq!(
+        v["recipients"]["to"],
+        serde_json::json!([
+            "maint@example.com",
+            "planted-list@example.com",
+            "planted@example.com",
+            "reviewer@example.com"
+        ])
+    );
+    assert_eq!(v["recipients"]["cc"], serde_json::json!(["linux-kernel@vger.kernel.org", "rev2@example.com"]));
+    assert!(v["revisions_tested"].as_u64().unwrap() >= 3);
+    // The checkout is back on the branch.
+    let head = std::fs::read_to_string(s.repo.join(".git/HEAD")).unwrap();
+    assert_eq!(head.trim(), "ref: refs/heads/master");
+
+    // The log reads back to the same result.
+    let log = s.root.join("wd/bisect.log");
+    let out = kcrash(&s, &["bisect-log", "--json", log.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(json(&out)["result"], v);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.root.join("wd/result.json")).unwrap()).unwrap();
+    assert_eq!(saved, v);
+
+    // Resuming a finished bisection tests nothing again and gives the same answer.
+    let before = calls(&s);
+    let mut uniq = before.clone();
+    uniq.sort();
+    uniq.dedup();
+    let per_commit = before.len() / uniq.len();
+    assert!(per_commit >= 2);
+    let out = kcrash(&s, &["bisect", "--config", cfg, "--json", "--workdir", "wd", "--resume"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut again = json(&out);
+    let mut want = v.clone();
+    for k in ["build_seconds", "test_seconds"] {
+        again[k] = serde_json::Value::Null;
+        want[k] = serde_json::Value::Null;
+    }
+    assert_eq!(again, want);
+    assert_eq!(calls(&s), before);
+
+    // Without --resume an existing journal is not overwritten.
+    let out = kcrash(&s, &["bisect", "--config", cfg, "--workdir", "wd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+}
+
+#[test]
+fn any_crash_flag_and_text_output() {
+    let s = setup();
+    let cfg = s.config.to_str().unwrap();
+    let out = kcrash(&s, &["bisect", "--config", cfg, "--workdir", "wd2", "--any-crash", "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("result:     found"), "{text}");
+    assert!(text.contains(" 23\n"), "{text}");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn expect_error(s: &Setup, config: &str, want: &str) {
+    std::fs::write(&s.config, config).unwrap();
+    let out = kcrash(s, &["bisect", "--config", s.config.to_str().unwrap(), "--workdir", "wd-err"]);
+    assert_eq!(out.status.code(), Some(2), "{config}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(want), "want {want:?} in {err:?}");
+    assert!(calls(s).is_empty(), "nothing may run before the checks");
+}
+
+#[test]
+fn errors_before_anything_runs() {
+    let s = setup();
+    expect_error(&s, &config_text("").replace("runs = 2", "runs = \"many\""), "runs");
+    expect_error(&s, &config_text("colour = 1"), "colour");
+    expect_error(&s, &config_text("").replace("\"master\"", "\"no-such-branch\""), "no-such-branch");
+    expect_error(&s, &config_text("").replace("./test.sh", "./missing.sh"), "missing.sh");
+    expect_error(
+        &s,
+        &config_text("").replace("[\"./build.sh\"]", "[\"kcrash-no-such-compiler\"]"),
+        "kcrash-no-such-compiler",
+    );
+    std::fs::write(s.repo.join("version"), "dirty\n").unwrap();
+    expect_error(&s, &config_text(""), "uncommitted changes");
+}
+
+/// Whether a process is gone (or a zombie waiting for a reaper we do not control).
+fn dead(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+    }
+}
+
+const SLOW_TEST: &str = r#"#!/bin/sh
+echo "$KCRASH_COMMIT" >> "$CALLS"
+if [ -e "$SLOW" ]; then
+  sleep 60 &
+  echo $! > "$SLOW.pid"
+  wait
+fi
+if grep -q bug=1 "$KCRASH_ARTIFACT"; then echo "KCRASH-RESULT: crashed: WARNING in planted_bug"; fi
+"#;
+
+#[test]
+fn kill_and_resume() {
+    let s = setup();
+    std::fs::write(s.root.join("test.sh"), SLOW_TEST).unwrap();
+    let slow = s.root.join("slow");
+    let cfg = s.config.to_str().unwrap();
+    let spawn = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kcrash"))
+            .args(["bisect", "--config", cfg, "--json", "--workdir", "wd", "--quiet"])
+            .args(extra)
+            .current_dir(&s.root)
+            .env("CALLS", &s.calls)
+            .env("SLOW", &slow)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Let a few revisions finish, then hang one run and kill kcrash in the middle of it.
+    let mut child = spawn(&[]);
+    let t = std::time::Instant::now();
+    while calls(&s).len() < 9 {
+        assert!(t.elapsed().as_secs() < 60, "bisection made no progress");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::fs::write(&slow, "").unwrap();
+    let pid_file = s.root.join("slow.pid");
+    while !pid_file.exists() {
+        assert!(t.elapsed().as_secs() < 60, "no slow run started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let sleeper: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert!(!dead(sleeper));
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    // The supervisor notices and kills the test command's whole process group.
+    let t = std::time::Instant::now();
+    while !dead(sleeper) {
+        assert!(t.elapsed().as_secs() < 10, "the test command survived kcrash");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::fs::remove_file(&slow).unwrap();
+
+    let journal = std::fs::read_to_string(s.root.join("wd/journal.jsonl")).unwrap();
+    let journaled: Vec<String> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["kind"] == "test")
+        .filter_map(|v| v["commit"].as_str().map(str::to_string))
+        .collect();
+    assert!(!journaled.is_empty());
+    let before = calls(&s).len();
+
+    let out = spawn(&["--resume"]).wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v = json(&out);
+    assert_eq!(v["result"], "found");
+    assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
+    let resumed = &calls(&s)[before..];
+    assert!(resumed.iter().all(|c| !journaled.contains(c)), "a journaled commit was tested again");
+    // The branch is checked out again although the first run was killed.
+    let head = std::fs::read_to_string(s.repo.join(".git/HEAD")).unwrap();
+    assert_eq!(head.trim(), "ref: refs/heads/master");
+}
+
+const CONFIG_BUILD: &str = r#"#!/bin/sh
+if [ -e broken ]; then exit 1; fi
+mkdir -p out && cat bug "$KCRASH_CONFIG" > out/kernel
+"#;
+
+const CONFIG_TEST: &str = r#"#!/bin/sh
+if grep -q bug=1 "$KCRASH_ARTIFACT" && grep -q KASAN=y "$KCRASH_ARTIFACT"; then
+  echo "KCRASH-RESULT: crashed: KASAN: use-after-free in planted_bug"
+fi
+"#;
+
+#[test]
+fn kernel_config_and_baseline() {
+    let s = setup();
+    std::fs::write(s.root.join("build.sh"), CONFIG_BUILD).unwrap();
+    std::fs::write(s.root.join("test.sh"), CONFIG_TEST).unwrap();
+    std::fs::write(s.root.join("full.config"), "KASAN=y\nLOCKDEP=y\n").unwrap();
+    for (baseline, want) in [("LOCKDEP=y\n", "original"), ("KASAN=y\n", "baseline")] {
+        std::fs::write(s.root.join("small.config"), baseline).unwrap();
+        let text = config_text("").replace(
+            "timeout = 60\n\n[test]",
+            "timeout = 60\nconfig = \"full.config\"\nbaseline_config = \"small.config\"\n\n[test]",
+        );
+        std::fs::write(&s.config, text).unwrap();
+        let wd = format!("wd-{want}");
+        let out = kcrash(&s, &["bisect", "--config", s.config.to_str().unwrap(), "--json", "--workdir", &wd]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v = json(&out);
+        assert_eq!(v["result"], "found");
+        assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
+        assert_eq!(v["config"], want);
+    }
+}
+
+#[test]
+fn vmlinux_signatures_flag_a_noop_culprit() {
+    // Every revision "links" the same ELF, so the culprit cannot have changed the kernel.
+    let s = setup();
+    let build = BUILD.replace(
+        "mkdir -p out && cat bug version > out/kernel",
+        "mkdir -p out && cat bug version > out/kernel && cp \"$ELF\" out/vmlinux",
+    );
+    std::fs::write(s.root.join("build.sh"), build).unwrap();
+    let text =
+        config_text("").replace("artifact = \"out/kernel\"", "artifact = \"out/kernel\"\nvmlinux = \"out/vmlinux\"");
+    std::fs::write(&s.config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kcrash"))
+        .args(["bisect", "--config", s.config.to_str().unwrap(), "--json"])
+        .args(["--workdir", "wd-sig", "--quiet"])
+        .current_dir(&s.root)
+        .env("CALLS", &s.calls)
+        .env("ELF", env!("CARGO_BIN_EXE_kcrash"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
+    let sig = v["culprit_signature"].as_str().unwrap();
+    assert_eq!(sig.len(), 64);
+    assert_eq!(v["parent_signature"], sig);
+    assert_eq!(v["noop"], true);
+    let log = std::fs::read_to_string(s.root.join("wd-sig/bisect.log")).unwrap();
+    assert!(log.contains(&format!("kernel signature: {sig}\n")));
+    assert!(log.contains(&format!("culprit signature: {sig}\nparent  signature: {sig}\n")));
+}
+
+/// No directive: the console is parsed by kcrash's own parser.
+const OOPS_TEST: &str = r#"#!/bin/sh
+echo "Linux version 5.6.0 booting"
+if grep -q bug=1 "$KCRASH_ARTIFACT"; then
+  echo "------------[ cut here ]------------"
+  echo "WARNING: CPU: 0 PID: 1 at kernel/planted.c:10 planted_bug+0x1/0x10"
+  echo "Modules linked in:"
+  echo "CPU: 0 PID: 1 Comm: swapper/0 Not tainted 5.6.0 #1"
+  echo "RIP: 0010:planted_bug+0x1/0x10"
+  echo "Call Trace:"
+  echo " do_one_initcall+0x10/0x20"
+  echo " kernel_init+0x10/0x20"
+  echo "---[ end trace 0000000000000000 ]---"
+fi
+"#;
+
+#[test]
+fn parser_finds_the_crash_in_the_console() {
+    let s = setup();
+    std::fs::write(s.root.join("test.sh"), OOPS_TEST).unwrap();
+    let cfg = s.config.to_str().unwrap();
+    let out = kcrash(&s, &["bisect", "--config", cfg, "--json", "--workdir", "wd-oops", "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["result"], "found");
+    assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
+    assert_eq!(v["crash"]["title"], "WARNING in planted_bug");
+    assert!(v["crash"]["report"].as_str().unwrap().contains("Call Trace:"));
+    let log = s.root.join("wd-oops/bisect.log");
+    let back = kcrash(&s, &["bisect-log", "--json", log.to_str().unwrap()]);
+    let back = json(&back);
+    assert_eq!(back["result"], v);
+    assert_eq!(back["parsed_crash"]["title"], "WARNING in planted_bug");
+}
+
+#[test]
+fn bisect_log_exit_status() {
+    let s = setup();
+    let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds/000_df32d613e12545ce.txt");
+    let seed = seed.to_str().unwrap();
+    let junk = s.root.join("junk.txt");
+    std::fs::write(&junk, "nothing to see\n").unwrap();
+    let junk = junk.to_str().unwrap();
+    let out = kcrash(&s, &["bisect-log", seed]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2406a307ac7ddfd7effeeaff6947149ec6a95b4e"));
+    assert_eq!(kcrash(&s, &["bisect-log", seed, junk]).status.code(), Some(1));
+    // An unreadable file is named, the others are still read.
+    let out = kcrash(&s, &["bisect-log", "--json", "no-such-file", seed]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-file"));
+    assert_eq!(json(&out)["result"]["revisions_tested"], 16);
+}
