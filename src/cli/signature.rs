@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::input::inputs;
-use super::title::Status;
+use super::input::{each_input, inputs};
 use kcrash::signature::{signature, Level, SIGNATURE_SCHEMA, SIGNATURE_VERSION};
 
 /// The signature levels as command-line values.
@@ -50,26 +49,16 @@ pub struct SignatureArgs {
 pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
     let level = Level::from(args.level);
     let many = args.files.len() > 1;
-    let mut status = Status::default();
     let mut out = std::io::stdout().lock();
-    for input in inputs(&args.files) {
-        let input = match input {
-            Ok(input) => input,
-            Err(e) => {
-                status.failed = true;
-                eprintln!("kcrash: {e:#}");
-                continue;
-            }
-        };
+    each_input(inputs(&args.files), |input| {
         let Some(rep) = kcrash::parse(&input.data) else {
-            status.missing = true;
             if args.json {
                 let obj = serde_json::json!({ "schema": SIGNATURE_SCHEMA, "input": input.name, "signature": null });
                 writeln!(out, "{obj}")?;
             } else if many {
                 writeln!(out, "{}: no crash", input.name)?;
             }
-            continue;
+            return Ok(false);
         };
         let sig = signature(&rep, level);
         if args.json {
@@ -83,7 +72,7 @@ pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
                 "text": sig.text(),
             });
             writeln!(out, "{obj}")?;
-            continue;
+            return Ok(true);
         }
         if many {
             write!(out, "{}: ", input.name)?;
@@ -92,6 +81,6 @@ pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
         if args.explain {
             writeln!(out, "{}\n", sig.text())?;
         }
-    }
-    Ok(status.code())
+        Ok(true)
+    })
 }

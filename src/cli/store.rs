@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::input::inputs;
-use super::title::Status;
+use super::input::{each_input, inputs};
 use kcrash::store::{CrashDetail, Store, DEFAULT_DB, STORE_JSON_SCHEMA};
 
 #[derive(Args)]
@@ -45,22 +44,12 @@ pub enum DbCommand {
 pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     // Open first: a foreign or damaged store stops everything before any log is read.
     let mut store = Store::open_or_create(&args.db)?;
-    let mut status = Status::default();
     let mut out = std::io::stdout().lock();
-    for input in inputs(&args.files) {
-        let input = match input {
-            Ok(input) => input,
-            Err(e) => {
-                status.failed = true;
-                eprintln!("kcrash: {e:#}");
-                continue;
-            }
-        };
+    each_input(inputs(&args.files), |input| {
         let reports = kcrash::parse_all(&input.data);
         if reports.is_empty() {
-            status.missing = true;
             eprintln!("kcrash: {}: no crash", input.name);
-            continue;
+            return Ok(false);
         }
         let recorded = store.ingest(&input.name, &reports).with_context(|| format!("recording {}", input.name))?;
         for r in recorded {
@@ -70,8 +59,8 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 writeln!(out, "known {} (seen {} times) {}", r.id, r.count, r.title)?;
             }
         }
-    }
-    Ok(status.code())
+        Ok(true)
+    })
 }
 
 pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
