@@ -189,6 +189,21 @@ fn stamp(i: &[u8]) -> IResult<&[u8], Stamp<'_>> {
 
 const LOGIN: &[u8] = b" login: ";
 
+/// Substring finders built once (building one per call costs more than the search).
+struct Finders {
+    login: memmem::Finder<'static>,
+    prefix_end: memmem::Finder<'static>,
+    eoi: memmem::Finder<'static>,
+    questionable: memmem::Finder<'static>,
+}
+
+static FINDERS: std::sync::LazyLock<Finders> = std::sync::LazyLock::new(|| Finders {
+    login: memmem::Finder::new(LOGIN),
+    prefix_end: memmem::Finder::new(b"] "),
+    eoi: memmem::Finder::new(b"<EOI>"),
+    questionable: memmem::Finder::new(b" ? "),
+});
+
 /// The context of a raw console line. An optional `** N printk messages dropped ** ` notice
 /// and an optional `... login: ` chunk (a getty prompt glued to kernel output) may precede
 /// the timestamp; candidates are tried in the order a backtracking greedy match would.
@@ -207,13 +222,13 @@ pub fn timestamp_secs(raw: &[u8]) -> Option<f64> {
 
 /// The caller id (if any) and the `[ secs.usecs]` text of a line's console prefix.
 fn console_prefix(raw: &[u8]) -> Option<Stamp<'_>> {
-    let has_login = memmem::find(raw, LOGIN).is_some();
+    let has_login = FINDERS.login.find(raw).is_some();
     if !has_login && !matches!(raw.first(), Some(b'[' | b'<' | b'*')) {
         return None; // fast path: most lines without a prefix
     }
     let after_notice = dropped_notice(raw).map_or(0, |(rest, _)| raw.len() - rest.len());
     let login_ends: Vec<usize> =
-        if has_login { memmem::find_iter(raw, LOGIN).map(|p| p + LOGIN.len()).collect() } else { Vec::new() };
+        if has_login { FINDERS.login.find_iter(raw).map(|p| p + LOGIN.len()).collect() } else { Vec::new() };
     let mut starts: Vec<usize> = Vec::with_capacity(login_ends.len() * 2 + 2);
     for base in [after_notice, 0] {
         starts.extend(login_ends.iter().rev().filter(|&&e| e >= base + LOGIN.len()));
@@ -235,14 +250,14 @@ fn strip<'a>(raw: &'a [u8], context: Context<'a>) -> (&'a [u8], bool) {
     if context == Context::None {
         return (raw, false);
     }
-    let text = match memmem::find(raw, b"] ") {
+    let text = match FINDERS.prefix_end.find(raw) {
         Some(i) => &raw[i + 2..],
         None => raw,
     };
-    if memmem::find(text, b"<EOI>").is_some() {
+    if FINDERS.eoi.find(text).is_some() {
         return (text, false);
     }
-    if let Some(i) = memmem::find(text, b" ? ") {
+    if let Some(i) = FINDERS.questionable.find(text) {
         // Keep one leading space, as frame lines have.
         return (&text[i + 2..], true);
     }

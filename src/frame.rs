@@ -136,23 +136,33 @@ fn source_location(i: &[u8]) -> IResult<&[u8], (&[u8], u32)> {
 }
 
 /// Parse one stack-frame line (console prefix already removed) into a structured frame:
-/// `[? ][[<pc>] ]func+0x1f/0x40[ path/file.c:123][ [inline]][ [module]]`, or a symbolised
-/// inline frame `func path/file.c:123 [inline]`. `questionable` is the console layer's verdict.
+/// `[? ][[<pc>] ]func+0x1f/0x40[ path/file.c:123][ [inline]][ [module]]`, a symbolised
+/// inline frame `func path/file.c:123 [inline]`, or an ARM32 unwinder line
+/// `[<pc>] (func) from [<pc>] (caller+0x…)` (the frame is `func`, whose offset is not printed).
+/// `questionable` is the console layer's verdict. Instruction-pointer lines (`RIP: …`) are
+/// not trace frames: see [`parse_ip_frame`].
 pub fn parse_frame(text: &[u8], questionable: bool) -> Option<Frame> {
+    if let Ok((_, (callee, _))) = arm_unwind(text) {
+        return Some(Frame { function: crate::demangle::demangle(callee), questionable, ..Frame::default() });
+    }
     let (rest, _) = frame_lead(text).ok()?;
     let (rest, q) = match rest.strip_prefix(b"? ") {
         Some(r) => (r, true),
         None => (rest, false),
     };
     let (rest, _) = frame_lead(rest).ok()?;
+    located_symbol(rest, questionable || q, true)
+}
+
+/// `func+0x1/0x2[ file:line][ [inline]][ [module]]` (or, when `inline_ok`, `func file:line`).
+fn located_symbol(rest: &[u8], questionable: bool, inline_ok: bool) -> Option<Frame> {
     let (mut rest, name) = take_while1::<_, _, nom::error::Error<&[u8]>>(is_symbol)(rest).ok()?;
-    let mut frame =
-        Frame { function: crate::demangle::demangle(name), questionable: questionable || q, ..Frame::default() };
+    let mut frame = Frame { function: crate::demangle::demangle(name), questionable, ..Frame::default() };
     if let Ok((r, (off, size))) = (preceded(char('+'), hex_number), preceded(char('/'), hex_number)).parse(rest) {
         frame.offset = Some(off);
         frame.size = Some(size);
         rest = r;
-    } else if !rest.starts_with(b" ") {
+    } else if !inline_ok || !rest.starts_with(b" ") {
         return None;
     }
     while let Some(trimmed) = rest.strip_prefix(b" ") {
@@ -176,6 +186,47 @@ pub fn parse_frame(text: &[u8], questionable: bool) -> Option<Frame> {
         return None;
     }
     Some(frame)
+}
+
+/// What an instruction-pointer line names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IpFrame {
+    /// A kernel function.
+    Symbol(Frame),
+    /// An address without a symbol (user space, or a wild jump): `RIP: 0033:0x4576a9`.
+    Address(u64),
+}
+
+/// The register the line is about, then the location: x86 `RIP: 0010:…` / `IP: [<pc>] …`,
+/// arm64 `pc : …` / `lr : …`, arm `PC is at …` / `LR is at …`, PowerPC `NIP [pc] …` /
+/// `LR [pc] …`, RISC-V `epc : …` / `ra : …`, PowerPC `--- interrupt: 700 at …`.
+fn ip_register(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    let (i, _) = spaces(i)?;
+    alt((
+        recognize((tag("RIP: "), take_while1(|c: u8| c.is_ascii_digit()), char(':'))),
+        tag("IP: "),
+        tag("pc : "),
+        tag("lr : "),
+        tag("epc : "),
+        tag("ra : "),
+        tag("PC is at "),
+        tag("LR is at "),
+        tag("NIP "),
+        tag("LR "),
+        recognize((tag("--- interrupt: "), take_while1(|c: u8| c.is_ascii_digit()), tag(" at "))),
+    ))
+    .parse(i)
+}
+
+/// Parse an instruction-pointer line (prefix already removed) into the frame it names.
+pub fn parse_ip_frame(text: &[u8]) -> Option<IpFrame> {
+    let (rest, _) = ip_register(text).ok()?;
+    // Up to two `[<pc>]`s, each followed by spaces.
+    let (rest, _) = many_m_n(0, 2, (pc, take_while1(|c| c == b' '))).parse(rest).ok()?;
+    if let Ok((_, address)) = hex_number(rest) {
+        return Some(IpFrame::Address(address));
+    }
+    located_symbol(rest, false, false).map(IpFrame::Symbol)
 }
 
 #[cfg(test)]
@@ -206,6 +257,31 @@ mod tests {
     }
 
     #[test]
+    fn ip_lines() {
+        let sym = |s: &str| match parse_ip_frame(s.as_bytes()) {
+            Some(IpFrame::Symbol(f)) => Some((f.function, f.offset, f.module)),
+            _ => None,
+        };
+        assert_eq!(sym("RIP: 0010:foo+0x1/0x2"), Some(("foo".into(), Some(1), None)));
+        assert_eq!(sym("RIP: 0010:[<ffffffff8188c0e6>]  [<ffffffff8188c0e6>]  foo+0x101/0x185").unwrap().0, "foo");
+        assert_eq!(sym("IP: [<ffffffff81234567>] foo+0x1/0x2").unwrap().0, "foo");
+        assert_eq!(sym("pc : foo.isra.0+0x1/0x2").unwrap().0, "foo.isra.0");
+        assert_eq!(sym("lr : bar+0x1/0x2").unwrap().0, "bar");
+        assert_eq!(sym("epc : baz+0x1/0x2").unwrap().0, "baz");
+        assert_eq!(sym("PC is at qux+0x1/0x2").unwrap().0, "qux");
+        assert_eq!(sym("NIP [c00000000022d79c] ppc+0x1/0x2").unwrap().0, "ppc");
+        assert_eq!(sym("--- interrupt: 700 at warn+0x1/0x2").unwrap().0, "warn");
+        assert_eq!(
+            sym("RIP: 0010:crashmod_trigger+0x26/0xffb [crashmod]"),
+            Some(("crashmod_trigger".into(), Some(0x26), Some("crashmod".into())))
+        );
+        assert_eq!(parse_ip_frame(b"RIP: 0033:0x4576a9"), Some(IpFrame::Address(0x4576a9)));
+        assert_eq!(parse_ip_frame(b"PC is at 0xffffffffdeadbeef"), Some(IpFrame::Address(0xffffffffdeadbeef)));
+        assert_eq!(parse_ip_frame(b"RSP: 0018:ffff880066befc88"), None);
+        assert_eq!(parse_ip_frame(b"Call Trace:"), None);
+    }
+
+    #[test]
     fn fault_injection() {
         assert!(is_fault_injection_frame(b" should_fail+0x1/0x2"));
         assert!(is_fault_injection_frame(b" should_failslab.part.0+0x1/0x2"));
@@ -229,6 +305,11 @@ mod tests {
         assert_eq!(fr.function, "baz");
         assert!(fr.offset.is_none());
         assert!(parse_frame(b"CPU: 0 PID: 1", false).is_none());
+        let fr = parse_frame(b"[<c0100>] (unwind_backtrace) from [<c0200>] (show_stack+0x10/0x14)", false).unwrap();
+        assert_eq!(fr.function, "unwind_backtrace");
+        let fr =
+            parse_frame(b" _RNvMs3_NtCs1234_11rust_binder7processNtB5_7Process10update_ref+0x1/0x2", false).unwrap();
+        assert_eq!(fr.function, "<rust_binder::process::Process>::update_ref");
         assert!(parse_frame(b"", false).is_none());
     }
 }

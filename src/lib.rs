@@ -15,9 +15,12 @@ pub mod ksig;
 pub mod oops;
 pub mod process;
 pub mod report;
+pub mod signature;
+pub mod store;
 pub mod stream;
 pub mod title;
 
 pub use frame::Frame;
 pub use report::{contains_crash, parse, parse_all, parse_from, Executor, Report};
+pub use signature::{signature, Level, Signature};
 pub use title::CrashType;

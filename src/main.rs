@@ -31,6 +31,31 @@ enum Command {
         after_help = "Examples:\n  kcrash ksig vmlinux\n  kcrash ksig --algo v1 --explain vmlinux\n  kcrash ksig --diff parent/vmlinux culprit/vmlinux\n\nExit status: 0 success (--diff: signatures equal), 1 --diff: signatures differ, 2 error."
     )]
     Ksig(cli::ksig::KsigArgs),
+    /// Signature of the first crash of each input: `<level>-v1-<hex>`, equal for the same crash.
+    #[command(
+        after_help = "Levels:\n  title  BLAKE3 of the title\n  stack  BLAKE3 of the crash type and the top 5 functions from the guilty frame on (default)\n  file   BLAKE3 of the crash type and the guilty source file\n\nExamples:\n  kcrash signature crash.log\n  kcrash signature --level title --explain crash.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
+    )]
+    Signature(cli::signature::SignatureArgs),
+    /// Record every crash of each input in the crash store and say whether it is new.
+    ///
+    /// Prints `new ID TITLE` or `known ID (seen N times) TITLE` for each crash.
+    #[command(
+        after_help = "A crash is one stack-level signature. Several ingests may run at once on one store.\n\nExamples:\n  kcrash ingest crash.log\n  kcrash ingest --db crashes.db logs/*.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
+    )]
+    Ingest(cli::store::IngestArgs),
+    /// Group the crashes of many logs by signature, most frequent first.
+    ///
+    /// Prints each group's count, signature and title, and its first and last file.
+    #[command(
+        after_help = "Examples:\n  kcrash dedup logs/\n  kcrash dedup --by title --json logs/ old.log\n\nExit status: 0 some crash found, 1 no crash found, 2 some input could not be read."
+    )]
+    Dedup(cli::dedup::DedupArgs),
+    /// Query the crash store.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kcrash db list\n  kcrash db show 12\n  kcrash db list --json --db crashes.db | jq .crash.title"
+    )]
+    Db(cli::store::DbCommand),
     /// Bisect a crash over a git history: find the commit that introduced (or fixed) it.
     #[command(
         after_help = "Examples:\n  kcrash bisect --config bisect.toml\n  kcrash bisect --config bisect.toml --resume --json\n\nExit status: 0 a result (see `result`), 2 error."
@@ -56,6 +81,10 @@ fn main() -> ExitCode {
         Command::Parse(a) => cli::title::run_parse(a),
         Command::Corpus(c) => cli::corpus::run(c),
         Command::Ksig(a) => cli::ksig::run(a),
+        Command::Signature(a) => cli::signature::run(a),
+        Command::Ingest(a) => cli::store::run_ingest(a),
+        Command::Dedup(a) => cli::dedup::run(a),
+        Command::Db(c) => cli::store::run_db(c),
         Command::Bisect(a) => cli::bisect::run_bisect(a),
         Command::BisectLog(a) => cli::bisect::run_bisect_log(a),
         Command::Check(a) => cli::check::run(a),

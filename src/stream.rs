@@ -1,23 +1,29 @@
 //! Every crash of a console in one pass, with bounded memory.
 //!
 //! syzkaller finds every crash by parsing again from the end of each report's first line,
-//! and each parse reads to the end of the log: quadratic. Here each line is read once and
-//! handed to the reports that are open at that moment. A report is *open* from its oops line
-//! until a new crash starts in its context (any new crash, for consoles without caller ids),
-//! or until it outgrows [`Limits`]; then its title is made and it is emitted, in start order.
+//! and each parse reads to the end of the log: quadratic. Here the log is scanned once, in
+//! blocks, for every marker the engine reacts to; lines are handed to the reports open at
+//! that moment. A report is cut out of the console by the same builder `parse` uses.
 //!
-//! A crash starts at an oops line unless an open report of the same context takes it as its
-//! own continuation (`Kernel panic - not syncing` after a `WARNING`, `invalid opcode: 0000`
-//! after `kernel BUG at`, a symbolised repeat of the oops line).
+//! - A crash starts at an oops line unless a recent open report takes the line as its own
+//!   follow-up (`Kernel panic - not syncing` after a `WARNING`, `invalid opcode: 0000` after
+//!   `kernel BUG at`, a symbolised repeat of the oops line).
+//! - A report stays open past the next crash of its stream (its task or CPU with caller ids,
+//!   the console without): the title text stops there as syzkaller's does, but the stack of
+//!   a report interrupted by another oops often follows. The crash after that closes it.
+//! - A report stops reading [`TAIL_LINES`] lines after the kernel printed its end, and closes
+//!   at a new boot (`Linux version`), at the end of input, or at the [`Limits`].
+//! - Reports are emitted in the order they started, each as soon as it and every earlier
+//!   report are complete.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Read};
-
-use memchr::memmem;
+use std::sync::LazyLock;
 
 use crate::console::{clean_line_into, timestamp_secs, Context, ContextKey, Line};
 use crate::oops::compiled::ENGINE;
-use crate::oops::extract::{line_groups, PreviousLine, ReportBuilder};
+use crate::oops::extract::{groups_of, PreviousLine, ReportBuilder};
+use crate::oops::scan::{self, Marks};
 use crate::oops::{finalize, LogFacts};
 use crate::report::Report;
 
@@ -30,45 +36,35 @@ pub struct Limits {
     pub max_report: usize,
     /// Log bytes after its oops line for which a report stays open.
     pub max_span: usize,
-    /// Contexts (caller ids) whose recent lines are kept for report prefixes.
-    pub max_contexts: usize,
     /// Reports open at once (each line is handed to every open report).
     pub max_open: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_line: 64 << 10, max_report: 1 << 20, max_span: 16 << 20, max_contexts: 1024, max_open: 64 }
+        Limits { max_line: 64 << 10, max_report: 256 << 10, max_span: 16 << 20, max_open: 64 }
     }
 }
-
-const KERNEL_PANIC: &[u8] = b"Kernel panic - not syncing";
-const GCE_HANGUP: &[u8] = b"serialport: VM disconnected.";
-/// Lines after which a kernel prints nothing that follows up its report (panic end, reboot).
-static END_OF_LIFE: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
-    aho_corasick::AhoCorasick::new(["Rebooting in ", "---[ end Kernel panic", "Booting the kernel"])
-        .expect("static markers")
-});
-
-/// Oops-looking lines that old kernels print inside a report (SLUB debug details of a
-/// KASAN report): part of the open report, not crashes of their own.
-static REPORT_BODY: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
-    crate::oops::compiled::compile(r"INFO: (?:Allocated in|Freed in|Slab 0x[0-9a-f]+|Object 0x[0-9a-f]+) ")
-});
-
-/// Lines that start a new kernel: the reports of the previous one are complete.
-static NEW_BOOT: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
-    aho_corasick::AhoCorasick::new(["] Linux version ", "Booting the kernel."]).expect("static markers")
-});
 
 /// A follow-up line comes this soon after the report's oops line (a slow serial console
 /// prints a long stall dump in tens of seconds)...
 const FOLLOW_UP_SECS: f64 = 60.0;
 /// ...or, without timestamps, within this many lines.
 const FOLLOW_UP_LINES: usize = 500;
-
+/// Lines of its context a report reads after the kernel printed its end (`---[ end trace`,
+/// a sanitizer's closing banner): interleaved output can still bring its stack. After that,
+/// the console that follows is not part of it (syzkaller's report would run to the end).
+const TAIL_LINES: usize = 100;
 /// Raw bytes kept per report for the fallback title (header lost in prefix stripping).
 const MAX_RAW: usize = 64 << 10;
+/// Recent lines kept for the context lines (prefix) of a report that starts.
+const RECENT_LINES: usize = 256;
+
+/// Oops-looking lines that old kernels print inside a report (SLUB debug details of a
+/// KASAN report): part of the open report, not crashes of their own.
+static REPORT_BODY: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    crate::oops::compiled::compile(r"INFO: (?:Allocated in|Freed in|Slab 0x[0-9a-f]+|Object 0x[0-9a-f]+) ")
+});
 
 struct Open {
     builder: ReportBuilder,
@@ -82,72 +78,36 @@ struct Open {
     started_at: Option<f64>,
     /// Lines of the log seen since the oops line.
     age: usize,
+    /// Lines of its context the report still reads after the kernel ended it.
+    tail_left: Option<usize>,
     /// Set once closed; emitted when every earlier report is done too.
     done: Option<Report>,
 }
 
-/// The last lines of each context, for report prefixes (5 lines, 50 for task contexts).
-#[derive(Default)]
-struct RecentLines {
-    lines: HashMap<ContextKey, VecDeque<Vec<u8>>>,
-    order: VecDeque<ContextKey>,
+/// A line held back until the next one is seen (a console replay of it cancels its oops).
+struct Pending {
+    raw: Vec<u8>,
+    pos: usize,
+    next: usize,
+    marks: Marks,
 }
 
-impl RecentLines {
-    fn push(&mut self, line: &Line<'_>, max_contexts: usize) {
-        if line.text.is_empty() || line.questionable {
-            return;
-        }
-        let limit = if line.context.is_task() { 50 } else { 5 };
-        let key = ContextKey::of(line.context);
-        let entry = match self.lines.get_mut(&key) {
-            Some(e) => e,
-            None => {
-                if self.order.len() >= max_contexts {
-                    if let Some(old) = self.order.pop_front() {
-                        self.lines.remove(&old);
-                    }
-                }
-                self.order.push_back(key.clone());
-                self.lines.entry(key).or_default()
-            }
-        };
-        if entry.len() == limit {
-            let mut reused = entry.pop_front().unwrap_or_default();
-            reused.clear();
-            reused.extend_from_slice(line.text);
-            entry.push_back(reused);
-        } else {
-            entry.push_back(line.text.to_vec());
-        }
-    }
-
-    fn prefix(&self, key: &ContextKey) -> Vec<u8> {
-        let mut out = Vec::new();
-        for l in self.lines.get(key).into_iter().flatten() {
-            out.extend_from_slice(l);
-            out.push(b'\n');
-        }
-        out
-    }
-}
-
-/// Finds every crash of a console fed line by line.
+/// Finds every crash of a console fed in chunks.
 pub struct CrashStream {
     limits: Limits,
     /// Offset of the next byte of the log.
     pos: usize,
-    /// A line waiting for the next one (a console replay of it would cancel its oops).
-    pending: Option<(Vec<u8>, usize, usize)>,
-    previous: PreviousLine,
-    recent: RecentLines,
-    open: VecDeque<Open>,
-    suppressed: bool,
-    hung_up: bool,
-    /// Carry-over of an unfinished line when fed in chunks.
+    /// An unfinished line carried over between chunks (its first `max_line` bytes).
     partial: Vec<u8>,
     partial_len: usize,
-    scratch: Vec<u8>,
+    pending: Option<Pending>,
+    previous: PreviousLine,
+    /// The last lines, oldest first (buffers are reused).
+    recent: VecDeque<Vec<u8>>,
+    open: VecDeque<Open>,
+    /// Offset from which the log is known to hold a suppression.
+    suppressed_from: usize,
+    hung_up: bool,
 }
 
 impl Default for CrashStream {
@@ -161,74 +121,113 @@ impl CrashStream {
         CrashStream {
             limits,
             pos: 0,
-            pending: None,
-            previous: PreviousLine::default(),
-            recent: RecentLines::default(),
-            open: VecDeque::new(),
-            suppressed: false,
-            hung_up: false,
             partial: Vec::new(),
             partial_len: 0,
-            scratch: Vec::new(),
+            pending: None,
+            previous: PreviousLine::default(),
+            recent: VecDeque::with_capacity(RECENT_LINES),
+            open: VecDeque::new(),
+            suppressed_from: usize::MAX,
+            hung_up: false,
         }
     }
 
     /// Feed bytes of the console (any chunking). Completed reports are passed to `emit`.
     /// `\r` and terminal escapes are removed line by line, as [`crate::console::clean`] does.
     pub fn feed(&mut self, mut data: &[u8], emit: &mut impl FnMut(Report)) {
-        while !data.is_empty() {
+        if self.partial_len > 0 || !data.contains(&b'\n') {
+            // Finish the carried-over line first.
             match memchr::memchr(b'\n', data) {
-                Some(i) => {
-                    self.take_partial(&data[..i]);
-                    self.end_line(emit);
-                    data = &data[i + 1..];
-                }
                 None => {
                     self.take_partial(data);
-                    break;
+                    return;
+                }
+                Some(i) => {
+                    self.take_partial(&data[..i]);
+                    let line = std::mem::take(&mut self.partial);
+                    let len = self.partial_len;
+                    self.partial_len = 0;
+                    self.block(&line, len, true, emit);
+                    self.partial = line;
+                    self.partial.clear();
+                    data = &data[i + 1..];
                 }
             }
         }
+        // Whole lines straight from the caller's buffer; the tail waits for its `\n`.
+        let whole = memchr::memrchr(b'\n', data).map_or(0, |i| i + 1);
+        if whole > 0 {
+            self.block(&data[..whole - 1], whole - 1, true, emit);
+        }
+        self.take_partial(&data[whole..]);
     }
 
     fn take_partial(&mut self, piece: &[u8]) {
         self.partial_len += piece.len();
-        let room = (self.limits.max_line + 16).saturating_sub(self.partial.len());
+        let room = (self.limits.max_line + 64).saturating_sub(self.partial.len());
         self.partial.extend_from_slice(&piece[..piece.len().min(room)]);
     }
 
-    /// The partial line is complete (a `\n` was seen, or the input ended).
-    fn end_line(&mut self, emit: &mut impl FnMut(Report)) {
-        let len = self.partial_len;
-        let mut raw = std::mem::take(&mut self.scratch);
-        raw.clear();
-        clean_line_into(&self.partial, &mut raw);
-        raw.truncate(self.limits.max_line);
-        self.partial.clear();
-        self.partial_len = 0;
-        let start = self.pos;
-        self.pos += len + 1;
-        self.push_line(raw, start, start + len, emit);
+    /// Process a block of whole lines (without its final `\n`; `len` is its length in the
+    /// log, which is more than `block.len()` for a cut line). `newline` tells whether a `\n`
+    /// follows it in the log.
+    fn block(&mut self, block: &[u8], len: usize, newline: bool, emit: &mut impl FnMut(Report)) {
+        let base = self.pos;
+        if self.suppressed_from == usize::MAX {
+            if let Some(m) = ENGINE.suppressions.find(block) {
+                self.suppressed_from = base + m.start();
+            }
+        }
+        if block.len() < len {
+            // One cut line: its offsets count the skipped bytes.
+            let marks = scan::line_marks(block);
+            self.push_line(block, base, base + len, marks, emit);
+        } else {
+            scan::marked_lines(block, |start, end, marks| {
+                self.push_line(&block[start..end], base + start, base + end, marks, emit);
+            });
+        }
+        self.pos = base + len + usize::from(newline);
     }
 
-    /// Queue a complete line; the line before it is processed now that its successor is known.
-    fn push_line(&mut self, raw: Vec<u8>, pos: usize, next: usize, emit: &mut impl FnMut(Report)) {
-        let replay_next = memmem::find(&raw, b"** replaying previous printk message **").is_some();
-        if let Some((prev, ppos, pnext)) = self.pending.take() {
-            self.process(&prev, ppos, pnext, replay_next, emit);
-            self.scratch = prev;
+    /// Queue a line; the line before it is processed now that its successor is known.
+    fn push_line(&mut self, raw: &[u8], pos: usize, next: usize, marks: Marks, emit: &mut impl FnMut(Report)) {
+        let mut buf = match self.pending.take() {
+            Some(p) => {
+                self.process(&p, marks & scan::REPLAY != 0, emit);
+                self.remember(p.raw)
+            }
+            None => Vec::new(),
+        };
+        buf.clear();
+        if memchr::memchr2(b'\r', 0x1b, raw).is_some() {
+            clean_line_into(raw, &mut buf);
+        } else {
+            buf.extend_from_slice(raw);
         }
-        self.pending = Some((raw, pos, next));
+        buf.truncate(self.limits.max_line);
+        self.pending = Some(Pending { raw: buf, pos, next, marks });
+    }
+
+    /// Keep a processed line among the recent ones; returns a spare buffer.
+    fn remember(&mut self, raw: Vec<u8>) -> Vec<u8> {
+        self.recent.push_back(raw);
+        if self.recent.len() > RECENT_LINES {
+            return self.recent.pop_front().unwrap_or_default();
+        }
+        Vec::new()
     }
 
     /// End of input: process what is left and emit every open report.
     pub fn finish(mut self, emit: &mut impl FnMut(Report)) {
         if self.partial_len > 0 {
-            self.end_line(emit);
-            self.pos -= 1; // no `\n` ended it
+            let line = std::mem::take(&mut self.partial);
+            let len = self.partial_len;
+            self.partial_len = 0;
+            self.block(&line, len, false, emit);
         }
-        if let Some((prev, ppos, pnext)) = self.pending.take() {
-            self.process(&prev, ppos, pnext, false, emit);
+        if let Some(p) = self.pending.take() {
+            self.process(&p, false, emit);
         }
         self.close_all(emit);
     }
@@ -245,31 +244,47 @@ impl CrashStream {
         self.emit_done(emit);
     }
 
-    fn process(&mut self, raw: &[u8], pos: usize, next: usize, replay_next: bool, emit: &mut impl FnMut(Report)) {
-        let line = Line::detached(raw, pos, next);
-        let marker: &[u8] = if replay_next { b"\n** replaying previous printk message **" } else { b"" };
-        let groups = line_groups(marker, raw);
-        if !self.suppressed && ENGINE.suppressions.is_match(raw) {
-            self.suppressed = true;
+    fn process(&mut self, p: &Pending, replay_next: bool, emit: &mut impl FnMut(Report)) {
+        let raw = p.raw.as_slice();
+        let marks = p.marks;
+        let mut groups = if marks & scan::HEADERS != 0 { groups_of(marks, raw) } else { 0 };
+        if replay_next {
+            groups = 0;
         }
-        if !self.hung_up && memmem::find(raw, GCE_HANGUP).is_some() {
+        if marks & scan::GCE_HANGUP != 0 {
             self.hung_up = true;
         }
-        if NEW_BOOT.is_match(raw) {
+        let any_open = self.open.iter().any(|o| o.done.is_none());
+        if groups == 0 && !any_open {
+            return; // nothing reads this line but the prefix of a later report
+        }
+        let line = Line::detached(raw, p.pos, p.next);
+        let new_boot = marks & scan::NEW_BOOT != 0 && line.text.starts_with(b"Linux version ");
+        if new_boot || marks & scan::REBOOT != 0 {
             // A new kernel: whatever the old one was printing is over.
             for i in 0..self.open.len() {
                 self.close(i);
             }
         }
-        let starts_crash = groups != 0 && !self.continues_open_report(&line);
-        let end_of_life = END_OF_LIFE.is_match(raw);
+        let starts_crash = groups != 0 && !self.continues_open_report(&line, marks);
+        let end_of_life = marks & scan::END_OF_LIFE != 0;
         if end_of_life {
             self.open.iter_mut().for_each(|o| o.sealed = true);
         }
-        let panic = memmem::find(raw, KERNEL_PANIC).is_some();
+        let panic = marks & scan::KERNEL_PANIC != 0;
         for open in self.open.iter_mut().filter(|o| o.done.is_none()) {
             open.age += 1;
-            open.builder.feed(&line, groups, &self.previous);
+            if open.tail_left == Some(0) {
+                continue; // the report is complete; it only stays open for follow-ups
+            }
+            if open.builder.context.matches(line.context) {
+                if let Some(left) = open.tail_left.as_mut() {
+                    *left -= 1;
+                } else if marks & scan::END_OF_REPORT != 0 {
+                    open.tail_left = Some(TAIL_LINES);
+                }
+            }
+            open.builder.feed(&line, marks, groups, &self.previous);
             open.panicked |= panic;
             if open.raw.len() < MAX_RAW {
                 open.raw.extend_from_slice(raw);
@@ -277,44 +292,8 @@ impl CrashStream {
             }
         }
         if starts_crash {
-            let key = ContextKey::of(line.context);
-            // A report reads on past the next crash of its stream (syzkaller's reports run to
-            // the end of the log): with caller ids a task's second oops often crashed while
-            // printing the first, whose stack follows; without them another CPU's oops is
-            // interleaved. Only its title text stops there. So the latest report of the
-            // stream stays open beside the new one, and older ones close.
-            let mut latest_same_stream = None;
-            for i in 0..self.open.len() {
-                let o = &self.open[i];
-                if o.done.is_some() || !same_stream(&o.builder.context, line.context) {
-                    continue;
-                }
-                if let Some(older) = latest_same_stream.replace(i) {
-                    self.close(older);
-                }
-            }
-            let still_open = self.open.iter().filter(|o| o.done.is_none()).count();
-            if still_open >= self.limits.max_open {
-                if let Some(oldest) = self.open.iter().position(|o| o.done.is_none()) {
-                    self.close(oldest);
-                }
-            }
-            let prefix = self.recent.prefix(&key);
-            let group = groups.trailing_zeros() as usize;
-            let mut raw_copy = raw.to_vec();
-            raw_copy.push(b'\n');
-            self.open.push_back(Open {
-                builder: ReportBuilder::new(&line, group, prefix),
-                sealed: end_of_life,
-                started_at: timestamp_secs(raw),
-                age: 0,
-                raw: raw_copy,
-                panicked: panic,
-                truncated: false,
-                done: None,
-            });
+            self.start_crash(&line, marks, groups, end_of_life);
         }
-        self.recent.push(&line, self.limits.max_contexts);
         self.previous.set(&line);
         for i in 0..self.open.len() {
             let o = &self.open[i];
@@ -322,7 +301,7 @@ impl CrashStream {
                 continue;
             }
             let too_big = o.builder.report.len() > self.limits.max_report;
-            if too_big || next.saturating_sub(o.builder.start) > self.limits.max_span {
+            if too_big || p.next.saturating_sub(o.builder.start) > self.limits.max_span {
                 self.open[i].truncated = too_big;
                 self.close(i);
             }
@@ -330,24 +309,85 @@ impl CrashStream {
         self.emit_done(emit);
     }
 
+    fn start_crash(&mut self, line: &Line<'_>, marks: Marks, groups: u32, sealed: bool) {
+        // A report reads on past the next crash of its stream (syzkaller's reports run to
+        // the end of the log): with caller ids a task's second oops often crashed while
+        // printing the first, whose stack follows; without them another CPU's oops is
+        // interleaved. Only its title text stops there. So the latest report of the
+        // stream stays open beside the new one, and older ones close.
+        let mut latest_same_stream = None;
+        for i in 0..self.open.len() {
+            let o = &self.open[i];
+            if o.done.is_some() || !same_stream(&o.builder.context, line.context) {
+                continue;
+            }
+            if let Some(older) = latest_same_stream.replace(i) {
+                self.close(older);
+            }
+        }
+        let still_open = self.open.iter().filter(|o| o.done.is_none()).count();
+        if still_open >= self.limits.max_open {
+            if let Some(oldest) = self.open.iter().position(|o| o.done.is_none()) {
+                self.close(oldest);
+            }
+        }
+        let prefix = self.prefix(line.context);
+        let group = groups.trailing_zeros() as usize;
+        let mut raw = line.raw.to_vec();
+        raw.push(b'\n');
+        self.open.push_back(Open {
+            builder: ReportBuilder::new(line, marks, group, prefix),
+            sealed,
+            raw,
+            panicked: marks & scan::KERNEL_PANIC != 0,
+            truncated: false,
+            started_at: timestamp_secs(line.raw),
+            age: 0,
+            tail_left: None,
+            done: None,
+        });
+    }
+
+    /// The last lines of `context` before the current one: 5, or 50 for a task context.
+    fn prefix(&self, context: Context<'_>) -> Vec<u8> {
+        let limit = if context.is_task() { 50 } else { 5 };
+        let mut lines: Vec<&[u8]> = Vec::new();
+        for raw in self.recent.iter().rev() {
+            let line = Line::detached(raw, 0, raw.len());
+            if line.context == context && !line.text.is_empty() && !line.questionable {
+                lines.push(line.text);
+                if lines.len() == limit {
+                    break;
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for text in lines.iter().rev() {
+            out.extend_from_slice(text);
+            out.push(b'\n');
+        }
+        out
+    }
+
     /// An oops line that an open report of its context takes as its own: a follow-up
     /// (`Kernel panic`, `invalid opcode: 0000`, …) printed soon after the report started.
-    fn continues_open_report(&self, line: &Line<'_>) -> bool {
+    fn continues_open_report(&self, line: &Line<'_>, marks: Marks) -> bool {
         let now = timestamp_secs(line.raw);
         let recent = |o: &Open| match (o.started_at, now) {
             (Some(start), Some(now)) => (0.0..=FOLLOW_UP_SECS).contains(&(now - start)),
             _ => o.age <= FOLLOW_UP_LINES,
         };
         let report_body = REPORT_BODY.is_match(line.raw);
+        let follow_up = marks & scan::NOT_A_SECOND_REPORT_MARK != 0;
         self.open.iter().filter(|o| o.done.is_none() && !o.sealed && recent(o)).any(|o| {
-            let continuation = report_body || !o.builder.is_second_report(line, &self.previous);
-            continuation
-                && (same_stream(&o.builder.context, line.context) || ENGINE.not_a_second_report.is_match(line.raw))
+            let continuation = report_body || !ReportBuilder::is_second_report(line, marks, &self.previous);
+            continuation && (same_stream(&o.builder.context, line.context) || follow_up)
         })
     }
 
     fn close(&mut self, i: usize) {
-        let facts = LogFacts { suppressed: self.suppressed, panicked: false, hung_up: self.hung_up };
+        let suppressed = self.suppression_seen();
+        let hung_up = self.hung_up;
         let o = &mut self.open[i];
         if o.done.is_some() {
             return;
@@ -355,9 +395,16 @@ impl CrashStream {
         let builder = std::mem::replace(&mut o.builder, ReportBuilder::empty());
         let raw = std::mem::take(&mut o.raw);
         let end = builder.end_pos.saturating_sub(builder.start).min(raw.len());
-        let mut rep = finalize(builder, &raw[..end], LogFacts { panicked: o.panicked, ..facts });
-        rep.truncated = o.truncated;
+        let facts = LogFacts { suppressed, panicked: o.panicked, hung_up };
+        let mut rep = finalize(builder, &raw[..end], facts);
+        rep.truncated |= o.truncated;
         o.done = Some(rep);
+    }
+
+    /// Whether a suppression was seen up to the line being processed.
+    fn suppression_seen(&self) -> bool {
+        let processed_to = self.pending.as_ref().map_or(self.pos, |p| p.next);
+        self.suppressed_from <= processed_to
     }
 
     fn emit_done(&mut self, emit: &mut impl FnMut(Report)) {

@@ -169,12 +169,21 @@ fn seed_crash_reports_parse_to_the_logged_title() {
     }
 }
 
-/// The parser titles seed 004's lockdep report `… in process_vm_rw_core`; the log (2020
-/// syzkaller) says `… in __get_user_pages_remote`, the frame after "at:".
+/// Seed 004's log was written by 2020's syzkaller, whose frame-skip list did not yet hold
+/// `get_user`. Today's list (which kcrash follows, report-behaviour.md §6.1) skips
+/// `__get_user_pages_remote`, named by the `[<pc>] func` line after "at:", and the title
+/// takes the next frame of the call trace. The difference is the rule change, nothing else:
+/// the report parses to the logged title once that frame is renamed.
 #[test]
-#[ignore = "parser title differs for seed 004 (lead, issue 2)"]
-fn seed_004_crash_report_parses_to_the_logged_title() {
-    check_crash_title(SEEDS[4]);
+fn seed_004_title_differs_only_by_the_newer_skip_list() {
+    let text = read(SEEDS[4]);
+    let report = &text[text.find("\ncrash: ").expect("a crash: line") + 1..];
+    let report = &report[report.find('\n').unwrap() + 1..];
+    let parsed = kcrash::parse(report.as_bytes()).expect("the report parses");
+    assert_eq!(parsed.title, "WARNING: bad unlock balance in process_vm_rw_core");
+    let renamed = report.replace("__get_user_pages_remote", "gup_pages_remote");
+    let parsed = kcrash::parse(renamed.as_bytes()).expect("the report parses");
+    assert_eq!(parsed.title, "WARNING: bad unlock balance in gup_pages_remote");
 }
 
 #[test]

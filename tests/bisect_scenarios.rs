@@ -611,3 +611,15 @@ fn timeout_aborts() {
     assert!(r.result.unwrap_err().to_string().contains("taking too long"));
     assert!(r.sim.tested.borrow().is_empty());
 }
+
+#[test]
+fn merge_culprit_is_flagged_and_skips_noop_detection() {
+    // The bug comes with the merge commit 804 itself.
+    let r = cause(905, |w| w.intro = Some(804));
+    assert_eq!(culprit(&r), 804);
+    let res = ok(&r);
+    assert!(res.merge);
+    assert!(!res.noop);
+    assert_eq!(res.culprit_signature, None);
+    assert!(r.log.text().contains("\nMerge: "));
+}

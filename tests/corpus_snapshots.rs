@@ -23,6 +23,37 @@ fn edge_cases() {
     insta::glob!("../corpus", "edge/*.log", |path| insta::assert_json_snapshot!(parsed(path)));
 }
 
+/// Every line the title engine takes a function from also parses as a structured frame with
+/// that function (the structured grammar covers the engine's).
+#[test]
+fn structured_frames_cover_title_frames() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller/report");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "syzkaller corpus missing at {}", dir.display());
+        eprintln!("NOT RUN: syzkaller corpus missing at {}", dir.display());
+        return;
+    };
+    let mut checked = 0;
+    for entry in entries {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        for raw in data.split(|&c| c == b'\n') {
+            let line = kcrash::console::Line::detached(raw, 0, raw.len());
+            let Some((name, _)) = kcrash::frame::frame_functions(line.text) else { continue };
+            // The engine's pattern also takes `4` from `4.1.15+ #4 Not tainted`: only lines
+            // with an offset are frames for the structured grammar.
+            if !line.text.windows(3).any(|w| w == b"+0x") {
+                continue;
+            }
+            let frame = kcrash::frame::parse_frame(line.text, line.questionable)
+                .unwrap_or_else(|| panic!("no structured frame for {:?}", String::from_utf8_lossy(line.text)));
+            let name = kcrash::demangle::demangle(name);
+            assert!(frame.function.starts_with(&name), "{} vs {name}", frame.function);
+            checked += 1;
+        }
+    }
+    assert!(checked > 10_000, "only {checked} frame lines");
+}
+
 #[test]
 fn qemu_consoles() {
     insta::glob!("../corpus", "consoles/*.log", |path| insta::assert_json_snapshot!(parsed(path)));

@@ -2,6 +2,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -56,4 +57,43 @@ pub fn sources(files: &[PathBuf]) -> Box<dyn Iterator<Item = anyhow::Result<Sour
         }
         Ok(Source { name: p.display().to_string(), reader: Box::new(file) })
     }))
+}
+
+/// grep's exit status: 0 every input had a crash, 1 some had none, 2 some could not be read.
+#[derive(Default)]
+pub struct Status {
+    pub missing: bool,
+    pub failed: bool,
+}
+
+impl Status {
+    pub fn code(&self) -> ExitCode {
+        if self.failed {
+            ExitCode::from(2)
+        } else if self.missing {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Run `each` on every input that could be opened (it says whether the input had a crash).
+/// An input that could not be opened is named on stderr in one line and the others are
+/// still processed; an error of `each` itself (a failed write) stops everything.
+pub fn each_input<T>(
+    items: impl Iterator<Item = anyhow::Result<T>>,
+    mut each: impl FnMut(T) -> anyhow::Result<bool>,
+) -> anyhow::Result<ExitCode> {
+    let mut status = Status::default();
+    for item in items {
+        match item {
+            Ok(item) => status.missing |= !each(item)?,
+            Err(e) => {
+                status.failed = true;
+                eprintln!("kcrash: {e:#}");
+            }
+        }
+    }
+    Ok(status.code())
 }

@@ -3,6 +3,9 @@
 pub mod bisect;
 pub mod check;
 pub mod corpus;
+pub mod dedup;
 pub mod input;
 pub mod ksig;
+pub mod signature;
+pub mod store;
 pub mod title;

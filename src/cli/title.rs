@@ -10,7 +10,7 @@ use std::io::Read;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::input::{inputs, sources};
+use super::input::{each_input, inputs, sources};
 use kcrash::report::REPORT_SCHEMA;
 use kcrash::stream::CrashStream;
 use kcrash::Report;
@@ -49,46 +49,17 @@ pub struct EveryCrash {
     pub idle: f64,
 }
 
-/// grep's exit status: 0 every input had a crash, 1 some had none, 2 some could not be read.
-#[derive(Default)]
-pub struct Status {
-    missing: bool,
-    failed: bool,
-}
-
-impl Status {
-    pub fn code(&self) -> ExitCode {
-        if self.failed {
-            ExitCode::from(2)
-        } else if self.missing {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        }
-    }
-}
-
 /// Run `each` on the report of every readable input; unreadable inputs are reported on
 /// stderr (one line) and the others still processed.
 fn for_each_report(
     files: &[PathBuf],
     mut each: impl FnMut(&str, Option<&Report>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    let mut status = Status::default();
-    for input in inputs(files) {
-        match input {
-            Ok(input) => {
-                let rep = kcrash::parse(&input.data);
-                status.missing |= rep.is_none();
-                each(&input.name, rep.as_ref())?;
-            }
-            Err(e) => {
-                status.failed = true;
-                eprintln!("kcrash: {e:#}");
-            }
-        }
-    }
-    Ok(status.code())
+    each_input(inputs(files), |input| {
+        let rep = kcrash::parse(&input.data);
+        each(&input.name, rep.as_ref())?;
+        Ok(rep.is_some())
+    })
 }
 
 pub fn run_title(args: TitleArgs) -> anyhow::Result<ExitCode> {
@@ -148,16 +119,8 @@ fn for_each_crash(
     every: &EveryCrash,
     mut each: impl FnMut(&str, &Report) -> std::io::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    let mut status = Status::default();
-    for source in sources(files) {
-        let source = match source {
-            Ok(s) => s,
-            Err(e) => {
-                status.failed = true;
-                eprintln!("kcrash: {e:#}");
-                continue;
-            }
-        };
+    let mut read_failed = false;
+    let code = each_input(sources(files), |source| {
         let name = source.name.clone();
         let mut found = false;
         let mut write_error = None;
@@ -176,12 +139,12 @@ fn for_each_crash(
             return Err(e.into());
         }
         if let Err(e) = read {
-            status.failed = true;
+            read_failed = true;
             eprintln!("kcrash: reading {name}: {e}");
         }
-        status.missing |= !found;
-    }
-    Ok(status.code())
+        Ok(found)
+    })?;
+    Ok(if read_failed { ExitCode::from(2) } else { code })
 }
 
 /// Stream a live console: a reader thread hands over chunks; when none comes for `idle`,

@@ -1,6 +1,6 @@
 //! The oops table compiled once: regexes with placeholders expanded, header scanners.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::AhoCorasick;
 use regex::bytes::{Regex, RegexBuilder};
@@ -56,9 +56,16 @@ pub enum CompiledPart {
 pub struct CompiledStack {
     pub parts: Vec<CompiledPart>,
     pub parts2: Vec<CompiledPart>,
-    /// Global and format-specific skip patterns as one alternation.
-    pub skip: Regex,
+    /// Format-specific skip patterns (the global ones apply too: see [`CompiledStack::skips`]).
+    pub skip: Option<Regex>,
     pub extractor: Extractor,
+}
+
+impl CompiledStack {
+    /// Whether a frame's function is never the one a title names.
+    pub fn skips(&self, function: &[u8]) -> bool {
+        GLOBAL_SKIP_RE.is_match(function) || self.skip.as_ref().is_some_and(|re| re.is_match(function))
+    }
 }
 
 pub struct CompiledFormat {
@@ -71,13 +78,24 @@ pub struct CompiledFormat {
 pub struct CompiledGroup {
     pub spec: &'static Group,
     pub suppress: Option<Regex>,
-    pub formats: Vec<CompiledFormat>,
+    /// Compiled on first use: a run usually meets a few groups, and the skip lists are big.
+    formats: OnceLock<Vec<CompiledFormat>>,
 }
+
+impl CompiledGroup {
+    pub fn formats(&self) -> &[CompiledFormat] {
+        self.formats.get_or_init(|| self.spec.formats.iter().map(compile_format).collect())
+    }
+}
+
+static GLOBAL_SKIP_RE: LazyLock<Regex> = LazyLock::new(|| compile_any(GLOBAL_SKIP.iter().copied()));
 
 pub struct Engine {
     pub groups: Vec<CompiledGroup>,
-    /// All group headers, for one scan over a whole log.
+    /// All group headers (overlapping search: which headers a line holds).
     pub headers: AhoCorasick,
+    /// All group headers, leftmost-first: the fast search for lines holding any header.
+    pub any_header: AhoCorasick,
     pub stack_starts: Vec<Regex>,
     pub any_stack_start: Regex,
     pub riscv_registers: usize,
@@ -99,34 +117,34 @@ fn compile_parts(parts: &[Part]) -> Vec<CompiledPart> {
         .collect()
 }
 
-fn compile_format(spec: &'static Format, global_skip: &Regex) -> CompiledFormat {
+fn compile_format(spec: &'static Format) -> CompiledFormat {
     let stack = spec.stack.map(|s| CompiledStack {
         parts: compile_parts(s.parts),
         parts2: compile_parts(s.parts2),
-        skip: if s.skip.is_empty() {
-            global_skip.clone()
-        } else {
-            compile_any(GLOBAL_SKIP.iter().chain(s.skip.iter()).copied())
-        },
+        skip: (!s.skip.is_empty()).then(|| compile_any(s.skip.iter().copied())),
         extractor: s.extractor,
     });
     CompiledFormat { spec, title: compile(spec.title), report: spec.report.map(compile), stack }
 }
 
 fn build() -> Engine {
-    let global_skip = compile_any(GLOBAL_SKIP.iter().copied());
     let groups = GROUPS
         .iter()
         .map(|g| CompiledGroup {
             spec: g,
             suppress: (!g.suppress.is_empty()).then(|| compile_any(g.suppress.iter().copied())),
-            formats: g.formats.iter().map(|f| compile_format(f, &global_skip)).collect(),
+            formats: OnceLock::new(),
         })
         .collect();
     let headers = AhoCorasick::new(GROUPS.iter().map(|g| g.header)).expect("static headers");
+    let any_header = aho_corasick::AhoCorasickBuilder::new()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(GROUPS.iter().map(|g| g.header))
+        .expect("static headers");
     Engine {
         groups,
         headers,
+        any_header,
         stack_starts: table::STACK_STARTS.iter().map(|s| compile(s)).collect(),
         any_stack_start: compile_any(table::STACK_STARTS.iter().copied()),
         riscv_registers: table::STACK_STARTS.iter().position(|s| *s == table::RISCV_REGISTERS).unwrap_or(usize::MAX),
@@ -149,7 +167,7 @@ mod tests {
     fn every_pattern_compiles() {
         let e = &*ENGINE;
         assert_eq!(e.groups.len(), 29);
-        let formats: usize = e.groups.iter().map(|g| g.formats.len()).sum();
+        let formats: usize = e.groups.iter().map(|g| g.formats().len()).sum();
         assert_eq!(formats, 119);
     }
 

@@ -32,7 +32,7 @@ pub fn describe(text: &[u8], group: &'static CompiledGroup) -> Described {
     let mut best = text.len();
     let mut out = Described::default();
     let mut matched_title = false;
-    for format in &group.formats {
+    for format in group.formats() {
         let Some(m) = format.title.find(text) else {
             continue;
         };
@@ -195,15 +195,15 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                     }
                     if let Some(CompiledPart::Re(next)) = parts.get(i + 1) {
                         if let Some(caps) = next.captures(line) {
-                            push_captures(&mut raw, &caps, &stack.skip);
+                            push_captures(&mut raw, &caps, stack);
                             i += 1;
                             break;
                         }
                     }
                     if let Some((first, second)) = frame::frame_functions(line) {
-                        push_name(&mut raw, first, &stack.skip);
+                        push_name(&mut raw, first, stack);
                         if let Some(second) = second {
-                            push_name(&mut raw, second, &stack.skip);
+                            push_name(&mut raw, second, stack);
                         }
                     }
                 }
@@ -215,7 +215,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                         break;
                     }
                     if let Some(caps) = re.captures(line) {
-                        push_captures(&mut raw, &caps, &stack.skip);
+                        push_captures(&mut raw, &caps, stack);
                         break;
                     }
                 }
@@ -257,18 +257,18 @@ fn first_trace(text: &[u8]) -> Vec<Frame> {
     frames
 }
 
-fn push_captures(raw: &mut Vec<String>, caps: &regex::bytes::Captures<'_>, skip: &regex::bytes::Regex) {
+fn push_captures(raw: &mut Vec<String>, caps: &regex::bytes::Captures<'_>, stack: &CompiledStack) {
     for g in caps.iter().skip(1).flatten() {
-        push_name(raw, g.as_bytes(), skip);
+        push_name(raw, g.as_bytes(), stack);
     }
 }
 
-fn push_name(raw: &mut Vec<String>, name: &[u8], skip: &regex::bytes::Regex) {
+fn push_name(raw: &mut Vec<String>, name: &[u8], stack: &CompiledStack) {
     if name.is_empty() {
         return;
     }
     let name = demangle(name);
-    if !skip.is_match(name.as_bytes()) {
+    if !stack.skips(name.as_bytes()) {
         raw.push(name);
     }
 }

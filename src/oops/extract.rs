@@ -2,8 +2,11 @@
 
 use memchr::memmem;
 
+use std::sync::LazyLock;
+
 use super::compiled::{Engine, ENGINE};
-use crate::console::{line_bounds, Context, ContextKey, Line, Lines};
+use super::scan::{self, header_lines, Marks};
+use crate::console::{Context, ContextKey, Line};
 
 const REPLAY_MARKER: &[u8] = b"** replaying previous printk message **";
 
@@ -24,6 +27,15 @@ pub fn matching_groups(engine: &Engine, raw: &[u8]) -> u32 {
     for m in engine.headers.find_overlapping_iter(raw) {
         present |= 1 << m.pattern().as_usize();
     }
+    unsuppressed(engine, present, raw)
+}
+
+/// The groups whose header the line holds (`marks`), less those its text suppresses.
+pub fn groups_of(marks: Marks, raw: &[u8]) -> u32 {
+    unsuppressed(&ENGINE, (marks & scan::HEADERS) as u32, raw)
+}
+
+fn unsuppressed(engine: &Engine, mut present: u32, raw: &[u8]) -> u32 {
     let mut matching = 0u32;
     while present != 0 {
         let g = present.trailing_zeros() as usize;
@@ -44,21 +56,10 @@ pub fn replay_follows(after_line: &[u8]) -> bool {
     }
     let next = &after_line[1..];
     let next_line = &next[..memchr::memchr(b'\n', next).unwrap_or(next.len())];
-    memmem::find(next_line, REPLAY_MARKER).is_some()
+    REPLAY_FINDER.find(next_line).is_some()
 }
 
-/// Lines (start, end) holding any oops header, in order, from one scan of the whole log.
-fn header_lines(log: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let mut next_line = 0;
-    ENGINE.headers.find_overlapping_iter(log).filter_map(move |m| {
-        if m.start() < next_line {
-            return None;
-        }
-        let (start, end) = line_bounds(log, m.start());
-        next_line = end + 1;
-        Some((start, end))
-    })
-}
+static REPLAY_FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(REPLAY_MARKER));
 
 pub fn find_first_oops(log: &[u8]) -> Option<Oops<'_>> {
     let engine = &*ENGINE;
@@ -80,10 +81,10 @@ pub fn contains_crash(log: &[u8]) -> bool {
 /// Every group bit set: a line that matches all groups has none left to "not match".
 const ALL_GROUPS: u32 = (1 << 29) - 1;
 
-const SENDING_NMI: &[u8] = b"Sending NMI from CPU";
-const LOCK_DEBUGGING_OFF: &[u8] = b"Disabling lock debugging due to kernel taint";
-const KERNEL_PANIC: &[u8] = b"Kernel panic - not syncing";
-const CIRCULAR_LOCKING: &[u8] = b"WARNING: possible circular locking dependency detected";
+/// Report text kept per line and per report: real reports are far smaller (the syzkaller
+/// corpus's largest log is ~100 KiB); the bounds keep title extraction linear on hostile input.
+const MAX_LINE_TEXT: usize = 64 << 10;
+const MAX_REPORT_TEXT: usize = 1 << 20;
 
 /// What the line before the current one was, for the symbolised-repeat rule.
 pub struct PreviousLine {
@@ -125,6 +126,8 @@ pub struct ReportBuilder {
     pub prefix: Vec<u8>,
     /// A second report began (in any context).
     pub second_seen: bool,
+    /// Text was left out: a line or the report outgrew its limit.
+    pub truncated: bool,
     /// Lines of the report, as `text_lines` counts them.
     pub text_lines: usize,
     min_lines: usize,
@@ -133,8 +136,8 @@ pub struct ReportBuilder {
 }
 
 impl ReportBuilder {
-    pub fn new(oops_line: &Line<'_>, group: usize, prefix: Vec<u8>) -> Self {
-        let min_lines = if memmem::find(oops_line.raw, b"BUG: KMSAN:").is_some() { 16 } else { 22 };
+    pub fn new(oops_line: &Line<'_>, marks: Marks, group: usize, prefix: Vec<u8>) -> Self {
+        let min_lines = if marks & scan::KMSAN != 0 { 16 } else { 22 };
         let mut builder = ReportBuilder {
             group,
             context: ContextKey::of(oops_line.context),
@@ -145,6 +148,7 @@ impl ReportBuilder {
             report: Vec::new(),
             prefix,
             second_seen: false,
+            truncated: false,
             text_lines: 1,
             min_lines,
             cpu_backtrace: false,
@@ -166,6 +170,7 @@ impl ReportBuilder {
             report: Vec::new(),
             prefix: Vec::new(),
             second_seen: false,
+            truncated: false,
             text_lines: 0,
             min_lines: 0,
             cpu_backtrace: false,
@@ -174,7 +179,14 @@ impl ReportBuilder {
     }
 
     fn append(&mut self, text: &[u8]) {
-        self.report.extend_from_slice(text);
+        if self.report.len() >= MAX_REPORT_TEXT {
+            self.truncated = true;
+            return;
+        }
+        if text.len() > MAX_LINE_TEXT {
+            self.truncated = true;
+        }
+        self.report.extend_from_slice(&text[..text.len().min(MAX_LINE_TEXT)]);
         self.report.push(b'\n');
         if !self.second_seen || self.context.as_context().is_caller() {
             self.report_end = self.report.len();
@@ -183,20 +195,21 @@ impl ReportBuilder {
 
     /// Whether an oops line (`groups != 0`, not cut by a replay) starts a second report
     /// rather than continuing this one.
-    pub fn is_second_report(&self, line: &Line<'_>, previous: &PreviousLine) -> bool {
-        !ENGINE.not_a_second_report.is_match(line.raw) && !symbolizer_continuation(previous, line)
+    pub fn is_second_report(line: &Line<'_>, marks: Marks, previous: &PreviousLine) -> bool {
+        marks & scan::NOT_A_SECOND_REPORT_MARK == 0 && !symbolizer_continuation(previous, line)
     }
 
-    /// Feed a line after the oops line. `groups` are its matching oops groups with
-    /// replay-truncated lines already cleared; `previous` is the line before it.
-    pub fn feed(&mut self, line: &Line<'_>, groups: u32, previous: &PreviousLine) {
+    /// Feed a line after the oops line. `marks` are its [`scan`] marks and `groups` its
+    /// matching oops groups, with replay-truncated lines cleared; `previous` is the line
+    /// before it.
+    pub fn feed(&mut self, line: &Line<'_>, marks: Marks, groups: u32, previous: &PreviousLine) {
         if groups != 0 {
             self.end_pos = line.next;
-            if !self.second_seen && self.is_second_report(line, previous) {
+            if !self.second_seen && Self::is_second_report(line, marks, previous) {
                 self.second_seen = true;
             }
         }
-        if !self.second_seen && groups != ALL_GROUPS && ENGINE.info_with_stack.is_match(line.raw) {
+        if !self.second_seen && groups != ALL_GROUPS && marks & scan::INFO_WITH_STACK_MARK != 0 {
             self.second_seen = true;
         }
         let in_context = self.context.matches(line.context) || (self.cpu_backtrace && line.context.is_cpu());
@@ -204,32 +217,17 @@ impl ReportBuilder {
             return;
         }
         self.text_lines += 1;
-        if self.skip_rest || memmem::find(line.raw, LOCK_DEBUGGING_OFF).is_some() {
+        if self.skip_rest || marks & scan::LOCK_DEBUGGING_OFF != 0 {
             return;
         }
-        if memmem::find(line.raw, SENDING_NMI).is_some() {
+        if marks & scan::SENDING_NMI != 0 {
             self.cpu_backtrace = true;
-        } else if self.text_lines > self.min_lines
-            && (memmem::find(line.raw, KERNEL_PANIC).is_some() || memmem::find(line.raw, CIRCULAR_LOCKING).is_some())
-        {
+        } else if self.text_lines > self.min_lines && marks & (scan::KERNEL_PANIC | scan::CIRCULAR_LOCKING) != 0 {
             self.skip_rest = true;
             return;
         }
         self.append(line.text);
     }
-}
-
-/// Oops groups of a line, with a line cut short by a replay counting as none.
-pub fn line_groups(log_after_line: &[u8], raw: &[u8]) -> u32 {
-    let engine = &*ENGINE;
-    if !engine.headers.is_match(raw) {
-        return 0;
-    }
-    let groups = matching_groups(engine, raw);
-    if groups != 0 && replay_follows(log_after_line) {
-        return 0;
-    }
-    groups
 }
 
 /// Cut the report of `oops` out of the log: every line from the oops line to the end.
@@ -239,16 +237,23 @@ pub fn find_report(log: &[u8], oops: &Oops<'_>) -> ReportBuilder {
         prefix.extend_from_slice(line);
         prefix.push(b'\n');
     }
-    let mut lines = Lines::new(log, oops.start);
-    let first = lines.next().expect("the oops line is a line");
-    let mut builder = ReportBuilder::new(&first, oops.group, prefix);
+    let rest = &log[oops.start..];
+    let first = Line::new(log, oops.start, oops.line_end);
+    let mut builder = ReportBuilder::new(&first, scan::line_marks(first.raw), oops.group, prefix);
     let mut previous = PreviousLine::default();
     previous.set(&first);
-    for line in lines {
-        let groups = line_groups(&log[line.next..], line.raw);
-        builder.feed(&line, groups, &previous);
+    scan::marked_lines(rest, |start, end, marks| {
+        if start == 0 {
+            return; // the oops line
+        }
+        let line = Line::new(log, oops.start + start, oops.start + end);
+        let mut groups = if marks & scan::HEADERS != 0 { groups_of(marks, line.raw) } else { 0 };
+        if groups != 0 && replay_follows(&rest[end..]) {
+            groups = 0;
+        }
+        builder.feed(&line, marks, groups, &previous);
         previous.set(&line);
-    }
+    });
     builder
 }
 

@@ -10,6 +10,7 @@ pub mod corrupt;
 pub mod describe;
 pub mod extract;
 pub mod lists;
+pub mod scan;
 pub mod table;
 
 use std::sync::LazyLock;
@@ -60,12 +61,14 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
 /// header does not survive prefix stripping.
 pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) -> Report {
     let group = &ENGINE.groups[builder.group];
-    let extract::ReportBuilder { mut report, report_end, mut prefix, start, line_end, end_pos, context, .. } = builder;
+    let extract::ReportBuilder {
+        mut report, report_end, mut prefix, start, line_end, end_pos, context, truncated, ..
+    } = builder;
     let mut described = describe::describe(&report[..report_end], group);
     if described.title.is_empty() {
         // The header is not in the stripped text: describe the raw lines instead.
         prefix.clear();
-        report = raw.to_vec();
+        report = raw[..raw.len().min(1 << 20)].to_vec();
         described = describe::describe(&report, group);
         if described.title.is_empty() {
             let oops_line = &raw[..(line_end - start).min(raw.len())];
@@ -93,6 +96,7 @@ pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) ->
         skip_pos: line_end,
         frames: described.frames,
         context: context.as_context().label(),
+        truncated,
         title,
         alt_titles,
         ..Report::default()

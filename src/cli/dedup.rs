@@ -1,0 +1,178 @@
+//! `kcrash dedup`: every crash of many logs, grouped by signature.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Context;
+use clap::Args;
+
+use super::signature::LevelArg;
+use kcrash::signature::{signature, Level, SIGNATURE_SCHEMA};
+
+#[derive(Args)]
+pub struct DedupArgs {
+    /// Log files, and directories to walk (recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The signature level that makes two crashes the same.
+    #[arg(long, value_enum, default_value_t)]
+    pub by: LevelArg,
+    /// One JSON object per group (JSON Lines), with a `schema` version field.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The crashes of one file: (signature, title, crash type) in order.
+type FileCrashes = Vec<(String, String, &'static str)>;
+
+struct Group {
+    count: usize,
+    title: String,
+    crash_type: &'static str,
+    /// Indices into the sorted file list.
+    first: usize,
+    last: usize,
+}
+
+pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
+    let level = Level::from(args.by);
+    let mut failed = false;
+    let mut files = Vec::new();
+    for path in &args.paths {
+        if let Err(e) = walk(path, &mut files) {
+            failed = true;
+            eprintln!("kcrash: {e:#}");
+        }
+    }
+    // Sorted so that "first" and "last" file and the output order do not depend on the
+    // directory order or on thread timing.
+    files.sort();
+    files.dedup();
+
+    let results = parse_in_parallel(&files, level);
+    let mut groups: HashMap<String, Group> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for (index, result) in results.into_iter().enumerate() {
+        let crashes = match result {
+            Ok(crashes) => crashes,
+            Err(e) => {
+                failed = true;
+                eprintln!("kcrash: {e:#}");
+                continue;
+            }
+        };
+        for (sig, title, crash_type) in crashes {
+            let group = groups.entry(sig).or_insert_with_key(|sig| {
+                order.push(sig.clone());
+                Group { count: 0, title, crash_type, first: index, last: index }
+            });
+            group.count += 1;
+            group.last = index;
+        }
+    }
+    // Most frequent first; ties in order of first appearance.
+    let mut sorted: Vec<(&String, &Group)> = order.iter().map(|s| (s, &groups[s])).collect();
+    sorted.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.1.first.cmp(&b.1.first)));
+
+    let mut out = std::io::stdout().lock();
+    for (sig, g) in &sorted {
+        let (first, last) = (files[g.first].display(), files[g.last].display());
+        if args.json {
+            let obj = serde_json::json!({
+                "schema": SIGNATURE_SCHEMA,
+                "count": g.count,
+                "signature": sig,
+                "title": g.title,
+                "type": g.crash_type,
+                "first": first.to_string(),
+                "last": last.to_string(),
+            });
+            writeln!(out, "{obj}")?;
+        } else {
+            writeln!(out, "{:>7}  {sig}  {}", g.count, g.title)?;
+            writeln!(out, "         first: {first}")?;
+            writeln!(out, "         last:  {last}")?;
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else if sorted.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Collect the regular files under `path`. Symbolic links to files are followed, links to
+/// directories are not (they can make cycles).
+fn walk(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_dir() {
+        files.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot read directory {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot read directory {}", dir.display()))?;
+            let kind = entry.file_type().with_context(|| format!("cannot read {}", entry.path().display()))?;
+            let p = entry.path();
+            if kind.is_dir() {
+                pending.push(p);
+            } else if kind.is_file() || (kind.is_symlink() && p.is_file()) {
+                files.push(p);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parse every file on all available cores; the results keep the order of `files`.
+fn parse_in_parallel(files: &[PathBuf], level: Level) -> Vec<anyhow::Result<FileCrashes>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<anyhow::Result<FileCrashes>>> = (0..files.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    // Files are handed out one at a time, so one huge log does not hold up
+                    // a whole share of the others.
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = files.get(i) else { break };
+                        done.push((i, crashes_of(path, level)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for handle in handles {
+            // A worker only panics on a bug; its files are then reported as failed below.
+            if let Ok(done) = handle.join() {
+                for (i, r) in done {
+                    results[i] = Some(r);
+                }
+            }
+        }
+    });
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.unwrap_or_else(|| Err(anyhow::anyhow!("{}: internal error while parsing", files[i].display()))))
+        .collect()
+}
+
+fn crashes_of(path: &Path, level: Level) -> anyhow::Result<FileCrashes> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let data = kcrash::console::clean(data);
+    Ok(kcrash::parse_all(&data)
+        .iter()
+        .map(|rep| (signature(rep, level).to_string(), rep.title.clone(), rep.crash_type.as_str()))
+        .collect())
+}

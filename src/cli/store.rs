@@ -1,0 +1,111 @@
+//! `kcrash ingest` and `kcrash db list|show`: the SQLite crash store.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use super::input::{each_input, inputs};
+use kcrash::store::{CrashDetail, Store, DEFAULT_DB, STORE_JSON_SCHEMA};
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// Console logs to record; stdin when none is given.
+    pub files: Vec<PathBuf>,
+    /// The store file (created when missing).
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum DbCommand {
+    /// Every crash of the store, most frequent first: id, count, last seen, title.
+    List {
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: PathBuf,
+        /// One JSON object per crash (JSON Lines), with a `schema` version field.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One crash: its signature, occurrences and the report of its first occurrence.
+    Show {
+        /// The crash id, as `ingest` and `db list` print it.
+        id: i64,
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: PathBuf,
+        /// One JSON object, with a `schema` version field.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    // Open first: a foreign or damaged store stops everything before any log is read.
+    let mut store = Store::open_or_create(&args.db)?;
+    let mut out = std::io::stdout().lock();
+    each_input(inputs(&args.files), |input| {
+        let reports = kcrash::parse_all(&input.data);
+        if reports.is_empty() {
+            eprintln!("kcrash: {}: no crash", input.name);
+            return Ok(false);
+        }
+        let recorded = store.ingest(&input.name, &reports).with_context(|| format!("recording {}", input.name))?;
+        for r in recorded {
+            if r.new {
+                writeln!(out, "new {} {}", r.id, r.title)?;
+            } else {
+                writeln!(out, "known {} (seen {} times) {}", r.id, r.count, r.title)?;
+            }
+        }
+        Ok(true)
+    })
+}
+
+pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        DbCommand::List { db, json } => {
+            let store = Store::open_existing(&db)?;
+            for c in store.list()? {
+                if json {
+                    let obj = serde_json::json!({ "schema": STORE_JSON_SCHEMA, "crash": c });
+                    writeln!(out, "{obj}")?;
+                } else {
+                    writeln!(out, "{:>6} {:>6}  {}  {}", c.id, c.count, c.last_seen, c.title)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Show { id, db, json } => {
+            let store = Store::open_existing(&db)?;
+            let Some(crash) = store.show(id)? else {
+                eprintln!("kcrash: {}: no crash with id {id}", db.display());
+                return Ok(ExitCode::from(1));
+            };
+            if json {
+                let obj = serde_json::json!({ "schema": STORE_JSON_SCHEMA, "crash": crash });
+                writeln!(out, "{obj}")?;
+            } else {
+                print_detail(&mut out, &crash)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_detail(out: &mut impl Write, c: &CrashDetail) -> std::io::Result<()> {
+    let s = &c.summary;
+    writeln!(out, "id:         {}", s.id)?;
+    writeln!(out, "title:      {}", s.title)?;
+    writeln!(out, "type:       {}", s.crash_type)?;
+    writeln!(out, "signature:  {}", s.signature)?;
+    writeln!(out, "seen:       {} times, first {} UTC, last {} UTC", s.count, s.first_seen, s.last_seen)?;
+    writeln!(out, "\noccurrences:")?;
+    for o in &c.occurrences {
+        writeln!(out, "  {} UTC  {} (byte {})", o.time, o.source, o.start_pos)?;
+    }
+    writeln!(out, "\nreport of the first occurrence:\n")?;
+    writeln!(out, "{}", c.report.trim_end())
+}

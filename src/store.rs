@@ -1,0 +1,342 @@
+//! The crash store: an SQLite file that remembers every crash ingested, and says whether a
+//! new one was seen before.
+//!
+//! A *crash* is one `stack`-level signature; an *occurrence* is one report of it in one
+//! ingested log. Each occurrence keeps all three signatures, so that the store can be
+//! regrouped at another level later.
+//!
+//! Safety of the data comes first:
+//! - opening checks the file's `application_id` and `user_version`: a foreign SQLite
+//!   database, a newer schema or a file that is not SQLite at all is refused with an error
+//!   and left untouched;
+//! - WAL journal, a busy timeout and `BEGIN IMMEDIATE` transactions let several processes
+//!   ingest into one file at once without losing a crash (the write lock is taken at the
+//!   start of each transaction, so a transaction never fails half-way on lock upgrade).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use crate::report::Report;
+use crate::signature::{signature, Level};
+
+/// `PRAGMA application_id` of a kcrash store: "kcrs" in ASCII.
+pub const APPLICATION_ID: i32 = 0x6b63_7273;
+
+/// `PRAGMA user_version`: the schema version this code reads and writes.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Version of the JSON objects printed by `kcrash db list --json` and `kcrash db show --json`.
+pub const STORE_JSON_SCHEMA: u32 = 1;
+
+/// The default store file, in the current directory.
+pub const DEFAULT_DB: &str = "kcrash.db";
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+const SCHEMA: &str = "
+CREATE TABLE crashes (
+    id INTEGER PRIMARY KEY,
+    signature TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    type TEXT NOT NULL
+);
+CREATE TABLE occurrences (
+    id INTEGER PRIMARY KEY,
+    crash_id INTEGER NOT NULL REFERENCES crashes(id),
+    title TEXT NOT NULL,
+    type TEXT NOT NULL,
+    title_signature TEXT NOT NULL,
+    stack_signature TEXT NOT NULL,
+    file_signature TEXT NOT NULL,
+    guilty_file TEXT,
+    source TEXT NOT NULL,
+    start_pos INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    report BLOB NOT NULL
+);
+CREATE INDEX occurrences_by_crash ON occurrences(crash_id);
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: no crash store there (ingest creates one)")]
+    Missing { path: PathBuf },
+    #[error("{path}: not a kcrash crash store ({reason}); refusing to touch it")]
+    Foreign { path: PathBuf, reason: String },
+    #[error("{path}: the crash store is damaged (database disk image is malformed)")]
+    Corrupt { path: PathBuf },
+    #[error("{path}: crash store schema version {found} is newer than this kcrash supports ({SCHEMA_VERSION})")]
+    TooNew { path: PathBuf, found: i32 },
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// The result of recording one crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ingested {
+    /// The crash's id in the store.
+    pub id: i64,
+    /// Whether this signature had never been seen before.
+    pub new: bool,
+    /// How many occurrences the crash has now, this one included.
+    pub count: u64,
+    pub title: String,
+}
+
+/// One crash of the store, with its occurrence count and first and last times (UTC,
+/// `YYYY-MM-DD HH:MM:SS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrashSummary {
+    pub id: i64,
+    pub signature: String,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub crash_type: String,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// One report of a crash, as ingested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Occurrence {
+    pub id: i64,
+    pub title: String,
+    pub title_signature: String,
+    pub stack_signature: String,
+    pub file_signature: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guilty_file: Option<String>,
+    pub source: String,
+    pub start_pos: u64,
+    pub time: String,
+}
+
+/// A crash with its occurrences (oldest first) and the report text of the first one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrashDetail {
+    #[serde(flatten)]
+    pub summary: CrashSummary,
+    pub occurrences: Vec<Occurrence>,
+    pub report: String,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open the store at `path`, creating it when the file does not exist or is empty.
+    pub fn open_or_create(path: &Path) -> Result<Store, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Store::open_with(path, flags, true)
+    }
+
+    /// Open an existing store; a missing file is an error rather than a new empty store.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing { path: path.to_path_buf() });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Store::open_with(path, flags, false)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags, create: bool) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
+        let mut store = Store { conn, path: path.to_path_buf() };
+        store.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| store.error(e))?;
+        // The header check comes before anything that could write to the file. It reads one
+        // snapshot: another process may be creating the store right now.
+        match store.header()? {
+            (APPLICATION_ID, v, _) if v == SCHEMA_VERSION => {}
+            (APPLICATION_ID, v, _) if v > SCHEMA_VERSION => {
+                return Err(StoreError::TooNew { path: store.path, found: v });
+            }
+            (0, 0, true) if create => store.initialise()?,
+            (0, 0, true) => {
+                return Err(StoreError::Foreign { path: store.path, reason: "empty database".into() });
+            }
+            (id, v, _) => {
+                let reason = format!("application_id {id:#x}, user_version {v}");
+                return Err(StoreError::Foreign { path: store.path, reason });
+            }
+        }
+        store.conn.pragma_update(None, "foreign_keys", true).map_err(|e| store.error(e))?;
+        Ok(store)
+    }
+
+    fn error(&self, e: rusqlite::Error) -> StoreError {
+        sqlite_error(&self.path, e)
+    }
+
+    /// `application_id`, `user_version`, and whether the database has no schema objects at
+    /// all (a file SQLite just created, or an empty one), read in one transaction so that a
+    /// store being created by another process is seen before or after, never half-made.
+    fn header(&mut self) -> Result<(i32, i32, bool), StoreError> {
+        let path = self.path.clone();
+        let err = |e| sqlite_error(&path, e);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(err)?;
+        let objects: i64 = tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(err)?;
+        let id: i32 = tx.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(err)?;
+        let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok((id, version, objects == 0))
+    }
+
+    /// Create the schema. Another process may be creating it at the same time: the check
+    /// is repeated under the write lock and whoever comes second finds it done.
+    fn initialise(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| sqlite_error(&path, e);
+        // WAL is a property of the file; switching needs no transaction to be open.
+        self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(())).map_err(err)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let id: i32 = tx.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(err)?;
+        let objects: i64 = tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(err)?;
+        match (id, objects) {
+            (APPLICATION_ID, _) => {}
+            (0, 0) => {
+                tx.execute_batch(SCHEMA).map_err(err)?;
+                tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(err)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(err)?;
+            }
+            _ => return Err(StoreError::Foreign { path: path.clone(), reason: "changed while being created".into() }),
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Record every report of one log (`source` names it), in one transaction: either all
+    /// of them are stored or none is.
+    pub fn ingest(&mut self, source: &str, reports: &[Report]) -> Result<Vec<Ingested>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| sqlite_error(&path, e);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let mut out = Vec::with_capacity(reports.len());
+        for rep in reports {
+            let [title_sig, stack_sig, file_sig] = Level::ALL.map(|l| signature(rep, l).to_string());
+            let kind = rep.crash_type.as_str();
+            let known: Option<i64> = tx
+                .query_row("SELECT id FROM crashes WHERE signature = ?1", [&stack_sig], |r| r.get(0))
+                .optional()
+                .map_err(err)?;
+            let id = match known {
+                Some(id) => id,
+                None => {
+                    tx.execute(
+                        "INSERT INTO crashes (signature, title, type) VALUES (?1, ?2, ?3)",
+                        params![stack_sig, rep.title, kind],
+                    )
+                    .map_err(err)?;
+                    tx.last_insert_rowid()
+                }
+            };
+            tx.execute(
+                "INSERT INTO occurrences (crash_id, title, type, title_signature, stack_signature, file_signature,
+                     guilty_file, source, start_pos, time, report)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    id,
+                    rep.title,
+                    kind,
+                    title_sig,
+                    stack_sig,
+                    file_sig,
+                    rep.guilty_file,
+                    source,
+                    rep.start_pos as i64,
+                    now,
+                    rep.report
+                ],
+            )
+            .map_err(err)?;
+            let count: i64 = tx
+                .query_row("SELECT count(*) FROM occurrences WHERE crash_id = ?1", [id], |r| r.get(0))
+                .map_err(err)?;
+            out.push(Ingested { id, new: known.is_none(), count: count as u64, title: rep.title.clone() });
+        }
+        tx.commit().map_err(err)?;
+        Ok(out)
+    }
+
+    /// Every crash, most frequent first (ties: lowest id first).
+    pub fn list(&self) -> Result<Vec<CrashSummary>, StoreError> {
+        let sql = format!("{SUMMARY_SELECT} GROUP BY c.id ORDER BY count(o.id) DESC, c.id");
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(e))?;
+        let rows = stmt.query_map([], summary_row).map_err(|e| self.error(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.error(e))
+    }
+
+    /// One crash with its occurrences; `None` when there is no crash with this id.
+    pub fn show(&self, id: i64) -> Result<Option<CrashDetail>, StoreError> {
+        let sql = format!("{SUMMARY_SELECT} WHERE c.id = ?1 GROUP BY c.id");
+        let summary = self.conn.query_row(&sql, [id], summary_row).optional().map_err(|e| self.error(e))?;
+        let Some(summary) = summary else { return Ok(None) };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, title, title_signature, stack_signature, file_signature, guilty_file, source, start_pos,
+                        datetime(time, 'unixepoch')
+                 FROM occurrences WHERE crash_id = ?1 ORDER BY id",
+            )
+            .map_err(|e| self.error(e))?;
+        let occurrences = stmt
+            .query_map([id], |r| {
+                Ok(Occurrence {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    title_signature: r.get(2)?,
+                    stack_signature: r.get(3)?,
+                    file_signature: r.get(4)?,
+                    guilty_file: r.get(5)?,
+                    source: r.get(6)?,
+                    start_pos: r.get::<_, i64>(7)? as u64,
+                    time: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.error(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.error(e))?;
+        let report: Vec<u8> = self
+            .conn
+            .query_row("SELECT report FROM occurrences WHERE crash_id = ?1 ORDER BY id LIMIT 1", [id], |r| r.get(0))
+            .map_err(|e| self.error(e))?;
+        Ok(Some(CrashDetail { summary, occurrences, report: String::from_utf8_lossy(&report).into_owned() }))
+    }
+}
+
+const SUMMARY_SELECT: &str = "SELECT c.id, c.signature, c.title, c.type, count(o.id),
+        datetime(min(o.time), 'unixepoch'), datetime(max(o.time), 'unixepoch')
+    FROM crashes c JOIN occurrences o ON o.crash_id = c.id";
+
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CrashSummary> {
+    Ok(CrashSummary {
+        id: r.get(0)?,
+        signature: r.get(1)?,
+        title: r.get(2)?,
+        crash_type: r.get(3)?,
+        count: r.get::<_, i64>(4)? as u64,
+        first_seen: r.get(5)?,
+        last_seen: r.get(6)?,
+    })
+}
+
+/// SQLite's "not a database" is the usual symptom of a foreign or damaged file: say so.
+fn sqlite_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => {
+            StoreError::Foreign { path: path.to_path_buf(), reason: "file is not an SQLite database".into() }
+        }
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path: path.to_path_buf() },
+        _ => StoreError::Sqlite { path: path.to_path_buf(), source: e },
+    }
+}

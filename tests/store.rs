@@ -1,0 +1,223 @@
+//! The crash store through the real binary: new/known, listing, refusing foreign files,
+//! and concurrent ingests that lose nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const KCRASH: &str = env!("CARGO_BIN_EXE_kcrash");
+
+fn kcrash(args: &[&str], dir: &Path) -> Output {
+    Command::new(KCRASH).args(args).current_dir(dir).output().expect("run kcrash")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn seed(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/reports").join(name)
+}
+
+/// A small x86 WARNING console whose crash is `WARNING in <function>`.
+fn warning_log(function: &str, pid: u32) -> String {
+    format!(
+        "[  10.000001] ------------[ cut here ]------------
+[  10.000002] WARNING: CPU: 1 PID: {pid} at net/core/{function}.c:10 {function}+0x12/0x40
+[  10.000003] Modules linked in:
+[  10.000004] CPU: 1 PID: {pid} Comm: syz-executor.0 Not tainted 6.1.0 #0
+[  10.000005] RIP: 0010:{function}+0x12/0x40 net/core/{function}.c:10
+[  10.000006] Call Trace:
+[  10.000007]  <TASK>
+[  10.000008]  {function}_caller+0x1/0x2 net/core/{function}.c:20
+[  10.000009]  do_syscall_64+0x3d/0xb0 arch/x86/entry/common.c:80
+[  10.000010]  </TASK>
+"
+    )
+}
+
+#[test]
+fn new_then_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = seed("seed-001.log");
+    let log = log.to_str().unwrap();
+    let first = kcrash(&["ingest", log], dir.path());
+    assert!(first.status.success(), "{}", stderr(&first));
+    let first = stdout(&first);
+    assert!(first.starts_with("new 1 WARNING in percpu_ref_exit\n"), "{first}");
+    let again = kcrash(&["ingest", "--db", "kcrash.db", log], dir.path());
+    assert!(stdout(&again).starts_with("known 1 (seen 2 times) WARNING in percpu_ref_exit\n"), "{}", stdout(&again));
+    assert!(dir.path().join("kcrash.db").exists());
+
+    let list = kcrash(&["db", "list"], dir.path());
+    assert!(list.status.success(), "{}", stderr(&list));
+    let list = stdout(&list);
+    assert!(list.lines().next().unwrap().contains("WARNING in percpu_ref_exit"), "{list}");
+
+    let json = kcrash(&["db", "list", "--json"], dir.path());
+    let first_line = stdout(&json);
+    let obj: serde_json::Value = serde_json::from_str(first_line.lines().next().unwrap()).unwrap();
+    assert_eq!(obj["schema"], 1);
+    assert_eq!(obj["crash"]["id"], 1);
+    assert_eq!(obj["crash"]["count"], 2);
+    assert!(obj["crash"]["signature"].as_str().unwrap().starts_with("stack-v1-"));
+
+    let show = kcrash(&["db", "show", "1"], dir.path());
+    assert!(show.status.success(), "{}", stderr(&show));
+    let show = stdout(&show);
+    assert!(show.contains("seen:       2 times"), "{show}");
+    assert!(show.contains("percpu_ref_exit+0x81/0xa0"), "{show}");
+    let show_json = kcrash(&["db", "show", "--json", "1"], dir.path());
+    let obj: serde_json::Value = serde_json::from_str(stdout(&show_json).trim()).unwrap();
+    assert_eq!(obj["crash"]["occurrences"].as_array().unwrap().len(), 2);
+
+    let missing = kcrash(&["db", "show", "99"], dir.path());
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn every_crash_of_a_log_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = format!("{}{}", warning_log("alpha_first", 10), warning_log("beta_second", 11));
+    std::fs::write(dir.path().join("two.log"), two).unwrap();
+    let o = kcrash(&["ingest", "two.log"], dir.path());
+    assert_eq!(stdout(&o), "new 1 WARNING in alpha_first\nnew 2 WARNING in beta_second\n", "{}", stderr(&o));
+}
+
+#[test]
+fn a_log_without_a_crash_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("quiet.log"), "[ 1.0] all good\n").unwrap();
+    let o = kcrash(&["ingest", "quiet.log"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "");
+}
+
+/// Assert that kcrash refused `db` with exit 2 and one line on stderr, leaving it as it was.
+fn assert_refused(dir: &Path, db: &Path, args: &[&str]) {
+    let before = std::fs::read(db).unwrap();
+    let o = kcrash(args, dir);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert_eq!(stdout(&o), "", "{args:?}");
+    assert_eq!(std::fs::read(db).unwrap(), before, "{args:?} changed the file");
+}
+
+#[test]
+fn foreign_and_corrupt_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = seed("seed-001.log");
+    let log = log.to_str().unwrap();
+
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "these are my notes, not a database\n".repeat(200)).unwrap();
+    for args in [&["ingest", "--db", "notes.db", log][..], &["db", "list", "--db", "notes.db"]] {
+        assert_refused(dir.path(), &text, args);
+    }
+    assert!(stderr(&kcrash(&["db", "list", "--db", "notes.db"], dir.path())).contains("not a kcrash crash store"));
+
+    let foreign = dir.path().join("other.db");
+    {
+        let conn = rusqlite::Connection::open(&foreign).unwrap();
+        conn.execute_batch("CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('ada');").unwrap();
+    }
+    for args in [&["ingest", "--db", "other.db", log][..], &["db", "show", "1", "--db", "other.db"]] {
+        assert_refused(dir.path(), &foreign, args);
+    }
+
+    // A store of ours whose pages were overwritten in the middle.
+    let damaged = dir.path().join("damaged.db");
+    let o = kcrash(&["ingest", "--db", "damaged.db", log], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let checkpoint = rusqlite::Connection::open(&damaged).unwrap();
+    checkpoint.pragma_update(None, "wal_checkpoint", "TRUNCATE").unwrap();
+    drop(checkpoint);
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let page = 4096;
+    for b in &mut bytes[page..] {
+        *b = 0xa5;
+    }
+    std::fs::write(&damaged, &bytes).unwrap();
+    assert_refused(dir.path(), &damaged, &["db", "list", "--db", "damaged.db"]);
+
+    let newer = dir.path().join("newer.db");
+    let o = kcrash(&["ingest", "--db", "newer.db", log], dir.path());
+    assert!(o.status.success());
+    rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let o = kcrash(&["db", "list", "--db", "newer.db"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("newer"), "{}", stderr(&o));
+}
+
+#[test]
+fn listing_a_missing_store_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kcrash(&["db", "list"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!dir.path().join("kcrash.db").exists());
+}
+
+/// Several processes ingest overlapping sets of logs into one new store at the same time.
+/// Every crash must be recorded once per ingest, and each signature announced as `new`
+/// exactly once, whichever process got there first.
+#[test]
+fn concurrent_ingests_lose_nothing() {
+    const PROCESSES: usize = 4;
+    const LOGS: usize = 25;
+    const DISTINCT: usize = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let mut names = Vec::new();
+    for i in 0..LOGS {
+        let name = format!("log-{i:02}.log");
+        std::fs::write(dir.path().join(&name), warning_log(&format!("crash_number_{}", i % DISTINCT), 100 + i as u32))
+            .unwrap();
+        names.push(name);
+    }
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|p| {
+            // Each process goes through the logs in its own order, so they collide.
+            let mut order = names.clone();
+            order.rotate_left(p * LOGS / PROCESSES);
+            Command::new(KCRASH)
+                .arg("ingest")
+                .args(&order)
+                .current_dir(dir.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn kcrash")
+        })
+        .collect();
+    let mut new_by_id: HashMap<String, usize> = HashMap::new();
+    let mut lines = 0;
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        for line in stdout(&o).lines() {
+            lines += 1;
+            let mut words = line.split(' ');
+            let (kind, id) = (words.next().unwrap(), words.next().unwrap().to_string());
+            if kind == "new" {
+                *new_by_id.entry(id).or_default() += 1;
+            } else {
+                assert_eq!(kind, "known", "{line}");
+            }
+        }
+    }
+    assert_eq!(lines, PROCESSES * LOGS);
+    assert_eq!(new_by_id.len(), DISTINCT, "{new_by_id:?}");
+    assert!(new_by_id.values().all(|&n| n == 1), "{new_by_id:?}");
+
+    let list = stdout(&kcrash(&["db", "list", "--json"], dir.path()));
+    let crashes: Vec<serde_json::Value> = list.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(crashes.len(), DISTINCT);
+    let total: u64 = crashes.iter().map(|c| c["crash"]["count"].as_u64().unwrap()).sum();
+    assert_eq!(total as usize, PROCESSES * LOGS);
+    let titles: HashSet<&str> = crashes.iter().map(|c| c["crash"]["title"].as_str().unwrap()).collect();
+    assert_eq!(titles.len(), DISTINCT);
+}
