@@ -210,6 +210,17 @@ fn recipe_a_bisects_a_module_history_on_debians_kernel() {
     let res = bisect(&config, &workdir);
     check_result(&res, &workdir, &hashes[4], "WARNING in crashmod_trigger");
     eprintln!("recipe A: bisection took {:.0} s", t.elapsed().as_secs_f64());
+
+    // The same with git's own bisection driving `kcrash check`.
+    let t = Instant::now();
+    git(&repo, &["bisect", "start", "master", &hashes[0]]);
+    let kcrash = env!("CARGO_BIN_EXE_kcrash");
+    let check_dir = root.join("check").display().to_string();
+    let cfg = config.display().to_string();
+    let out = git(&repo, &["bisect", "run", kcrash, "check", "--runs", "1", "--config", &cfg, "--workdir", &check_dir]);
+    git(&repo, &["bisect", "reset"]);
+    assert!(out.contains(&format!("{} is the first bad commit", hashes[4])), "{out}");
+    eprintln!("recipe A: git bisect run kcrash check took {:.0} s", t.elapsed().as_secs_f64());
 }
 
 /// Boots the module in each crash mode once and keeps the consoles: they are the real
