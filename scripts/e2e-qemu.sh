@@ -136,5 +136,5 @@ a) filter=(recipe_a) ;;
 b) filter=(recipe_b) ;;
 esac
 cd "$root"
-cargo test --test e2e_qemu -- --ignored --nocapture --test-threads=1 "${filter[@]}"
+cargo test --release --locked --test e2e_qemu -- --ignored --nocapture --test-threads=1 "${filter[@]}"
 say "done in $(( $(date +%s) - t0 )) s"
