@@ -162,3 +162,49 @@ fn check_exit_codes_for_git_bisect_run() {
     let out = Command::new(env!("CARGO_BIN_EXE_kcrash")).args(["check", "--config"]).arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(128));
 }
+
+/// The keys of the kernel and qemu kinds, as the README documents them.
+#[test]
+fn config_keys_for_kernel_and_qemu() {
+    use kcrash::bisect::config::{BuildKind, Config, TestKind};
+    let text = r#"repo = "linux"
+start = "master"
+[build]
+kind = "kernel"
+config = "kernel.config"
+[build.kernel]
+compilers = [{ since = "v5.16", cc = "gcc" }, { since = "v5.9", cc = "gcc-10" }]
+ccache = "ccache"
+jobs = 8
+[test]
+kind = "qemu"
+timeout = 300
+[test.qemu]
+accel = "kvm"
+kernel = "vmlinuz"
+reproducer = "repro.sh"
+include = ["crashmod.ko"]
+cmdline = "crashmode=0"
+memory = 1024
+cpus = 2
+vms = 4
+"#;
+    let c = Config::parse(text, Path::new("/cfg")).unwrap();
+    assert_eq!(c.build.kind, BuildKind::Kernel);
+    assert_eq!(c.build.kernel.compilers.len(), 2);
+    assert_eq!(c.build.kernel.jobs, Some(8));
+    assert_eq!(c.build.kernel.target, "bzImage");
+    assert_eq!(c.test.kind, TestKind::Qemu);
+    let q = &c.test.qemu;
+    assert_eq!((q.accel.as_str(), q.memory, q.cpus, q.vms), ("kvm", 1024, 2, 4));
+    // Config files are relative to the config; included build outputs to the repository.
+    assert_eq!(q.reproducer.as_deref(), Some(Path::new("/cfg/repro.sh")));
+    assert_eq!(q.kernel.as_deref(), Some(Path::new("/cfg/vmlinuz")));
+    assert_eq!(q.include, vec![std::path::PathBuf::from("crashmod.ko")]);
+
+    let err = |t: &str| Config::parse(t, Path::new("/cfg")).unwrap_err().to_string();
+    assert!(err(&text.replace("config = \"kernel.config\"\n", "")).contains("build.config"));
+    assert!(err(&text.replace("accel = \"kvm\"", "accel = \"hvf\"")).contains("test.qemu.accel"));
+    assert!(err(&text.replace("since = \"v5.9\"", "since = \"5.9\"")).contains("build.kernel.compilers"));
+    assert!(err(&text.replace("vms = 4", "vmz = 4")).contains("vmz"));
+}
