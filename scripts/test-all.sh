@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every test of kcrash: the Rust test suite, a short run of each fuzz target, and the real
+# kernel bisections in QEMU. On a fresh Debian machine (as root) it installs what is missing:
+# QEMU, busybox, the kernel packages and build dependencies, cargo-fuzz.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Kernel downloads and builds are kept between runs, outside the work tree.
+export KCRASH_E2E_CACHE="${KCRASH_E2E_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/kcrash-e2e}"
+
+cargo test --release --locked
+bash scripts/e2e-qemu.sh
