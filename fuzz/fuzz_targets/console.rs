@@ -1,0 +1,46 @@
+//! The console parser on arbitrary bytes: no panic, no hang, and the entry points agree.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // What the CLI does first; the parser must also cope with uncleaned bytes, so both go in.
+    let cleaned = kcrash::console::clean(data.to_vec());
+    assert!(!cleaned.contains(&b'\r'), "clean keeps a \\r");
+    assert_eq!(kcrash::console::clean(cleaned.clone()), cleaned, "clean is not idempotent");
+    check(data);
+    if cleaned != data {
+        check(&cleaned);
+    }
+});
+
+fn check(log: &[u8]) {
+    let first = kcrash::parse(log);
+    assert_eq!(first.is_some(), kcrash::contains_crash(log), "parse and contains_crash disagree");
+    let all = kcrash::parse_all(log);
+    assert_eq!(all.is_empty(), first.is_none(), "parse_all and parse disagree");
+    if let Some(first) = &first {
+        assert!(!first.title.is_empty(), "empty title");
+        assert_eq!(all[0].title, first.title, "parse_all's first report is not parse's");
+        assert_eq!(all[0].start_pos, first.start_pos);
+    }
+    let mut prev_skip = 0;
+    for rep in &all {
+        assert!(
+            prev_skip <= rep.start_pos
+                && rep.start_pos < rep.skip_pos
+                && rep.skip_pos <= rep.end_pos
+                && rep.end_pos <= log.len(),
+            "offsets out of order: prev skip {prev_skip}, start {} skip {} end {} len {}",
+            rep.start_pos,
+            rep.skip_pos,
+            rep.end_pos,
+            log.len()
+        );
+        assert!(rep.prefix_len <= rep.report.len());
+        prev_skip = rep.skip_pos;
+    }
+    for line in log.split(|&b| b == b'\n') {
+        let _ = kcrash::console::line_context(line);
+    }
+}
