@@ -71,7 +71,7 @@ fn main() {
     let secs = start.elapsed().as_secs_f64();
     let lines = counter.join().unwrap_or(0);
     println!(
-        "kcrash {}: {:.0} MB in ({} crash logs), {:.1} s, {lines} output lines, exit {}, peak RSS {} MB",
+        "kcrash {}: {:.0} MB ({} crash logs) in {:.1} s, {lines} output lines, exit {}, peak RSS {} MB",
         args.join(" "),
         written as f64 / 1e6,
         stream.crashes(),
