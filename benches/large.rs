@@ -77,6 +77,8 @@ struct Outcome {
     max_rss_kb: i64,
 }
 
+// The child is reaped by wait4, which also yields its rusage (peak RSS).
+#[allow(clippy::zombie_processes)]
 fn parent(case: &str, budget: Duration, mem_gb: u64) -> Outcome {
     let exe = std::env::current_exe().expect("own path");
     let mut cmd = Command::new(exe);
@@ -168,7 +170,7 @@ fn main() {
         };
         let mut note = o.note;
         if case.ends_with("parse_all") && o.secs.is_some_and(|s| s > 0.0) {
-            note = format!("{:.0} reports/s {note}", o.count as f64 / o.secs.unwrap_or(1.0));
+            note = format!("{:.1} reports/s {note}", o.count as f64 / o.secs.unwrap_or(1.0));
         }
         println!("{case:<32} {secs:>10} {rate:>10} {:>12} {:>8} MB  {note}", o.count, o.max_rss_kb / 1024);
     }
