@@ -1,4 +1,6 @@
-//! The console parser on arbitrary bytes: no panic, no hang, and the entry points agree.
+//! The console parser on arbitrary bytes: no panic, no hang, and the entry points agree
+//! (`parse` with `contains_crash` and with the first report of `parse_all`; the streaming
+//! parser whatever the chunking).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -23,6 +25,7 @@ fn check(log: &[u8]) {
         assert!(!first.title.is_empty(), "empty title");
         assert_eq!(all[0].title, first.title, "parse_all's first report is not parse's");
         assert_eq!(all[0].start_pos, first.start_pos);
+        assert_eq!(all[0].skip_pos, first.skip_pos);
     }
     let mut prev_skip = 0;
     for rep in &all {
@@ -40,6 +43,15 @@ fn check(log: &[u8]) {
         assert!(rep.prefix_len <= rep.report.len());
         prev_skip = rep.skip_pos;
     }
+    // The stream in chunks of a size the input picks gives the same reports.
+    let chunk = 1 + log.first().map_or(0, |&b| b as usize % 64);
+    let mut stream = kcrash::stream::CrashStream::default();
+    let mut chunked = Vec::new();
+    for piece in log.chunks(chunk) {
+        stream.feed(piece, &mut |r| chunked.push(r));
+    }
+    stream.finish(&mut |r| chunked.push(r));
+    assert!(chunked == all, "chunks of {chunk} bytes change the reports");
     for line in log.split(|&b| b == b'\n') {
         let _ = kcrash::console::line_context(line);
     }
