@@ -1,0 +1,33 @@
+//! Inputs the fuzzers (`fuzz/`) found, minimised, as tests of the promise each one broke.
+
+/// Reports of the streaming parser fed in `chunk`-byte pieces.
+fn chunked(log: &[u8], chunk: usize) -> Vec<kcrash::Report> {
+    let mut stream = kcrash::stream::CrashStream::default();
+    let mut out = Vec::new();
+    for piece in log.chunks(chunk) {
+        stream.feed(piece, &mut |r| out.push(r));
+    }
+    stream.finish(&mut |r| out.push(r));
+    out
+}
+
+/// fuzz `console` (found in its first minute): an empty line that is the last line of a
+/// chunk, or a whole chunk, was dropped from the open report, so the report text depended
+/// on how the input was cut. Found as `TITLE: INFO: corrupted\nCORRUPTED: Y\n\nINFO:\n`
+/// in 21-byte chunks; minimised below.
+#[test]
+fn empty_line_at_a_chunk_boundary() {
+    let logs: [&[u8]; 4] = [
+        b"TITLE: INFO: corrupted\nCORRUPTED: Y\n\nINFO:\n",
+        b"BUG: x\n\ny\n",
+        b"BUG: x\na\n\ny\n",
+        b"INFO: x\n\nINFO:\n",
+    ];
+    for log in logs {
+        let whole = kcrash::parse_all(log);
+        assert!(!whole.is_empty());
+        for chunk in 1..=log.len() {
+            assert_eq!(chunked(log, chunk), whole, "{:?} in chunks of {chunk}", String::from_utf8_lossy(log));
+        }
+    }
+}
