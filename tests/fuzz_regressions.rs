@@ -31,3 +31,22 @@ fn empty_line_at_a_chunk_boundary() {
         }
     }
 }
+
+/// fuzz `console`: `parse` reads its input as given (the CLI cleans it first), while
+/// `parse_all` cleans line by line as it streams. On input with escapes the first report of
+/// `parse_all` is therefore `parse` of the *cleaned* input, not of the raw one.
+#[test]
+fn stream_cleans_like_clean() {
+    let logs: [&[u8]; 2] = [
+        b"TITLE: BUG: Bad rss-counter  B\x01\0\0\0\0\0\0\x1bad rss-counter s\natt\ne[2 569.618120] BUG:T ",
+        b"[   30.1000000001] \x1b[1;31mWARNING:\x1b+0mPU00013]  </TASK>\n[   30.100014] ---0 ]---\n",
+    ];
+    for log in logs {
+        let cleaned = kcrash::console::clean(log.to_vec());
+        let all = kcrash::parse_all(log);
+        let first = kcrash::parse(&cleaned).expect("a crash");
+        assert_eq!(all[0].title, first.title);
+        let titles = |v: &[kcrash::Report]| v.iter().map(|r| r.title.clone()).collect::<Vec<_>>();
+        assert_eq!(titles(&all), titles(&kcrash::parse_all(&cleaned)));
+    }
+}
