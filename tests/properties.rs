@@ -99,8 +99,6 @@ const ESCAPES: &[&[u8]] =
     &[b"\x1b[0m", b"\x1b[1;31m", b"\x1b[32m", b"\x1b[?25l", b"\x1b[K", b"\x1b]0;title\x07", b"\x1b7", b"\x1b8"];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
     #[test]
     fn any_bytes_never_panic(log in any_log()) {
         let first = kcrash::parse(&log);
