@@ -1,5 +1,6 @@
 //! Throughput benchmarks through the public API (issue 7):
-//! the first crash of every syzkaller corpus log, and the crash scan of a clean 100 MB console.
+//! the first crash of every syzkaller corpus log, the crash scan of a clean 100 MB console,
+//! and signatures of 100 000 reports.
 //! One-shot, full-size cases (every crash of 100 MB, hostile inputs, first-call latency)
 //! are in `benches/large.rs`.
 
@@ -45,5 +46,24 @@ fn clean_scan(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, corpus_parse, clean_scan);
+/// Signatures of 100 000 reports (issue 7): the corpus's reports, cycled, at every level.
+fn signatures(c: &mut Criterion) {
+    let reports: Vec<kcrash::Report> = support::syz_logs().iter().filter_map(|l| kcrash::parse(&l.data)).collect();
+    const N: usize = 100_000;
+    let mut g = c.benchmark_group("signatures");
+    g.throughput(Throughput::Elements(N as u64));
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    for level in kcrash::Level::ALL {
+        g.bench_function(format!("100k_{}", level.as_str()), |b| {
+            b.iter(|| {
+                for rep in reports.iter().cycle().take(N) {
+                    black_box(kcrash::signature(black_box(rep), level));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, corpus_parse, clean_scan, signatures);
 criterion_main!(benches);
