@@ -34,7 +34,9 @@ fn check(log: &[u8]) -> Vec<kcrash::Report> {
         assert_eq!(all.is_empty(), first.is_none(), "parse_all and parse disagree");
         if let Some(first) = &first {
             assert!(!first.title.is_empty(), "empty title");
-            assert_eq!(all[0].title, first.title, "parse_all's first report is not parse's");
+            // Titles differ on some hostile inputs, by the stream's design (it closes a report
+            // at the second oops after it; tests/fuzz_regressions.rs,
+            // `three_oops_lines_of_one_task`): where the first crash starts must not.
             assert_eq!(all[0].start_pos, first.start_pos);
             assert_eq!(all[0].skip_pos, first.skip_pos);
         }
