@@ -107,3 +107,15 @@ fn three_oops_lines_of_one_task() {
     assert_eq!(first.title, "UBSAN: in k");
     assert_eq!(all[0].title, first.title);
 }
+
+/// fuzz `console` (fixed in the labelled src commit next to this test): a header line
+/// followed by a console replay of it is no crash to `parse` but was one to
+/// `contains_crash`, which did not look at the next line.
+#[test]
+fn header_line_replayed() {
+    for log in
+        [&b"INFO:\n** replaying previous printk message **"[..], b"BUG: x\n** replaying previous printk message **\n"]
+    {
+        assert_eq!(kcrash::contains_crash(log), kcrash::parse(log).is_some(), "{:?}", String::from_utf8_lossy(log));
+    }
+}
