@@ -147,6 +147,12 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--case") {
         return run_case(&args[i + 1]);
     }
+    if !args.iter().any(|a| a == "--bench") {
+        // `cargo test --all-targets` runs bench targets without `--bench`: minutes of full-size
+        // cases are not a test.
+        println!("large: run with `cargo bench --bench large`");
+        return;
+    }
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let env_num = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let budget = Duration::from_secs(env_num("KCRASH_BENCH_BUDGET", 30));
