@@ -186,6 +186,11 @@ impl CrashStream {
             scan::marked_lines(block, |start, end, marks| {
                 self.push_line(&block[start..end], base + start, base + end, marks, emit);
             });
+            // marked_lines yields no empty fragment after a final `\n`, but a block is cut
+            // before its own `\n`: an empty last line (or an empty block) is a line here.
+            if block.is_empty() || block.ends_with(b"\n") {
+                self.push_line(&[], base + block.len(), base + block.len(), 0, emit);
+            }
         }
         self.pos = base + len + usize::from(newline);
     }

@@ -1,0 +1,183 @@
+//! One-shot, full-size benchmarks (issue 7): every crash of a 100 MB console, hostile inputs
+//! (64 MB of random bytes, one 100 MB line, 1 M header lines), and the first call's latency.
+//!
+//! Each case runs once, in a child process of this binary, so that a case that is too slow
+//! or too hungry is stopped (time budget, address-space limit) without stopping the others,
+//! the first-call latency is measured in a fresh process, and the peak RSS is the case's own.
+//!
+//!     cargo bench --bench large                 # every case
+//!     cargo bench --bench large -- parse_all    # cases whose name contains `parse_all`
+//!
+//! `KCRASH_BENCH_BUDGET` (seconds, default 30) and `KCRASH_BENCH_MEM_GB` (default 8) bound
+//! each case.
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod support;
+use support::MB;
+
+/// Inputs of the one-shot cases.
+const INPUTS: &[&str] = &["sprinkled_10MB", "sprinkled_100MB", "random_64MB", "long_line_100MB", "headers_1M"];
+/// Operations run on each input.
+const OPS: &[&str] = &["contains_crash", "parse", "parse_all"];
+
+fn make_input(name: &str) -> Vec<u8> {
+    match name {
+        // A crash log every 512 KiB of clean console.
+        "sprinkled_10MB" => support::Material::load().console(10 * MB, 11, Some(MB / 2)),
+        "sprinkled_100MB" => support::Material::load().console(100 * MB, 11, Some(MB / 2)),
+        "random_64MB" => support::random_bytes(64 * MB, 42),
+        "long_line_100MB" => support::one_long_line(100 * MB),
+        "headers_1M" => support::header_lines(1_000_000),
+        _ => panic!("unknown input {name}"),
+    }
+}
+
+/// Child side: build the input, run the operation once, print `result <seconds> <count>`.
+fn run_case(case: &str) {
+    if case == "first_parse" {
+        return first_parse();
+    }
+    let (input, op) = case.split_once('/').expect("INPUT/OP");
+    let log = make_input(input);
+    // Build the engine outside the timed part: its cost is `first_parse`'s.
+    black_box(kcrash::contains_crash(b"x"));
+    let t = Instant::now();
+    let count = match op {
+        "contains_crash" => kcrash::contains_crash(black_box(&log)) as usize,
+        "parse" => kcrash::parse(black_box(&log)).is_some() as usize,
+        "parse_all" => kcrash::parse_all(black_box(&log)).len(),
+        _ => panic!("unknown op {op}"),
+    };
+    println!("result {} {count} {}", t.elapsed().as_secs_f64(), log.len());
+}
+
+/// The first call pays for compiling the oops table (regexes, automata); later calls do not.
+fn first_parse() {
+    let logs = support::syz_logs();
+    let log = &logs.iter().find(|l| l.crash).expect("a crash log").data;
+    let t = Instant::now();
+    black_box(kcrash::parse(black_box(log)));
+    let first = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    black_box(kcrash::parse(black_box(log)));
+    let second = t.elapsed().as_secs_f64();
+    println!("result {first} 1 {}", log.len());
+    println!("second {second}");
+}
+
+struct Outcome {
+    secs: Option<f64>,
+    count: usize,
+    bytes: usize,
+    note: String,
+    max_rss_kb: i64,
+}
+
+// The child is reaped by wait4, which also yields its rusage (peak RSS).
+#[allow(clippy::zombie_processes)]
+fn parent(case: &str, budget: Duration, mem_gb: u64) -> Outcome {
+    let exe = std::env::current_exe().expect("own path");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--case", case]).stdout(Stdio::piped()).stderr(Stdio::null());
+    let limit = mem_gb << 30;
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            let r = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+            if libc::setrlimit(libc::RLIMIT_AS, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn case");
+    let pid = child.id() as libc::pid_t;
+    let stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
+    let start = Instant::now();
+    let mut status = 0;
+    // SAFETY: plain C struct, filled by wait4.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut timed_out = false;
+    loop {
+        // SAFETY: waits for our own child only, with valid pointers.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break;
+        }
+        if start.elapsed() > budget && !timed_out {
+            timed_out = true;
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let lines = reader.join().unwrap_or_default();
+    let mut out = Outcome { secs: None, count: 0, bytes: 0, note: String::new(), max_rss_kb: usage.ru_maxrss };
+    for l in &lines {
+        let f: Vec<&str> = l.split(' ').collect();
+        match f.as_slice() {
+            ["result", s, n, b] => {
+                out.secs = s.parse().ok();
+                out.count = n.parse().unwrap_or(0);
+                out.bytes = b.parse().unwrap_or(0);
+            }
+            ["second", s] => out.note = format!("second call {:.3} ms", s.parse::<f64>().unwrap_or(0.0) * 1e3),
+            _ => {}
+        }
+    }
+    if timed_out {
+        out.note = format!("did not finish in {} s", budget.as_secs());
+    } else if out.secs.is_none() {
+        out.note = if libc::WIFSIGNALED(status) {
+            format!("killed by signal {} (memory limit {mem_gb} GiB?)", libc::WTERMSIG(status))
+        } else {
+            format!("failed, exit status {}", libc::WEXITSTATUS(status))
+        };
+    }
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--case") {
+        return run_case(&args[i + 1]);
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        // `cargo test --all-targets` runs bench targets without `--bench`: minutes of full-size
+        // cases are not a test.
+        println!("large: run with `cargo bench --bench large`");
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let env_num = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let budget = Duration::from_secs(env_num("KCRASH_BENCH_BUDGET", 30));
+    let mem_gb = env_num("KCRASH_BENCH_MEM_GB", 8);
+    let mut cases = vec!["first_parse".to_string()];
+    for input in INPUTS {
+        for op in OPS {
+            // The sprinkled consoles are there for parse_all; the others for every op.
+            if !input.starts_with("sprinkled") || *op == "parse_all" {
+                cases.push(format!("{input}/{op}"));
+            }
+        }
+    }
+    cases.retain(|c| filters.is_empty() || filters.iter().any(|f| c.contains(f.as_str())));
+    println!("{:<32} {:>10} {:>10} {:>12} {:>11}  note", "case", "seconds", "MB/s", "count", "peak RSS");
+    for case in &cases {
+        let o = parent(case, budget, mem_gb);
+        let (secs, rate) = match o.secs {
+            Some(s) => (format!("{s:.3}"), format!("{:.1}", o.bytes as f64 / 1e6 / s)),
+            None => ("-".into(), "-".into()),
+        };
+        let mut note = o.note;
+        if case.ends_with("parse_all") && o.secs.is_some_and(|s| s > 0.0) {
+            note = format!("{:.1} reports/s {note}", o.count as f64 / o.secs.unwrap_or(1.0));
+        }
+        println!("{case:<32} {secs:>10} {rate:>10} {:>12} {:>8} MB  {note}", o.count, o.max_rss_kb / 1024);
+    }
+}
