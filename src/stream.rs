@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::sync::LazyLock;
 
-use crate::console::{clean_line_into, timestamp_secs, Context, ContextKey, Line};
+use crate::console::{timestamp_secs, Context, ContextKey, Line};
 use crate::oops::compiled::ENGINE;
 use crate::oops::extract::{groups_of, PreviousLine, ReportBuilder};
 use crate::oops::scan::{self, Marks};
@@ -107,6 +107,8 @@ pub struct CrashStream {
     open: VecDeque<Open>,
     /// Offset from which the log is known to hold a suppression.
     suppressed_from: usize,
+    /// End of the line being processed (reports closed now have seen the log up to here).
+    processed_to: usize,
     hung_up: bool,
 }
 
@@ -128,6 +130,7 @@ impl CrashStream {
             recent: VecDeque::with_capacity(RECENT_LINES),
             open: VecDeque::new(),
             suppressed_from: usize::MAX,
+            processed_to: 0,
             hung_up: false,
         }
     }
@@ -172,6 +175,16 @@ impl CrashStream {
     /// log, which is more than `block.len()` for a cut line). `newline` tells whether a `\n`
     /// follows it in the log.
     fn block(&mut self, block: &[u8], len: usize, newline: bool, emit: &mut impl FnMut(Report)) {
+        // Clean before scanning: a colour code inside a header must not hide it. Cleaning
+        // never crosses a `\n`, and offsets count the cleaned bytes, as `parse(clean(log))`.
+        let cleaned;
+        let (block, len) = if memchr::memchr2(b'\r', 0x1b, block).is_some() {
+            cleaned = crate::console::clean(block.to_vec());
+            let removed = block.len() - cleaned.len();
+            (cleaned.as_slice(), len - removed)
+        } else {
+            (block, len)
+        };
         let base = self.pos;
         if self.suppressed_from == usize::MAX {
             if let Some(m) = ENGINE.suppressions.find(block) {
@@ -205,12 +218,7 @@ impl CrashStream {
             None => Vec::new(),
         };
         buf.clear();
-        if memchr::memchr2(b'\r', 0x1b, raw).is_some() {
-            clean_line_into(raw, &mut buf);
-        } else {
-            buf.extend_from_slice(raw);
-        }
-        buf.truncate(self.limits.max_line);
+        buf.extend_from_slice(&raw[..raw.len().min(self.limits.max_line)]);
         self.pending = Some(Pending { raw: buf, pos, next, marks });
     }
 
@@ -250,6 +258,7 @@ impl CrashStream {
     }
 
     fn process(&mut self, p: &Pending, replay_next: bool, emit: &mut impl FnMut(Report)) {
+        self.processed_to = p.next;
         let raw = p.raw.as_slice();
         let marks = p.marks;
         let mut groups = if marks & scan::HEADERS != 0 { groups_of(marks, raw) } else { 0 };
@@ -408,8 +417,7 @@ impl CrashStream {
 
     /// Whether a suppression was seen up to the line being processed.
     fn suppression_seen(&self) -> bool {
-        let processed_to = self.pending.as_ref().map_or(self.pos, |p| p.next);
-        self.suppressed_from <= processed_to
+        self.suppressed_from <= self.processed_to
     }
 
     fn emit_done(&mut self, emit: &mut impl FnMut(Report)) {

@@ -5,6 +5,7 @@
 //! [`ConsoleReader`] decides when a run is over and what it was; it is fed bytes and times,
 //! so recorded consoles test it without QEMU. [`QemuTester`] drives QEMU around it.
 
+use crate::console::clean_line_into;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -177,8 +178,12 @@ pub struct ConsoleReader {
     /// Start of the line being received, as an offset into the console.
     line_start: usize,
     kernel_started: bool,
-    /// Console offset of the init start mark.
+    /// Console offset of the init start mark, counting cleaned bytes as the crash stream's
+    /// report offsets do (`\r` and escapes removed).
     init_started_at: Option<usize>,
+    /// Offset of the line being received, in cleaned bytes.
+    cleaned_line_start: usize,
+    scratch: Vec<u8>,
     ended: bool,
     reports: Vec<Report>,
     report_end_at: Option<Duration>,
@@ -194,6 +199,8 @@ impl ConsoleReader {
             line_start: 0,
             kernel_started: false,
             init_started_at: None,
+            cleaned_line_start: 0,
+            scratch: Vec::new(),
             ended: false,
             reports: Vec::new(),
             report_end_at: None,
@@ -240,8 +247,11 @@ impl ConsoleReader {
             self.kernel_started = true;
         }
         if self.init_started_at.is_none() && line.contains(INIT_START) {
-            self.init_started_at = Some(start);
+            self.init_started_at = Some(self.cleaned_line_start);
         }
+        self.scratch.clear();
+        clean_line_into(&self.console[start..end], &mut self.scratch);
+        self.cleaned_line_start += self.scratch.len() + 1;
         if line.contains(INIT_END) {
             self.ended = true;
         }
