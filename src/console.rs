@@ -226,7 +226,15 @@ fn console_prefix(raw: &[u8]) -> Option<Stamp<'_>> {
     if !has_login && !matches!(raw.first(), Some(b'[' | b'<' | b'*')) {
         return None; // fast path: most lines without a prefix
     }
-    let after_notice = dropped_notice(raw).map_or(0, |(rest, _)| raw.len() - rest.len());
+    let after_notice =
+        if raw.first() == Some(&b'*') { dropped_notice(raw).map_or(0, |(rest, _)| raw.len() - rest.len()) } else { 0 };
+    if !has_login {
+        // The common case, without the candidate lists below.
+        if let Ok((_, found)) = stamp(&raw[after_notice..]) {
+            return Some(found);
+        }
+        return if after_notice > 0 { stamp(raw).ok().map(|(_, found)| found) } else { None };
+    }
     let login_ends: Vec<usize> =
         if has_login { FINDERS.login.find_iter(raw).map(|p| p + LOGIN.len()).collect() } else { Vec::new() };
     let mut starts: Vec<usize> = Vec::with_capacity(login_ends.len() * 2 + 2);

@@ -97,8 +97,15 @@ pub fn guilty_file(title: &str, report: &[u8]) -> Option<String> {
 }
 
 fn file_ref(line: &[u8]) -> Option<&[u8]> {
+    // Most lines hold no `.c:`/`.h:` at all: skip the regex for them.
+    if !FILE_REF_HINT.is_match(line) {
+        return None;
+    }
     FILE_REF.captures(line).and_then(|c| c.get(1)).map(|m| m.as_bytes())
 }
+
+static FILE_REF_HINT: LazyLock<aho_corasick::AhoCorasick> =
+    LazyLock::new(|| aho_corasick::AhoCorasick::new([".c:", ".h:"]).expect("static patterns"));
 
 fn ignored(file: &str, line: &[u8]) -> bool {
     IGNORED_FILES.is_match(file.as_bytes()) || IGNORED_LINES.is_match(line)
