@@ -5,7 +5,6 @@
 //! [`ConsoleReader`] decides when a run is over and what it was; it is fed bytes and times,
 //! so recorded consoles test it without QEMU. [`QemuTester`] drives QEMU around it.
 
-use crate::console::clean_line_into;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,6 +15,7 @@ use serde::Deserialize;
 
 use super::stages::{BuildOutcome, Progress, Tester};
 use super::{Crash, Error, Result, RunOutcome};
+use crate::console::clean_line_into;
 use crate::process;
 use crate::stream::CrashStream;
 use crate::Report;
@@ -598,56 +598,8 @@ impl Tester for QemuTester {
             let _ = std::fs::write(consoles.join(format!("{commit}.{}.log", first + i)), console);
             Ok(outcome)
         };
-        run_parallel(runs, self.cfg.vms, progress, run_one)
+        super::stages::run_parallel(runs, self.cfg.vms, progress, run_one)
     }
-}
-
-/// Runs `runs` runs on `parallel` threads; results in run order, so the log does not depend
-/// on timing. The first harness error stops the remaining runs.
-pub fn run_parallel(
-    runs: usize,
-    parallel: usize,
-    progress: &dyn Progress,
-    run_one: impl Fn(usize) -> Result<RunOutcome> + Sync,
-) -> Result<Vec<RunOutcome>> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel();
-    let mut results: Vec<Option<Result<RunOutcome>>> = (0..runs).map(|_| None).collect();
-    progress.run(0, runs);
-    std::thread::scope(|scope| {
-        for _ in 0..parallel.clamp(1, runs.max(1)) {
-            let tx = tx.clone();
-            let (next, run_one) = (&next, &run_one);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= runs {
-                    break;
-                }
-                let r = run_one(i);
-                let failed = r.is_err();
-                if tx.send((i, r)).is_err() || failed {
-                    next.store(runs, Ordering::SeqCst);
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        let mut done = 0;
-        for (i, r) in rx {
-            results[i] = Some(r);
-            done += 1;
-            progress.run(done, runs);
-        }
-    });
-    let mut out = Vec::with_capacity(runs);
-    for r in results {
-        match r {
-            Some(r) => out.push(r?),
-            None => return Err(Error::Infra("repro testing failure: runs were abandoned".into())),
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
