@@ -101,16 +101,18 @@ pub struct Line<'a> {
 
 impl<'a> Line<'a> {
     pub fn new(log: &'a [u8], pos: usize, next: usize) -> Self {
-        let raw = &log[pos..next];
-        let context = line_context(raw);
-        let (text, questionable) = strip(raw, context);
-        Line { pos, next, raw, context, text, questionable }
+        Self::detached(&log[pos..next], pos, next, true)
     }
 
     /// A line held on its own (a stream's buffer) that starts at offset `pos` of the log
     /// and ends at `next`; `raw` may be shorter than `next - pos` when the line was cut.
-    pub fn detached(raw: &'a [u8], pos: usize, next: usize) -> Self {
-        let context = line_context(raw);
+    /// `may_hold_login` false (the scan saw no ` login: ` on the line) saves looking for a
+    /// getty prompt before the timestamp.
+    pub fn detached(raw: &'a [u8], pos: usize, next: usize, may_hold_login: bool) -> Self {
+        let context = match console_prefix(raw, may_hold_login) {
+            None => Context::None,
+            Some((caller, _)) => caller.map_or(Context::Console, Context::Caller),
+        };
         let (text, questionable) = strip(raw, context);
         Line { pos, next, raw, context, text, questionable }
     }
@@ -189,26 +191,15 @@ fn stamp(i: &[u8]) -> IResult<&[u8], Stamp<'_>> {
 
 const LOGIN: &[u8] = b" login: ";
 
-/// Substring finders built once (building one per call costs more than the search).
-struct Finders {
-    login: memmem::Finder<'static>,
-    prefix_end: memmem::Finder<'static>,
-    eoi: memmem::Finder<'static>,
-    questionable: memmem::Finder<'static>,
-}
-
-static FINDERS: std::sync::LazyLock<Finders> = std::sync::LazyLock::new(|| Finders {
-    login: memmem::Finder::new(LOGIN),
-    prefix_end: memmem::Finder::new(b"] "),
-    eoi: memmem::Finder::new(b"<EOI>"),
-    questionable: memmem::Finder::new(b" ? "),
-});
+/// Built once: building a finder per call costs more than the search.
+static LOGIN_FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(LOGIN));
 
 /// The context of a raw console line. An optional `** N printk messages dropped ** ` notice
 /// and an optional `... login: ` chunk (a getty prompt glued to kernel output) may precede
 /// the timestamp; candidates are tried in the order a backtracking greedy match would.
 pub fn line_context(raw: &[u8]) -> Context<'_> {
-    match console_prefix(raw) {
+    match console_prefix(raw, true) {
         None => Context::None,
         Some((caller, _)) => caller.map_or(Context::Console, Context::Caller),
     }
@@ -216,13 +207,14 @@ pub fn line_context(raw: &[u8]) -> Context<'_> {
 
 /// Seconds since boot of a line with a console timestamp.
 pub fn timestamp_secs(raw: &[u8]) -> Option<f64> {
-    let (_, time) = console_prefix(raw)?;
+    let (_, time) = console_prefix(raw, true)?;
     std::str::from_utf8(&time[1..time.len() - 1]).ok()?.trim_start().parse().ok()
 }
 
 /// The caller id (if any) and the `[ secs.usecs]` text of a line's console prefix.
-fn console_prefix(raw: &[u8]) -> Option<Stamp<'_>> {
-    let has_login = FINDERS.login.find(raw).is_some();
+/// `may_hold_login` false: the caller knows the line has no ` login: `.
+fn console_prefix(raw: &[u8], may_hold_login: bool) -> Option<Stamp<'_>> {
+    let has_login = may_hold_login && LOGIN_FINDER.find(raw).is_some();
     if !has_login && !matches!(raw.first(), Some(b'[' | b'<' | b'*')) {
         return None; // fast path: most lines without a prefix
     }
@@ -236,7 +228,7 @@ fn console_prefix(raw: &[u8]) -> Option<Stamp<'_>> {
         return if after_notice > 0 { stamp(raw).ok().map(|(_, found)| found) } else { None };
     }
     let login_ends: Vec<usize> =
-        if has_login { FINDERS.login.find_iter(raw).map(|p| p + LOGIN.len()).collect() } else { Vec::new() };
+        if has_login { LOGIN_FINDER.find_iter(raw).map(|p| p + LOGIN.len()).collect() } else { Vec::new() };
     let mut starts: Vec<usize> = Vec::with_capacity(login_ends.len() * 2 + 2);
     for base in [after_notice, 0] {
         starts.extend(login_ends.iter().rev().filter(|&&e| e >= base + LOGIN.len()));
@@ -253,19 +245,29 @@ fn console_prefix(raw: &[u8]) -> Option<Stamp<'_>> {
     None
 }
 
-/// Remove the console prefix of a line with a context, and detect questionable frames.
+/// Remove the console prefix of a line with a context, and detect questionable frames:
+/// the text after the first `] `; a ` ? ` in it (unless an `<EOI>` is there too) or a
+/// final ` (unreliable)` makes the frame questionable.
 fn strip<'a>(raw: &'a [u8], context: Context<'a>) -> (&'a [u8], bool) {
     if context == Context::None {
         return (raw, false);
     }
-    let text = match FINDERS.prefix_end.find(raw) {
+    let text = match memchr::memchr_iter(b']', raw).find(|&i| raw.get(i + 1) == Some(&b' ')) {
         Some(i) => &raw[i + 2..],
         None => raw,
     };
-    if FINDERS.eoi.find(text).is_some() {
-        return (text, false);
+    // One pass over the rare `?` and `<` bytes instead of a substring search per marker.
+    let mut question = None;
+    for i in memchr::memchr2_iter(b'?', b'<', text) {
+        if text[i] == b'<' {
+            if text[i..].starts_with(b"<EOI>") {
+                return (text, false);
+            }
+        } else if question.is_none() && i > 0 && text[i - 1] == b' ' && text.get(i + 1) == Some(&b' ') {
+            question = Some(i - 1);
+        }
     }
-    if let Some(i) = FINDERS.questionable.find(text) {
+    if let Some(i) = question {
         // Keep one leading space, as frame lines have.
         return (&text[i + 2..], true);
     }

@@ -2,9 +2,19 @@
 
 /// Readable form of a symbol, or the symbol unchanged when it is not mangled.
 pub fn demangle(name: &[u8]) -> String {
-    let s = String::from_utf8_lossy(name);
-    demangle_str(&s).unwrap_or_else(|| s.into_owned())
+    demangled(name).into_owned()
 }
+
+/// [`demangle`] without a copy for the common symbol that is not mangled.
+pub fn demangled(name: &[u8]) -> Cow<'_, str> {
+    let s = String::from_utf8_lossy(name);
+    match demangle_str(&s) {
+        Some(d) => Cow::Owned(d),
+        None => s,
+    }
+}
+
+use std::borrow::Cow;
 
 fn demangle_str(s: &str) -> Option<String> {
     if !(s.starts_with("_R") || s.starts_with("_Z") || s.starts_with("__Z")) {

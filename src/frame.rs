@@ -157,7 +157,8 @@ pub fn parse_frame(text: &[u8], questionable: bool) -> Option<Frame> {
 /// `func+0x1/0x2[ file:line][ [inline]][ [module]]` (or, when `inline_ok`, `func file:line`).
 fn located_symbol(rest: &[u8], questionable: bool, inline_ok: bool) -> Option<Frame> {
     let (mut rest, name) = take_while1::<_, _, nom::error::Error<&[u8]>>(is_symbol)(rest).ok()?;
-    let mut frame = Frame { function: crate::demangle::demangle(name), questionable, ..Frame::default() };
+    // The name is demangled (and allocated) once the line proved to be a frame.
+    let mut frame = Frame { questionable, ..Frame::default() };
     if let Ok((r, (off, size))) = (preceded(char('+'), hex_number), preceded(char('/'), hex_number)).parse(rest) {
         frame.offset = Some(off);
         frame.size = Some(size);
@@ -185,6 +186,7 @@ fn located_symbol(rest: &[u8], questionable: bool, inline_ok: bool) -> Option<Fr
     if frame.offset.is_none() && frame.file.is_none() {
         return None;
     }
+    frame.function = crate::demangle::demangle(name);
     Some(frame)
 }
 

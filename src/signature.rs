@@ -24,15 +24,12 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::LazyLock;
 
-use regex::bytes::Regex;
 use serde::Serialize;
 
 use crate::frame::{frame_functions, parse_frame};
-use crate::oops::compiled::compile_any;
+use crate::oops::compiled::GLOBAL_SKIP_LIST;
 use crate::oops::describe::canonical_name;
-use crate::oops::lists::GLOBAL_SKIP;
 use crate::report::Report;
 
 /// Version of the hashed text of every level, printed in each signature.
@@ -164,8 +161,6 @@ pub fn strip_compiler_suffix(name: &str) -> &str {
     }
 }
 
-static SKIP: LazyLock<Regex> = LazyLock::new(|| compile_any(GLOBAL_SKIP.iter().copied()));
-
 /// The functions the `stack` level hashes: the guilty frame and the ones after it in its
 /// stack, at most `depth`, named by [`signature_name`]. Empty only when the report has
 /// neither frames nor a function in its title.
@@ -182,7 +177,8 @@ pub fn stack_functions(rep: &Report, depth: usize) -> Vec<String> {
     if !title_frame.is_empty() {
         out.push(title_frame.to_string());
     }
-    let first_kept = stacks.iter().find_map(|s| s.iter().position(|f| !SKIP.is_match(f.as_bytes())).map(|at| &s[at..]));
+    let first_kept =
+        stacks.iter().find_map(|s| s.iter().position(|f| !GLOBAL_SKIP_LIST.is_match(f.as_bytes())).map(|at| &s[at..]));
     // With nothing the skip list keeps and no title function, the raw top of the first
     // stack is still better than no stack at all.
     let rest = match first_kept {

@@ -272,7 +272,7 @@ impl CrashStream {
         if groups == 0 && !any_open {
             return; // nothing reads this line but the prefix of a later report
         }
-        let line = Line::detached(raw, p.pos, p.next);
+        let line = Line::detached(raw, p.pos, p.next, marks & scan::LOGIN != 0);
         let new_boot = marks & scan::NEW_BOOT != 0 && line.text.starts_with(b"Linux version ");
         if new_boot || marks & scan::REBOOT != 0 {
             // A new kernel: whatever the old one was printing is over.
@@ -298,7 +298,7 @@ impl CrashStream {
                     open.tail_left = Some(TAIL_LINES);
                 }
             }
-            open.builder.feed(&line, marks, groups, &self.previous);
+            open.builder.feed(&line, marks, groups, self.previous.view());
             open.panicked |= panic;
             if open.raw.len() < MAX_RAW {
                 open.raw.extend_from_slice(raw);
@@ -367,7 +367,7 @@ impl CrashStream {
         let limit = if context.is_task() { 50 } else { 5 };
         let mut lines: Vec<&[u8]> = Vec::new();
         for raw in self.recent.iter().rev() {
-            let line = Line::detached(raw, 0, raw.len());
+            let line = Line::detached(raw, 0, raw.len(), true);
             if line.context == context && !line.text.is_empty() && !line.questionable {
                 lines.push(line.text);
                 if lines.len() == limit {
@@ -394,7 +394,7 @@ impl CrashStream {
         let report_body = REPORT_BODY.is_match(line.raw);
         let follow_up = marks & scan::NOT_A_SECOND_REPORT_MARK != 0;
         self.open.iter().filter(|o| o.done.is_none() && !o.sealed && recent(o)).any(|o| {
-            let continuation = report_body || !ReportBuilder::is_second_report(line, marks, &self.previous);
+            let continuation = report_body || !ReportBuilder::is_second_report(line, marks, self.previous.view());
             continuation && (same_stream(&o.builder.context, line.context) || follow_up)
         })
     }

@@ -374,17 +374,39 @@ pub fn sanitize_title(raw: &[u8]) -> String {
     out.trim().to_string()
 }
 
-static FRAME_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?-u).* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)").expect("static regex"));
-
 /// Indicative frame of a sanitised title: the function after the last usable ` in `
-/// (§3.9 step 5); empty when there is none.
+/// (§3.9 step 5); empty when there is none. A function is `[a-zA-Z0-9_:]+`, optionally
+/// after a `<…>` qualifier; the last ` in ` followed by one wins (a regex `.* in (…)`
+/// would backtrack through the title for it).
 pub fn frame_from_title(title: &str) -> String {
-    FRAME_RE
-        .captures(title.as_bytes())
-        .and_then(|c| c.get(1))
-        .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
-        .unwrap_or_default()
+    let t = title.as_bytes();
+    let mut end = t.len();
+    while let Some(at) = memchr::memmem::rfind(&t[..end], b" in ") {
+        if let Some(len) = title_function_len(&t[at + 4..]) {
+            return String::from_utf8_lossy(&t[at + 4..at + 4 + len]).into_owned();
+        }
+        // ` in ` may overlap the one found (` in in `): look again from its space on.
+        end = at + 3;
+    }
+    String::new()
+}
+
+/// Length of `(?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+` at the start of `s`, if it matches.
+fn title_function_len(s: &[u8]) -> Option<usize> {
+    let name = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':';
+    let qualifier = (|| {
+        let body = s.strip_prefix(b"<")?;
+        let n = body.iter().take_while(|&&c| name(&c) || c == b' ').count();
+        (n > 0 && body.get(n) == Some(&b'>')).then_some(n + 2)
+    })();
+    if let Some(q) = qualifier {
+        let n = s[q..].iter().take_while(|c| name(c)).count();
+        if n > 0 {
+            return Some(q + n);
+        }
+    }
+    let n = s.iter().take_while(|c| name(c)).count();
+    (n > 0).then_some(n)
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ fn structured_frames_cover_title_frames() {
     for entry in entries {
         let data = std::fs::read(entry.unwrap().path()).unwrap();
         for raw in data.split(|&c| c == b'\n') {
-            let line = kcrash::console::Line::detached(raw, 0, raw.len());
+            let line = kcrash::console::Line::detached(raw, 0, raw.len(), true);
             let Some((name, _)) = kcrash::frame::frame_functions(line.text) else { continue };
             // The engine's pattern also takes `4` from `4.1.15+ #4 Not tainted`: only lines
             // with an offset are frames for the structured grammar.

@@ -2,7 +2,7 @@
 
 use std::sync::{LazyLock, OnceLock};
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind};
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::lists::{GLOBAL_SKIP, STALL_ANCHORS};
@@ -53,18 +53,46 @@ pub enum CompiledPart {
     Stack,
 }
 
+/// A skip list: unanchored regexes matched against a function name. Most entries are
+/// plain names, searched for together by one automaton (a regex alternation of 125
+/// literals costs several times more per short name); the rest form one regex.
+pub struct SkipList {
+    literals: Option<AhoCorasick>,
+    patterns: Option<Regex>,
+}
+
+impl SkipList {
+    pub fn new(entries: &[&str]) -> Self {
+        let (literals, patterns): (Vec<&str>, Vec<&str>) =
+            entries.iter().partition(|e| e.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'));
+        let literals = (!literals.is_empty()).then(|| {
+            AhoCorasickBuilder::new()
+                .kind(Some(AhoCorasickKind::DFA))
+                .prefilter(false)
+                .build(&literals)
+                .expect("static skip names")
+        });
+        SkipList { literals, patterns: (!patterns.is_empty()).then(|| compile_any(patterns)) }
+    }
+
+    pub fn is_match(&self, name: &[u8]) -> bool {
+        self.literals.as_ref().is_some_and(|ac| ac.is_match(name))
+            || self.patterns.as_ref().is_some_and(|re| re.is_match(name))
+    }
+}
+
 pub struct CompiledStack {
     pub parts: Vec<CompiledPart>,
     pub parts2: Vec<CompiledPart>,
     /// Format-specific skip patterns (the global ones apply too: see [`CompiledStack::skips`]).
-    pub skip: Option<Regex>,
+    pub skip: Option<SkipList>,
     pub extractor: Extractor,
 }
 
 impl CompiledStack {
     /// Whether a frame's function is never the one a title names.
     pub fn skips(&self, function: &[u8]) -> bool {
-        GLOBAL_SKIP_RE.is_match(function) || self.skip.as_ref().is_some_and(|re| re.is_match(function))
+        GLOBAL_SKIP_LIST.is_match(function) || self.skip.as_ref().is_some_and(|s| s.is_match(function))
     }
 }
 
@@ -88,7 +116,8 @@ impl CompiledGroup {
     }
 }
 
-static GLOBAL_SKIP_RE: LazyLock<Regex> = LazyLock::new(|| compile_any(GLOBAL_SKIP.iter().copied()));
+/// The skip list every format shares.
+pub static GLOBAL_SKIP_LIST: LazyLock<SkipList> = LazyLock::new(|| SkipList::new(GLOBAL_SKIP));
 
 pub struct Engine {
     pub groups: Vec<CompiledGroup>,
@@ -121,7 +150,7 @@ fn compile_format(spec: &'static Format) -> CompiledFormat {
     let stack = spec.stack.map(|s| CompiledStack {
         parts: compile_parts(s.parts),
         parts2: compile_parts(s.parts2),
-        skip: (!s.skip.is_empty()).then(|| compile_any(s.skip.iter().copied())),
+        skip: (!s.skip.is_empty()).then(|| SkipList::new(s.skip)),
         extractor: s.extractor,
     });
     CompiledFormat { spec, title: compile(spec.title), report: spec.report.map(compile), stack }
@@ -137,7 +166,7 @@ fn build() -> Engine {
         })
         .collect();
     let headers = AhoCorasick::new(GROUPS.iter().map(|g| g.header)).expect("static headers");
-    let any_header = aho_corasick::AhoCorasickBuilder::new()
+    let any_header = AhoCorasickBuilder::new()
         .match_kind(aho_corasick::MatchKind::LeftmostFirst)
         .build(GROUPS.iter().map(|g| g.header))
         .expect("static headers");

@@ -6,7 +6,7 @@ use memchr::memmem;
 use super::compiled::{CompiledFormat, CompiledGroup, CompiledPart, CompiledStack, ENGINE};
 use super::lists::{HANG_BUCKETS, HANG_WAITING, SYSCALL_PREFIXES};
 use super::table::Extractor;
-use crate::demangle::demangle;
+use crate::demangle::demangled;
 use crate::frame::{self, Frame};
 
 /// What the title extraction found (titles are not sanitised yet).
@@ -267,9 +267,9 @@ fn push_name(raw: &mut Vec<String>, name: &[u8], stack: &CompiledStack) {
     if name.is_empty() {
         return;
     }
-    let name = demangle(name);
+    let name = demangled(name);
     if !stack.skips(name.as_bytes()) {
-        raw.push(name);
+        raw.push(name.into_owned());
     }
 }
 

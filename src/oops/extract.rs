@@ -86,13 +86,24 @@ const ALL_GROUPS: u32 = (1 << 29) - 1;
 const MAX_LINE_TEXT: usize = 64 << 10;
 const MAX_REPORT_TEXT: usize = 1 << 20;
 
-/// What the line before the current one was, for the symbolised-repeat rule.
+/// The line before the current one, for the symbolised-repeat rule.
+#[derive(Clone, Copy)]
+pub struct Previous<'a> {
+    pub context: Context<'a>,
+    pub text: &'a [u8],
+}
+
+/// [`Previous`] kept across the blocks of a stream (an owned copy).
 pub struct PreviousLine {
     pub context: ContextKey,
     pub text: Vec<u8>,
 }
 
 impl PreviousLine {
+    pub fn view(&self) -> Previous<'_> {
+        Previous { context: self.context.as_context(), text: &self.text }
+    }
+
     pub fn set(&mut self, line: &Line<'_>) {
         if !self.context.matches(line.context) {
             self.context = ContextKey::of(line.context);
@@ -195,14 +206,14 @@ impl ReportBuilder {
 
     /// Whether an oops line (`groups != 0`, not cut by a replay) starts a second report
     /// rather than continuing this one.
-    pub fn is_second_report(line: &Line<'_>, marks: Marks, previous: &PreviousLine) -> bool {
+    pub fn is_second_report(line: &Line<'_>, marks: Marks, previous: Previous<'_>) -> bool {
         marks & scan::NOT_A_SECOND_REPORT_MARK == 0 && !symbolizer_continuation(previous, line)
     }
 
     /// Feed a line after the oops line. `marks` are its [`scan`] marks and `groups` its
     /// matching oops groups, with replay-truncated lines cleared; `previous` is the line
     /// before it.
-    pub fn feed(&mut self, line: &Line<'_>, marks: Marks, groups: u32, previous: &PreviousLine) {
+    pub fn feed(&mut self, line: &Line<'_>, marks: Marks, groups: u32, previous: Previous<'_>) {
         if groups != 0 {
             self.end_pos = line.next;
             if !self.second_seen && Self::is_second_report(line, marks, previous) {
@@ -240,19 +251,18 @@ pub fn find_report(log: &[u8], oops: &Oops<'_>) -> ReportBuilder {
     let rest = &log[oops.start..];
     let first = Line::new(log, oops.start, oops.line_end);
     let mut builder = ReportBuilder::new(&first, scan::line_marks(first.raw), oops.group, prefix);
-    let mut previous = PreviousLine::default();
-    previous.set(&first);
+    let mut previous = Previous { context: first.context, text: first.text };
     scan::marked_lines(rest, |start, end, marks| {
         if start == 0 {
             return; // the oops line
         }
-        let line = Line::new(log, oops.start + start, oops.start + end);
+        let line = Line::detached(&rest[start..end], oops.start + start, oops.start + end, marks & scan::LOGIN != 0);
         let mut groups = if marks & scan::HEADERS != 0 { groups_of(marks, line.raw) } else { 0 };
         if groups != 0 && replay_follows(&rest[end..]) {
             groups = 0;
         }
-        builder.feed(&line, marks, groups, &previous);
-        previous.set(&line);
+        builder.feed(&line, marks, groups, previous);
+        previous = Previous { context: line.context, text: line.text };
     });
     builder
 }
@@ -260,11 +270,11 @@ pub fn find_report(log: &[u8], oops: &Oops<'_>) -> ReportBuilder {
 /// A symbolised report repeats a line once per inlined function:
 /// `WARNING: … at x.c:1 inner x.c:1 [inline]` then `WARNING: … at x.c:1 outer+0x1/0x2 x.c:9`.
 /// The repeat is the same line, not a second report. (Raw consoles never look like this.)
-fn symbolizer_continuation(previous: &PreviousLine, line: &Line<'_>) -> bool {
-    if !previous.context.matches(line.context) || !previous.text.ends_with(b" [inline]") {
+fn symbolizer_continuation(previous: Previous<'_>, line: &Line<'_>) -> bool {
+    if previous.context != line.context || !previous.text.ends_with(b" [inline]") {
         return false;
     }
-    let (a, b) = (previous.text.as_slice(), line.text);
+    let (a, b) = (previous.text, line.text);
     let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     // Back off to the start of the symbol both lines go on with.
     let Some(split) = a[..common].iter().rposition(|&c| c == b' ').map(|i| i + 1) else {

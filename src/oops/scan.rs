@@ -26,6 +26,8 @@ pub const NEW_BOOT: Marks = 1 << 41;
 pub const KMSAN: Marks = 1 << 42;
 pub const REBOOT: Marks = 1 << 43;
 pub const END_OF_REPORT: Marks = 1 << 44;
+/// A getty prompt (` login: `) that may hide the console prefix behind it.
+pub const LOGIN: Marks = 1 << 45;
 
 const EXTRA: &[(&str, Marks)] = &[
     ("Disabling lock debugging due to kernel taint", LOCK_DEBUGGING_OFF),
@@ -48,6 +50,7 @@ const EXTRA: &[(&str, Marks)] = &[
     ("---[ end Kernel panic", END_OF_REPORT),
     ("Kernel Offset:", END_OF_REPORT),
     ("========================================", END_OF_REPORT),
+    (" login: ", LOGIN),
 ];
 
 struct Scanner {

@@ -1,0 +1,77 @@
+//! Hand-written fast paths agree with the plain regexes they replace (issue 7: the corpus
+//! parse spent its time in per-line and per-name regex calls). The regexes stay here as
+//! the oracles.
+
+use kcrash::oops::compiled::{compile_any, SkipList};
+use kcrash::oops::lists::GLOBAL_SKIP;
+use proptest::prelude::*;
+use regex::bytes::Regex;
+
+/// What `frame_from_title` replaces: the function after the last usable ` in `.
+fn frame_by_regex(title: &str) -> String {
+    let re = Regex::new(r"(?-u).* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)").unwrap();
+    re.captures(title.as_bytes())
+        .and_then(|c| c.get(1))
+        .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+        .unwrap_or_default()
+}
+
+/// Titles built from the pieces the rule reacts to.
+fn title() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        " in ", " in", "in ", " ", "<", ">", ":", "::", "_", "a", "foo", "x1", "(", ")", "/", "-", "KASAN: ", "\t",
+    ]);
+    proptest::collection::vec(pieces, 0..24).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #[test]
+    fn frame_from_title_is_the_regex(t in title()) {
+        prop_assert_eq!(kcrash::title::frame_from_title(&t), frame_by_regex(&t));
+    }
+
+    #[test]
+    fn skip_list_is_the_alternation(name in "[a-z_]{0,6}(kasan|alloc|mutex_|down|_trap|once_|atomic64_inc|set_bit|lock)?[a-z_0-9]{0,6}") {
+        let list = SkipList::new(GLOBAL_SKIP);
+        let alternation = compile_any(GLOBAL_SKIP.iter().copied());
+        prop_assert_eq!(list.is_match(name.as_bytes()), alternation.is_match(name.as_bytes()));
+    }
+}
+
+#[test]
+fn frame_from_title_examples() {
+    for t in [
+        "KASAN: use-after-free Read in foo",
+        "WARNING in foo (syz-executor)",
+        "BUG: unable to handle kernel paging request in <bar>::baz",
+        "general protection fault in <a b>x",
+        "in in in x",
+        "no function here",
+        "lost in ",
+        "INFO: task hung in  foo",
+    ] {
+        assert_eq!(kcrash::title::frame_from_title(t), frame_by_regex(t), "{t:?}");
+    }
+}
+
+/// Every function name of the syzkaller corpus's reports gets the same skip verdict.
+#[test]
+fn skip_list_on_corpus_names() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller/report");
+    let cases = kcrash::corpus::load(&root).expect("the syzkaller corpus beside the repository");
+    let list = SkipList::new(GLOBAL_SKIP);
+    let alternation = compile_any(GLOBAL_SKIP.iter().copied());
+    let mut names = 0;
+    for case in cases {
+        let kcrash::corpus::CaseKind::Report(r) = case.kind else { continue };
+        for line in kcrash::console::Lines::new(&r.log, 0) {
+            if let Some((first, second)) = kcrash::frame::frame_functions(line.text) {
+                for name in std::iter::once(first).chain(second) {
+                    assert_eq!(list.is_match(name), alternation.is_match(name), "{}", String::from_utf8_lossy(name));
+                    names += 1;
+                }
+            }
+        }
+    }
+    assert!(names > 10_000, "only {names} frame names");
+}
