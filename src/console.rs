@@ -7,10 +7,8 @@
 //! belong to the same report.
 
 use memchr::memmem;
-use nom::bytes::complete::{tag, take_while};
-use nom::character::complete::{char, digit1, one_of};
+use nom::bytes::complete::{tag, take_while, take_while1, take_while_m_n};
 use nom::combinator::{opt, recognize};
-use nom::sequence::delimited;
 use nom::{IResult, Parser};
 
 /// Which stream a console line belongs to.
@@ -156,36 +154,41 @@ fn spaces(i: &[u8]) -> IResult<&[u8], &[u8]> {
     take_while(|c| c == b' ')(i)
 }
 
+fn digits(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while1(|c: u8| c.is_ascii_digit())(i)
+}
+
 /// `[   12.345678]`
 fn timestamp(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    recognize(delimited(char('['), (spaces, digit1, char('.'), digit1), char(']'))).parse(i)
+    recognize((tag(&b"["[..]), spaces, digits, tag(&b"."[..]), digits, tag(&b"]"[..]))).parse(i)
 }
 
 /// `[ T1234]` or `[    C1]`, returned with brackets and padding.
 fn caller_id(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    recognize(delimited(char('['), (spaces, one_of("CT"), digit1), char(']'))).parse(i)
+    recognize((tag(&b"["[..]), spaces, take_while_m_n(1, 1, |c| c == b'C' || c == b'T'), digits, tag(&b"]"[..])))
+        .parse(i)
 }
 
 /// `<6>`
 fn syslog_level(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    recognize(delimited(char('<'), digit1, char('>'))).parse(i)
+    recognize((tag(&b"<"[..]), digits, tag(&b">"[..]))).parse(i)
 }
 
 /// `** 12 printk messages dropped ** `
 fn dropped_notice(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    recognize((tag("** "), digit1, tag(" printk messages dropped ** "))).parse(i)
+    recognize((tag(&b"** "[..]), digits, tag(&b" printk messages dropped ** "[..]))).parse(i)
 }
 
-/// The part of the prefix after an optional `... login: ` chunk:
-/// `[<level>][timestamp][caller id] ` — returns the caller id if present.
 /// A console prefix: the caller id if any, and the `[ secs.usecs]` text.
 type Stamp<'a> = (Option<&'a [u8]>, &'a [u8]);
 
+/// `[<level>]timestamp[caller id] `. The optional parts are only tried when their first
+/// byte is there (a failed nom parse costs more than the byte test).
 fn stamp(i: &[u8]) -> IResult<&[u8], Stamp<'_>> {
-    let (i, _) = opt(syslog_level).parse(i)?;
+    let (i, _) = if i.first() == Some(&b'<') { opt(syslog_level).parse(i)? } else { (i, None) };
     let (i, time) = timestamp(i)?;
-    let (i, caller) = opt(caller_id).parse(i)?;
-    let (i, _) = char(' ')(i)?;
+    let (i, caller) = if i.first() == Some(&b'[') { opt(caller_id).parse(i)? } else { (i, None) };
+    let (i, _) = tag(&b" "[..])(i)?;
     Ok((i, (caller, time)))
 }
 

@@ -75,3 +75,35 @@ fn skip_list_on_corpus_names() {
     }
     assert!(names > 10_000, "only {names} frame names");
 }
+
+/// The title gate never rules out a format whose title regex matches: checked for every
+/// group's formats over every log of the syzkaller corpus and the project's corpus.
+#[test]
+fn title_gate_keeps_every_matching_format() {
+    let mut logs: Vec<Vec<u8>> = Vec::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for case in kcrash::corpus::load(&root.join("../shared/corpus/syzkaller/report")).expect("syzkaller corpus") {
+        if let kcrash::corpus::CaseKind::Report(r) = case.kind {
+            logs.push(r.log);
+        }
+    }
+    for sub in ["reports", "edge", "consoles"] {
+        for entry in std::fs::read_dir(root.join("corpus").join(sub)).unwrap().flatten() {
+            logs.push(std::fs::read(entry.path()).unwrap());
+        }
+    }
+    let engine = &*kcrash::oops::compiled::ENGINE;
+    let mut matches = 0;
+    for log in &logs {
+        for group in &engine.groups {
+            let possible = group.title_gate().possible(log);
+            for (k, format) in group.formats().iter().enumerate() {
+                if format.title.is_match(log) {
+                    matches += 1;
+                    assert!(possible & (1 << k) != 0, "gate rules out {:?}", format.spec.title);
+                }
+            }
+        }
+    }
+    assert!(matches > 500, "only {matches} title matches");
+}

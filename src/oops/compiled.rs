@@ -5,6 +5,7 @@ use std::sync::{LazyLock, OnceLock};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind};
 use regex::bytes::{Regex, RegexBuilder};
 
+use super::gate::Gate;
 use super::lists::{GLOBAL_SKIP, STALL_ANCHORS};
 use super::table::{self, Extractor, Format, Group, Part, GROUPS};
 
@@ -107,12 +108,25 @@ pub struct CompiledGroup {
     pub spec: &'static Group,
     pub suppress: Option<Regex>,
     /// Compiled on first use: a run usually meets a few groups, and the skip lists are big.
-    formats: OnceLock<Vec<CompiledFormat>>,
+    formats: OnceLock<(Vec<CompiledFormat>, Gate)>,
 }
 
 impl CompiledGroup {
     pub fn formats(&self) -> &[CompiledFormat] {
-        self.formats.get_or_init(|| self.spec.formats.iter().map(compile_format).collect())
+        &self.compiled().0
+    }
+
+    /// Which formats' title regexes may match a text (bit `k` for format `k`).
+    pub fn title_gate(&self) -> &Gate {
+        &self.compiled().1
+    }
+
+    fn compiled(&self) -> &(Vec<CompiledFormat>, Gate) {
+        self.formats.get_or_init(|| {
+            let formats = self.spec.formats.iter().map(compile_format).collect();
+            let titles: Vec<String> = self.spec.formats.iter().map(|f| expand(f.title)).collect();
+            (formats, Gate::new(titles.iter().map(String::as_str)))
+        })
     }
 }
 

@@ -32,7 +32,11 @@ pub fn describe(text: &[u8], group: &'static CompiledGroup) -> Described {
     let mut best = text.len();
     let mut out = Described::default();
     let mut matched_title = false;
-    for format in group.formats() {
+    let possible = group.title_gate().possible(text);
+    for (k, format) in group.formats().iter().enumerate() {
+        if possible & (1 << k) == 0 {
+            continue; // none of the literals its title needs is in the text
+        }
         let Some(m) = format.title.find(text) else {
             continue;
         };

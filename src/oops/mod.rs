@@ -9,6 +9,7 @@ pub mod compiled;
 pub mod corrupt;
 pub mod describe;
 pub mod extract;
+pub mod gate;
 pub mod lists;
 pub mod scan;
 pub mod table;
