@@ -96,12 +96,20 @@ pub fn guilty_file(title: &str, report: &[u8]) -> Option<String> {
     guilty_in(report)
 }
 
-fn file_ref(line: &[u8]) -> Option<&[u8]> {
-    // Most lines hold no `.c:`/`.h:` at all: skip the regex for them.
-    if !FILE_REF_HINT.is_match(line) {
-        return None;
-    }
-    FILE_REF.captures(line).and_then(|c| c.get(1)).map(|m| m.as_bytes())
+/// The lines of `report` that hold a source reference, with the reference's path, in
+/// order. One literal search over the whole report jumps to the candidate lines: most
+/// lines hold no `.c:`/`.h:` at all.
+fn file_refs(report: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut next_line = 0;
+    FILE_REF_HINT.find_iter(report).filter_map(move |m| {
+        if m.start() < next_line {
+            return None; // the line was looked at already
+        }
+        let (start, end) = crate::console::line_bounds(report, m.start());
+        next_line = end + 1;
+        let line = &report[start..end];
+        FILE_REF.captures(line).and_then(|c| c.get(1)).map(|f| (line, f.as_bytes()))
+    })
 }
 
 static FILE_REF_HINT: LazyLock<aho_corasick::AhoCorasick> =
@@ -112,11 +120,10 @@ fn ignored(file: &str, line: &[u8]) -> bool {
 }
 
 fn guilty_in(report: &[u8]) -> Option<String> {
-    let mut lines = report.split(|&b| b == b'\n');
+    let mut refs = file_refs(report);
     let mut candidate = String::new();
     let mut found = false;
-    for line in lines.by_ref() {
-        let Some(file) = file_ref(line) else { continue };
+    for (line, file) in refs.by_ref() {
         let file = String::from_utf8_lossy(file);
         if candidate.is_empty() {
             // Fallback when every reference is ignored: the first one, as written.
@@ -133,8 +140,7 @@ fn guilty_in(report: &[u8]) -> Option<String> {
         // Go deeper: a later file in a subdirectory of the candidate's directory is more
         // specific (e.g. a driver below its subsystem's core), a sibling is not.
         let mut dir = dir_of(&candidate);
-        for line in lines {
-            let Some(file) = file_ref(line) else { continue };
+        for (line, file) in refs {
             let file = String::from_utf8_lossy(file);
             if ignored(&file, line) {
                 continue;

@@ -108,8 +108,27 @@ pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) ->
     rep
 }
 
+/// The first line of `text` holding `needle` on which `re` matches, as its captures.
+/// Each regex below matches within one line and needs its literal: searching the literal
+/// first spares a regex pass over the whole report.
+fn captures_on_line<'t>(text: &'t [u8], needle: &memmem::Finder<'_>, re: &Regex) -> Option<regex::bytes::Captures<'t>> {
+    let mut from = 0;
+    while let Some(i) = needle.find(&text[from..]) {
+        let (start, end) = crate::console::line_bounds(text, from + i);
+        if let Some(c) = re.captures(&text[start..end]) {
+            return Some(c);
+        }
+        from = (end + 1).min(text.len());
+    }
+    None
+}
+
+static COMM_SYZ: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b" Comm: syz."));
+static PID: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"PID: "));
+static HARDWARE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"Hardware name: "));
+
 fn executor(text: &[u8]) -> Option<Executor> {
-    let caps = ENGINE.executor.captures(text)?;
+    let caps = captures_on_line(text, &COMM_SYZ, &ENGINE.executor)?;
     let num = |i: usize| std::str::from_utf8(caps.get(i)?.as_bytes()).ok()?.parse().ok();
     Some(Executor { proc: num(1)?, id: num(2)? })
 }
@@ -125,14 +144,14 @@ static HARDWARE_LINE: LazyLock<Regex> = LazyLock::new(|| compile(r"Hardware name
 /// `Hardware name:` lines, when the report has them.
 fn fill_metadata(rep: &mut Report, text: &[u8]) {
     let s = |m: Option<regex::bytes::Match<'_>>| m.map(|m| String::from_utf8_lossy(m.as_bytes()).trim().to_string());
-    if let Some(c) = TASK_LINE.captures(text) {
+    if let Some(c) = captures_on_line(text, &PID, &TASK_LINE) {
         rep.cpu = s(c.get(1)).and_then(|v| v.parse().ok());
         rep.pid = s(c.get(2)).and_then(|v| v.parse().ok());
         rep.comm = s(c.get(3));
         rep.taint = s(c.get(4)).filter(|t| !t.is_empty());
         rep.kernel_version = s(c.get(5));
     }
-    if let Some(c) = HARDWARE_LINE.captures(text) {
+    if let Some(c) = captures_on_line(text, &HARDWARE, &HARDWARE_LINE) {
         rep.hardware = s(c.get(1));
     }
 }
