@@ -167,6 +167,9 @@ fn extract_frames(stack: &CompiledStack, text: &[u8]) -> Walk {
 fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Walk {
     let engine = &*ENGINE;
     let mut lines = text.split(|&c| c == b'\n');
+    // Fault-injection frames name `should_fail*`: without the word, no line is one.
+    let fault_injection = memmem::find(text, b"should_fail").is_some();
+    let is_fault_injection = |line: &[u8]| fault_injection && frame::is_fault_injection_frame(line);
     let mut raw: Vec<String> = Vec::new();
     let mut walk = Walk { keys: Vec::new(), ok: true };
     let mut stacks_seen = 0;
@@ -190,7 +193,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
             CompiledPart::Stack => {
                 stacks_seen += 1;
                 for line in lines.by_ref() {
-                    if frame::is_fault_injection_frame(line) {
+                    if is_fault_injection(line) {
                         walk.ok = false;
                         break;
                     }
@@ -204,6 +207,15 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                             break;
                         }
                     }
+                    // The first extractor picks the segment's first kept name: once it
+                    // has one, the walk only looks for where the segment ends.
+                    let wants_names = raw.is_empty() || stack.extractor != Extractor::First;
+                    if !wants_names {
+                        if parts.get(i + 1).is_none() && !fault_injection {
+                            break; // the last segment, and nothing later can spoil it
+                        }
+                        continue;
+                    }
                     if let Some((first, second)) = frame::frame_functions(line) {
                         push_name(&mut raw, first, stack);
                         if let Some(second) = second {
@@ -214,7 +226,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
             }
             CompiledPart::Re(re) => {
                 for line in lines.by_ref() {
-                    if frame::is_fault_injection_frame(line) {
+                    if is_fault_injection(line) {
                         walk.ok = false;
                         break;
                     }
