@@ -146,7 +146,6 @@ pub struct Engine {
     pub not_a_second_report: AhoCorasick,
     pub suppressions: Regex,
     pub stall_anchors: Regex,
-    pub executor: Regex,
     pub corrupted_title: Regex,
 }
 
@@ -195,7 +194,6 @@ fn build() -> Engine {
         not_a_second_report: AhoCorasick::new(table::NOT_A_SECOND_REPORT).expect("static markers"),
         suppressions: compile_any(table::SUPPRESSIONS.iter().copied()),
         stall_anchors: compile_any(STALL_ANCHORS.iter().copied()),
-        executor: compile(r" Comm: syz\.([0-9]+)\.([0-9]+) "),
         corrupted_title: compile(r"\[ *[0-9]+\.[0-9]+\]"),
     }
 }

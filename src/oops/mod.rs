@@ -11,17 +11,15 @@ pub mod describe;
 pub mod extract;
 pub mod gate;
 pub mod lists;
+mod metadata;
 pub mod scan;
 pub mod table;
 
-use std::sync::LazyLock;
-
 use memchr::memmem;
-use regex::bytes::Regex;
 
-use crate::report::{Executor, Report};
+use crate::report::Report;
 use crate::title::{frame_from_title, sanitize_title, title_to_type};
-use compiled::{compile, ENGINE};
+use compiled::ENGINE;
 
 pub use extract::contains_crash;
 
@@ -90,7 +88,7 @@ pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) ->
         corrupted_reason: reason.unwrap_or_default().to_string(),
         suppressed: facts.suppressed,
         panicked: facts.panicked,
-        executor: executor(&text),
+        executor: metadata::executor(&text),
         prefix_len,
         start_pos: start,
         end_pos: end_pos.max(line_end),
@@ -102,56 +100,8 @@ pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) ->
         alt_titles,
         ..Report::default()
     };
-    fill_metadata(&mut rep, &text);
+    metadata::fill(&mut rep, &text);
     rep.guilty_file = crate::guilty::guilty_file(&rep.title, &text[prefix_len..]);
     rep.report = text;
     rep
-}
-
-/// The first line of `text` holding `needle` on which `re` matches, as its captures.
-/// Each regex below matches within one line and needs its literal: searching the literal
-/// first spares a regex pass over the whole report.
-fn captures_on_line<'t>(text: &'t [u8], needle: &memmem::Finder<'_>, re: &Regex) -> Option<regex::bytes::Captures<'t>> {
-    let mut from = 0;
-    while let Some(i) = needle.find(&text[from..]) {
-        let (start, end) = crate::console::line_bounds(text, from + i);
-        if let Some(c) = re.captures(&text[start..end]) {
-            return Some(c);
-        }
-        from = (end + 1).min(text.len());
-    }
-    None
-}
-
-static COMM_SYZ: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b" Comm: syz."));
-static PID: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"PID: "));
-static HARDWARE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"Hardware name: "));
-
-fn executor(text: &[u8]) -> Option<Executor> {
-    let caps = captures_on_line(text, &COMM_SYZ, &ENGINE.executor)?;
-    let num = |i: usize| std::str::from_utf8(caps.get(i)?.as_bytes()).ok()?.parse().ok();
-    Some(Executor { proc: num(1)?, id: num(2)? })
-}
-
-static TASK_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    compile(
-        r"CPU: ([0-9]+) (?:UID: [0-9]+ )?PID: ([0-9]+) Comm: (.{1,64}?) (?:Not tainted|Tainted: ([A-Z ]+?)) +([0-9][^ \n]*)",
-    )
-});
-static HARDWARE_LINE: LazyLock<Regex> = LazyLock::new(|| compile(r"Hardware name: ([^\n]+)"));
-
-/// Kernel version, CPU, PID, comm, taint and hardware from the `CPU: … PID: … Comm: …` and
-/// `Hardware name:` lines, when the report has them.
-fn fill_metadata(rep: &mut Report, text: &[u8]) {
-    let s = |m: Option<regex::bytes::Match<'_>>| m.map(|m| String::from_utf8_lossy(m.as_bytes()).trim().to_string());
-    if let Some(c) = captures_on_line(text, &PID, &TASK_LINE) {
-        rep.cpu = s(c.get(1)).and_then(|v| v.parse().ok());
-        rep.pid = s(c.get(2)).and_then(|v| v.parse().ok());
-        rep.comm = s(c.get(3));
-        rep.taint = s(c.get(4)).filter(|t| !t.is_empty());
-        rep.kernel_version = s(c.get(5));
-    }
-    if let Some(c) = captures_on_line(text, &HARDWARE, &HARDWARE_LINE) {
-        rep.hardware = s(c.get(1));
-    }
 }
