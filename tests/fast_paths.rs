@@ -31,7 +31,7 @@ proptest! {
     }
 
     #[test]
-    fn skip_list_is_the_alternation(name in "[a-z_]{0,6}(kasan|alloc|mutex_|down|_trap|once_|atomic64_inc|set_bit|lock)?[a-z_0-9]{0,6}") {
+    fn skip_list_is_the_alternation(name in "[a-z_]{0,6}(kasan|alloc|mutex_|down|_trap|read_once_|nocheck|atomic64_inc|set_bit|lock_page|unlock|el1h_64_sync|copyin)?[a-z_0-9]{0,6}") {
         let list = SkipList::new(GLOBAL_SKIP);
         let alternation = compile_any(GLOBAL_SKIP.iter().copied());
         prop_assert_eq!(list.is_match(name.as_bytes()), alternation.is_match(name.as_bytes()));
@@ -106,4 +106,16 @@ fn title_gate_keeps_every_matching_format() {
         }
     }
     assert!(matches > 500, "only {matches} title matches");
+    // The same for the stack-start patterns the corruption check searches for.
+    let mut starts = 0;
+    for log in &logs {
+        let possible = engine.stack_start_gate.possible(log);
+        for (k, re) in engine.stack_starts.iter().enumerate() {
+            if re.is_match(log) {
+                starts += 1;
+                assert!(possible & (1 << k) != 0, "gate rules out stack start {k}");
+            }
+        }
+    }
+    assert!(starts > 500, "only {starts} stack starts");
 }

@@ -54,32 +54,89 @@ pub enum CompiledPart {
     Stack,
 }
 
-/// A skip list: unanchored regexes matched against a function name. Most entries are
-/// plain names, searched for together by one automaton (a regex alternation of 125
-/// literals costs several times more per short name); the rest form one regex.
+/// A skip list: unanchored regexes matched against a function name. A regex alternation
+/// of the 125 global entries cost ~100 ns per name, the largest cost of title extraction;
+/// so each entry is sorted by its shape: a finite set of plain names searched anywhere
+/// (one automaton for all of them), `^name`, `name$`, `^name$` (string comparisons), and
+/// the few real regexes left (one alternation, tried only when a name holds a literal
+/// every match of theirs holds).
 pub struct SkipList {
-    literals: Option<AhoCorasick>,
-    patterns: Option<Regex>,
+    /// The plain names searched anywhere.
+    names: Option<AhoCorasick>,
+    prefixes: Vec<Vec<u8>>,
+    suffixes: Vec<Vec<u8>>,
+    exact: Vec<Vec<u8>>,
+    /// The real regexes, and literals one of which every match of theirs holds.
+    patterns: Option<(Regex, Option<AhoCorasick>)>,
+}
+
+/// An automaton for short haystacks (function names): a DFA walk, no prefilter.
+fn name_automaton(literals: &[Vec<u8>]) -> AhoCorasick {
+    AhoCorasickBuilder::new().kind(Some(AhoCorasickKind::DFA)).prefilter(false).build(literals).expect("skip literals")
 }
 
 impl SkipList {
     pub fn new(entries: &[&str]) -> Self {
-        let (literals, patterns): (Vec<&str>, Vec<&str>) =
-            entries.iter().partition(|e| e.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'));
-        let literals = (!literals.is_empty()).then(|| {
-            AhoCorasickBuilder::new()
-                .kind(Some(AhoCorasickKind::DFA))
-                .prefilter(false)
-                .build(&literals)
-                .expect("static skip names")
-        });
-        SkipList { literals, patterns: (!patterns.is_empty()).then(|| compile_any(patterns)) }
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        let mut list = SkipList { names: None, prefixes: vec![], suffixes: vec![], exact: vec![], patterns: None };
+        let mut patterns: Vec<&str> = Vec::new();
+        for entry in entries {
+            // `a|b` without groups or classes is two entries.
+            let alternatives: Vec<&str> =
+                if entry.contains(['(', '[']) { vec![*entry] } else { entry.split('|').collect() };
+            for alt in alternatives {
+                let (start, rest) = alt.strip_prefix('^').map_or((false, alt), |r| (true, r));
+                let (end, word) = rest.strip_suffix('$').map_or((false, rest), |r| (true, r));
+                let plain = !word.is_empty() && word.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+                match (plain, start, end) {
+                    (true, true, true) => list.exact.push(word.into()),
+                    (true, true, false) => list.prefixes.push(word.into()),
+                    (true, false, true) => list.suffixes.push(word.into()),
+                    _ => match plain_names(alt) {
+                        Some(found) => names.extend(found),
+                        None => patterns.push(alt),
+                    },
+                }
+            }
+        }
+        list.names = (!names.is_empty()).then(|| name_automaton(&names));
+        if !patterns.is_empty() {
+            let required: Option<Vec<Vec<Vec<u8>>>> =
+                patterns.iter().map(|p| super::gate::required_literals(&expand(p))).collect();
+            let gate = required.map(|r| name_automaton(&r.concat()));
+            list.patterns = Some((compile_any(patterns.iter().copied()), gate));
+        }
+        list
     }
 
     pub fn is_match(&self, name: &[u8]) -> bool {
-        self.literals.as_ref().is_some_and(|ac| ac.is_match(name))
-            || self.patterns.as_ref().is_some_and(|re| re.is_match(name))
+        // The first (last) byte is compared before the slices: a call to memcmp per entry
+        // would cost more than the automaton.
+        let (first, last) = (name.first(), name.last());
+        self.names.as_ref().is_some_and(|ac| ac.is_match(name))
+            || self.prefixes.iter().any(|p| p.first() == first && name.starts_with(p))
+            || self.suffixes.iter().any(|p| p.last() == last && name.ends_with(p))
+            || self.exact.iter().any(|p| p.first() == first && name == p.as_slice())
+            || self
+                .patterns
+                .as_ref()
+                .is_some_and(|(re, gate)| gate.as_ref().is_none_or(|g| g.is_match(name)) && re.is_match(name))
     }
+}
+
+/// The names a pattern without anchors matches exactly, when it is a finite set of them
+/// (`k?v?(?:m|z|c)alloc`, `folio_(?:alloc|unlock)`): as a substring search, the pattern is
+/// the set of those names.
+fn plain_names(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::Extractor;
+    let hir = regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern).ok()?;
+    if !hir.properties().look_set().is_empty() {
+        return None;
+    }
+    let seq = Extractor::new().extract(&hir);
+    let literals = seq.literals()?;
+    let exact = !literals.is_empty() && literals.iter().all(|l| l.is_exact() && !l.as_bytes().is_empty());
+    exact.then(|| literals.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 pub struct CompiledStack {
@@ -140,6 +197,8 @@ pub struct Engine {
     /// All group headers, leftmost-first: the fast search for lines holding any header.
     pub any_header: AhoCorasick,
     pub stack_starts: Vec<Regex>,
+    /// Which of `stack_starts` may match a text.
+    pub stack_start_gate: Gate,
     pub any_stack_start: Regex,
     pub riscv_registers: usize,
     pub info_with_stack: AhoCorasick,
@@ -188,6 +247,7 @@ fn build() -> Engine {
         headers,
         any_header,
         stack_starts: table::STACK_STARTS.iter().map(|s| compile(s)).collect(),
+        stack_start_gate: Gate::new(table::STACK_STARTS.iter().copied()),
         any_stack_start: compile_any(table::STACK_STARTS.iter().copied()),
         riscv_registers: table::STACK_STARTS.iter().position(|s| *s == table::RISCV_REGISTERS).unwrap_or(usize::MAX),
         info_with_stack: AhoCorasick::new(table::INFO_WITH_STACK).expect("static markers"),

@@ -15,7 +15,11 @@ pub fn corruption(title: &[u8], report: &[u8], format: Option<&CompiledFormat>) 
         return None;
     }
     let mut has_stack = false;
+    let possible = engine.stack_start_gate.possible(report);
     for (k, start_re) in engine.stack_starts.iter().enumerate() {
+        if possible & (1 << k) == 0 {
+            continue;
+        }
         let Some(m) = start_re.find(report) else {
             continue;
         };
