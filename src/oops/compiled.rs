@@ -50,8 +50,23 @@ pub fn compile_any<'a>(fragments: impl IntoIterator<Item = &'a str>) -> Regex {
 }
 
 pub enum CompiledPart {
-    Re(Regex),
+    Re(LinePattern),
     Stack,
+}
+
+/// A regex tried line by line, with the literals one of which every match holds (when
+/// it has such): the walk jumps over lines without them.
+pub struct LinePattern {
+    pub re: Regex,
+    pub gate: Option<AhoCorasick>,
+}
+
+impl LinePattern {
+    fn new(pattern: &str) -> Self {
+        let gate = super::gate::required_literals(&expand(pattern))
+            .map(|lits| AhoCorasick::new(lits).expect("literals of a table pattern"));
+        LinePattern { re: compile(pattern), gate }
+    }
 }
 
 /// A skip list: unanchored regexes matched against a function name. A regex alternation
@@ -212,7 +227,7 @@ fn compile_parts(parts: &[Part]) -> Vec<CompiledPart> {
     parts
         .iter()
         .map(|p| match p {
-            Part::Re(re) => CompiledPart::Re(compile(re)),
+            Part::Re(re) => CompiledPart::Re(LinePattern::new(re)),
             Part::Stack => CompiledPart::Stack,
         })
         .collect()

@@ -162,11 +162,43 @@ fn extract_frames(stack: &CompiledStack, text: &[u8]) -> Walk {
     walk
 }
 
+/// The lines of a text one by one, as `split(b'\n')` gives them (a text ending in `\n`
+/// has a last, empty line), with jumps forward.
+struct LineCursor<'t> {
+    text: &'t [u8],
+    /// Start of the next line; past the end once the last line was given.
+    pos: usize,
+}
+
+impl<'t> LineCursor<'t> {
+    fn next_line(&mut self) -> Option<&'t [u8]> {
+        let rest = self.text.get(self.pos..)?;
+        let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        self.pos += len + 1;
+        Some(&rest[..len])
+    }
+
+    /// The text from the next line on.
+    fn rest(&self) -> &'t [u8] {
+        self.text.get(self.pos..).unwrap_or_default()
+    }
+
+    /// Skip to the line holding offset `at` of [`LineCursor::rest`].
+    fn skip_to_line_of(&mut self, at: usize) {
+        let rest = self.rest();
+        self.pos += memchr::memrchr(b'\n', &rest[..at]).map_or(0, |i| i + 1);
+    }
+
+    fn skip_all(&mut self) {
+        self.pos = self.text.len() + 1;
+    }
+}
+
 /// Walk the parts over the lines of `text`, collecting function names; one key frame per
 /// segment (each stack part after the first starts a new segment).
 fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Walk {
     let engine = &*ENGINE;
-    let mut lines = text.split(|&c| c == b'\n');
+    let mut lines = LineCursor { text, pos: 0 };
     // Fault-injection frames name `should_fail*`: without the word, no line is one.
     let fault_injection = memmem::find(text, b"should_fail").is_some();
     let is_fault_injection = |line: &[u8]| fault_injection && frame::is_fault_injection_frame(line);
@@ -192,7 +224,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
         match &parts[i] {
             CompiledPart::Stack => {
                 stacks_seen += 1;
-                for line in lines.by_ref() {
+                while let Some(line) = lines.next_line() {
                     if is_fault_injection(line) {
                         walk.ok = false;
                         break;
@@ -201,7 +233,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                         break;
                     }
                     if let Some(CompiledPart::Re(next)) = parts.get(i + 1) {
-                        if let Some(caps) = next.captures(line) {
+                        if let Some(caps) = next.re.captures(line) {
                             push_captures(&mut raw, &caps, stack);
                             i += 1;
                             break;
@@ -224,18 +256,24 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                     }
                 }
             }
-            CompiledPart::Re(re) => {
-                for line in lines.by_ref() {
-                    if is_fault_injection(line) {
-                        walk.ok = false;
-                        break;
-                    }
-                    if let Some(caps) = re.captures(line) {
-                        push_captures(&mut raw, &caps, stack);
-                        break;
+            CompiledPart::Re(pattern) => loop {
+                if let (Some(gate), false) = (&pattern.gate, fault_injection) {
+                    // Only a line holding one of the pattern's literals can match: go there.
+                    match gate.find(lines.rest()) {
+                        Some(m) => lines.skip_to_line_of(m.start()),
+                        None => lines.skip_all(),
                     }
                 }
-            }
+                let Some(line) = lines.next_line() else { break };
+                if is_fault_injection(line) {
+                    walk.ok = false;
+                    break;
+                }
+                if let Some(caps) = pattern.re.captures(line) {
+                    push_captures(&mut raw, &caps, stack);
+                    break;
+                }
+            },
         }
         i += 1;
     }
