@@ -32,6 +32,8 @@ pub fn describe(text: &[u8], group: &'static CompiledGroup) -> Described {
     let mut best = text.len();
     let mut out = Described::default();
     let mut matched_title = false;
+    // Where the frames of the latest winner start: parsed once, after the loop.
+    let mut frames_from = None;
     let possible = group.title_gate().possible(text);
     for (k, format) in group.formats().iter().enumerate() {
         if possible & (1 << k) == 0 {
@@ -69,7 +71,7 @@ pub fn describe(text: &[u8], group: &'static CompiledGroup) -> Described {
             }
             keys = walk.keys;
         }
-        out.frames = first_trace(&text[start..]);
+        frames_from = Some(start);
         let canonical: Vec<&[u8]> =
             args.iter().map(Vec::as_slice).chain(keys.iter().map(|k| k.canonical.as_bytes())).collect();
         out.title = fill(format.spec.template, &canonical);
@@ -89,6 +91,9 @@ pub fn describe(text: &[u8], group: &'static CompiledGroup) -> Described {
         }
         dedup_keep_first(&mut out.alts);
         out.format = Some(format);
+    }
+    if let Some(start) = frames_from {
+        out.frames = first_trace(&text[start..]);
     }
     if out.title.is_empty() {
         if matched_title {
