@@ -251,6 +251,8 @@ pub fn find_report(log: &[u8], oops: &Oops<'_>) -> ReportBuilder {
     let rest = &log[oops.start..];
     let first = Line::new(log, oops.start, oops.line_end);
     let mut builder = ReportBuilder::new(&first, scan::line_marks(first.raw), oops.group, prefix);
+    // The report is at most the rest of the log: one allocation instead of a doubling series.
+    builder.report.reserve(rest.len().min(MAX_REPORT_TEXT + MAX_LINE_TEXT));
     let mut previous = Previous { context: first.context, text: first.text };
     scan::marked_lines(rest, |start, end, marks| {
         if start == 0 {
