@@ -107,11 +107,12 @@ impl<'a> Line<'a> {
     /// `may_hold_login` false (the scan saw no ` login: ` on the line) saves looking for a
     /// getty prompt before the timestamp.
     pub fn detached(raw: &'a [u8], pos: usize, next: usize, may_hold_login: bool) -> Self {
-        let context = match console_prefix(raw, may_hold_login) {
+        let prefix = console_prefix(raw, may_hold_login);
+        let context = match prefix {
             None => Context::None,
-            Some((caller, _)) => caller.map_or(Context::Console, Context::Caller),
+            Some(p) => p.caller.map_or(Context::Console, Context::Caller),
         };
-        let (text, questionable) = strip(raw, context);
+        let (text, questionable) = strip(raw, context, prefix.and_then(|p| p.text_at));
         Line { pos, next, raw, context, text, questionable }
     }
 }
@@ -204,19 +205,36 @@ static LOGIN_FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
 pub fn line_context(raw: &[u8]) -> Context<'_> {
     match console_prefix(raw, true) {
         None => Context::None,
-        Some((caller, _)) => caller.map_or(Context::Console, Context::Caller),
+        Some(p) => p.caller.map_or(Context::Console, Context::Caller),
     }
 }
 
 /// Seconds since boot of a line with a console timestamp.
 pub fn timestamp_secs(raw: &[u8]) -> Option<f64> {
-    let (_, time) = console_prefix(raw, true)?;
+    let time = console_prefix(raw, true)?.time;
     std::str::from_utf8(&time[1..time.len() - 1]).ok()?.trim_start().parse().ok()
 }
 
-/// The caller id (if any) and the `[ secs.usecs]` text of a line's console prefix.
+/// A line's console prefix.
+#[derive(Clone, Copy)]
+struct Prefix<'a> {
+    caller: Option<&'a [u8]>,
+    /// `[ secs.usecs]`
+    time: &'a [u8],
+    /// Where the text after the prefix starts, when nothing but a dropped-messages notice
+    /// precedes the stamp (the first `] ` of the line then ends the stamp).
+    text_at: Option<usize>,
+}
+
+impl<'a> Prefix<'a> {
+    fn of(raw: &'a [u8], (rest, (caller, time)): (&'a [u8], Stamp<'a>), plain: bool) -> Self {
+        Prefix { caller, time, text_at: plain.then_some(raw.len() - rest.len()) }
+    }
+}
+
+/// The console prefix of a line, if it has one.
 /// `may_hold_login` false: the caller knows the line has no ` login: `.
-fn console_prefix(raw: &[u8], may_hold_login: bool) -> Option<Stamp<'_>> {
+fn console_prefix(raw: &[u8], may_hold_login: bool) -> Option<Prefix<'_>> {
     let has_login = may_hold_login && LOGIN_FINDER.find(raw).is_some();
     if !has_login && !matches!(raw.first(), Some(b'[' | b'<' | b'*')) {
         return None; // fast path: most lines without a prefix
@@ -225,10 +243,10 @@ fn console_prefix(raw: &[u8], may_hold_login: bool) -> Option<Stamp<'_>> {
         if raw.first() == Some(&b'*') { dropped_notice(raw).map_or(0, |(rest, _)| raw.len() - rest.len()) } else { 0 };
     if !has_login {
         // The common case, without the candidate lists below.
-        if let Ok((_, found)) = stamp(&raw[after_notice..]) {
-            return Some(found);
+        if let Ok(found) = stamp(&raw[after_notice..]) {
+            return Some(Prefix::of(raw, found, true));
         }
-        return if after_notice > 0 { stamp(raw).ok().map(|(_, found)| found) } else { None };
+        return if after_notice > 0 { stamp(raw).ok().map(|found| Prefix::of(raw, found, true)) } else { None };
     }
     let login_ends: Vec<usize> =
         if has_login { LOGIN_FINDER.find_iter(raw).map(|p| p + LOGIN.len()).collect() } else { Vec::new() };
@@ -241,8 +259,9 @@ fn console_prefix(raw: &[u8], may_hold_login: bool) -> Option<Stamp<'_>> {
         }
     }
     for start in starts {
-        if let Ok((_, found)) = stamp(&raw[start..]) {
-            return Some(found);
+        if let Ok(found) = stamp(&raw[start..]) {
+            // A `] ` inside the login chunk may come first: `strip` looks for it.
+            return Some(Prefix::of(raw, found, false));
         }
     }
     None
@@ -251,12 +270,15 @@ fn console_prefix(raw: &[u8], may_hold_login: bool) -> Option<Stamp<'_>> {
 /// Remove the console prefix of a line with a context, and detect questionable frames:
 /// the text after the first `] `; a ` ? ` in it (unless an `<EOI>` is there too) or a
 /// final ` (unreliable)` makes the frame questionable.
-fn strip<'a>(raw: &'a [u8], context: Context<'a>) -> (&'a [u8], bool) {
+/// `text_at`: where the text starts, when the prefix parse knows.
+fn strip<'a>(raw: &'a [u8], context: Context<'a>, text_at: Option<usize>) -> (&'a [u8], bool) {
     if context == Context::None {
         return (raw, false);
     }
-    let text = match memchr::memchr_iter(b']', raw).find(|&i| raw.get(i + 1) == Some(&b' ')) {
-        Some(i) => &raw[i + 2..],
+    let text = match text_at
+        .or_else(|| memchr::memchr_iter(b']', raw).find(|&i| raw.get(i + 1) == Some(&b' ')).map(|i| i + 2))
+    {
+        Some(i) => &raw[i..],
         None => raw,
     };
     // One pass over the rare `?` and `<` bytes instead of a substring search per marker.
