@@ -24,7 +24,6 @@ use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while1};
 use nom::character::complete::{char, one_of};
 use nom::combinator::{opt, peek, recognize};
-use nom::multi::many_m_n;
 use nom::sequence::{delimited, preceded};
 use nom::{IResult, Parser};
 
@@ -61,7 +60,9 @@ fn function(i: &[u8]) -> IResult<&[u8], &[u8]> {
 /// Leading spaces and up to two `[pc] ` prefixes.
 fn frame_lead(i: &[u8]) -> IResult<&[u8], ()> {
     let (i, _) = spaces(i)?;
-    let (i, _) = many_m_n(0, 2, (pc, char(' '))).parse(i)?;
+    // Two optional prefixes by hand: `many_m_n` would collect them into a Vec.
+    let (i, _) = opt((pc, char(' '))).parse(i)?;
+    let (i, _) = opt((pc, char(' '))).parse(i)?;
     Ok((i, ()))
 }
 
@@ -114,7 +115,11 @@ pub fn is_fault_injection_frame(text: &[u8]) -> bool {
 
 fn hex_number(i: &[u8]) -> IResult<&[u8], u64> {
     let (i, digits) = preceded(tag("0x"), take_while1(|c: u8| c.is_ascii_hexdigit())).parse(i)?;
-    let value = std::str::from_utf8(digits).ok().and_then(|s| u64::from_str_radix(s, 16).ok());
+    // The digits are hex already: fold them (saturating at u64::MAX for absurd lengths).
+    let value = digits.iter().try_fold(0u64, |acc, &c| {
+        let d = (c as char).to_digit(16).unwrap_or(0) as u64;
+        acc.checked_mul(16).and_then(|v| v.checked_add(d))
+    });
     Ok((i, value.unwrap_or(u64::MAX)))
 }
 
@@ -224,7 +229,8 @@ fn ip_register(i: &[u8]) -> IResult<&[u8], &[u8]> {
 pub fn parse_ip_frame(text: &[u8]) -> Option<IpFrame> {
     let (rest, _) = ip_register(text).ok()?;
     // Up to two `[<pc>]`s, each followed by spaces.
-    let (rest, _) = many_m_n(0, 2, (pc, take_while1(|c| c == b' '))).parse(rest).ok()?;
+    let (rest, _) = opt((pc, take_while1(|c| c == b' '))).parse(rest).ok()?;
+    let (rest, _) = opt((pc, take_while1(|c| c == b' '))).parse(rest).ok()?;
     if let Ok((_, address)) = hex_number(rest) {
         return Some(IpFrame::Address(address));
     }
