@@ -125,8 +125,15 @@ fn raw_variants(keys: &[KeyFrame]) -> Vec<Vec<String>> {
 }
 
 fn dedup_keep_first(v: &mut Vec<Vec<u8>>) {
-    let mut seen = std::collections::HashSet::new();
-    v.retain(|x| seen.insert(x.clone()));
+    // A handful of titles: comparing in place beats hashing copies of them.
+    let mut kept = 0;
+    for i in 0..v.len() {
+        if !v[..kept].contains(&v[i]) {
+            v.swap(kept, i);
+            kept += 1;
+        }
+    }
+    v.truncate(kept);
 }
 
 /// Replace every `%N` by the N-th argument (1-based); missing arguments become empty.
@@ -392,6 +399,13 @@ mod tests {
         assert_eq!(fill("KASAN: %1 %3 in %4", &[b"uaf", b"f", b"Read", b"g"]), b"KASAN: uaf Read in g");
         assert_eq!(fill("%1 in %2", &[b"x"]), b"x in ");
         assert_eq!(fill("100% sure", &[]), b"100% sure");
+    }
+
+    #[test]
+    fn dedup_keeps_the_first_of_each() {
+        let mut v: Vec<Vec<u8>> = [&b"a"[..], b"b", b"a", b"c", b"b", b"a"].iter().map(|x| x.to_vec()).collect();
+        dedup_keep_first(&mut v);
+        assert_eq!(v, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     }
 
     #[test]
