@@ -1,5 +1,6 @@
 //! One-shot, full-size benchmarks (issue 7): every crash of a 100 MB console, hostile inputs
-//! (64 MB of random bytes, one 100 MB line, 1 M header lines), and the first call's latency.
+//! (64 MB of random bytes, one 100 MB line, 1 M header lines), `kcrash dedup` of 10 000 logs,
+//! and the first call's latency.
 //!
 //! Each case runs once, in a child process of this binary, so that a case that is too slow
 //! or too hungry is stopped (time budget, address-space limit) without stopping the others,
@@ -41,6 +42,9 @@ fn run_case(case: &str) {
     if case == "first_parse" {
         return first_parse();
     }
+    if case == "dedup_10k_logs" {
+        return dedup_10k_logs();
+    }
     let (input, op) = case.split_once('/').expect("INPUT/OP");
     let log = make_input(input);
     // Build the engine outside the timed part: its cost is `first_parse`'s.
@@ -67,6 +71,37 @@ fn first_parse() {
     let second = t.elapsed().as_secs_f64();
     println!("result {first} 1 {}", log.len());
     println!("second {second}");
+}
+
+/// `kcrash dedup` (the real binary, all cores) over a directory of 10 000 crash logs: the
+/// syzkaller corpus's crash logs, over and over, each copy with a line of its own so that
+/// no two files are the same. The count is the number of signature groups.
+fn dedup_10k_logs() {
+    let logs: Vec<Vec<u8>> = support::syz_logs().into_iter().filter(|l| l.crash).map(|l| l.data).collect();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut bytes = 0;
+    for i in 0..10_000 {
+        let mut data = format!("[    0.000000] kcrash bench log {i}\n").into_bytes();
+        data.extend_from_slice(&logs[i % logs.len()]);
+        bytes += data.len();
+        std::fs::write(dir.path().join(format!("{i:05}.log")), &data).expect("write log");
+    }
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kcrash"))
+        .arg("dedup")
+        .arg(dir.path())
+        .stderr(Stdio::null())
+        .output()
+        .expect("run kcrash dedup");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(out.status.success(), "kcrash dedup failed: {}", out.status);
+    let groups = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.trim_start().starts_with("first:")).count();
+    // SAFETY: plain C struct, filled by getrusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer; RUSAGE_CHILDREN covers the kcrash process just waited for.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    println!("result {secs} {groups} {bytes}");
+    println!("child_rss {}", usage.ru_maxrss);
 }
 
 struct Outcome {
@@ -127,6 +162,8 @@ fn parent(case: &str, budget: Duration, mem_gb: u64) -> Outcome {
                 out.bytes = b.parse().unwrap_or(0);
             }
             ["second", s] => out.note = format!("second call {:.3} ms", s.parse::<f64>().unwrap_or(0.0) * 1e3),
+            // The case ran the binary: its peak RSS is the one that counts.
+            ["child_rss", kb] => out.max_rss_kb = kb.parse().unwrap_or(out.max_rss_kb),
             _ => {}
         }
     }
@@ -157,7 +194,7 @@ fn main() {
     let env_num = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let budget = Duration::from_secs(env_num("KCRASH_BENCH_BUDGET", 30));
     let mem_gb = env_num("KCRASH_BENCH_MEM_GB", 8);
-    let mut cases = vec!["first_parse".to_string()];
+    let mut cases = vec!["first_parse".to_string(), "dedup_10k_logs".to_string()];
     for input in INPUTS {
         for op in OPS {
             // The sprinkled consoles are there for parse_all; the others for every op.
