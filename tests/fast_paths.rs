@@ -118,4 +118,18 @@ fn title_gate_keeps_every_matching_format() {
         }
     }
     assert!(starts > 400, "only {starts} stack starts");
+    // And the suppression patterns of the whole-log facts.
+    let suppressions: Vec<regex::bytes::Regex> =
+        kcrash::oops::table::SUPPRESSIONS.iter().map(|p| kcrash::oops::compiled::compile(p)).collect();
+    let mut suppressed = 0;
+    for log in &logs {
+        let possible = engine.log_facts.possible(log);
+        for (k, re) in suppressions.iter().enumerate() {
+            if re.is_match(log) {
+                suppressed += 1;
+                assert!(possible & (1 << k) != 0, "gate rules out suppression {k}");
+            }
+        }
+    }
+    assert!(suppressed >= 2, "only {suppressed} suppressed logs");
 }

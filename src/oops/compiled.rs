@@ -219,6 +219,9 @@ pub struct Engine {
     pub info_with_stack: AhoCorasick,
     pub not_a_second_report: AhoCorasick,
     pub suppressions: Regex,
+    /// Over a whole log: the suppression patterns (bits `0..`), then
+    /// [`LOG_FACT_PANIC`] and [`LOG_FACT_HANGUP`] (plain texts).
+    pub log_facts: Gate,
     pub stall_anchors: Regex,
     pub corrupted_title: Regex,
 }
@@ -244,6 +247,11 @@ fn compile_format(spec: &'static Format) -> CompiledFormat {
 }
 
 fn build() -> Engine {
+    let fact_patterns: Vec<String> = table::SUPPRESSIONS
+        .iter()
+        .map(|p| p.to_string())
+        .chain([regex_syntax::escape(LOG_FACT_PANIC), regex_syntax::escape(LOG_FACT_HANGUP)])
+        .collect();
     let groups = GROUPS
         .iter()
         .map(|g| CompiledGroup {
@@ -268,10 +276,16 @@ fn build() -> Engine {
         info_with_stack: AhoCorasick::new(table::INFO_WITH_STACK).expect("static markers"),
         not_a_second_report: AhoCorasick::new(table::NOT_A_SECOND_REPORT).expect("static markers"),
         suppressions: compile_any(table::SUPPRESSIONS.iter().copied()),
+        log_facts: Gate::new(fact_patterns.iter().map(String::as_str)),
         stall_anchors: compile_any(STALL_ANCHORS.iter().copied()),
         corrupted_title: compile(r"\[ *[0-9]+\.[0-9]+\]"),
     }
 }
+
+/// The kernel panicked.
+pub const LOG_FACT_PANIC: &str = "Kernel panic - not syncing";
+/// A GCE console was hung up.
+pub const LOG_FACT_HANGUP: &str = "serialport: VM disconnected.";
 
 pub static ENGINE: LazyLock<Engine> = LazyLock::new(build);
 

@@ -23,8 +23,7 @@ use compiled::ENGINE;
 
 pub use extract::contains_crash;
 
-const KERNEL_PANIC: &[u8] = b"Kernel panic - not syncing";
-const GCE_HANGUP: &[u8] = b"serialport: VM disconnected.";
+const KERNEL_PANIC: &[u8] = compiled::LOG_FACT_PANIC.as_bytes();
 
 /// Whole-log facts a report carries besides its own lines.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,10 +41,13 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
     let sub = log.get(min_pos..)?;
     let oops = extract::find_first_oops(sub)?;
     let builder = extract::find_report(sub, &oops);
+    // One literal scan of the log tells which of these can be there at all.
+    let possible = ENGINE.log_facts.possible(log);
+    let n = table::SUPPRESSIONS.len();
     let facts = LogFacts {
-        suppressed: ENGINE.suppressions.is_match(log),
-        panicked: memmem::find(sub, KERNEL_PANIC).is_some(),
-        hung_up: memmem::find(log, GCE_HANGUP).is_some(),
+        suppressed: possible & ((1 << n) - 1) != 0 && ENGINE.suppressions.is_match(log),
+        panicked: possible & (1 << n) != 0 && (min_pos == 0 || memmem::find(sub, KERNEL_PANIC).is_some()),
+        hung_up: possible & (1 << (n + 1)) != 0,
     };
     let raw = &sub[builder.start..builder.end_pos];
     let mut rep = finalize(builder, raw, facts);
