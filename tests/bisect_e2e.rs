@@ -4,24 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod testgit;
+
+const WHO: testgit::Identity =
+    testgit::Identity { author: ("Planted Author", "planted@example.com"), committer: ("C", "c@example.com") };
+
 fn git(dir: &Path, args: &[&str], n: u64) {
-    let stamp = format!("{} +0000", 1_600_000_000 + n * 600);
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("HOME", dir)
-        .env("GIT_AUTHOR_NAME", "Planted Author")
-        .env("GIT_AUTHOR_EMAIL", "planted@example.com")
-        .env("GIT_COMMITTER_NAME", "C")
-        .env("GIT_COMMITTER_EMAIL", "c@example.com")
-        .env("GIT_AUTHOR_DATE", &stamp)
-        .env("GIT_COMMITTER_DATE", &stamp)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    testgit::git(dir, args, &WHO, Some(1_600_000_000 + n * 600));
 }
 
 const CULPRIT: u64 = 23;

@@ -37,21 +37,13 @@ fn fresh(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
+mod testgit;
+
+const WHO: testgit::Identity =
+    testgit::Identity { author: ("E2E Author", "e2e@example.com"), committer: ("E2E", "e2e@example.com") };
+
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "E2E Author")
-        .env("GIT_AUTHOR_EMAIL", "e2e@example.com")
-        .env("GIT_COMMITTER_NAME", "E2E")
-        .env("GIT_COMMITTER_EMAIL", "e2e@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    testgit::git(dir, args, &WHO, None).trim().to_string()
 }
 
 fn commit_all(dir: &Path, msg: &str) -> String {

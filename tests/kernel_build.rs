@@ -8,21 +8,12 @@ use std::time::Duration;
 use kcrash::bisect::kernel::{CompilerRule, KernelBuilder, KernelConfig};
 use kcrash::bisect::stages::{BuildOutcome, Builder};
 
+mod testgit;
+
+const WHO: testgit::Identity = testgit::Identity { author: ("A", "a@example.com"), committer: ("C", "c@example.com") };
+
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "A")
-        .env("GIT_AUTHOR_EMAIL", "a@example.com")
-        .env("GIT_COMMITTER_NAME", "C")
-        .env("GIT_COMMITTER_EMAIL", "c@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    testgit::git(dir, args, &WHO, None).trim().to_string()
 }
 
 /// The "image" is what the build saw: compiler, build variables, config, version.

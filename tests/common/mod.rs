@@ -5,7 +5,6 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -14,26 +13,17 @@ use kcrash::bisect::log::Log;
 use kcrash::bisect::stages::{BuildOutcome, Builder, Minimizer, NoProgress, Progress, Tester};
 use kcrash::bisect::{BisectResult, Crash, Engine, Error, GitRepo, Options, Result, RunOutcome, Verdict};
 
+#[path = "../testgit/mod.rs"]
+mod testgit;
+
+const WHO: testgit::Identity = testgit::Identity {
+    author: ("Test Author", "author@example.com"),
+    committer: ("Test Committer", "committer@example.com"),
+};
+
 /// Runs git with a fixed identity, dates and no user/system config.
 pub fn git(dir: &Path, args: &[&str], date: u64) -> String {
-    let stamp = format!("{} +0000", 1_577_836_800 + date * 3600);
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("HOME", dir)
-        .env("GIT_AUTHOR_NAME", "Test Author")
-        .env("GIT_AUTHOR_EMAIL", "author@example.com")
-        .env("GIT_COMMITTER_NAME", "Test Committer")
-        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
-        .env("GIT_AUTHOR_DATE", &stamp)
-        .env("GIT_COMMITTER_DATE", &stamp)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    testgit::git(dir, args, &WHO, Some(1_577_836_800 + date * 3600))
 }
 
 /// The spec's history: `0`; releases 4..9 with commits r00..r05 and tag `vr.0` on r00;
