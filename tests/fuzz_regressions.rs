@@ -120,3 +120,28 @@ fn header_line_replayed() {
         assert_eq!(kcrash::contains_crash(log), kcrash::parse(log).is_some(), "{:?}", String::from_utf8_lossy(log));
     }
 }
+
+/// fuzz `console` (session 2, after 7.4 M executions of the final parser): the title's
+/// clean-up keeps the printable bytes of its first 120, and the Rust panic format takes
+/// the line after `rust_kernel: panicked at …`: a line of control bytes there left the
+/// report without a title. A report now falls back to its oops line (else its group's
+/// header) and says it is corrupted.
+#[test]
+fn title_of_control_bytes() {
+    let mut log = b"[   23.717039][  T298] rust_kernel: panicked at drivers/android/binder/node.rs:878:13:\n".to_vec();
+    log.extend_from_slice(b"[   23.717039][  T298] ");
+    log.extend_from_slice(&[1u8; 130]);
+    log.push(b'\n');
+    for rep in [kcrash::parse(&log).expect("a report")].into_iter().chain(kcrash::parse_all(&log)) {
+        assert!(!rep.title.is_empty());
+        assert!(rep.title.starts_with("rust_kernel: panicked at"), "{}", rep.title);
+        assert!(rep.corrupted);
+    }
+    // The input the fuzzer found (NULs and bytes of other lines around the same shape).
+    let found = b"[   23.717039][  T298] rust_kernel: panicked at x.rs:1:1:\n[   23.717039][  T298] \x01\x00\x06 \x00\x00\x00\x00\x00\x00\x00\x00\x00\t";
+    let mut found = found.to_vec();
+    found.extend_from_slice(&[0u8; 120]);
+    found.extend_from_slice(b"\x03\nttemptG at c:7!");
+    let rep = kcrash::parse(&found).expect("a report");
+    assert!(!rep.title.is_empty());
+}

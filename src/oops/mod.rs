@@ -80,8 +80,19 @@ pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) ->
     let mut text = prefix;
     text.extend_from_slice(&report);
 
-    let reason = described.corrupted.or_else(|| corrupt::corruption(&described.title, &report, described.format));
-    let title = sanitize_title(&described.title);
+    let mut reason = described.corrupted.or_else(|| corrupt::corruption(&described.title, &report, described.format));
+    let mut title = sanitize_title(&described.title);
+    if title.is_empty() {
+        // The clean-up keeps printable bytes of the first 120 only: a title made of control
+        // bytes (a binary line after `rust_kernel: panicked at …`) comes out empty. A report
+        // always has a title: the oops line's, else the group's header.
+        let oops_line = report.split(|&c| c == b'\n').next().unwrap_or_default();
+        title = sanitize_title(oops_line);
+        if title.is_empty() {
+            title = group.spec.header.to_string();
+        }
+        reason = Some(reason.unwrap_or("title has no printable text"));
+    }
     let alt_titles: Vec<String> = described.alts.iter().map(|a| sanitize_title(a)).collect();
     let mut rep = Report {
         crash_type: title_to_type(&title),
