@@ -144,6 +144,22 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
+/// The lines holding the given offsets (in increasing order), each once, as `(start, end)`.
+pub fn lines_of<'a>(
+    log: &'a [u8],
+    offsets: impl Iterator<Item = usize> + 'a,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let mut next_line = 0;
+    offsets.filter_map(move |at| {
+        if at < next_line {
+            return None; // on the line given last
+        }
+        let (start, end) = line_bounds(log, at);
+        next_line = end + 1;
+        Some((start, end))
+    })
+}
+
 /// Start and end (the `\n` or the log length) of the line holding byte `at`.
 pub fn line_bounds(log: &[u8], at: usize) -> (usize, usize) {
     let start = memchr::memrchr(b'\n', &log[..at]).map_or(0, |i| i + 1);

@@ -100,13 +100,7 @@ pub fn guilty_file(title: &str, report: &[u8]) -> Option<String> {
 /// order. One literal search over the whole report jumps to the candidate lines: most
 /// lines hold no `.c:`/`.h:` at all.
 fn file_refs(report: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut next_line = 0;
-    FILE_REF_HINT.find_iter(report).filter_map(move |m| {
-        if m.start() < next_line {
-            return None; // the line was looked at already
-        }
-        let (start, end) = crate::console::line_bounds(report, m.start());
-        next_line = end + 1;
+    crate::console::lines_of(report, FILE_REF_HINT.find_iter(report).map(|m| m.start())).filter_map(|(start, end)| {
         let line = &report[start..end];
         FILE_REF.captures(line).and_then(|c| c.get(1)).map(|f| (line, f.as_bytes()))
     })

@@ -107,7 +107,7 @@ impl SkipList {
                     (true, true, true) => list.exact.push(word.into()),
                     (true, true, false) => list.prefixes.push(word.into()),
                     (true, false, true) => list.suffixes.push(word.into()),
-                    _ => match plain_names(alt) {
+                    _ => match super::gate::exact_literals(alt) {
                         Some(found) => names.extend(found),
                         None => patterns.push(alt),
                     },
@@ -137,21 +137,6 @@ impl SkipList {
                 .as_ref()
                 .is_some_and(|(re, gate)| gate.as_ref().is_none_or(|g| g.is_match(name)) && re.is_match(name))
     }
-}
-
-/// The names a pattern without anchors matches exactly, when it is a finite set of them
-/// (`k?v?(?:m|z|c)alloc`, `folio_(?:alloc|unlock)`): as a substring search, the pattern is
-/// the set of those names.
-fn plain_names(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    use regex_syntax::hir::literal::Extractor;
-    let hir = regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern).ok()?;
-    if !hir.properties().look_set().is_empty() {
-        return None;
-    }
-    let seq = Extractor::new().extract(&hir);
-    let literals = seq.literals()?;
-    let exact = !literals.is_empty() && literals.iter().all(|l| l.is_exact() && !l.as_bytes().is_empty());
-    exact.then(|| literals.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 pub struct CompiledStack {

@@ -14,7 +14,7 @@ const MIN_LITERAL: usize = 3;
 /// its finite prefix set or its finite suffix set, whichever has the longer shortest
 /// literal. `None` when neither gives literals of [`MIN_LITERAL`] bytes.
 pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern).ok()?;
+    let hir = parse(pattern)?;
     let mut best: Option<Vec<Vec<u8>>> = None;
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
         let seq = Extractor::new().kind(kind).extract(&hir);
@@ -29,6 +29,25 @@ pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
         }
     }
     best
+}
+
+/// The names a pattern without anchors matches exactly, when it is a finite set of them
+/// (`k?v?(?:m|z|c)alloc`, `folio_(?:alloc|unlock)`): as a substring search, the pattern is
+/// the set of those names.
+pub fn exact_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = parse(pattern)?;
+    if !hir.properties().look_set().is_empty() {
+        return None;
+    }
+    let seq = Extractor::new().extract(&hir);
+    let literals = seq.literals()?;
+    let exact = !literals.is_empty() && literals.iter().all(|l| l.is_exact() && !l.as_bytes().is_empty());
+    exact.then(|| literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+/// A table pattern as the regex crate reads it: bytes, ASCII classes.
+fn parse(pattern: &str) -> Option<regex_syntax::hir::Hir> {
+    ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern).ok()
 }
 
 /// Which of up to 64 regexes may match a text.

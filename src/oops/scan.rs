@@ -112,15 +112,7 @@ pub fn marked_lines(block: &[u8], mut each: impl FnMut(usize, usize, Marks)) {
 
 /// Start and end of every line of `log` that holds any oops header, in order.
 pub fn header_lines(log: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let mut next_line = 0;
-    ENGINE.any_header.find_iter(log).filter_map(move |m| {
-        if m.start() < next_line {
-            return None;
-        }
-        let (start, end) = crate::console::line_bounds(log, m.start());
-        next_line = end + 1;
-        Some((start, end))
-    })
+    crate::console::lines_of(log, ENGINE.any_header.find_iter(log).map(|m| m.start()))
 }
 
 #[cfg(test)]
