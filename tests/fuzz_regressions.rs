@@ -145,3 +145,15 @@ fn title_of_control_bytes() {
     let rep = kcrash::parse(&found).expect("a report");
     assert!(!rep.title.is_empty());
 }
+
+/// fuzz `frame` (found by CI's 20-second run): `_ZNE` demangles to an empty name (an empty
+/// path to both the Rust and the C++ demangler), which gave a frame without a function. A
+/// symbol that demangles to nothing keeps its raw name.
+#[test]
+fn symbol_that_demangles_to_nothing() {
+    assert_eq!(kcrash::demangle::demangle(b"_ZNE"), "_ZNE");
+    let frame = kcrash::frame::parse_frame(b"_ZNE+0x49a/0x1a", false).expect("a frame");
+    assert_eq!(frame.function, "_ZNE");
+    let (callee, _) = kcrash::frame::frame_functions(b"_ZNE+0x49a/0x1a").expect("a frame line");
+    assert!(!callee.is_empty());
+}
