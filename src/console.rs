@@ -6,6 +6,8 @@
 //! Lines are compared by *context*: lines of the same task/CPU (or of the same plain console)
 //! belong to the same report.
 
+use std::borrow::Cow;
+
 use memchr::memmem;
 use nom::bytes::complete::{tag, take_while, take_while1, take_while_m_n};
 use nom::combinator::{opt, recognize};
@@ -345,6 +347,63 @@ pub fn clean(mut data: Vec<u8>) -> Vec<u8> {
     }
     data.truncate(w);
     data
+}
+
+/// Bytes of one line that the parser keeps (after cleaning); the rest of a longer line is
+/// skipped, by [`prepare`] and by the stream alike, and a report holding a cut line is
+/// marked `truncated`.
+pub const MAX_LINE: usize = 64 << 10;
+
+/// A console ready for parsing: `\r` and terminal escapes removed ([`clean`]) and every line
+/// cut to its first [`MAX_LINE`] bytes. The library's entry points (`parse`, `parse_from`,
+/// `contains_crash`) prepare their input themselves, so raw bytes give the same report as
+/// cleaned ones; a console with nothing to change is borrowed, not copied.
+pub fn prepare(log: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr2(b'\r', 0x1b, log).is_none() && !has_long_line(log) {
+        return Cow::Borrowed(log);
+    }
+    let mut out = Vec::with_capacity(log.len().min(64 << 20));
+    for line in log.split(|&c| c == b'\n') {
+        let start = out.len();
+        clean_line_capped(line, &mut out, MAX_LINE);
+        out.truncate(start + (out.len() - start).min(MAX_LINE));
+        out.push(b'\n');
+    }
+    out.pop(); // `split` yields one piece more than there are `\n`
+    Cow::Owned(out)
+}
+
+/// Whether some line of `log` is longer than [`MAX_LINE`]: one look per 64 KiB window (the
+/// last `\n` of the window starts the next one), not one per line.
+fn has_long_line(log: &[u8]) -> bool {
+    let mut start = 0;
+    while log.len() - start > MAX_LINE {
+        match memchr::memrchr(b'\n', &log[start..start + MAX_LINE + 1]) {
+            Some(i) => start += i + 1,
+            None => return true,
+        }
+    }
+    false
+}
+
+/// [`clean_line_into`] that stops once `cap` bytes were written (a huge line is not copied).
+fn clean_line_capped(line: &[u8], out: &mut Vec<u8>, cap: usize) {
+    let limit = out.len() + cap;
+    let mut r = 0;
+    while r < line.len() && out.len() < limit {
+        let room = limit - out.len();
+        match memchr::memchr2(b'\r', 0x1b, &line[r..]) {
+            None => {
+                out.extend_from_slice(&line[r..line.len().min(r + room)]);
+                break;
+            }
+            Some(i) => {
+                out.extend_from_slice(&line[r..r + i.min(room)]);
+                r += i;
+                r += if line[r] == b'\r' { 1 } else { escape_len(&line[r..]) };
+            }
+        }
+    }
 }
 
 /// [`clean`] for one line (no `\n` inside), appending the result to `out`.

@@ -73,14 +73,17 @@ fn ser_lossy<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&String::from_utf8_lossy(b))
 }
 
-/// Parse the first crash in `log`.
+/// Parse the first crash in `log`: raw console bytes (`\r\n` line ends, colour escapes,
+/// over-long lines) are prepared first ([`crate::console::prepare`]); byte offsets refer to
+/// the prepared console.
 pub fn parse(log: &[u8]) -> Option<Report> {
     parse_from(log, 0)
 }
 
-/// Parse the first crash that starts at or after byte `min_pos` of `log`.
+/// Parse the first crash that starts at or after byte `min_pos` of `log` (an offset in the
+/// prepared console, as reports give them).
 pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
-    crate::oops::parse_from(log, min_pos)
+    crate::oops::parse_from(&crate::console::prepare(log), min_pos)
 }
 
 /// Every crash in `log`, in order. A crash starts at an oops line that is not part of the
@@ -89,7 +92,7 @@ pub fn parse_all(log: &[u8]) -> Vec<Report> {
     crate::stream::parse_all(log)
 }
 
-/// Cheap check: does any line of `log` hold an oops header?
+/// Cheap check: does any line of `log` (prepared as for [`parse`]) hold an oops header?
 pub fn contains_crash(log: &[u8]) -> bool {
-    crate::oops::contains_crash(log)
+    crate::oops::contains_crash(&crate::console::prepare(log))
 }

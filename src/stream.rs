@@ -18,6 +18,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
+use std::ops::ControlFlow;
 use std::sync::LazyLock;
 
 use crate::console::{timestamp_secs, Context, ContextKey, Line};
@@ -42,7 +43,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_line: 64 << 10, max_report: 256 << 10, max_span: 16 << 20, max_open: 64 }
+        Limits { max_line: crate::console::MAX_LINE, max_report: 256 << 10, max_span: 16 << 20, max_open: 64 }
     }
 }
 
@@ -191,21 +192,30 @@ impl CrashStream {
                 self.suppressed_from = base + m.start();
             }
         }
+        let max_line = self.limits.max_line;
         if block.len() < len {
-            // One cut line: its offsets count the skipped bytes.
+            // One cut line: like `console::prepare`, offsets count the kept bytes only.
             let marks = scan::line_marks(block);
-            self.push_line(block, base, base + len, marks, emit);
+            let kept = block.len().min(max_line);
+            self.push_line(block, base, base + kept, marks, emit);
+            self.pos = base + kept + usize::from(newline);
         } else {
+            // Bytes of over-long lines skipped so far in this block.
+            let mut skipped = 0;
             scan::marked_lines(block, |start, end, marks| {
-                self.push_line(&block[start..end], base + start, base + end, marks, emit);
+                let kept = (end - start).min(max_line);
+                let pos = base + start - skipped;
+                self.push_line(&block[start..end], pos, pos + kept, marks, emit);
+                skipped += end - start - kept;
             });
+            let end = base + block.len() - skipped;
             // marked_lines yields no empty fragment after a final `\n`, but a block is cut
             // before its own `\n`: an empty last line (or an empty block) is a line here.
             if block.is_empty() || block.ends_with(b"\n") {
-                self.push_line(&[], base + block.len(), base + block.len(), 0, emit);
+                self.push_line(&[], end, end, 0, emit);
             }
+            self.pos = end + usize::from(newline);
         }
-        self.pos = base + len + usize::from(newline);
     }
 
     /// Queue a line; the line before it is processed now that its successor is known.
@@ -218,6 +228,12 @@ impl CrashStream {
             None => Vec::new(),
         };
         buf.clear();
+        let marks = if raw.len() > self.limits.max_line {
+            // Only the kept bytes count: a header past the limit is not seen, as by `parse`.
+            scan::line_marks(&raw[..self.limits.max_line])
+        } else {
+            marks
+        };
         buf.extend_from_slice(&raw[..raw.len().min(self.limits.max_line)]);
         self.pending = Some(Pending { raw: buf, pos, next, marks });
     }
@@ -450,8 +466,22 @@ pub fn parse_all(log: &[u8]) -> Vec<Report> {
 
 /// Every crash of a console read from `reader`, passed to `emit` as soon as it is complete.
 /// Memory stays bounded by [`Limits`] whatever the input's length.
-pub fn read_all<R: Read>(mut reader: R, mut emit: impl FnMut(Report)) -> io::Result<()> {
+pub fn read_all<R: Read>(reader: R, mut emit: impl FnMut(Report)) -> io::Result<()> {
+    read_until(reader, |r| {
+        emit(r);
+        ControlFlow::Continue(())
+    })
+    .map(|_| ())
+}
+
+/// [`read_all`] that stops reading as soon as `emit` says [`ControlFlow::Break`] (its output
+/// is gone, it has what it wanted). Returns whether it stopped so.
+pub fn read_until<R: Read>(
+    mut reader: R,
+    mut emit: impl FnMut(Report) -> ControlFlow<()>,
+) -> io::Result<ControlFlow<()>> {
     let mut stream = CrashStream::default();
+    let mut flow = ControlFlow::Continue(());
     let mut buf = vec![0u8; 256 << 10];
     loop {
         let n = match reader.read(&mut buf) {
@@ -460,8 +490,73 @@ pub fn read_all<R: Read>(mut reader: R, mut emit: impl FnMut(Report)) -> io::Res
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        stream.feed(&buf[..n], &mut emit);
+        stream.feed(&buf[..n], &mut |r| {
+            if flow.is_continue() {
+                flow = emit(r);
+            }
+        });
+        if flow.is_break() {
+            return Ok(flow);
+        }
     }
-    stream.finish(&mut emit);
-    Ok(())
+    stream.finish(&mut |r| {
+        if flow.is_continue() {
+            flow = emit(r);
+        }
+    });
+    Ok(flow)
+}
+
+/// An input up to this size is parsed whole by [`read_first`], exactly as syzkaller does;
+/// a longer one is streamed.
+pub const WHOLE_INPUT: usize = 16 << 20;
+
+/// The first crash of a console read from `reader`, with bounded memory. An input of at most
+/// [`WHOLE_INPUT`] bytes gives exactly [`crate::parse`]'s report; a longer one is streamed,
+/// and reading stops once its first report is complete (the first report [`read_all`]
+/// gives: same title, alternative titles and corruption verdict as `parse`).
+pub fn read_first<R: Read>(mut reader: R) -> io::Result<Option<Report>> {
+    let mut data: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(crate::parse(&data)),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if data.len() + n > data.capacity() {
+            // Double, but never past the whole-input size (plus one chunk).
+            let want = (data.capacity() * 2).max(64 << 10).min(WHOLE_INPUT + chunk.len());
+            data.reserve_exact(want.max(data.len() + n) - data.len());
+        }
+        data.extend_from_slice(&chunk[..n]);
+        if data.len() > WHOLE_INPUT {
+            break;
+        }
+    }
+    // Too long to hold: stream it, the bytes read so far first.
+    let mut stream = CrashStream::default();
+    let mut first = None;
+    let keep = |first: &mut Option<Report>, r: Report| {
+        if first.is_none() {
+            *first = Some(r);
+        }
+    };
+    stream.feed(&data, &mut |r| keep(&mut first, r));
+    drop(data);
+    chunk.resize(256 << 10, 0);
+    while first.is_none() {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        stream.feed(&chunk[..n], &mut |r| keep(&mut first, r));
+    }
+    if first.is_none() {
+        stream.finish(&mut |r| keep(&mut first, r));
+    }
+    Ok(first)
 }

@@ -145,3 +145,29 @@ fn broken_pipe_is_quiet() {
     let out = child.wait_with_output().unwrap();
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `parse --json` prints exactly the bytes of the report rendered as a `serde_json::Value`
+/// (sorted keys), with or without `--all`: the typed serialisation changed no byte.
+#[test]
+fn parse_json_bytes_are_the_reports_value() {
+    let mut files: Vec<String> = Vec::new();
+    for dir in ["reports", "edge"] {
+        for e in std::fs::read_dir(corpus(dir)).unwrap() {
+            files.push(e.unwrap().path().to_str().unwrap().to_string());
+        }
+    }
+    files.sort();
+    for file in &files {
+        let data = std::fs::read(file).unwrap();
+        let rep = kcrash::parse(&data);
+        let want = format!("{}\n", serde_json::json!({ "schema": 1, "input": file, "report": rep }));
+        let (_, out, _) = run(kcrash().args(["parse", "--json", file]), b"");
+        assert_eq!(out, want, "{file}");
+        let want: String = kcrash::parse_all(&data)
+            .iter()
+            .map(|r| format!("{}\n", serde_json::json!({ "schema": 1, "input": file, "report": r })))
+            .collect();
+        let (_, out, _) = run(kcrash().args(["parse", "--all", "--json", file]), b"");
+        assert_eq!(out, want, "{file} --all");
+    }
+}

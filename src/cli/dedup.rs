@@ -168,11 +168,13 @@ fn parse_in_parallel(files: &[PathBuf], level: Level) -> Vec<anyhow::Result<File
         .collect()
 }
 
+/// Every crash of one file, streamed (a huge log is never held whole).
 fn crashes_of(path: &Path, level: Level) -> anyhow::Result<FileCrashes> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let data = kcrash::console::clean(data);
-    Ok(kcrash::parse_all(&data)
-        .iter()
-        .map(|rep| (signature(rep, level).to_string(), rep.title.clone(), rep.crash_type.as_str()))
-        .collect())
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut crashes = Vec::new();
+    kcrash::stream::read_all(file, |rep| {
+        crashes.push((signature(&rep, level).to_string(), rep.title, rep.crash_type.as_str()));
+    })
+    .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(crashes)
 }

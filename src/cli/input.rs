@@ -1,39 +1,10 @@
 //! Reading inputs: files named on the command line, or stdin.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-
-/// One input's name (for messages) and its console bytes, cleaned for parsing.
-pub struct Input {
-    pub name: String,
-    pub data: Vec<u8>,
-}
-
-/// The inputs one at a time (stdin when `files` is empty), so that many large files are
-/// never all in memory and an unreadable file does not stop the others.
-pub fn inputs(files: &[PathBuf]) -> Box<dyn Iterator<Item = anyhow::Result<Input>> + '_> {
-    if files.is_empty() {
-        return Box::new(std::iter::once_with(|| {
-            let mut data = Vec::new();
-            std::io::stdin().lock().read_to_end(&mut data).context("reading standard input")?;
-            Ok(Input { name: "-".into(), data: kcrash::console::clean(data) })
-        }));
-    }
-    Box::new(files.iter().map(|p| read_file(p)))
-}
-
-fn read_file(path: &Path) -> anyhow::Result<Input> {
-    if path.as_os_str() == "-" {
-        let mut data = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut data).context("reading standard input")?;
-        return Ok(Input { name: "-".into(), data: kcrash::console::clean(data) });
-    }
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Input { name: path.display().to_string(), data: kcrash::console::clean(data) })
-}
 
 /// An input opened for streaming: a file, or stdin for none or `-`.
 pub struct Source {
@@ -78,22 +49,71 @@ impl Status {
     }
 }
 
-/// Run `each` on every input that could be opened (it says whether the input had a crash).
-/// An input that could not be opened is named on stderr in one line and the others are
-/// still processed; an error of `each` itself (a failed write) stops everything.
+/// What `each` of [`each_input`] found in one input.
+pub enum Found {
+    Crash,
+    NoCrash,
+}
+
+impl From<bool> for Found {
+    fn from(crash: bool) -> Found {
+        if crash {
+            Found::Crash
+        } else {
+            Found::NoCrash
+        }
+    }
+}
+
+/// Run `each` on every input that could be opened. An input that could not be opened or
+/// read is named on stderr in one line and the others are still processed; an error of
+/// `each` itself (a failed write) stops everything.
 pub fn each_input<T>(
     items: impl Iterator<Item = anyhow::Result<T>>,
-    mut each: impl FnMut(T) -> anyhow::Result<bool>,
+    mut each: impl FnMut(T) -> anyhow::Result<Found>,
 ) -> anyhow::Result<ExitCode> {
     let mut status = Status::default();
     for item in items {
-        match item {
-            Ok(item) => status.missing |= !each(item)?,
-            Err(e) => {
-                status.failed = true;
-                eprintln!("kcrash: {e:#}");
-            }
-        }
+        // Not opened, or not read to its end: named, and the others still go.
+        let unreadable = match item {
+            Err(e) => e,
+            Ok(item) => match each(item) {
+                Ok(Found::Crash) => continue,
+                Ok(Found::NoCrash) => {
+                    status.missing = true;
+                    continue;
+                }
+                Err(e) if e.is::<Unreadable>() => e,
+                Err(e) => return Err(e),
+            },
+        };
+        status.failed = true;
+        eprintln!("kcrash: {unreadable:#}");
     }
     Ok(status.code())
+}
+
+/// An input could not be read (the others are still processed).
+#[derive(Debug, thiserror::Error)]
+#[error("reading {name}: {source}")]
+pub struct Unreadable {
+    pub name: String,
+    pub source: std::io::Error,
+}
+
+impl Unreadable {
+    pub fn new(name: &str, source: std::io::Error) -> anyhow::Error {
+        Unreadable { name: name.to_string(), source }.into()
+    }
+}
+
+/// Standard output, block-buffered (the default is line-buffered: one write per line).
+pub fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock())
+}
+
+/// Flush `out` at the end of a command, keeping its exit status unless the flush fails.
+pub fn finish(out: &mut impl Write, code: ExitCode) -> anyhow::Result<ExitCode> {
+    out.flush()?;
+    Ok(code)
 }

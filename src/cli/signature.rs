@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::input::{each_input, inputs};
+use serde::Serialize;
+
+use super::input::{buffered_stdout, each_input, finish, sources, Found, Unreadable};
 use kcrash::signature::{signature, Level, SIGNATURE_SCHEMA, SIGNATURE_VERSION};
 
 /// The signature levels as command-line values.
@@ -46,41 +48,70 @@ pub struct SignatureArgs {
     pub json: bool,
 }
 
+/// One line of `kcrash signature --json` (keys in the order `serde_json::json!` sorts them).
+#[derive(Serialize)]
+struct SignatureLine<'a> {
+    input: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    level: Option<Level>,
+    schema: u32,
+    signature: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u32>,
+}
+
 pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
     let level = Level::from(args.level);
     let many = args.files.len() > 1;
-    let mut out = std::io::stdout().lock();
-    each_input(inputs(&args.files), |input| {
-        let Some(rep) = kcrash::parse(&input.data) else {
+    let mut out = buffered_stdout();
+    let code = each_input(sources(&args.files), |source| {
+        let name = source.name.as_str();
+        let rep = kcrash::stream::read_first(source.reader).map_err(|e| Unreadable::new(name, e))?;
+        let Some(rep) = rep else {
             if args.json {
-                let obj = serde_json::json!({ "schema": SIGNATURE_SCHEMA, "input": input.name, "signature": null });
-                writeln!(out, "{obj}")?;
+                let line = SignatureLine {
+                    input: name,
+                    level: None,
+                    schema: SIGNATURE_SCHEMA,
+                    signature: None,
+                    text: None,
+                    title: None,
+                    version: None,
+                };
+                serde_json::to_writer(&mut out, &line)?;
+                writeln!(out)?;
             } else if many {
-                writeln!(out, "{}: no crash", input.name)?;
+                writeln!(out, "{name}: no crash")?;
             }
-            return Ok(false);
+            return Ok(Found::NoCrash);
         };
         let sig = signature(&rep, level);
         if args.json {
-            let obj = serde_json::json!({
-                "schema": SIGNATURE_SCHEMA,
-                "input": input.name,
-                "level": level,
-                "version": SIGNATURE_VERSION,
-                "signature": sig.to_string(),
-                "title": rep.title,
-                "text": sig.text(),
-            });
-            writeln!(out, "{obj}")?;
-            return Ok(true);
+            let line = SignatureLine {
+                input: name,
+                level: Some(level),
+                schema: SIGNATURE_SCHEMA,
+                signature: Some(sig.to_string()),
+                text: Some(sig.text()),
+                title: Some(&rep.title),
+                version: Some(SIGNATURE_VERSION),
+            };
+            serde_json::to_writer(&mut out, &line)?;
+            writeln!(out)?;
+            return Ok(Found::Crash);
         }
         if many {
-            write!(out, "{}: ", input.name)?;
+            write!(out, "{name}: ")?;
         }
         writeln!(out, "{sig}")?;
         if args.explain {
             writeln!(out, "{}\n", sig.text())?;
         }
-        Ok(true)
-    })
+        Ok(Found::Crash)
+    })?;
+    finish(&mut out, code)
 }

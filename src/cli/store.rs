@@ -7,8 +7,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::input::{each_input, inputs};
+use std::ops::ControlFlow;
+
+use super::input::{each_input, sources, Found, Unreadable};
 use kcrash::store::{CrashDetail, Store, DEFAULT_DB, STORE_JSON_SCHEMA};
+use kcrash::Report;
 
 #[derive(Args)]
 pub struct IngestArgs {
@@ -41,26 +44,68 @@ pub enum DbCommand {
     },
 }
 
+/// Reports recorded in one transaction at most: a log's crashes are streamed, so a huge log
+/// is recorded in batches (memory stays bounded) rather than held whole.
+const BATCH_REPORTS: usize = 256;
+const BATCH_BYTES: usize = 8 << 20;
+
 pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     // Open first: a foreign or damaged store stops everything before any log is read.
     let mut store = Store::open_or_create(&args.db)?;
     let mut out = std::io::stdout().lock();
-    each_input(inputs(&args.files), |input| {
-        let reports = kcrash::parse_all(&input.data);
-        if reports.is_empty() {
-            eprintln!("kcrash: {}: no crash", input.name);
-            return Ok(false);
-        }
-        let recorded = store.ingest(&input.name, &reports).with_context(|| format!("recording {}", input.name))?;
-        for r in recorded {
-            if r.new {
-                writeln!(out, "new {} {}", r.id, r.title)?;
-            } else {
-                writeln!(out, "known {} (seen {} times) {}", r.id, r.count, r.title)?;
+    let total = args.files.len().max(1);
+    // Logs whose crashes were all recorded, and whether the current one has some.
+    let mut recorded_logs = 0;
+    let code = each_input(sources(&args.files), |source| {
+        let name = source.name.as_str();
+        let mut batch: Vec<Report> = Vec::new();
+        let mut batch_bytes = 0;
+        let mut found = false;
+        let mut failure: Option<anyhow::Error> = None;
+        let mut record = |batch: &mut Vec<Report>, out: &mut dyn Write| -> anyhow::Result<()> {
+            let recorded = store.ingest(name, batch).with_context(|| format!("recording {name}"))?;
+            batch.clear();
+            for r in recorded {
+                let written = if r.new {
+                    writeln!(out, "new {} {}", r.id, r.title)
+                } else {
+                    writeln!(out, "known {} (seen {} times) {}", r.id, r.count, r.title)
+                };
+                // Not the io::Error itself: a closed output is an error here (exit 2).
+                written.map_err(|e| {
+                    anyhow::anyhow!("writing the output: {e} ({} of {total} logs recorded)", recorded_logs + 1)
+                })?;
             }
+            Ok(())
+        };
+        let read = kcrash::stream::read_until(source.reader, |rep| {
+            found = true;
+            batch_bytes += rep.report.len();
+            batch.push(rep);
+            if batch.len() >= BATCH_REPORTS || batch_bytes >= BATCH_BYTES {
+                batch_bytes = 0;
+                if let Err(e) = record(&mut batch, &mut out) {
+                    failure = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if let Some(e) = failure {
+            return Err(e);
         }
-        Ok(true)
-    })
+        let _stopped = read.map_err(|e| Unreadable::new(name, e))?;
+        if !found {
+            eprintln!("kcrash: {name}: no crash");
+            return Ok(Found::NoCrash);
+        }
+        if !batch.is_empty() {
+            record(&mut batch, &mut out)?;
+        }
+        recorded_logs += 1;
+        Ok(Found::Crash)
+    })?;
+    Ok(code)
 }
 
 pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {

@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use clap::Args;
 
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::input::{each_input, inputs, sources};
+use serde::Serialize;
+
+use super::input::{buffered_stdout, each_input, finish, sources, Unreadable};
 use kcrash::report::REPORT_SCHEMA;
 use kcrash::stream::CrashStream;
 use kcrash::Report;
@@ -49,33 +52,157 @@ pub struct EveryCrash {
     pub idle: f64,
 }
 
-/// Run `each` on the report of every readable input; unreadable inputs are reported on
-/// stderr (one line) and the others still processed.
+/// Run `each` on the first report of every readable input (read with bounded memory,
+/// stopping once the first report is complete); unreadable inputs are reported on stderr
+/// (one line) and the others still processed.
 fn for_each_report(
     files: &[PathBuf],
     mut each: impl FnMut(&str, Option<&Report>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    each_input(inputs(files), |input| {
-        let rep = kcrash::parse(&input.data);
-        each(&input.name, rep.as_ref())?;
-        Ok(rep.is_some())
+    each_input(sources(files), |source| {
+        let rep = kcrash::stream::read_first(source.reader).map_err(|e| Unreadable::new(&source.name, e))?;
+        each(&source.name, rep.as_ref())?;
+        Ok(rep.is_some().into())
     })
+}
+
+/// One line of `kcrash parse --json`. Keys come in sorted order, as they did when the line
+/// was built as a `serde_json::Value`: the bytes are the same, without building one.
+#[derive(Serialize)]
+struct ParseLine<'a> {
+    input: &'a str,
+    report: Option<SortedReport<'a>>,
+    schema: u32,
+}
+
+/// A [`Report`] serialised with its keys sorted (see [`ParseLine`]).
+#[derive(Serialize)]
+struct SortedReport<'a> {
+    alt_titles: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comm: Option<&'a str>,
+    context: &'a str,
+    corrupted: bool,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    corrupted_reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu: Option<u32>,
+    end_pos: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    executor: Option<SortedExecutor>,
+    frame: &'a str,
+    frames: Vec<SortedFrame<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guilty_file: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hardware: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kernel_version: Option<&'a str>,
+    panicked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<u32>,
+    prefix_len: usize,
+    report: std::borrow::Cow<'a, str>,
+    skip_pos: usize,
+    start_pos: usize,
+    suppressed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    taint: Option<&'a str>,
+    title: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
+    #[serde(rename = "type")]
+    crash_type: kcrash::CrashType,
+}
+
+#[derive(Serialize)]
+struct SortedExecutor {
+    id: u64,
+    proc: u64,
+}
+
+#[derive(Serialize)]
+struct SortedFrame<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+    function: &'a str,
+    inline: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<u64>,
+    questionable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+}
+
+impl<'a> SortedReport<'a> {
+    fn of(r: &'a Report) -> Self {
+        SortedReport {
+            alt_titles: &r.alt_titles,
+            comm: r.comm.as_deref(),
+            context: &r.context,
+            corrupted: r.corrupted,
+            corrupted_reason: &r.corrupted_reason,
+            cpu: r.cpu,
+            end_pos: r.end_pos,
+            executor: r.executor.map(|e| SortedExecutor { id: e.id, proc: e.proc }),
+            frame: &r.frame,
+            frames: r
+                .frames
+                .iter()
+                .map(|f| SortedFrame {
+                    file: f.file.as_deref(),
+                    function: &f.function,
+                    inline: f.inline,
+                    line: f.line,
+                    module: f.module.as_deref(),
+                    offset: f.offset,
+                    questionable: f.questionable,
+                    size: f.size,
+                })
+                .collect(),
+            guilty_file: r.guilty_file.as_deref(),
+            hardware: r.hardware.as_deref(),
+            kernel_version: r.kernel_version.as_deref(),
+            panicked: r.panicked,
+            pid: r.pid,
+            prefix_len: r.prefix_len,
+            report: String::from_utf8_lossy(&r.report),
+            skip_pos: r.skip_pos,
+            start_pos: r.start_pos,
+            suppressed: r.suppressed,
+            taint: r.taint.as_deref(),
+            title: &r.title,
+            truncated: r.truncated,
+            crash_type: r.crash_type,
+        }
+    }
+}
+
+fn write_json(out: &mut impl Write, input: &str, report: Option<&Report>) -> std::io::Result<()> {
+    let line = ParseLine { input, report: report.map(SortedReport::of), schema: REPORT_SCHEMA };
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")
 }
 
 pub fn run_title(args: TitleArgs) -> anyhow::Result<ExitCode> {
     let many = args.files.len() > 1;
-    let mut out = std::io::stdout().lock();
+    let mut out = buffered_stdout();
     if args.every.all || args.every.follow {
-        return for_each_crash(&args.files, &args.every, |name, rep| {
+        let code = for_each_crash(&args.files, &args.every, |name, rep| {
             if many {
                 writeln!(out, "{name}: {}", rep.title)?;
             } else {
                 writeln!(out, "{}", rep.title)?;
             }
             out.flush()
-        });
+        })?;
+        return finish(&mut out, code);
     }
-    for_each_report(&args.files, |name, rep| {
+    let code = for_each_report(&args.files, |name, rep| {
         match rep {
             Some(rep) if many => writeln!(out, "{name}: {}", rep.title)?,
             Some(rep) => writeln!(out, "{}", rep.title)?,
@@ -83,26 +210,26 @@ pub fn run_title(args: TitleArgs) -> anyhow::Result<ExitCode> {
             None => {}
         }
         Ok(())
-    })
+    })?;
+    finish(&mut out, code)
 }
 
 pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
-    let mut out = std::io::stdout().lock();
+    let mut out = buffered_stdout();
     if args.every.all || args.every.follow {
-        return for_each_crash(&args.files, &args.every, |name, rep| {
+        let code = for_each_crash(&args.files, &args.every, |name, rep| {
             if args.json {
-                let obj = serde_json::json!({ "schema": REPORT_SCHEMA, "input": name, "report": rep });
-                writeln!(out, "{obj}")?;
+                write_json(&mut out, name, Some(rep))?;
             } else {
                 print_summary(&mut out, name, rep)?;
             }
             out.flush()
-        });
+        })?;
+        return finish(&mut out, code);
     }
-    for_each_report(&args.files, |name, rep| {
+    let code = for_each_report(&args.files, |name, rep| {
         if args.json {
-            let obj = serde_json::json!({ "schema": REPORT_SCHEMA, "input": name, "report": rep });
-            writeln!(out, "{obj}")?;
+            write_json(&mut out, name, rep)?;
             return Ok(());
         }
         match rep {
@@ -110,46 +237,51 @@ pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
             Some(rep) => print_summary(&mut out, name, rep)?,
         }
         Ok(())
-    })
+    })?;
+    finish(&mut out, code)
 }
 
-/// Stream every crash of every input to `each`, as soon as each report is complete.
+/// Stream every crash of every input to `each`, as soon as each report is complete. The
+/// first error of `each` (a failed write: the reader went away) stops the reading.
 fn for_each_crash(
     files: &[PathBuf],
     every: &EveryCrash,
     mut each: impl FnMut(&str, &Report) -> std::io::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    let mut read_failed = false;
-    let code = each_input(sources(files), |source| {
+    each_input(sources(files), |source| {
         let name = source.name.clone();
         let mut found = false;
         let mut write_error = None;
         let emit = |rep: Report| {
             found = true;
-            if write_error.is_none() {
-                write_error = each(&name, &rep).err();
+            match each(&name, &rep) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    write_error = Some(e);
+                    ControlFlow::Break(())
+                }
             }
         };
         let read = if every.follow {
             follow(source.reader, Duration::from_secs_f64(every.idle.max(0.01)), emit)
         } else {
-            kcrash::stream::read_all(source.reader, emit)
+            kcrash::stream::read_until(source.reader, emit).map(|_| ())
         };
         if let Some(e) = write_error {
             return Err(e.into());
         }
-        if let Err(e) = read {
-            read_failed = true;
-            eprintln!("kcrash: reading {name}: {e}");
-        }
-        Ok(found)
-    })?;
-    Ok(if read_failed { ExitCode::from(2) } else { code })
+        read.map_err(|e| Unreadable::new(&name, e))?;
+        Ok(found.into())
+    })
 }
 
 /// Stream a live console: a reader thread hands over chunks; when none comes for `idle`,
-/// the open reports are complete.
-fn follow(mut reader: Box<dyn Read + Send>, idle: Duration, mut emit: impl FnMut(Report)) -> std::io::Result<()> {
+/// the open reports are complete. Stops when `emit` says so.
+fn follow(
+    mut reader: Box<dyn Read + Send>,
+    idle: Duration,
+    mut emit: impl FnMut(Report) -> ControlFlow<()>,
+) -> std::io::Result<()> {
     let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<u8>>>(8);
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 << 10];
@@ -167,15 +299,25 @@ fn follow(mut reader: Box<dyn Read + Send>, idle: Duration, mut emit: impl FnMut
         }
     });
     let mut stream = CrashStream::default();
+    let flow = std::cell::Cell::new(ControlFlow::Continue(()));
+    let mut each = |r: Report| {
+        if flow.get().is_continue() {
+            flow.set(emit(r));
+        }
+    };
     loop {
         match rx.recv_timeout(idle) {
-            Ok(Ok(chunk)) => stream.feed(&chunk, &mut emit),
+            Ok(Ok(chunk)) => stream.feed(&chunk, &mut each),
             Ok(Err(e)) => return Err(e),
-            Err(mpsc::RecvTimeoutError::Timeout) => stream.flush(&mut emit),
+            Err(mpsc::RecvTimeoutError::Timeout) => stream.flush(&mut each),
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
+        if flow.get().is_break() {
+            // The reader thread is left blocked in its read; the process ends with it.
+            return Ok(());
+        }
     }
-    stream.finish(&mut emit);
+    stream.finish(&mut each);
     Ok(())
 }
 

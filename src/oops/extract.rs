@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use super::compiled::{Engine, ENGINE};
 use super::scan::{self, header_lines, Marks};
-use crate::console::{Context, ContextKey, Line};
+use crate::console::{Context, ContextKey, Line, MAX_LINE};
 
 const REPLAY_MARKER: &[u8] = b"** replaying previous printk message **";
 
@@ -81,9 +81,10 @@ pub fn contains_crash(log: &[u8]) -> bool {
 /// Every group bit set: a line that matches all groups has none left to "not match".
 const ALL_GROUPS: u32 = (1 << 29) - 1;
 
-/// Report text kept per line and per report: real reports are far smaller (the syzkaller
-/// corpus's largest log is ~100 KiB); the bounds keep title extraction linear on hostile input.
-const MAX_LINE_TEXT: usize = 64 << 10;
+/// Report text kept per line ([`MAX_LINE`], the line limit of every path) and per report:
+/// real reports are far smaller (the syzkaller corpus's largest log is ~100 KiB); the bounds
+/// keep title extraction linear on hostile input.
+const MAX_LINE_TEXT: usize = MAX_LINE;
 const MAX_REPORT_TEXT: usize = 1 << 20;
 
 /// The line before the current one, for the symbolised-repeat rule.
@@ -165,7 +166,7 @@ impl ReportBuilder {
             cpu_backtrace: false,
             skip_rest: false,
         };
-        builder.append(oops_line.text);
+        builder.append(oops_line);
         builder
     }
 
@@ -189,12 +190,14 @@ impl ReportBuilder {
         }
     }
 
-    fn append(&mut self, text: &[u8]) {
+    fn append(&mut self, line: &Line<'_>) {
+        let text = line.text;
         if self.report.len() >= MAX_REPORT_TEXT {
             self.truncated = true;
             return;
         }
-        if text.len() > MAX_LINE_TEXT {
+        // A line at the limit was cut by `console::prepare` or the stream.
+        if text.len() > MAX_LINE_TEXT || line.raw.len() >= MAX_LINE {
             self.truncated = true;
         }
         self.report.extend_from_slice(&text[..text.len().min(MAX_LINE_TEXT)]);
@@ -237,7 +240,7 @@ impl ReportBuilder {
             self.skip_rest = true;
             return;
         }
-        self.append(line.text);
+        self.append(line);
     }
 }
 
