@@ -1,6 +1,6 @@
 //! One-shot, full-size benchmarks (issue 7): every crash of a 100 MB console, hostile inputs
 //! (64 MB of random bytes, one 100 MB line, 1 M header lines), `kcrash dedup` of 10 000 logs,
-//! and the first call's latency.
+//! `kcrash ingest` of 100 000 occurrences of one crash, and the first call's latency.
 //!
 //! Each case runs once, in a child process of this binary, so that a case that is too slow
 //! or too hungry is stopped (time budget, address-space limit) without stopping the others,
@@ -47,6 +47,9 @@ fn run_case(case: &str) {
     }
     if let Some(command) = case.strip_prefix("stream_2GB/") {
         return stream_2gb(command);
+    }
+    if case == "ingest_100k_occurrences" {
+        return ingest_100k_occurrences();
     }
     let (input, op) = case.split_once('/').expect("INPUT/OP");
     let log = make_input(input);
@@ -151,6 +154,43 @@ fn stream_2gb(command: &str) {
     println!("child_rss {}", usage.ru_maxrss);
 }
 
+/// `kcrash ingest` (the real binary) of one log holding 100 000 copies of one crash into a
+/// new store: linear, since the crash row keeps its occurrence count (it used to be
+/// counted at each insert, 248 s). The count is the number of occurrences recorded.
+fn ingest_100k_occurrences() {
+    const COPIES: usize = 100_000;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut log = String::new();
+    for i in 0..COPIES {
+        log.push_str(&format!(
+            "[  10.{i:06}] WARNING: CPU: 1 PID: {i} at net/core/dev.c:10 dev_foo+0x12/0x40\n\
+             [  10.{i:06}] RIP: 0010:dev_foo+0x12/0x40 net/core/dev.c:10\n\
+             [  10.{i:06}] Call Trace:\n\
+             [  10.{i:06}]  dev_bar+0x1/0x2 net/core/dev.c:20\n"
+        ));
+    }
+    let path = dir.path().join("copies.log");
+    std::fs::write(&path, &log).expect("write log");
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kcrash"))
+        .arg("ingest")
+        .arg("--db")
+        .arg(dir.path().join("kcrash.db"))
+        .arg(&path)
+        .stderr(Stdio::null())
+        .output()
+        .expect("run kcrash ingest");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(out.status.success(), "kcrash ingest failed: {}", out.status);
+    let count = String::from_utf8_lossy(&out.stdout).lines().count();
+    // SAFETY: plain C struct, filled by getrusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer; RUSAGE_CHILDREN covers the kcrash process just waited for.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    println!("result {secs} {count} {}", log.len());
+    println!("child_rss {}", usage.ru_maxrss);
+}
+
 struct Outcome {
     secs: Option<f64>,
     count: usize,
@@ -241,7 +281,8 @@ fn main() {
     let env_num = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let budget = Duration::from_secs(env_num("KCRASH_BENCH_BUDGET", 30));
     let mem_gb = env_num("KCRASH_BENCH_MEM_GB", 8);
-    let mut cases = vec!["first_parse".to_string(), "dedup_10k_logs".to_string()];
+    let mut cases =
+        vec!["first_parse".to_string(), "dedup_10k_logs".to_string(), "ingest_100k_occurrences".to_string()];
     cases.extend(STREAM_COMMANDS.iter().map(|c| format!("stream_2GB/{c}")));
     for input in INPUTS {
         for op in OPS {

@@ -69,13 +69,40 @@ enum Command {
     BisectLog(cli::bisect::BisectLogArgs),
     /// Build and test the checked-out commit once with a bisection config (for `git bisect run`).
     #[command(
-        after_help = "Examples:\n  kcrash check --config bisect.toml\n  git bisect run kcrash check --config bisect.toml\n\nExit status: 0 no crash, 1 the crash, 125 build or boot failure (skip), 128 error."
+        after_help = "Examples:\n  kcrash check --config bisect.toml\n  git bisect run kcrash check --config bisect.toml\n\nExit status: 0 no crash, 1 the crash, 125 build or boot failure (skip), 128 error (a bad argument too)."
     )]
     Check(cli::check::CheckArgs),
 }
 
+/// A command-line mistake: clap's message on one line (its usage and tips dropped), exit
+/// status 2 — except for `kcrash check`, whose errors must stop `git bisect run` (128)
+/// instead of marking the commit bad. Help and version requests print as usual.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let message = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    eprintln!("kcrash: {}", message.strip_prefix("error: ").unwrap_or(&message));
+    let check = std::env::args_os().nth(1).is_some_and(|a| a == "check");
+    ExitCode::from(if check { cli::check::EXIT_ERROR } else { 2 })
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => return usage_error(e),
+    };
     let result = match args.command {
         Command::Title(a) => cli::title::run_title(a),
         Command::Parse(a) => cli::title::run_parse(a),

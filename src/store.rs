@@ -25,8 +25,9 @@ use crate::signature::{signature, Level};
 /// `PRAGMA application_id` of a kcrash store: "kcrs" in ASCII.
 pub const APPLICATION_ID: i32 = 0x6b63_7273;
 
-/// `PRAGMA user_version`: the schema version this code reads and writes.
-pub const SCHEMA_VERSION: i32 = 1;
+/// `PRAGMA user_version`: the schema version this code reads and writes. Version 1 stores
+/// (no `crashes.count`) are migrated on open.
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Version of the JSON objects printed by `kcrash db list --json` and `kcrash db show --json`.
 pub const STORE_JSON_SCHEMA: u32 = 1;
@@ -42,7 +43,10 @@ CREATE TABLE crashes (
     id INTEGER PRIMARY KEY,
     signature TEXT NOT NULL UNIQUE,
     title TEXT NOT NULL,
-    type TEXT NOT NULL
+    type TEXT NOT NULL,
+    -- occurrences of the crash: counting them at each insert would make one log with
+    -- n copies of a crash cost n^2
+    count INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE occurrences (
     id INTEGER PRIMARY KEY,
@@ -59,6 +63,12 @@ CREATE TABLE occurrences (
     report BLOB NOT NULL
 );
 CREATE INDEX occurrences_by_crash ON occurrences(crash_id);
+";
+
+/// Version 1 to 2: the occurrence count kept on the crash row.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE crashes ADD COLUMN count INTEGER NOT NULL DEFAULT 0;
+UPDATE crashes SET count = (SELECT count(*) FROM occurrences o WHERE o.crash_id = crashes.id);
 ";
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +171,7 @@ impl Store {
             (APPLICATION_ID, v, _) if v > SCHEMA_VERSION => {
                 return Err(StoreError::TooNew { path: store.path, found: v });
             }
+            (APPLICATION_ID, 1, _) => store.migrate()?,
             (0, 0, true) if create => store.initialise()?,
             (0, 0, true) => {
                 return Err(StoreError::Foreign { path: store.path, reason: "empty database".into() });
@@ -214,6 +225,29 @@ impl Store {
         tx.commit().map_err(err)
     }
 
+    /// Bring a version 1 store to the current schema, in one transaction. Another process
+    /// may be migrating at the same time: the version is read again under the write lock.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| sqlite_error(&path, e);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        match version {
+            1 => {
+                tx.execute_batch(MIGRATE_1_TO_2).map_err(err)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(err)?;
+            }
+            SCHEMA_VERSION => {}
+            v => {
+                return Err(StoreError::Foreign {
+                    path: path.clone(),
+                    reason: format!("user_version {v} while migrating"),
+                })
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
     /// Record every report of one log (`source` names it), in one transaction: either all
     /// of them are stored or none is.
     pub fn ingest(&mut self, source: &str, reports: &[Report]) -> Result<Vec<Ingested>, StoreError> {
@@ -260,7 +294,7 @@ impl Store {
             )
             .map_err(err)?;
             let count: i64 = tx
-                .query_row("SELECT count(*) FROM occurrences WHERE crash_id = ?1", [id], |r| r.get(0))
+                .query_row("UPDATE crashes SET count = count + 1 WHERE id = ?1 RETURNING count", [id], |r| r.get(0))
                 .map_err(err)?;
             out.push(Ingested { id, new: known.is_none(), count: count as u64, title: rep.title.clone() });
         }
@@ -338,5 +372,54 @@ fn sqlite_error(path: &Path, e: rusqlite::Error) -> StoreError {
         }
         Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path: path.to_path_buf() },
         _ => StoreError::Sqlite { path: path.to_path_buf(), source: e },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    const LOG: &str = "[  10.000002] WARNING: CPU: 1 PID: 7 at net/core/dev.c:10 dev_foo+0x12/0x40
+[  10.000005] RIP: 0010:dev_foo+0x12/0x40 net/core/dev.c:10
+[  10.000006] Call Trace:
+[  10.000008]  dev_bar+0x1/0x2 net/core/dev.c:20
+";
+
+    /// SQLite virtual-machine instructions executed to ingest one more copy of `rep`.
+    fn steps_of_one_ingest(store: &mut Store, rep: &Report) -> u64 {
+        let steps = Arc::new(AtomicU64::new(0));
+        let counter = steps.clone();
+        store.conn.progress_handler(
+            1,
+            Some(move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                false
+            }),
+        );
+        let done = store.ingest("one", std::slice::from_ref(rep)).unwrap();
+        store.conn.progress_handler(1, None::<fn() -> bool>);
+        assert!(!done[0].new);
+        steps.load(Ordering::Relaxed)
+    }
+
+    /// One more occurrence costs the same with n or 2n occurrences already stored: ingesting
+    /// n copies is linear (no count over the crash's occurrences at each insert).
+    #[test]
+    fn one_more_occurrence_costs_the_same_for_n_and_2n() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_or_create(&dir.path().join("k.db")).unwrap();
+        let rep = crate::parse(LOG.as_bytes()).expect("a crash");
+        let n = 2000;
+        store.ingest("bulk", &vec![rep.clone(); n - 1]).unwrap();
+        let at_n = steps_of_one_ingest(&mut store, &rep);
+        store.ingest("bulk", &vec![rep.clone(); n - 1]).unwrap();
+        let at_2n = steps_of_one_ingest(&mut store, &rep);
+        assert!(at_n > 0);
+        assert!(at_2n <= at_n + 16, "{at_n} VM steps with {n} occurrences, {at_2n} with {}", 2 * n);
+        let last = store.ingest("one", std::slice::from_ref(&rep)).unwrap();
+        assert_eq!(last[0].count, 2 * n as u64 + 1);
     }
 }

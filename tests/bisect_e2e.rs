@@ -434,3 +434,124 @@ fn bisect_log_exit_status() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-file"));
     assert_eq!(json(&out)["result"]["revisions_tested"], 16);
 }
+
+/// Waits for a child at most `secs` seconds (killing it then), so that no test can hang.
+fn wait_with_timeout(mut child: std::process::Child, secs: u64) -> Output {
+    let t = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed().as_secs() >= secs {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kcrash did not finish within {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Hangs every run when `HANG` is set, except the runs of the commit `HANG_EXCEPT`.
+const HANG_TEST: &str = r#"#!/bin/sh
+echo "$KCRASH_COMMIT" >> "$CALLS"
+if [ -n "$HANG" ] && [ "$KCRASH_COMMIT" != "$HANG_EXCEPT" ]; then
+  sleep 60 &
+  echo $! > "$HANG.pid"
+  wait
+fi
+if grep -q bug=1 "$KCRASH_ARTIFACT"; then echo "KCRASH-RESULT: crashed: WARNING in planted_bug"; fi
+"#;
+
+/// `kcrash bisect --json --quiet --workdir wd` with extra arguments and environment.
+fn spawn_bisect(s: &Setup, extra: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_kcrash"))
+        .args(["bisect", "--config", s.config.to_str().unwrap(), "--json", "--workdir", "wd", "--quiet"])
+        .args(extra)
+        .current_dir(&s.root)
+        .env("CALLS", &s.calls)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until a hanging run has written its pid file (at most 60 s), and returns the path.
+fn wait_for_hang(hang: &Path) -> PathBuf {
+    let pid_file = PathBuf::from(format!("{}.pid", hang.display()));
+    let t = std::time::Instant::now();
+    while !pid_file.exists() {
+        assert!(t.elapsed().as_secs() < 60, "no hanging run started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    pid_file
+}
+
+/// A write torn by a kill, then a resume that is killed too, then another resume: the
+/// first resume must not glue its records to the torn line.
+#[test]
+fn tear_resume_kill_resume() {
+    let s = setup();
+    std::fs::write(s.root.join("test.sh"), HANG_TEST).unwrap();
+    let out = wait_with_timeout(spawn_bisect(&s, &[], &[]), 120);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let want = json(&out);
+    let journal_path = s.root.join("wd/journal.jsonl");
+    let journal = std::fs::read_to_string(&journal_path).unwrap();
+    let lines: Vec<&str> = journal.lines().collect();
+    assert!(lines.len() >= 6, "{journal}");
+    let torn: serde_json::Value = serde_json::from_str(lines[3]).unwrap();
+    assert_eq!(torn["kind"], "test");
+    let torn_commit = torn["commit"].as_str().unwrap();
+    // Killed in the middle of writing the third test record.
+    let mut text = lines[..3].join("\n");
+    text.push('\n');
+    text.push_str(&lines[3][..lines[3].len() / 2]);
+    std::fs::write(&journal_path, text).unwrap();
+
+    // The resume tests the torn commit again, appends it, and is killed in the next one.
+    let hang = s.root.join("hang");
+    let hang_s = hang.to_str().unwrap();
+    let mut child = spawn_bisect(&s, &["--resume"], &[("HANG", hang_s), ("HANG_EXCEPT", torn_commit)]);
+    wait_for_hang(&hang);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let journal = std::fs::read_to_string(&journal_path).unwrap();
+    assert!(journal.lines().count() >= 4, "{journal}");
+
+    let out = wait_with_timeout(spawn_bisect(&s, &["--resume"], &[]), 120);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let mut got = json(&out);
+    let mut want = want;
+    for k in ["build_seconds", "test_seconds"] {
+        got[k] = serde_json::Value::Null;
+        want[k] = serde_json::Value::Null;
+    }
+    assert_eq!(got, want);
+    let journal = std::fs::read_to_string(&journal_path).unwrap();
+    for l in journal.lines() {
+        assert!(serde_json::from_str::<serde_json::Value>(l).is_ok(), "bad journal line {l:?}");
+    }
+}
+
+/// A second bisection, or a `--resume`, in a work directory where one runs is refused and
+/// names the holder; the lock goes with its holder, even when it is killed.
+#[test]
+fn one_bisection_per_work_directory() {
+    let s = setup();
+    std::fs::write(s.root.join("test.sh"), HANG_TEST).unwrap();
+    let hang = s.root.join("hang");
+    let mut first = spawn_bisect(&s, &[], &[("HANG", hang.to_str().unwrap())]);
+    wait_for_hang(&hang);
+    for extra in [&["--resume"][..], &[]] {
+        let out = wait_with_timeout(spawn_bisect(&s, extra, &[]), 120);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let out = wait_with_timeout(spawn_bisect(&s, &["--resume"], &[]), 120);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(&out)["commits"][0]["subject"], CULPRIT.to_string());
+}

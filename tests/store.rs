@@ -221,3 +221,70 @@ fn concurrent_ingests_lose_nothing() {
     let titles: HashSet<&str> = crashes.iter().map(|c| c["crash"]["title"].as_str().unwrap()).collect();
     assert_eq!(titles.len(), DISTINCT);
 }
+
+/// The schema of version 1 stores, as kcrash wrote them before the occurrence count moved
+/// onto the crash row.
+const SCHEMA_V1: &str = "
+CREATE TABLE crashes (
+    id INTEGER PRIMARY KEY,
+    signature TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    type TEXT NOT NULL
+);
+CREATE TABLE occurrences (
+    id INTEGER PRIMARY KEY,
+    crash_id INTEGER NOT NULL REFERENCES crashes(id),
+    title TEXT NOT NULL,
+    type TEXT NOT NULL,
+    title_signature TEXT NOT NULL,
+    stack_signature TEXT NOT NULL,
+    file_signature TEXT NOT NULL,
+    guilty_file TEXT,
+    source TEXT NOT NULL,
+    start_pos INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    report BLOB NOT NULL
+);
+CREATE INDEX occurrences_by_crash ON occurrences(crash_id);
+PRAGMA application_id = 1801679475;
+PRAGMA user_version = 1;
+";
+
+#[test]
+fn version_1_store_is_migrated_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = seed("seed-001.log");
+    let rep = kcrash::parse(&std::fs::read(&log).unwrap()).unwrap();
+    let sig = |l| kcrash::signature(&rep, l).to_string();
+    use kcrash::signature::Level;
+    let db = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.execute("INSERT INTO crashes VALUES (1, ?1, ?2, 'WARNING')", [sig(Level::Stack), rep.title.clone()])
+            .unwrap();
+        for t in [1_700_000_000, 1_700_000_100] {
+            conn.execute(
+                "INSERT INTO occurrences (crash_id, title, type, title_signature, stack_signature, file_signature,
+                     guilty_file, source, start_pos, time, report) VALUES (1, ?1, 'WARNING', ?2, ?3, ?4, NULL, 'old.log', 0, ?5, 'r')",
+                rusqlite::params![rep.title, sig(Level::Title), sig(Level::Stack), sig(Level::File), t],
+            )
+            .unwrap();
+        }
+    }
+    let o = kcrash(&["ingest", "--db", "old.db", log.to_str().unwrap()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "known 1 (seen 3 times) WARNING in percpu_ref_exit\n");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, 2);
+    let count: i64 = conn.query_row("SELECT count FROM crashes WHERE id = 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(count, 3);
+    drop(conn);
+    let o = kcrash(&["ingest", "--db", "old.db", log.to_str().unwrap()], dir.path());
+    assert_eq!(stdout(&o), "known 1 (seen 4 times) WARNING in percpu_ref_exit\n");
+    let list = stdout(&kcrash(&["db", "list", "--json", "--db", "old.db"], dir.path()));
+    let obj: serde_json::Value = serde_json::from_str(list.lines().next().unwrap()).unwrap();
+    assert_eq!(obj["crash"]["count"], 4);
+}

@@ -105,13 +105,49 @@ pub fn parse_records(text: &str) -> Result<Vec<Record>> {
     Ok(out)
 }
 
+/// What an interrupted write left at the end of a journal, and how to make the file end
+/// with a complete line again before the next record is appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    /// Empty, or ends with a newline: append as is.
+    Clean,
+    /// The last line is a whole record whose newline was not written: add it.
+    MissingNewline,
+    /// The last line is torn: cut the file to this length (the end of the last newline).
+    Torn(u64),
+}
+
+fn tail_of(bytes: &[u8]) -> Tail {
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Tail::Clean;
+    }
+    let start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let last = &bytes[start..];
+    if last.iter().all(u8::is_ascii_whitespace) || serde_json::from_slice::<Record>(last).is_ok() {
+        Tail::MissingNewline
+    } else {
+        Tail::Torn(start as u64)
+    }
+}
+
+/// Parses journal bytes: a torn last line may end inside a multi-byte character, so only
+/// the complete lines have to be UTF-8.
+fn parse_bytes(bytes: &[u8]) -> Result<Vec<Record>> {
+    let complete = match tail_of(bytes) {
+        Tail::Torn(len) => &bytes[..len as usize],
+        Tail::Clean | Tail::MissingNewline => bytes,
+    };
+    let text = std::str::from_utf8(complete).map_err(|e| Error::Journal(format!("not UTF-8: {e}")))?;
+    parse_records(text)
+}
+
 impl Journal for FileJournal {
     fn load(&mut self) -> Result<Vec<Record>> {
         if !self.resume {
             return Ok(Vec::new());
         }
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => parse_records(&text),
+        match std::fs::read(&self.path) {
+            Ok(bytes) => parse_bytes(&bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(Error::Journal(format!("nothing to resume: {} does not exist", self.path.display())))
             }
@@ -128,7 +164,19 @@ impl Journal for FileJournal {
             } else {
                 opts.write(true).truncate(true);
             }
-            let f = opts.open(&self.path).map_err(|e| Error::io(format!("open {}", self.path.display()), e))?;
+            let mut f = opts.open(&self.path).map_err(|e| Error::io(format!("open {}", self.path.display()), e))?;
+            if self.resume {
+                // A write torn by a kill must not be continued by this record: the file
+                // has to end with a complete line first.
+                let ctx = || format!("repair {}", self.path.display());
+                let bytes = std::fs::read(&self.path).map_err(|e| Error::io(ctx(), e))?;
+                match tail_of(&bytes) {
+                    Tail::Clean => {}
+                    Tail::MissingNewline => f.write_all(b"\n").map_err(|e| Error::io(ctx(), e))?,
+                    // Appends go to the end of the file, wherever that now is.
+                    Tail::Torn(len) => f.set_len(len).map_err(|e| Error::io(ctx(), e))?,
+                }
+            }
             self.file = Some(f);
         }
         let Some(f) = self.file.as_mut() else {

@@ -105,6 +105,9 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     }
 
     std::fs::create_dir_all(&workdir).with_context(|| format!("create {}", workdir.display()))?;
+    // Held until this function returns: a second bisection or a `--resume` in the same
+    // work directory would interleave its journal with ours.
+    let _lock = super::workdir_lock::WorkdirLock::acquire(&workdir)?;
     let journal_path = workdir.join("journal.jsonl");
     if !args.resume && journal_path.exists() {
         // Starting over would throw away a resumable bisection; make it explicit.

@@ -25,8 +25,8 @@ pub struct CheckArgs {
     /// TOML config of `kcrash bisect` (its build and test stages, runs and title are used).
     #[arg(long)]
     pub config: PathBuf,
-    /// Runs of the reproducer (default: `runs` of the config).
-    #[arg(long)]
+    /// Runs of the reproducer, 1 to 1000 (default: `runs` of the config).
+    #[arg(long, allow_negative_numbers = true, value_parser = super::args::runs())]
     pub runs: Option<usize>,
     /// Where build logs, images and consoles go (default: ./kcrash-check).
     #[arg(long)]
@@ -152,7 +152,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<Verdict> {
     let base = args.config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let workdir = args.workdir.clone().unwrap_or_else(|| PathBuf::from("kcrash-check"));
     std::fs::create_dir_all(&workdir).with_context(|| format!("create {}", workdir.display()))?;
-    let runs = args.runs.unwrap_or(cfg.runs).max(1);
+    let runs = args.runs.unwrap_or(cfg.runs);
     let mut repo = GitRepo::open(&cfg.repo)?;
     let commit = repo.resolve("HEAD")?;
     let bar = progress_bar(args.quiet);

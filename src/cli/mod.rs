@@ -1,5 +1,6 @@
 //! Subcommand implementations. Errors are returned as `anyhow::Error` and rendered once in `main`.
 
+pub mod args;
 pub mod bisect;
 pub mod check;
 pub mod corpus;
@@ -9,3 +10,4 @@ pub mod ksig;
 pub mod signature;
 pub mod store;
 pub mod title;
+pub mod workdir_lock;

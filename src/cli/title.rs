@@ -48,7 +48,7 @@ pub struct EveryCrash {
     #[arg(long)]
     pub follow: bool,
     /// Seconds of silence after which --follow completes the open reports.
-    #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 2.0, value_name = "SECS", allow_negative_numbers = true, value_parser = super::args::idle_seconds)]
     pub idle: f64,
 }
 
