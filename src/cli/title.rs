@@ -120,6 +120,10 @@ fn for_each_crash(
     mut each: impl FnMut(&str, &Report) -> std::io::Result<()>,
 ) -> anyhow::Result<ExitCode> {
     let mut read_failed = false;
+    if every.follow {
+        // Ctrl-C/SIGTERM end `--follow` after the reports received so far are printed.
+        kcrash::interrupt::install()?;
+    }
     let code = each_input(sources(files), |source| {
         let name = source.name.clone();
         let mut found = false;
@@ -144,6 +148,9 @@ fn for_each_crash(
         }
         Ok(found)
     })?;
+    if every.follow && kcrash::interrupt::requested() {
+        return Ok(ExitCode::from(kcrash::interrupt::EXIT_INTERRUPTED));
+    }
     Ok(if read_failed { ExitCode::from(2) } else { code })
 }
 
@@ -167,11 +174,28 @@ fn follow(mut reader: Box<dyn Read + Send>, idle: Duration, mut emit: impl FnMut
         }
     });
     let mut stream = CrashStream::default();
+    // Short waits, so that a Ctrl-C is seen soon.
+    let tick = idle.min(Duration::from_millis(100));
+    let mut quiet = std::time::Instant::now();
     loop {
-        match rx.recv_timeout(idle) {
-            Ok(Ok(chunk)) => stream.feed(&chunk, &mut emit),
+        if kcrash::interrupt::requested() {
+            // Flush what was received, then finish the open reports below.
+            while let Ok(Ok(chunk)) = rx.try_recv() {
+                stream.feed(&chunk, &mut emit);
+            }
+            break;
+        }
+        match rx.recv_timeout(tick) {
+            Ok(Ok(chunk)) => {
+                stream.feed(&chunk, &mut emit);
+                quiet = std::time::Instant::now();
+            }
             Ok(Err(e)) => return Err(e),
-            Err(mpsc::RecvTimeoutError::Timeout) => stream.flush(&mut emit),
+            Err(mpsc::RecvTimeoutError::Timeout) if quiet.elapsed() >= idle => {
+                stream.flush(&mut emit);
+                quiet = std::time::Instant::now();
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
