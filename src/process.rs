@@ -122,9 +122,7 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
 }
 
 fn has_marker(pid: i32, needle: &[u8]) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
-        env.split(|&b| b == 0).any(|var| var == needle)
-    })
+    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == needle))
 }
 
 /// Kills every process (but ourselves) whose environment carries `MARKER_VAR=token`. The
@@ -175,9 +173,9 @@ fn pipe_holders(fds: &[RawFd]) -> String {
                 continue;
             }
             let Ok(fds) = std::fs::read_dir(e.path().join("fd")) else { continue };
-            let holds = fds.flatten().any(|f| {
-                std::fs::read_link(f.path()).is_ok_and(|l| links.iter().any(|p| l.as_os_str() == p.as_str()))
-            });
+            let holds = fds
+                .flatten()
+                .any(|f| std::fs::read_link(f.path()).is_ok_and(|l| links.iter().any(|p| l.as_os_str() == p.as_str())));
             if holds {
                 let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
                 found.push(format!("pid {pid} ({})", comm.trim()));
@@ -208,11 +206,7 @@ impl Group {
     /// Spawns `cmd` (stdin /dev/null, stdout and stderr piped) in a new process group.
     fn start(cmd: &mut Command) -> std::io::Result<Group> {
         let token = new_token();
-        cmd.env(MARKER_VAR, &token)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+        cmd.env(MARKER_VAR, &token).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         let child = cmd.spawn()?;
         let pgid = child.id() as i32;
         let mut g = Group {
@@ -247,12 +241,7 @@ impl Group {
         // SAFETY: waitid with WNOWAIT only reads the child's state.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         let r = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                self.pgid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            )
+            libc::waitid(libc::P_PID, self.pgid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
         };
         r != 0 || unsafe { info.si_pid() } != 0
     }
@@ -320,7 +309,8 @@ impl Pipe {
 
 /// Waits until one of `fds` is readable or `wait` has passed.
 fn poll_fds(fds: &[RawFd], wait: Duration) {
-    let mut pfds: Vec<libc::pollfd> = fds.iter().map(|&fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }).collect();
+    let mut pfds: Vec<libc::pollfd> =
+        fds.iter().map(|&fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }).collect();
     let ms = wait.as_millis().clamp(1, 1000) as libc::c_int;
     // SAFETY: the array lives across the call.
     unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
@@ -347,11 +337,14 @@ impl Tail {
     }
 }
 
+/// Where streamed stdout goes.
+type Sink<'a> = dyn FnMut(&[u8]) + 'a;
+
 fn run_inner(
     cmd: &mut Command,
     timeout: Duration,
     interruptible: bool,
-    on_stdout: Option<&mut dyn FnMut(&[u8])>,
+    on_stdout: Option<&mut Sink<'_>>,
 ) -> std::io::Result<Output> {
     let start = Instant::now();
     let deadline = start + timeout;
@@ -385,7 +378,8 @@ fn run_inner(
             interrupted = true;
             break;
         }
-        let fds: Vec<RawFd> = [out.fd(), err.fd(), g.pidfd.as_ref().map(|f| f.as_raw_fd())].into_iter().flatten().collect();
+        let fds: Vec<RawFd> =
+            [out.fd(), err.fd(), g.pidfd.as_ref().map(|f| f.as_raw_fd())].into_iter().flatten().collect();
         poll_fds(&fds, (deadline - now).min(tick));
     }
     let status = g.finish();

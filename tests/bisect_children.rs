@@ -276,7 +276,8 @@ fn ctrl_c_during_bisect_restores_the_checkout_and_says_interrupted() {
 
     // The abandoned step is tested again by --resume, which finishes the bisection.
     std::fs::remove_file(&slow).unwrap();
-    let out = finish(kcrash_cmd(&s, &["bisect", "--config", cfg, "--workdir", "wd", "--quiet", "--json", "--resume"]), LIMIT);
+    let out =
+        finish(kcrash_cmd(&s, &["bisect", "--config", cfg, "--workdir", "wd", "--quiet", "--json", "--resume"]), LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["result"], "found", "{v}");

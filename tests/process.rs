@@ -109,7 +109,8 @@ fn an_escapee_that_cannot_be_found_is_named_not_waited_for() {
 
 #[test]
 fn signal_death_is_reported_as_the_signal() {
-    let out = process::run(Command::new("sh").args(["-c", "echo before; kill -SEGV $$"]), Duration::from_secs(10)).unwrap();
+    let out =
+        process::run(Command::new("sh").args(["-c", "echo before; kill -SEGV $$"]), Duration::from_secs(10)).unwrap();
     let st = out.status.expect("exited");
     assert_eq!(st.signal(), Some(11), "{st:?}");
     assert_eq!(st.code(), None);

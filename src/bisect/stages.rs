@@ -282,7 +282,8 @@ impl ConsoleSink {
         stream.finish(&mut |r| {
             first.get_or_insert(r);
         });
-        let report = || self.first.as_ref().map(|r| String::from_utf8_lossy(&r.report).into_owned()).unwrap_or_default();
+        let report =
+            || self.first.as_ref().map(|r| String::from_utf8_lossy(&r.report).into_owned()).unwrap_or_default();
         match self.directive.clone() {
             Some(Directive::BootFailed(title)) => return RunOutcome::BootFailed { title },
             Some(Directive::Infra(msg)) => return RunOutcome::Infra { msg },
