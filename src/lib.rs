@@ -11,6 +11,7 @@ pub mod corpus;
 pub mod demangle;
 pub mod frame;
 pub mod guilty;
+pub mod interrupt;
 pub mod ksig;
 pub mod oops;
 pub mod process;

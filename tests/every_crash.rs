@@ -174,3 +174,47 @@ fn huge_report_is_truncated() {
     assert!(reports[0].truncated);
     assert!(reports[0].report.len() <= (1 << 20) + 64 * 1024);
 }
+
+/// Ctrl-C/SIGTERM during `--follow`: the reports received so far are printed, even the one still
+/// open, and the exit status says interrupted.
+#[test]
+fn follow_flushes_what_it_received_on_ctrl_c() {
+    use std::io::{BufRead, Write};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kcrash"))
+        .args(["title", "--all", "--follow", "--idle", "60"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Bounded: whatever happens, kcrash is gone after 15 s.
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(15));
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    // A new boot completes the first report; the second stays open (idle is 60 s).
+    stdin
+        .write_all(
+            b"[ 1.0] WARNING: CPU: 0 PID: 1 at a.c:1 foo+0x1/0x2\n[ 1.1] Call Trace:\n[ 1.2]  bar+0x1/0x2\n\
+              [ 0.0] Linux version 6.1.0\n\
+              [ 2.0] BUG: unable to handle page fault for address: ffff8880deadbeef\n[ 2.1] RIP: 0010:baz+0x1/0x2\n",
+        )
+        .unwrap();
+    stdin.flush().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first, "WARNING in bar\n");
+    // SIGTERM: unlike SIGINT, never ignored by the shell that may have started the tests.
+    assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    assert_eq!(rest, "BUG: unable to handle kernel paging request in baz\n");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+}

@@ -617,6 +617,10 @@ impl<'a> Engine<'a> {
                 return Err(Error::Bisect(format!("bisection is taking too long (>{}), aborting", go_duration(limit))));
             }
         }
+        // Ctrl-C/SIGTERM: no new step; the CLI restores the checkout and says so.
+        if crate::interrupt::requested() {
+            return Err(Error::Interrupted);
+        }
         self.step += 1;
         self.progress.step(&format!("step {}: testing {}", self.step, short(hash)));
         let cfg = digest(config);

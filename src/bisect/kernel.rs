@@ -171,7 +171,10 @@ impl KernelBuilder {
             f(Some(&format!("make {target}")));
         }
         log.extend_from_slice(format!("$ make -j{jobs} CC={cc} {target}\n").as_bytes());
-        let out = process::run(&mut cmd, self.timeout).map_err(|e| Error::Infra(format!("cannot run make: {e}")))?;
+        let out = process::run_interruptible(&mut cmd, self.timeout).map_err(|e| match e.kind() {
+            std::io::ErrorKind::Interrupted => Error::Interrupted,
+            _ => Error::Infra(format!("cannot run make: {e}")),
+        })?;
         log.extend_from_slice(&out.stdout);
         log.extend_from_slice(&out.stderr);
         Ok(out)

@@ -163,6 +163,8 @@ pub enum Outcome {
     /// Several candidates because of skipped revisions.
     Inconclusive,
     Error,
+    /// Stopped by SIGINT/SIGTERM: the step in flight was abandoned (`--resume` continues).
+    Interrupted,
 }
 
 /// Recipients of a culprit report.

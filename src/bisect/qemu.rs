@@ -524,6 +524,13 @@ impl QemuTester {
             if now >= self.timeout {
                 break Ending::Timeout;
             }
+            if crate::interrupt::requested() {
+                // Ctrl-C/SIGTERM: the run is abandoned, not judged.
+                child.kill();
+                let _ = out_thread.join();
+                let _ = err_thread.join();
+                return Err(Error::Interrupted);
+            }
             let wait = (self.timeout - now).min(Duration::from_millis(200));
             match rx.recv_timeout(wait) {
                 Ok(chunk) => {

@@ -126,8 +126,12 @@ impl Builder for CommandBuilder {
                 .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
             cmd.env("KCRASH_CONFIG", &path);
         }
-        let out = process::run(&mut cmd, self.timeout)
-            .map_err(|e| Error::Infra(format!("cannot run build command {prog}: {e}")))?;
+        let out = process::run_interruptible(&mut cmd, self.timeout).map_err(|e| match e.kind() {
+            std::io::ErrorKind::Interrupted => Error::Interrupted,
+            // Not there any more, not executable, a missing interpreter: the setup is wrong,
+            // not the revision.
+            _ => Error::Setup(format!("cannot run build command {prog}: {e}")),
+        })?;
         let mut all = out.stdout.clone();
         all.extend_from_slice(&out.stderr);
         save_log(self.log_dir.as_deref(), &format!("{commit}.build.log"), &all);
@@ -169,40 +173,142 @@ pub struct CommandTester {
 /// (`KCRASH-RESULT: boot failed: <title>`, `… infra: <msg>`, `… crashed: <title>`, `… ok`).
 pub const RESULT_DIRECTIVE: &str = "KCRASH-RESULT: ";
 
+/// A `KCRASH-RESULT:` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Directive {
+    BootFailed(String),
+    Infra(String),
+    Crashed(String),
+    Ok,
+}
+
+fn directive(line: &[u8]) -> Option<Directive> {
+    let line = String::from_utf8_lossy(line);
+    let d = line.strip_prefix(RESULT_DIRECTIVE)?.trim();
+    if let Some(t) = d.strip_prefix("boot failed: ") {
+        return Some(Directive::BootFailed(t.to_string()));
+    }
+    if let Some(m) = d.strip_prefix("infra: ") {
+        return Some(Directive::Infra(m.to_string()));
+    }
+    if let Some(t) = d.strip_prefix("crashed: ") {
+        return Some(Directive::Crashed(t.to_string()));
+    }
+    (d == "ok").then_some(Directive::Ok)
+}
+
+/// Longest line kept while looking for a directive (a directive line is short).
+const MAX_DIRECTIVE_LINE: usize = 4096;
+
+/// One run's console as it arrives: fed to the crash parser ([`crate::stream::CrashStream`],
+/// which removes `\r` and terminal escapes), scanned for the first directive, and written
+/// to the run's log file when there is one. Only the first report and the line being
+/// received are kept, so memory does not grow with the console.
+pub struct ConsoleSink {
+    stream: crate::stream::CrashStream,
+    first: Option<crate::Report>,
+    directive: Option<Directive>,
+    line: Vec<u8>,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl ConsoleSink {
+    /// `file`: where the console is copied as it comes (best effort).
+    pub fn new(file: Option<std::fs::File>) -> Self {
+        ConsoleSink {
+            stream: crate::stream::CrashStream::default(),
+            first: None,
+            directive: None,
+            line: Vec::new(),
+            file: file.map(std::io::BufWriter::new),
+        }
+    }
+
+    pub fn feed(&mut self, data: &[u8]) {
+        use std::io::Write;
+        if let Some(f) = &mut self.file {
+            if f.write_all(data).is_err() {
+                self.file = None;
+            }
+        }
+        let first = &mut self.first;
+        self.stream.feed(data, &mut |r| {
+            first.get_or_insert(r);
+        });
+        let mut rest = data;
+        while self.directive.is_none() && !rest.is_empty() {
+            let (part, end) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], Some(i + 1)),
+                None => (rest, None),
+            };
+            let room = MAX_DIRECTIVE_LINE.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&part[..part.len().min(room)]);
+            match end {
+                Some(e) => {
+                    self.end_line();
+                    rest = &rest[e..];
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn end_line(&mut self) {
+        if self.directive.is_none() {
+            self.directive = directive(&self.line);
+        }
+        self.line.clear();
+    }
+
+    /// Appends `data` (the command's stderr) to the log file only.
+    pub fn log_extra(&mut self, data: &[u8]) {
+        use std::io::Write;
+        if let Some(f) = &mut self.file {
+            let _ = f.write_all(data);
+        }
+    }
+
+    /// The run's outcome, given how the command ended. The log file is flushed and closed.
+    pub fn finish(mut self, exited_ok: bool, status: &str) -> RunOutcome {
+        use std::io::Write;
+        if let Some(mut f) = self.file.take() {
+            let _ = f.flush();
+        }
+        if !self.line.is_empty() {
+            self.end_line();
+        }
+        let stream = std::mem::take(&mut self.stream);
+        let first = &mut self.first;
+        stream.finish(&mut |r| {
+            first.get_or_insert(r);
+        });
+        let report =
+            || self.first.as_ref().map(|r| String::from_utf8_lossy(&r.report).into_owned()).unwrap_or_default();
+        match self.directive.clone() {
+            Some(Directive::BootFailed(title)) => return RunOutcome::BootFailed { title },
+            Some(Directive::Infra(msg)) => return RunOutcome::Infra { msg },
+            Some(Directive::Crashed(title)) => {
+                return RunOutcome::Crashed(Crash { title, alt_titles: Vec::new(), report: report() })
+            }
+            Some(Directive::Ok) => return RunOutcome::Ok,
+            None => {}
+        }
+        if let Some(rep) = &self.first {
+            return RunOutcome::Crashed(Crash::from_report(rep));
+        }
+        if exited_ok {
+            RunOutcome::Ok
+        } else {
+            RunOutcome::Infra { msg: format!("test command: {status}") }
+        }
+    }
+}
+
 /// Turns one run's console output and exit into an outcome.
 pub fn run_outcome(console: &[u8], exited_ok: bool, status: &str) -> RunOutcome {
-    let text = String::from_utf8_lossy(console);
-    for line in text.lines() {
-        let Some(d) = line.strip_prefix(RESULT_DIRECTIVE) else {
-            continue;
-        };
-        let d = d.trim();
-        if let Some(t) = d.strip_prefix("boot failed: ") {
-            return RunOutcome::BootFailed { title: t.to_string() };
-        }
-        if let Some(m) = d.strip_prefix("infra: ") {
-            return RunOutcome::Infra { msg: m.to_string() };
-        }
-        if let Some(t) = d.strip_prefix("crashed: ") {
-            let report = crate::parse(console).map(|r| String::from_utf8_lossy(&r.report).into_owned());
-            return RunOutcome::Crashed(Crash {
-                title: t.to_string(),
-                alt_titles: Vec::new(),
-                report: report.unwrap_or_default(),
-            });
-        }
-        if d == "ok" {
-            return RunOutcome::Ok;
-        }
-    }
-    if let Some(rep) = crate::parse(console) {
-        return RunOutcome::Crashed(Crash::from_report(&rep));
-    }
-    if exited_ok {
-        RunOutcome::Ok
-    } else {
-        RunOutcome::Infra { msg: format!("test command: {status}") }
-    }
+    let mut sink = ConsoleSink::new(None);
+    sink.feed(console);
+    sink.finish(exited_ok, status)
 }
 
 impl Tester for CommandTester {
@@ -225,13 +331,33 @@ impl Tester for CommandTester {
                 .env("KCRASH_ARTIFACT", &artifact)
                 .env("KCRASH_COMMIT", commit)
                 .env("KCRASH_RUN", i.to_string());
-            let out = process::run(&mut cmd, self.timeout)
-                .map_err(|e| Error::Infra(format!("repro testing failure: cannot run {prog}: {e}")))?;
-            let outcome = run_outcome(&out.stdout, out.success(), &out.describe_status());
-            if outcome != RunOutcome::Ok {
-                let mut all = out.stdout.clone();
-                all.extend_from_slice(&out.stderr);
-                save_log(self.log_dir.as_deref(), &format!("{commit}.{i}.log"), &all);
+            // The console streams into the parser and to `<commit>.<run>.log.part`, which
+            // is kept (renamed) only when the run was not OK.
+            let log = self.log_dir.as_ref().map(|d| d.join(format!("{commit}.{i}.log")));
+            let part = log.as_ref().map(|l| l.with_extension("log.part"));
+            let file = part.as_ref().and_then(|p| {
+                std::fs::create_dir_all(p.parent()?).ok()?;
+                std::fs::File::create(p).ok()
+            });
+            let mut sink = ConsoleSink::new(file);
+            let res = process::stream(&mut cmd, self.timeout, &mut |d| sink.feed(d));
+            let out = match res {
+                Ok(out) => out,
+                Err(e) => {
+                    drop(sink);
+                    if let Some(p) = &part {
+                        let _ = std::fs::remove_file(p);
+                    }
+                    return Err(match e.kind() {
+                        std::io::ErrorKind::Interrupted => Error::Interrupted,
+                        _ => Error::Infra(format!("repro testing failure: cannot run {prog}: {e}")),
+                    });
+                }
+            };
+            sink.log_extra(&out.stderr);
+            let outcome = sink.finish(out.success(), &out.describe_status());
+            if let (Some(part), Some(log)) = (&part, &log) {
+                let _ = if outcome != RunOutcome::Ok { std::fs::rename(part, log) } else { std::fs::remove_file(part) };
             }
             Ok(outcome)
         };

@@ -75,14 +75,24 @@ pub(crate) fn resolve_program(argv: &mut [String], base: &Path, key: &str) -> an
         if !p.is_file() {
             bail!("config key `{key}`: command {} not found", p.display());
         }
+        if !is_executable(&p) {
+            bail!("config key `{key}`: command {} is not executable", p.display());
+        }
         *prog = p.to_string_lossy().into_owned();
         return Ok(());
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    if !std::env::split_paths(&path).any(|d| d.join(&*prog).is_file()) {
+    // As exec looks: the first executable file of that name.
+    if !std::env::split_paths(&path).any(|d| is_executable(&d.join(&*prog))) {
         bail!("config key `{key}`: command {prog} not found on PATH");
     }
     Ok(())
+}
+
+/// A regular file with an execute bit (what exec needs; root too needs one bit).
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
@@ -159,6 +169,9 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         oldest_release: cfg.oldest_release.clone(),
         timeout: cfg.timeout.map(Duration::from_secs),
     };
+    // Ctrl-C/SIGTERM: the step in flight is abandoned (its commands killed), the checkout
+    // restored below, and the result says `interrupted`.
+    kcrash::interrupt::install().context("install signal handlers")?;
     let outcome =
         Engine::new(&mut repo, builder.as_mut(), tester.as_mut(), &mut journal, &mut log, progress.as_ref(), opts)
             .run_reporting();
@@ -172,6 +185,11 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
 
     let (res, code) = match outcome {
         Ok(r) => (r, ExitCode::SUCCESS),
+        Err((kcrash::bisect::Error::Interrupted, r)) => {
+            log.line("bisection interrupted: the step in flight was abandoned (continue with --resume)");
+            let r = BisectResult { result: Outcome::Interrupted, error: None, ..*r };
+            (r, ExitCode::from(kcrash::interrupt::EXIT_INTERRUPTED))
+        }
         Err((_, r)) => (*r, ExitCode::from(2)),
     };
     let json = serde_json::to_string_pretty(&res)?;

@@ -248,7 +248,11 @@ fn for_each_crash(
     every: &EveryCrash,
     mut each: impl FnMut(&str, &Report) -> std::io::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    each_input(sources(files), |source| {
+    if every.follow {
+        // Ctrl-C/SIGTERM end `--follow` after the reports received so far are printed.
+        kcrash::interrupt::install()?;
+    }
+    let code = each_input(sources(files), |source| {
         let name = source.name.clone();
         let mut found = false;
         let mut write_error = None;
@@ -272,11 +276,16 @@ fn for_each_crash(
         }
         read.map_err(|e| Unreadable::new(&name, e))?;
         Ok(found.into())
-    })
+    })?;
+    if every.follow && kcrash::interrupt::requested() {
+        return Ok(ExitCode::from(kcrash::interrupt::EXIT_INTERRUPTED));
+    }
+    Ok(code)
 }
 
 /// Stream a live console: a reader thread hands over chunks; when none comes for `idle`,
-/// the open reports are complete. Stops when `emit` says so.
+/// the open reports are complete. Stops when `emit` says so, and after a Ctrl-C/SIGTERM
+/// once what was received is reported.
 fn follow(
     mut reader: Box<dyn Read + Send>,
     idle: Duration,
@@ -305,11 +314,28 @@ fn follow(
             flow.set(emit(r));
         }
     };
+    // Short waits, so that a Ctrl-C is seen soon.
+    let tick = idle.min(Duration::from_millis(100));
+    let mut quiet = std::time::Instant::now();
     loop {
-        match rx.recv_timeout(idle) {
-            Ok(Ok(chunk)) => stream.feed(&chunk, &mut each),
+        if kcrash::interrupt::requested() {
+            // Report what was received, then finish the open reports below.
+            while let Ok(Ok(chunk)) = rx.try_recv() {
+                stream.feed(&chunk, &mut each);
+            }
+            break;
+        }
+        match rx.recv_timeout(tick) {
+            Ok(Ok(chunk)) => {
+                stream.feed(&chunk, &mut each);
+                quiet = std::time::Instant::now();
+            }
             Ok(Err(e)) => return Err(e),
-            Err(mpsc::RecvTimeoutError::Timeout) => stream.flush(&mut each),
+            Err(mpsc::RecvTimeoutError::Timeout) if quiet.elapsed() >= idle => {
+                stream.flush(&mut each);
+                quiet = std::time::Instant::now();
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         if flow.get().is_break() {
