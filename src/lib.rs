@@ -12,6 +12,7 @@ pub mod demangle;
 pub mod frame;
 pub mod guilty;
 pub mod ksig;
+pub mod names;
 pub mod oops;
 pub mod process;
 pub mod report;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use kcrash::names::display_name;
 
 /// One input's name (for messages) and its console bytes, cleaned for parsing.
 pub struct Input {
@@ -31,8 +32,8 @@ fn read_file(path: &Path) -> anyhow::Result<Input> {
         std::io::stdin().lock().read_to_end(&mut data).context("reading standard input")?;
         return Ok(Input { name: "-".into(), data: kcrash::console::clean(data) });
     }
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Input { name: path.display().to_string(), data: kcrash::console::clean(data) })
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", display_name(path)))?;
+    Ok(Input { name: display_name(path), data: kcrash::console::clean(data) })
 }
 
 /// An input opened for streaming: a file, or stdin for none or `-`.
@@ -51,11 +52,11 @@ pub fn sources(files: &[PathBuf]) -> Box<dyn Iterator<Item = anyhow::Result<Sour
         if p.as_os_str() == "-" {
             return Ok(stdin());
         }
-        let file = std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let file = std::fs::File::open(p).with_context(|| format!("cannot read {}", display_name(p)))?;
         if file.metadata().is_ok_and(|m| m.is_dir()) {
-            anyhow::bail!("cannot read {}: is a directory", p.display());
+            anyhow::bail!("cannot read {}: is a directory", display_name(p));
         }
-        Ok(Source { name: p.display().to_string(), reader: Box::new(file) })
+        Ok(Source { name: display_name(p), reader: Box::new(file) })
     }))
 }
 

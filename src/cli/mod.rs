@@ -9,3 +9,4 @@ pub mod ksig;
 pub mod signature;
 pub mod store;
 pub mod title;
+pub mod walk;

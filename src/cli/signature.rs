@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::input::{each_input, inputs};
+use kcrash::names::insert_name;
 use kcrash::signature::{signature, Level, SIGNATURE_SCHEMA, SIGNATURE_VERSION};
 
 /// The signature levels as command-line values.
@@ -53,7 +54,8 @@ pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
     each_input(inputs(&args.files), |input| {
         let Some(rep) = kcrash::parse(&input.data) else {
             if args.json {
-                let obj = serde_json::json!({ "schema": SIGNATURE_SCHEMA, "input": input.name, "signature": null });
+                let mut obj = serde_json::json!({ "schema": SIGNATURE_SCHEMA, "signature": null });
+                insert_name(&mut obj, "input", &input.name);
                 writeln!(out, "{obj}")?;
             } else if many {
                 writeln!(out, "{}: no crash", input.name)?;
@@ -62,15 +64,15 @@ pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
         };
         let sig = signature(&rep, level);
         if args.json {
-            let obj = serde_json::json!({
+            let mut obj = serde_json::json!({
                 "schema": SIGNATURE_SCHEMA,
-                "input": input.name,
                 "level": level,
                 "version": SIGNATURE_VERSION,
                 "signature": sig.to_string(),
                 "title": rep.title,
                 "text": sig.text(),
             });
+            insert_name(&mut obj, "input", &input.name);
             writeln!(out, "{obj}")?;
             return Ok(true);
         }

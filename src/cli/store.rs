@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::input::{each_input, inputs};
+use kcrash::names::{display_name, escape_bytes, name_bytes};
 use kcrash::store::{CrashDetail, Store, DEFAULT_DB, STORE_JSON_SCHEMA};
 
 #[derive(Args)]
@@ -51,7 +52,8 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             eprintln!("kcrash: {}: no crash", input.name);
             return Ok(false);
         }
-        let recorded = store.ingest(&input.name, &reports).with_context(|| format!("recording {}", input.name))?;
+        let recorded =
+            store.ingest(name_bytes(&input.name), &reports).with_context(|| format!("recording {}", input.name))?;
         for r in recorded {
             if r.new {
                 writeln!(out, "new {} {}", r.id, r.title)?;
@@ -81,7 +83,7 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
         DbCommand::Show { id, db, json } => {
             let store = Store::open_existing(&db)?;
             let Some(crash) = store.show(id)? else {
-                eprintln!("kcrash: {}: no crash with id {id}", db.display());
+                eprintln!("kcrash: {}: no crash with id {id}", display_name(&db));
                 return Ok(ExitCode::from(1));
             };
             if json {
@@ -104,7 +106,8 @@ fn print_detail(out: &mut impl Write, c: &CrashDetail) -> std::io::Result<()> {
     writeln!(out, "seen:       {} times, first {} UTC, last {} UTC", s.count, s.first_seen, s.last_seen)?;
     writeln!(out, "\noccurrences:")?;
     for o in &c.occurrences {
-        writeln!(out, "  {} UTC  {} (byte {})", o.time, o.source, o.start_pos)?;
+        let source = escape_bytes(o.source_bytes.as_deref().unwrap_or(o.source.as_bytes()));
+        writeln!(out, "  {} UTC  {source} (byte {})", o.time, o.start_pos)?;
     }
     writeln!(out, "\nreport of the first occurrence:\n")?;
     writeln!(out, "{}", c.report.trim_end())

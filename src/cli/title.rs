@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::input::{each_input, inputs, sources};
+use kcrash::names::insert_name;
 use kcrash::report::REPORT_SCHEMA;
 use kcrash::stream::CrashStream;
 use kcrash::Report;
@@ -91,7 +92,8 @@ pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
     if args.every.all || args.every.follow {
         return for_each_crash(&args.files, &args.every, |name, rep| {
             if args.json {
-                let obj = serde_json::json!({ "schema": REPORT_SCHEMA, "input": name, "report": rep });
+                let mut obj = serde_json::json!({ "schema": REPORT_SCHEMA, "report": rep });
+                insert_name(&mut obj, "input", name);
                 writeln!(out, "{obj}")?;
             } else {
                 print_summary(&mut out, name, rep)?;
@@ -101,7 +103,8 @@ pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
     }
     for_each_report(&args.files, |name, rep| {
         if args.json {
-            let obj = serde_json::json!({ "schema": REPORT_SCHEMA, "input": name, "report": rep });
+            let mut obj = serde_json::json!({ "schema": REPORT_SCHEMA, "report": rep });
+            insert_name(&mut obj, "input", name);
             writeln!(out, "{obj}")?;
             return Ok(());
         }
