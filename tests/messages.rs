@@ -52,6 +52,10 @@ fn config_without_repo_names_repo() {
     assert_eq!((code, err.as_str()), (Some(2), "kcrash: config: a.toml: missing key `repo`\n"));
     let (code, _, err) = kcrash(dir.path(), &["bisect", "--config", "b.toml"]);
     assert_eq!((code, err.as_str()), (Some(2), "kcrash: config: b.toml: missing key `build`\n"));
+    // No top-level key at all: the file starts with a table, which is not to blame.
+    std::fs::write(dir.path().join("c.toml"), &CONFIG[CONFIG.find("[build]").unwrap()..]).unwrap();
+    let (code, _, err) = kcrash(dir.path(), &["bisect", "--config", "c.toml"]);
+    assert_eq!((code, err.as_str()), (Some(2), "kcrash: config: c.toml: missing key `repo`\n"));
 }
 
 #[test]

@@ -214,7 +214,9 @@ fn describe(text: &str, e: &toml::de::Error) -> String {
     // A missing key has no line of its own: its span is the table that lacks it (the whole
     // file for a top-level key), not the key on the table's first line.
     if let Some(key) = e.message().trim().strip_prefix("missing field ") {
-        let table = e.span().and_then(|span| {
+        // A span at the start of the file is the top-level table's, even when the file starts
+        // with a `[table]` line (the tables have no required keys).
+        let table = e.span().filter(|span| span.start > 0).and_then(|span| {
             let line = text.get(span.start..)?.lines().next()?;
             line.trim().strip_prefix('[')?.strip_suffix(']').map(|t| t.trim().to_string())
         });
