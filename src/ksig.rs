@@ -7,7 +7,8 @@
 //! Section names, addresses and sizes are not hashed. Three generations exist, and signatures
 //! are only comparable within one ([`Algo`]).
 //!
-//! Large files are mapped, not read: section bytes are hashed straight from the mapping.
+//! Files are read in 1 MiB chunks with `pread`, section by section (a pipe is read whole): memory
+//! stays bounded, and a file that shrinks while it is hashed is an error, not a SIGBUS.
 //!
 //! ```no_run
 //! use kcrash::ksig::{self, Algo};
@@ -21,12 +22,13 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
 use object::elf::{self, FileHeader32, FileHeader64};
 use object::read::elf::{FileHeader, SectionHeader};
-use object::Endianness;
+use object::{Endianness, ReadRef};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+
+use crate::names::display_name;
 
 /// Version of the JSON objects printed by `kcrash ksig --json`.
 pub const KSIG_SCHEMA: u32 = 1;
@@ -154,27 +156,30 @@ pub struct Explanation {
     pub sections: Vec<SectionDigest>,
 }
 
-/// Why a file has no signature. Every variant names the file.
+/// Why a file has no signature. Every variant names the file (escaped, see [`crate::names`]).
 #[derive(Debug, thiserror::Error)]
 pub enum KsigError {
-    #[error("{}: cannot read", path.display())]
+    #[error("{}: cannot read", display_name(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: is a directory, not a vmlinux", path.display())]
+    #[error("{}: is a directory, not a vmlinux", display_name(path))]
     Directory { path: PathBuf },
-    #[error("{}: not a regular file or pipe", path.display())]
+    #[error("{}: not a regular file or pipe", display_name(path))]
     NotAFile { path: PathBuf },
-    #[error("{}: not an ELF file", path.display())]
+    #[error("{}: not an ELF file", display_name(path))]
     NotElf { path: PathBuf },
-    #[error("{}: truncated or malformed ELF", path.display())]
-    Malformed {
-        path: PathBuf,
-        #[source]
-        source: object::read::Error,
-    },
+    #[error("{}: truncated or malformed ELF: {detail}", display_name(path))]
+    Malformed { path: PathBuf, detail: String },
+    /// The signature hashes sections; a file stripped of its section headers
+    /// (`strip --strip-section-headers`, some loaders' images) has none to hash.
+    #[error("{}: ELF file without section headers: no sections to hash", display_name(path))]
+    NoSectionHeaders { path: PathBuf },
+    /// The file was truncated, extended or rewritten while it was being hashed.
+    #[error("{}: file changed while reading", display_name(path))]
+    Changed { path: PathBuf },
 }
 
 impl KsigError {
@@ -185,7 +190,9 @@ impl KsigError {
             | KsigError::Directory { path }
             | KsigError::NotAFile { path }
             | KsigError::NotElf { path }
-            | KsigError::Malformed { path, .. } => path,
+            | KsigError::Malformed { path, .. }
+            | KsigError::NoSectionHeaders { path }
+            | KsigError::Changed { path } => path,
         }
     }
 }
@@ -207,14 +214,19 @@ pub fn diff_files(a: &Path, b: &Path, algo: Algo) -> Result<SignatureDiff, KsigE
     Ok(SignatureDiff::new(&a, &b))
 }
 
-/// The bytes of an opened kernel image: mapped for regular files, read for anything that
-/// cannot be mapped (a pipe from process substitution, say).
+/// Where an opened kernel image's bytes are: a regular file, read range by range, or the
+/// whole content of a pipe (which cannot seek), read once.
 enum Bytes {
-    Mapped(Mmap),
-    Read(Vec<u8>),
+    File { file: File, len: u64, modified: Option<std::time::SystemTime> },
+    Memory(Vec<u8>),
 }
 
 /// An opened vmlinux (any ELF file works): open once, then ask for signatures or explanations.
+///
+/// A regular file is read with `pread` in 1 MiB chunks, never mapped: memory stays bounded,
+/// and a file truncated by another process while it is hashed is an error
+/// ([`KsigError::Changed`]) instead of a SIGBUS. The size and modification time are checked
+/// again after hashing.
 pub struct KernelImage {
     path: PathBuf,
     bytes: Bytes,
@@ -227,18 +239,12 @@ impl KernelImage {
         let meta = file.metadata().map_err(io_err)?;
         let bytes = if meta.is_dir() {
             return Err(KsigError::Directory { path: path.to_path_buf() });
-        } else if meta.is_file() && meta.len() > 0 {
-            // SAFETY: the mapping is only read. If another process rewrites or truncates the
-            // file while we hash it, we hash its new bytes or die of SIGBUS; accepted, as the
-            // price of not copying a 1 GB vmlinux into memory.
-            let map = unsafe { Mmap::map(&file) }.map_err(io_err)?;
-            // Hashing walks the file front to back once; read-ahead helps, failure is harmless.
-            let _ = map.advise(memmap2::Advice::Sequential);
-            Bytes::Mapped(map)
-        } else if meta.is_file() || is_pipe(&meta) {
+        } else if meta.is_file() {
+            Bytes::File { len: meta.len(), modified: meta.modified().ok(), file }
+        } else if is_pipe(&meta) {
             let mut data = Vec::new();
             (&file).read_to_end(&mut data).map_err(io_err)?;
-            Bytes::Read(data)
+            Bytes::Memory(data)
         } else {
             // A device such as /dev/zero could be read forever.
             return Err(KsigError::NotAFile { path: path.to_path_buf() });
@@ -248,13 +254,6 @@ impl KernelImage {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    fn data(&self) -> &[u8] {
-        match &self.bytes {
-            Bytes::Mapped(map) => map,
-            Bytes::Read(data) => data,
-        }
     }
 
     /// The signature alone. For v1/v2 this skips the per-section digests.
@@ -268,18 +267,83 @@ impl KernelImage {
     }
 
     /// The sections that go into the signature, in section-header order.
-    pub fn hashed_sections(&self) -> Result<Vec<HashedSection<'_>>, KsigError> {
-        let data = self.data();
-        if data.len() < elf::ELFMAG.len() || data[..elf::ELFMAG.len()] != elf::ELFMAG {
-            return Err(KsigError::NotElf { path: self.path.clone() });
+    pub fn hashed_sections(&self) -> Result<Vec<HashedSection>, KsigError> {
+        let walked = match &self.bytes {
+            Bytes::File { file, .. } => self.walk(&object::read::ReadCache::new(file)),
+            Bytes::Memory(data) => self.walk(data.as_slice()),
+        };
+        match walked {
+            Err(Walk::NotElf) => Err(KsigError::NotElf { path: self.path.clone() }),
+            Err(Walk::NoSectionHeaders) => Err(KsigError::NoSectionHeaders { path: self.path.clone() }),
+            Err(Walk::Malformed(detail)) => Err(KsigError::Malformed { path: self.path.clone(), detail }),
+            // Reading the headers failed: the file shrank, or the disk failed.
+            Err(Walk::Read) => Err(self.changed_or(std::io::Error::other("read error"))),
+            Ok(sections) => Ok(sections),
         }
+    }
+
+    fn walk<'a, R: ReadRef<'a>>(&self, data: R) -> Result<Vec<HashedSection>, Walk> {
+        let magic = data.read_bytes_at(0, elf::ELFMAG.len() as u64 + 1).ok();
+        let Some(magic) = magic.filter(|m| m[..elf::ELFMAG.len()] == elf::ELFMAG) else {
+            return Err(Walk::NotElf);
+        };
         // Byte 4 of the ident is the class; anything but 32-bit is tried as 64-bit, whose
         // parser rejects unknown classes.
-        let walked = match data.get(4) {
-            Some(&class) if class == elf::ELFCLASS32.0 => hashed_sections_of::<FileHeader32<Endianness>>(data),
-            _ => hashed_sections_of::<FileHeader64<Endianness>>(data),
-        };
-        walked.map_err(|source| KsigError::Malformed { path: self.path.clone(), source })
+        if magic[4] == elf::ELFCLASS32.0 {
+            hashed_sections_of::<FileHeader32<Endianness>, R>(data)
+        } else {
+            hashed_sections_of::<FileHeader64<Endianness>, R>(data)
+        }
+    }
+
+    /// [`KsigError::Changed`] when the file is no longer what was opened, else the I/O error.
+    fn changed_or(&self, source: std::io::Error) -> KsigError {
+        match self.unchanged() {
+            Ok(()) => KsigError::Io { path: self.path.clone(), source },
+            Err(e) => e,
+        }
+    }
+
+    /// Whether the file still has the size and modification time it had when opened.
+    fn unchanged(&self) -> Result<(), KsigError> {
+        let Bytes::File { file, len, modified } = &self.bytes else { return Ok(()) };
+        let now = file.metadata().map_err(|source| KsigError::Io { path: self.path.clone(), source })?;
+        if now.len() != *len || now.modified().ok() != *modified {
+            return Err(KsigError::Changed { path: self.path.clone() });
+        }
+        Ok(())
+    }
+
+    /// Hand the bytes of `section` to `each`, in chunks of at most [`CHUNK`] bytes.
+    fn read_section(
+        &self,
+        section: &HashedSection,
+        buf: &mut Vec<u8>,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<(), KsigError> {
+        match &self.bytes {
+            Bytes::Memory(data) => {
+                // In bounds: the walk checked every section against the length.
+                let bytes = &data[section.offset as usize..(section.offset + section.size) as usize];
+                bytes.chunks(CHUNK).for_each(each);
+            }
+            Bytes::File { file, .. } => {
+                buf.resize(CHUNK, 0);
+                let (mut at, end) = (section.offset, section.offset + section.size);
+                while at < end {
+                    let want = (end - at).min(CHUNK as u64) as usize;
+                    let got = match read_at(file, &mut buf[..want], at) {
+                        Ok(0) => return Err(KsigError::Changed { path: self.path.clone() }),
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(self.changed_or(e)),
+                    };
+                    each(&buf[..got]);
+                    at += got as u64;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn hash(&self, algo: Algo, per_section: bool) -> Result<Explanation, KsigError> {
@@ -291,25 +355,28 @@ impl KernelImage {
         };
         let mut of_digests = Sha256::new();
         let mut digests = Vec::new();
+        let mut buf = Vec::new();
         for section in &sections {
             let mut own = per_section.then(Sha256::new);
-            for chunk in section.data.chunks(CHUNK) {
+            self.read_section(section, &mut buf, |chunk| {
                 raw.update(chunk);
                 if let Some(own) = own.as_mut() {
                     own.update(chunk);
                 }
-            }
+            })?;
             if let Some(own) = own {
                 let sha256: [u8; 32] = own.finalize().into();
                 of_digests.update(sha256);
                 digests.push(SectionDigest {
                     index: section.index,
                     name: section.name.clone(),
-                    size: section.data.len() as u64,
+                    size: section.size,
                     sha256,
                 });
             }
         }
+        // A file rewritten in place, or truncated after its last section, is caught here.
+        self.unchanged()?;
         let digest = match raw {
             RawHasher::Sha1(h) => h.finalize().to_vec(),
             RawHasher::Sha256(h) => h.finalize().to_vec(),
@@ -317,6 +384,27 @@ impl KernelImage {
         };
         Ok(Explanation { signature: Signature { algo, digest }, sections: digests })
     }
+}
+
+/// Why the section walk failed, before the path is attached.
+enum Walk {
+    NotElf,
+    NoSectionHeaders,
+    Malformed(String),
+    /// The headers could not be read although they were in bounds.
+    Read,
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset))?;
+    file.read(buf)
 }
 
 #[cfg(unix)]
@@ -329,12 +417,15 @@ fn is_pipe(_meta: &std::fs::Metadata) -> bool {
     false
 }
 
-/// A section that goes into the signature, with its bytes (borrowed from the mapping).
-#[derive(Debug, Clone)]
-pub struct HashedSection<'a> {
+/// A section that goes into the signature: where its bytes are in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashedSection {
     pub index: usize,
     pub name: String,
-    pub data: &'a [u8],
+    /// Offset of the section's bytes in the file (`sh_offset`).
+    pub offset: u64,
+    /// Size in bytes (`sh_size`).
+    pub size: u64,
 }
 
 /// The signature's selection rule, independent of algorithm.
@@ -342,21 +433,30 @@ fn is_hashed(sh_type: elf::SectionType, sh_flags: elf::SectionFlags) -> bool {
     sh_flags.contains(elf::SHF_ALLOC) && sh_type != elf::SHT_NOBITS && sh_type != elf::SHT_NOTE
 }
 
-fn hashed_sections_of<Elf: FileHeader<Endian = Endianness>>(
-    data: &[u8],
-) -> object::read::Result<Vec<HashedSection<'_>>> {
-    let header = Elf::parse(data)?;
-    let endian = header.endian()?;
-    let table = header.sections(endian, data)?;
+/// The hashed sections, read from the headers only: the section bytes are not touched.
+fn hashed_sections_of<'a, Elf: FileHeader<Endian = Endianness>, R: ReadRef<'a>>(
+    data: R,
+) -> Result<Vec<HashedSection>, Walk> {
+    let malformed = |e: object::read::Error| Walk::Malformed(e.to_string());
+    let len = data.len().map_err(|()| Walk::Read)?;
+    let header = Elf::parse(data).map_err(malformed)?;
+    let endian = header.endian().map_err(malformed)?;
+    let table = header.sections(endian, data).map_err(malformed)?;
+    if table.is_empty() {
+        return Err(Walk::NoSectionHeaders);
+    }
     let mut out = Vec::new();
     for (index, section) in table.enumerate() {
         if !is_hashed(section.sh_type(endian), section.sh_flags(endian)) {
             continue;
         }
-        let name = table.section_name(endian, section)?;
-        // Fails when the section runs past the end of the file: the truncated-ELF case.
-        let bytes = section.data(endian, data)?;
-        out.push(HashedSection { index: index.0, name: String::from_utf8_lossy(name).into_owned(), data: bytes });
+        let name = table.section_name(endian, section).map_err(malformed)?;
+        let (offset, size) = section.file_range(endian).unwrap_or((0, 0));
+        // A section running past the end of the file: the truncated-ELF case.
+        if offset.checked_add(size).is_none_or(|end| end > len) {
+            return Err(Walk::Malformed("Invalid ELF section size or offset".into()));
+        }
+        out.push(HashedSection { index: index.0, name: String::from_utf8_lossy(name).into_owned(), offset, size });
     }
     Ok(out)
 }

@@ -13,6 +13,7 @@ pub mod frame;
 pub mod guilty;
 pub mod interrupt;
 pub mod ksig;
+pub mod names;
 pub mod oops;
 pub mod process;
 pub mod report;

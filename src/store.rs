@@ -16,9 +16,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+use crate::names::display_name;
 use crate::report::Report;
 use crate::signature::{signature, Level};
 
@@ -73,20 +75,23 @@ UPDATE crashes SET count = (SELECT count(*) FROM occurrences o WHERE o.crash_id 
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: no crash store there (ingest creates one)")]
+    #[error("{}: no crash store there (ingest creates one)", display_name(path))]
     Missing { path: PathBuf },
-    #[error("{path}: not a kcrash crash store ({reason}); refusing to touch it")]
+    #[error("{}: not a kcrash crash store ({reason}); refusing to touch it", display_name(path))]
     Foreign { path: PathBuf, reason: String },
-    #[error("{path}: the crash store is damaged (database disk image is malformed)")]
+    #[error("{}: the crash store is damaged (database disk image is malformed)", display_name(path))]
     Corrupt { path: PathBuf },
-    #[error("{path}: crash store schema version {found} is newer than this kcrash supports ({SCHEMA_VERSION})")]
+    #[error(
+        "{}: crash store schema version {found} is newer than this kcrash supports ({SCHEMA_VERSION})",
+        display_name(path)
+    )]
     TooNew { path: PathBuf, found: i32 },
-    #[error("{path}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
+    #[error("{}: cannot open the crash store: {reason}", display_name(path))]
+    CannotOpen { path: PathBuf, reason: &'static str },
+    /// Any other SQLite error. Its cause is part of the message (not a `source()`), so that
+    /// an error chain printed in full names it once.
+    #[error("{}: {error}", display_name(path))]
+    Sqlite { path: PathBuf, error: rusqlite::Error },
 }
 
 /// The result of recording one crash.
@@ -125,7 +130,11 @@ pub struct Occurrence {
     pub file_signature: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guilty_file: Option<String>,
+    /// The log's file name; each byte that is not UTF-8 is U+FFFD, and then `source_bytes`
+    /// holds the name's bytes.
     pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_bytes: Option<Vec<u8>>,
     pub start_pos: u64,
     pub time: String,
 }
@@ -151,17 +160,34 @@ impl Store {
         Store::open_with(path, flags, true)
     }
 
-    /// Open an existing store; a missing file is an error rather than a new empty store.
+    /// Open an existing store to read it; a missing file is an error rather than a new
+    /// empty store. Read-only: the file and its directory need not be writable.
     pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing { path: path.to_path_buf() });
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        Store::open_with(path, flags, false)
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        match Store::open_with(path, flags, false) {
+            // A WAL store needs its `-shm` file, which a reader cannot create in a directory
+            // it may not write to. No writer can be at work then (it would need the same
+            // file), so the store is read as an immutable file.
+            Err(StoreError::Sqlite { error, .. })
+                if matches!(error.sqlite_error_code(), Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen)) =>
+            {
+                let uri = immutable_uri(path).ok_or_else(|| sqlite_error(path, error))?;
+                Store::open_uri(path, &uri, flags | OpenFlags::SQLITE_OPEN_URI, false)
+            }
+            result => result,
+        }
     }
 
     fn open_with(path: &Path, flags: OpenFlags, create: bool) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
+        Store::open_uri(path, path, flags, create)
+    }
+
+    /// Open `target` (the path, or a `file:` URI for it) and check that it is a store.
+    fn open_uri(path: &Path, target: &Path, flags: OpenFlags, create: bool) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(target, flags).map_err(|e| sqlite_error(path, e))?;
         let mut store = Store { conn, path: path.to_path_buf() };
         store.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| store.error(e))?;
         // The header check comes before anything that could write to the file. It reads one
@@ -248,9 +274,11 @@ impl Store {
         tx.commit().map_err(err)
     }
 
-    /// Record every report of one log (`source` names it), in one transaction: either all
-    /// of them are stored or none is.
-    pub fn ingest(&mut self, source: &str, reports: &[Report]) -> Result<Vec<Ingested>, StoreError> {
+    /// Record every report of one log (`source` names it: the file name's bytes, kept as TEXT
+    /// when they are UTF-8 and as a BLOB otherwise), in one transaction: either all of them
+    /// are stored or none is.
+    pub fn ingest(&mut self, source: impl AsRef<[u8]>, reports: &[Report]) -> Result<Vec<Ingested>, StoreError> {
+        let source = name_value(source.as_ref());
         let path = self.path.clone();
         let err = |e| sqlite_error(&path, e);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
@@ -325,6 +353,10 @@ impl Store {
             .map_err(|e| self.error(e))?;
         let occurrences = stmt
             .query_map([id], |r| {
+                let source = match r.get_ref(6)? {
+                    ValueRef::Text(b) | ValueRef::Blob(b) => b.to_vec(),
+                    _ => Vec::new(),
+                };
                 Ok(Occurrence {
                     id: r.get(0)?,
                     title: r.get(1)?,
@@ -332,7 +364,8 @@ impl Store {
                     stack_signature: r.get(3)?,
                     file_signature: r.get(4)?,
                     guilty_file: r.get(5)?,
-                    source: r.get(6)?,
+                    source: String::from_utf8_lossy(&source).into_owned(),
+                    source_bytes: std::str::from_utf8(&source).is_err().then_some(source),
                     start_pos: r.get::<_, i64>(7)? as u64,
                     time: r.get(8)?,
                 })
@@ -364,6 +397,30 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CrashSummary> {
     })
 }
 
+/// `file:/absolute/path?immutable=1`, percent-encoded; `None` when there is no absolute path.
+fn immutable_uri(path: &Path) -> Option<PathBuf> {
+    use std::fmt::Write;
+    let absolute = std::path::absolute(path).ok()?;
+    let mut uri = String::from("file:");
+    for &b in absolute.to_str()?.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            let _ = write!(uri, "%{b:02X}");
+        }
+    }
+    uri.push_str("?immutable=1");
+    Some(PathBuf::from(uri))
+}
+
+/// A file name's bytes as an SQLite value: TEXT when they are UTF-8, else a BLOB.
+fn name_value(bytes: &[u8]) -> ToSqlOutput<'_> {
+    ToSqlOutput::Borrowed(match std::str::from_utf8(bytes) {
+        Ok(_) => ValueRef::Text(bytes),
+        Err(_) => ValueRef::Blob(bytes),
+    })
+}
+
 /// SQLite's "not a database" is the usual symptom of a foreign or damaged file: say so.
 fn sqlite_error(path: &Path, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
@@ -371,7 +428,19 @@ fn sqlite_error(path: &Path, e: rusqlite::Error) -> StoreError {
             StoreError::Foreign { path: path.to_path_buf(), reason: "file is not an SQLite database".into() }
         }
         Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path: path.to_path_buf() },
-        _ => StoreError::Sqlite { path: path.to_path_buf(), source: e },
+        // SQLite's message repeats the path; say what is wrong instead.
+        Some(ErrorCode::CannotOpen) => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let reason = if path.is_dir() {
+                "is a directory"
+            } else if !dir.is_dir() {
+                "no such directory"
+            } else {
+                "unable to open database file"
+            };
+            StoreError::CannotOpen { path: path.to_path_buf(), reason }
+        }
+        _ => StoreError::Sqlite { path: path.to_path_buf(), error: e },
     }
 }
 

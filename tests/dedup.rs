@@ -102,3 +102,78 @@ fn no_crash_exits_1_and_unreadable_exits_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing.log"));
 }
+
+mod run;
+
+fn total_count(o: &Output) -> u64 {
+    run::text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["count"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn a_file_named_twice_counts_once() {
+    let root = tempfile::tempdir().unwrap();
+    let d = root.path().join("d");
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    std::fs::write(d.join("a.log"), warning_log("one", 1, 1)).unwrap();
+    std::fs::write(d.join("sub/b.log"), warning_log("two", 2, 2)).unwrap();
+    std::os::unix::fs::symlink("a.log", d.join("link-to-a.log")).unwrap();
+    for args in [
+        &["dedup", "--json", "d"][..],
+        &["dedup", "--json", "d", "d/../d"],
+        &["dedup", "--json", "d", "./d/sub", "d/a.log", "d/./sub/b.log"],
+        &["dedup", "--json", "d/link-to-a.log", "d/a.log", "d/sub/b.log"],
+    ] {
+        let o = run::kcrash(root.path(), args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", run::text(&o.stderr));
+        assert_eq!(total_count(&o), 2, "{args:?}: {}", run::text(&o.stdout));
+    }
+}
+
+#[test]
+fn broken_symbolic_links_are_named() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("d")).unwrap();
+    std::fs::write(root.path().join("d/a.log"), warning_log("one", 1, 1)).unwrap();
+    std::os::unix::fs::symlink("gone.log", root.path().join("d/broken.log")).unwrap();
+    let o = run::kcrash(root.path(), &["dedup", "--json", "d"]);
+    assert_eq!(run::text(&o.stderr), "kcrash: cannot read d/broken.log: broken symbolic link\n");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(total_count(&o), 1);
+}
+
+#[test]
+fn an_unreadable_directory_does_not_stop_the_walk() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    run::open_to_all(root.path());
+    let d = root.path().join("d");
+    for i in 0..20 {
+        std::fs::create_dir_all(d.join(format!("sub-{i:02}"))).unwrap();
+        std::fs::write(d.join(format!("sub-{i:02}/crash.log")), warning_log("site", i, i + 1)).unwrap();
+    }
+    let locked = d.join("sub-07");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let o =
+        run::run(run::unprivileged(Command::new(run::KCRASH).args(["dedup", "--json", "d"]).current_dir(root.path())));
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(run::text(&o.stderr), "kcrash: cannot read d/sub-07: Permission denied (os error 13)\n");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(total_count(&o), 19, "{}", run::text(&o.stdout));
+}
+
+#[test]
+fn non_utf8_file_names_are_kept_in_json() {
+    use std::os::unix::ffi::OsStrExt;
+    let root = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"crash-\xff.log");
+    std::fs::write(root.path().join(name), warning_log("one", 1, 1)).unwrap();
+    let o = run::kcrash(root.path(), &["dedup", "--json", "."]);
+    let obj: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(obj["first"], "./crash-\u{fffd}.log");
+    assert_eq!(obj["first_bytes"], serde_json::json!(b"./crash-\xff.log"));
+    let o = run::kcrash(root.path(), &["dedup", "."]);
+    assert!(run::text(&o.stdout).contains("first: ./crash-\\xff.log\n"), "{}", run::text(&o.stdout));
+}

@@ -470,3 +470,155 @@ fn bad_inputs_exit_2_naming_the_file() {
     assert!(matches!(ksig::signature(&dir, Algo::V3), Err(KsigError::Directory { .. })));
     assert!(matches!(ksig::signature(&missing, Algo::V3), Err(KsigError::Io { .. })));
 }
+
+mod run;
+
+/// A little-endian ELF64 header. `sections`: (offset of the section header table, number of
+/// entries, index of the name table); all zero for a file without section headers.
+fn elf64_header(shoff: u64, shnum: u16, shstrndx: u16) -> Vec<u8> {
+    let mut h = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    h.extend(2u16.to_le_bytes()); // e_type: EXEC
+    h.extend(0x3eu16.to_le_bytes()); // e_machine: x86-64
+    h.extend(1u32.to_le_bytes()); // e_version
+    h.extend(0u64.to_le_bytes()); // e_entry
+    h.extend(0u64.to_le_bytes()); // e_phoff
+    h.extend(shoff.to_le_bytes());
+    h.extend(0u32.to_le_bytes()); // e_flags
+    h.extend(64u16.to_le_bytes()); // e_ehsize
+    h.extend(56u16.to_le_bytes()); // e_phentsize
+    h.extend(0u16.to_le_bytes()); // e_phnum
+    h.extend(64u16.to_le_bytes()); // e_shentsize
+    h.extend(shnum.to_le_bytes());
+    h.extend(shstrndx.to_le_bytes());
+    assert_eq!(h.len(), 64);
+    h
+}
+
+fn elf64_section(name: u32, kind: u32, flags: u64, offset: u64, size: u64) -> Vec<u8> {
+    let mut s = Vec::new();
+    s.extend(name.to_le_bytes());
+    s.extend(kind.to_le_bytes());
+    s.extend(flags.to_le_bytes());
+    s.extend(0u64.to_le_bytes()); // sh_addr
+    s.extend(offset.to_le_bytes());
+    s.extend(size.to_le_bytes());
+    s.extend([0u8; 8]); // sh_link, sh_info
+    s.extend(1u64.to_le_bytes()); // sh_addralign
+    s.extend(0u64.to_le_bytes()); // sh_entsize
+    s
+}
+
+/// The headers of an ELF64 file whose one hashed section, `.text`, is `text_size` bytes at
+/// offset 4096: everything but the section's bytes, which the caller writes (or leaves as a
+/// hole of a sparse file).
+fn tiny_elf_headers(text_size: u64) -> Vec<u8> {
+    let names = b"\0.text\0.shstrtab\0";
+    let mut f = elf64_header(64, 3, 2);
+    f.extend(elf64_section(0, 0, 0, 0, 0));
+    f.extend(elf64_section(1, 1, 6, 4096, text_size)); // PROGBITS, ALLOC|EXECINSTR
+    f.extend(elf64_section(7, 3, 0, 256, names.len() as u64)); // STRTAB
+    f.extend(names);
+    f.resize(4096, 0);
+    f
+}
+
+fn tiny_elf(text: &[u8]) -> Vec<u8> {
+    let mut f = tiny_elf_headers(text.len() as u64);
+    f.extend(text);
+    f
+}
+
+#[test]
+fn elf_without_section_headers_is_an_error() {
+    let work = Workdir::new();
+    let (a, b) = (work.path("a.elf"), work.path("b.elf"));
+    std::fs::write(&a, [elf64_header(0, 0, 0), b"program one".to_vec()].concat()).unwrap();
+    std::fs::write(&b, [elf64_header(0, 0, 0), b"another program".to_vec()].concat()).unwrap();
+    let (a_str, b_str) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let message = |p: &str| format!("kcrash: {p}: ELF file without section headers: no sections to hash\n");
+    let o = run::kcrash(work.dir.path(), &["ksig", a_str, b_str]);
+    assert_eq!(run::text(&o.stderr), message(a_str) + &message(b_str));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty(), "{}", run::text(&o.stdout));
+    let o = run::kcrash(work.dir.path(), &["ksig", "--diff", a_str, b_str]);
+    assert_eq!((o.status.code(), run::text(&o.stderr)), (Some(2), message(a_str)));
+    assert!(o.stdout.is_empty(), "{}", run::text(&o.stdout));
+}
+
+#[test]
+fn a_bad_file_does_not_stop_the_others() {
+    let work = Workdir::new();
+    let good = work.path("good.elf");
+    std::fs::write(&good, tiny_elf(b"\x90\x90\xc3")).unwrap();
+    let text = work.path("notes.txt");
+    std::fs::write(&text, "not an ELF file\n").unwrap();
+    let o = run::kcrash(work.dir.path(), &["ksig", "missing", "notes.txt", "good.elf"]);
+    let sig = sig(&good, Algo::V3);
+    assert_eq!(run::text(&o.stdout), format!("{sig}  good.elf\n"));
+    assert_eq!(
+        run::text(&o.stderr),
+        "kcrash: missing: cannot read: No such file or directory (os error 2)\nkcrash: notes.txt: not an ELF file\n"
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = run::kcrash(work.dir.path(), &["ksig", "--json", "good.elf", "missing"]);
+    let obj: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((obj["path"].as_str(), obj["signature"].as_str()), (Some("good.elf"), Some(sig.as_str())));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn file_names_are_escaped_and_kept_in_json() {
+    use std::os::unix::ffi::OsStrExt;
+    let work = Workdir::new();
+    let name = std::ffi::OsStr::from_bytes(b"vm\nlinux-\xff");
+    std::fs::write(work.dir.path().join(name), tiny_elf(b"\xc3")).unwrap();
+    let o = run::kcrash(work.dir.path(), &[std::ffi::OsStr::new("ksig"), name]);
+    let sig = sig(&work.dir.path().join(name), Algo::V3);
+    assert_eq!(run::text(&o.stdout), format!("{sig}  vm\\nlinux-\\xff\n"));
+    let o = run::kcrash(work.dir.path(), &[std::ffi::OsStr::new("ksig"), std::ffi::OsStr::new("--json"), name]);
+    let obj: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(obj["path"], "vm\nlinux-\u{fffd}");
+    assert_eq!(obj["path_bytes"], serde_json::json!(b"vm\nlinux-\xff"));
+    let o = run::kcrash(work.dir.path(), &[std::ffi::OsStr::new("ksig"), std::ffi::OsStr::new("no\x1b[2Jsuch")]);
+    assert_eq!(run::text(&o.stderr), "kcrash: no\\x1b[2Jsuch: cannot read: No such file or directory (os error 2)\n");
+}
+
+/// Another process truncates the file while kcrash hashes it: an error naming the file, not
+/// a SIGBUS (the file was mapped).
+#[test]
+fn file_shrinking_while_hashed_is_an_error() {
+    let work = Workdir::new();
+    let path = work.path("shrinking.elf");
+    // A 4 GiB section in a sparse file: hashing it takes seconds, truncating it microseconds.
+    let size = 4u64 << 30;
+    std::fs::write(&path, tiny_elf_headers(size)).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(4096 + size).unwrap();
+    let mut child = Command::new(run::KCRASH)
+        .args(["ksig", "--algo", "v1"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until kcrash is hashing the section (it has read 16 MiB, or mapped the file),
+    // then cut the file short.
+    let pid = child.id();
+    let uses_file = || {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+        let read: u64 = io.lines().find_map(|l| l.strip_prefix("rchar: ")?.parse().ok()).unwrap_or(0);
+        maps.contains(path.to_str().unwrap()) || read > 16 << 20
+    };
+    let start = std::time::Instant::now();
+    while !uses_file() {
+        assert!(child.try_wait().unwrap().is_none(), "kcrash ended before the file could be truncated");
+        assert!(start.elapsed() < run::TIMEOUT, "kcrash never opened the file");
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(8192).unwrap();
+    let status = run::wait(&mut child, run::TIMEOUT).expect("kcrash hangs");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?} {stderr}");
+    assert_eq!(stderr, format!("kcrash: {}: file changed while reading\n", path.display()));
+}

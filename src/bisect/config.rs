@@ -141,10 +141,11 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("cannot read {}", crate::names::display_name(path)), e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, base).map_err(|e| match e {
-            Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
+            Error::Config(m) => Error::Config(format!("{}: {m}", crate::names::display_name(path))),
             e => e,
         })
     }
@@ -210,6 +211,21 @@ impl Config {
 /// toml's type errors point at the value but do not name its key; name it from the span
 /// (`build.timeout: invalid type …`), so the user knows what to fix.
 fn describe(text: &str, e: &toml::de::Error) -> String {
+    // A missing key has no line of its own: its span is the table that lacks it (the whole
+    // file for a top-level key), not the key on the table's first line.
+    if let Some(key) = e.message().trim().strip_prefix("missing field ") {
+        // A span at the start of the file is the top-level table's, even when the file starts
+        // with a `[table]` line (the tables have no required keys).
+        let table = e.span().filter(|span| span.start > 0).and_then(|span| {
+            let line = text.get(span.start..)?.lines().next()?;
+            line.trim().strip_prefix('[')?.strip_suffix(']').map(|t| t.trim().to_string())
+        });
+        let key = key.trim_matches('`');
+        return match table {
+            Some(t) => format!("missing key `{t}.{key}`"),
+            None => format!("missing key `{key}`"),
+        };
+    }
     let Some(span) = e.span() else {
         return e.message().to_string();
     };

@@ -46,17 +46,15 @@ pub enum Error {
     /// The run was stopped on purpose (tests simulate a kill with it).
     #[error("interrupted")]
     Interrupted,
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The cause is part of the message (not a `source()`), so that an error chain printed
+    /// in full names it once.
+    #[error("{context}: {error}")]
+    Io { context: String, error: std::io::Error },
 }
 
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io { context: context.into(), error: source }
     }
 
     pub fn is_infra(&self) -> bool {

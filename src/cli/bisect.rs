@@ -14,6 +14,7 @@ use kcrash::bisect::journal::FileJournal;
 use kcrash::bisect::log::{go_duration, Log};
 use kcrash::bisect::stages::{NoProgress, Progress};
 use kcrash::bisect::{logread, BisectResult, Engine, GitRepo, Options, Outcome, Repo, RESULT_SCHEMA};
+use kcrash::names::{display_name, insert_name};
 
 #[derive(Args)]
 pub struct BisectArgs {
@@ -122,6 +123,9 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     if !args.resume && journal_path.exists() {
         // Starting over would throw away a resumable bisection; make it explicit.
         bail!("{} exists: use --resume to continue that bisection, or remove it to start over", journal_path.display());
+    }
+    if args.resume && !journal_path.exists() {
+        bail!("nothing to resume: {} does not exist", display_name(&journal_path));
     }
     let mut journal = FileJournal::new(&journal_path, args.resume);
     // What to check out at the end: remembered at the first start, since a killed run
@@ -275,7 +279,7 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
         let raw = match read {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("kcrash: cannot read {}: {e}", f.display());
+                eprintln!("kcrash: cannot read {}: {e}", display_name(f));
                 failed = true;
                 continue;
             }
@@ -286,9 +290,8 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
         all_ok &= parsed.start.is_some() && result.result != Outcome::Error;
         let report = result.crash.as_ref().and_then(|c| kcrash::parse(c.report.as_bytes()));
         if args.json {
-            let obj = serde_json::json!({
+            let mut obj = serde_json::json!({
                 "schema": RESULT_SCHEMA,
-                "file": f.display().to_string(),
                 "log": parsed,
                 "result": result,
                 "parsed_crash": report.as_ref().map(|r| serde_json::json!({
@@ -297,10 +300,11 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
                     "type": r.crash_type,
                 })),
             });
+            insert_name(&mut obj, "file", &display_name(f));
             writeln!(out, "{obj}")?;
             continue;
         }
-        writeln!(out, "file:       {}", f.display())?;
+        writeln!(out, "file:       {}", display_name(f))?;
         if let Some(s) = &parsed.start {
             writeln!(out, "start:      {s}")?;
         }

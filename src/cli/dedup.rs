@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::signature::LevelArg;
+use kcrash::names::{display_name, insert_name};
 use kcrash::signature::{signature, Level, SIGNATURE_SCHEMA};
 
 #[derive(Args)]
@@ -39,18 +40,7 @@ struct Group {
 
 pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
     let level = Level::from(args.by);
-    let mut failed = false;
-    let mut files = Vec::new();
-    for path in &args.paths {
-        if let Err(e) = walk(path, &mut files) {
-            failed = true;
-            eprintln!("kcrash: {e:#}");
-        }
-    }
-    // Sorted so that "first" and "last" file and the output order do not depend on the
-    // directory order or on thread timing.
-    files.sort();
-    files.dedup();
+    let (files, mut failed) = super::walk::collect_files(&args.paths);
 
     let results = parse_in_parallel(&files, level);
     let mut groups: HashMap<String, Group> = HashMap::new();
@@ -79,17 +69,17 @@ pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
 
     let mut out = std::io::stdout().lock();
     for (sig, g) in &sorted {
-        let (first, last) = (files[g.first].display(), files[g.last].display());
+        let (first, last) = (display_name(&files[g.first]), display_name(&files[g.last]));
         if args.json {
-            let obj = serde_json::json!({
+            let mut obj = serde_json::json!({
                 "schema": SIGNATURE_SCHEMA,
                 "count": g.count,
                 "signature": sig,
                 "title": g.title,
                 "type": g.crash_type,
-                "first": first.to_string(),
-                "last": last.to_string(),
             });
+            insert_name(&mut obj, "first", &first);
+            insert_name(&mut obj, "last", &last);
             writeln!(out, "{obj}")?;
         } else {
             writeln!(out, "{:>7}  {sig}  {}", g.count, g.title)?;
@@ -104,31 +94,6 @@ pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Collect the regular files under `path`. Symbolic links to files are followed, links to
-/// directories are not (they can make cycles).
-fn walk(path: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if !meta.is_dir() {
-        files.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot read directory {}", dir.display()))?;
-        for entry in entries {
-            let entry = entry.with_context(|| format!("cannot read directory {}", dir.display()))?;
-            let kind = entry.file_type().with_context(|| format!("cannot read {}", entry.path().display()))?;
-            let p = entry.path();
-            if kind.is_dir() {
-                pending.push(p);
-            } else if kind.is_file() || (kind.is_symlink() && p.is_file()) {
-                files.push(p);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Parse every file on all available cores; the results keep the order of `files`.

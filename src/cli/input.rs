@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use kcrash::names::display_name;
 
 /// An input opened for streaming: a file, or stdin for none or `-`.
 pub struct Source {
@@ -22,11 +23,11 @@ pub fn sources(files: &[PathBuf]) -> Box<dyn Iterator<Item = anyhow::Result<Sour
         if p.as_os_str() == "-" {
             return Ok(stdin());
         }
-        let file = std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let file = std::fs::File::open(p).with_context(|| format!("cannot read {}", display_name(p)))?;
         if file.metadata().is_ok_and(|m| m.is_dir()) {
-            anyhow::bail!("cannot read {}: is a directory", p.display());
+            anyhow::bail!("cannot read {}: is a directory", display_name(p));
         }
-        Ok(Source { name: p.display().to_string(), reader: Box::new(file) })
+        Ok(Source { name: display_name(p), reader: Box::new(file) })
     }))
 }
 

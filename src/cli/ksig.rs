@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use kcrash::ksig::{self, Algo, Explanation, SectionDifference, SectionDigest, SignatureDiff};
+use kcrash::names;
 
 #[derive(Args)]
 pub struct KsigArgs {
@@ -53,32 +54,43 @@ pub fn run(args: KsigArgs) -> anyhow::Result<ExitCode> {
         return run_diff(&pair[0], &pair[1], algo, args.json);
     }
     let mut out = std::io::stdout().lock();
+    let mut failed = false;
     for path in &args.files {
-        // Stops at the first bad input; `main` prints its error, which names the file.
-        let image = ksig::KernelImage::open(path)?;
-        if args.json {
-            let mut obj = json!({
-                "schema": ksig::KSIG_SCHEMA,
-                "path": path_text(path),
-                "algo": algo.as_str(),
-            });
-            if args.explain {
-                let e = image.explain(algo)?;
-                obj["signature"] = json!(e.signature.hex());
-                obj["sections"] = e.sections.iter().map(section_json).collect();
-            } else {
-                obj["signature"] = json!(image.signature(algo)?.hex());
+        // A bad input is named on stderr in one line; the others are still hashed.
+        // Any other error (a failed write) stops everything.
+        match print_one(&mut out, path, algo, &args) {
+            Err(e) if e.is::<ksig::KsigError>() => {
+                failed = true;
+                eprintln!("kcrash: {e:#}");
             }
-            writeln!(out, "{obj}")?;
-        } else if args.explain {
-            let e = image.explain(algo)?;
-            writeln!(out, "{}  {}", e.signature, path_text(path))?;
-            write_explanation(&mut out, &e)?;
-        } else {
-            writeln!(out, "{}  {}", image.signature(algo)?, path_text(path))?;
+            result => result?,
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn print_one(out: &mut impl Write, path: &Path, algo: Algo, args: &KsigArgs) -> anyhow::Result<()> {
+    let image = ksig::KernelImage::open(path)?;
+    if args.json {
+        let mut obj = json!({ "schema": ksig::KSIG_SCHEMA });
+        names::insert_name(&mut obj, "path", &path_text(path));
+        obj["algo"] = json!(algo.as_str());
+        if args.explain {
+            let e = image.explain(algo)?;
+            obj["signature"] = json!(e.signature.hex());
+            obj["sections"] = e.sections.iter().map(section_json).collect();
+        } else {
+            obj["signature"] = json!(image.signature(algo)?.hex());
+        }
+        writeln!(out, "{obj}")?;
+    } else if args.explain {
+        let e = image.explain(algo)?;
+        writeln!(out, "{}  {}", e.signature, path_text(path))?;
+        write_explanation(out, &e)?;
+    } else {
+        writeln!(out, "{}  {}", image.signature(algo)?, path_text(path))?;
+    }
+    Ok(())
 }
 
 fn run_diff(a: &Path, b: &Path, algo: Algo, as_json: bool) -> anyhow::Result<ExitCode> {
@@ -89,8 +101,8 @@ fn run_diff(a: &Path, b: &Path, algo: Algo, as_json: bool) -> anyhow::Result<Exi
         let obj = json!({
             "schema": ksig::KSIG_SCHEMA,
             "algo": algo.as_str(),
-            "a": { "path": path_text(a), "signature": diff.a.hex() },
-            "b": { "path": path_text(b), "signature": diff.b.hex() },
+            "a": side_json(a, &diff.a),
+            "b": side_json(b, &diff.b),
             "equal": diff.signatures_equal(),
             "order_changed": diff.order_changed,
             "sections": sections,
@@ -163,6 +175,13 @@ fn difference_json(d: &SectionDifference) -> serde_json::Value {
     })
 }
 
+fn side_json(path: &Path, signature: &ksig::Signature) -> serde_json::Value {
+    let mut obj = names::name_json("path", &path_text(path));
+    obj["signature"] = json!(signature.hex());
+    obj
+}
+
+/// The file name as printed: escaped (see `kcrash::names`).
 fn path_text(p: &Path) -> String {
-    p.display().to_string()
+    names::display_name(p)
 }

@@ -11,3 +11,4 @@ pub mod signature;
 pub mod store;
 pub mod title;
 pub mod workdir_lock;
+pub mod walk;

@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::input::{buffered_stdout, each_input, finish, sources, Found, Unreadable};
+use kcrash::names::json_name;
 use kcrash::signature::{signature, Level, SIGNATURE_SCHEMA, SIGNATURE_VERSION};
 
 /// The signature levels as command-line values.
@@ -51,7 +52,9 @@ pub struct SignatureArgs {
 /// One line of `kcrash signature --json` (keys in the order `serde_json::json!` sorts them).
 #[derive(Serialize)]
 struct SignatureLine<'a> {
-    input: &'a str,
+    input: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_bytes: Option<Vec<u8>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     level: Option<Level>,
     schema: u32,
@@ -73,8 +76,10 @@ pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
         let rep = kcrash::stream::read_first(source.reader).map_err(|e| Unreadable::new(name, e))?;
         let Some(rep) = rep else {
             if args.json {
+                let (input, input_bytes) = json_name(name);
                 let line = SignatureLine {
-                    input: name,
+                    input,
+                    input_bytes,
                     level: None,
                     schema: SIGNATURE_SCHEMA,
                     signature: None,
@@ -91,8 +96,10 @@ pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
         };
         let sig = signature(&rep, level);
         if args.json {
+            let (input, input_bytes) = json_name(name);
             let line = SignatureLine {
-                input: name,
+                input,
+                input_bytes,
                 level: Some(level),
                 schema: SIGNATURE_SCHEMA,
                 signature: Some(sig.to_string()),

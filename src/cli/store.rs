@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use std::ops::ControlFlow;
 
 use super::input::{each_input, sources, Found, Unreadable};
+use kcrash::names::{display_name, escape_bytes, name_bytes};
 use kcrash::store::{CrashDetail, Store, DEFAULT_DB, STORE_JSON_SCHEMA};
 use kcrash::Report;
 
@@ -63,7 +64,7 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         let mut found = false;
         let mut failure: Option<anyhow::Error> = None;
         let mut record = |batch: &mut Vec<Report>, out: &mut dyn Write| -> anyhow::Result<()> {
-            let recorded = store.ingest(name, batch).with_context(|| format!("recording {name}"))?;
+            let recorded = store.ingest(name_bytes(name), batch).with_context(|| format!("recording {name}"))?;
             batch.clear();
             for r in recorded {
                 let written = if r.new {
@@ -126,7 +127,7 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
         DbCommand::Show { id, db, json } => {
             let store = Store::open_existing(&db)?;
             let Some(crash) = store.show(id)? else {
-                eprintln!("kcrash: {}: no crash with id {id}", db.display());
+                eprintln!("kcrash: {}: no crash with id {id}", display_name(&db));
                 return Ok(ExitCode::from(1));
             };
             if json {
@@ -149,7 +150,8 @@ fn print_detail(out: &mut impl Write, c: &CrashDetail) -> std::io::Result<()> {
     writeln!(out, "seen:       {} times, first {} UTC, last {} UTC", s.count, s.first_seen, s.last_seen)?;
     writeln!(out, "\noccurrences:")?;
     for o in &c.occurrences {
-        writeln!(out, "  {} UTC  {} (byte {})", o.time, o.source, o.start_pos)?;
+        let source = escape_bytes(o.source_bytes.as_deref().unwrap_or(o.source.as_bytes()));
+        writeln!(out, "  {} UTC  {source} (byte {})", o.time, o.start_pos)?;
     }
     writeln!(out, "\nreport of the first occurrence:\n")?;
     writeln!(out, "{}", c.report.trim_end())

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::input::{buffered_stdout, each_input, finish, sources, Unreadable};
+use kcrash::names::json_name;
 use kcrash::report::REPORT_SCHEMA;
 use kcrash::stream::CrashStream;
 use kcrash::Report;
@@ -70,7 +71,9 @@ fn for_each_report(
 /// was built as a `serde_json::Value`: the bytes are the same, without building one.
 #[derive(Serialize)]
 struct ParseLine<'a> {
-    input: &'a str,
+    input: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_bytes: Option<Vec<u8>>,
     report: Option<SortedReport<'a>>,
     schema: u32,
 }
@@ -183,7 +186,8 @@ impl<'a> SortedReport<'a> {
 }
 
 fn write_json(out: &mut impl Write, input: &str, report: Option<&Report>) -> std::io::Result<()> {
-    let line = ParseLine { input, report: report.map(SortedReport::of), schema: REPORT_SCHEMA };
+    let (input, input_bytes) = json_name(input);
+    let line = ParseLine { input, input_bytes, report: report.map(SortedReport::of), schema: REPORT_SCHEMA };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")
 }

@@ -1,0 +1,81 @@
+//! Running the real `kcrash` binary in tests: with a timeout (a hung child fails the test
+//! instead of hanging CI), and optionally as an unprivileged user.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const KCRASH: &str = env!("CARGO_BIN_EXE_kcrash");
+
+/// How long any one child may run.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `kcrash ARGS` in `dir`.
+pub fn kcrash<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Output {
+    run(Command::new(KCRASH).args(args).current_dir(dir))
+}
+
+/// Run `cmd` (stdin empty) to its end, killing it after [`TIMEOUT`].
+pub fn run(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status = wait(&mut child, TIMEOUT).unwrap_or_else(|| panic!("{cmd:?} still running after {TIMEOUT:?}"));
+    Output { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+}
+
+/// Wait for `child` at most `limit`; on time-out it is killed and reaped, and `None` returned.
+pub fn wait(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Whether the tests run as root, whom file permissions do not stop.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `cmd` as user and group `nobody` (65534) when the tests run as root, so that permission
+/// bits apply to it; unchanged otherwise.
+pub fn unprivileged(cmd: &mut Command) -> &mut Command {
+    if is_root() {
+        std::os::unix::process::CommandExt::uid(std::os::unix::process::CommandExt::gid(cmd, 65534), 65534);
+    }
+    cmd
+}
+
+/// Make `dir` (a temporary directory) and its ancestors' permission irrelevant to `nobody`:
+/// temporary directories are created `0700`.
+pub fn open_to_all(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
