@@ -177,3 +177,24 @@ fn non_utf8_file_names_are_kept_in_json() {
     let o = run::kcrash(root.path(), &["dedup", "."]);
     assert!(run::text(&o.stdout).contains("first: ./crash-\\xff.log\n"), "{}", run::text(&o.stdout));
 }
+
+/// A pipe named on the command line (`/dev/stdin`) has no canonical path: telling files apart
+/// by their canonical path made it "cannot read /dev/stdin" (found by the streaming memory
+/// test once the walk and the streaming reader met). Files are told apart by device and inode.
+#[test]
+fn a_pipe_named_on_the_command_line_is_read() {
+    use std::io::Write;
+    let root = tempfile::tempdir().unwrap();
+    let mut child = Command::new(KCRASH)
+        .args(["dedup", "--json", "/dev/stdin"])
+        .current_dir(root.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kcrash");
+    child.stdin.take().unwrap().write_all(warning_log("piped", 1, 1).as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", run::text(&o.stderr));
+    assert_eq!(total_count(&o), 1);
+}

@@ -2,6 +2,7 @@
 //! under directories, each file once.
 
 use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use kcrash::names::display_name;
@@ -9,7 +10,8 @@ use walkdir::WalkDir;
 
 /// The files to read: the paths that are not directories, and the regular files under the
 /// directories (recursively), sorted by path. A file named twice (`d` and `d/../d`, or
-/// through a symbolic link) is listed once: files are told apart by their canonical path.
+/// through a symbolic link or a hard link) is listed once: files are told apart by device and
+/// inode.
 /// Symbolic links to files are followed, links to directories are not (they can make
 /// cycles). Every path that cannot be read (an unreadable directory, a broken symbolic link,
 /// a missing argument) is named on stderr in one line, the walk goes on, and the second value
@@ -59,9 +61,11 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, bool) {
             if !wanted {
                 continue;
             }
-            match std::fs::canonicalize(path) {
-                Ok(canonical) => {
-                    if seen.insert(canonical) {
+            // The file's identity is its device and inode: a pipe (`/dev/stdin`) has no
+            // canonical path, and hard links are one file too.
+            match std::fs::metadata(path) {
+                Ok(meta) => {
+                    if seen.insert((meta.dev(), meta.ino())) {
                         files.push(path.to_path_buf());
                     }
                 }
