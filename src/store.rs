@@ -190,25 +190,35 @@ impl Store {
         let conn = Connection::open_with_flags(target, flags).map_err(|e| sqlite_error(path, e))?;
         let mut store = Store { conn, path: path.to_path_buf() };
         store.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| store.error(e))?;
+        // SQLite answers "database is locked" without waiting in a few races of processes
+        // creating or converting the same file at once (the switch to WAL, a reader meeting a
+        // WAL being set up): those steps are retried until the busy timeout.
+        retry_busy(|| store.check_header(create))?;
+        store.conn.pragma_update(None, "foreign_keys", true).map_err(|e| store.error(e))?;
+        Ok(store)
+    }
+
+    /// Check that the file is a store of a known schema version; create the schema in an
+    /// empty file when `create`, migrate an older version.
+    fn check_header(&mut self, create: bool) -> Result<(), StoreError> {
         // The header check comes before anything that could write to the file. It reads one
         // snapshot: another process may be creating the store right now.
-        match store.header()? {
+        match self.header()? {
             (APPLICATION_ID, v, _) if v == SCHEMA_VERSION => {}
             (APPLICATION_ID, v, _) if v > SCHEMA_VERSION => {
-                return Err(StoreError::TooNew { path: store.path, found: v });
+                return Err(StoreError::TooNew { path: self.path.clone(), found: v });
             }
-            (APPLICATION_ID, 1, _) => store.migrate()?,
-            (0, 0, true) if create => store.initialise()?,
+            (APPLICATION_ID, 1, _) => self.migrate()?,
+            (0, 0, true) if create => self.initialise()?,
             (0, 0, true) => {
-                return Err(StoreError::Foreign { path: store.path, reason: "empty database".into() });
+                return Err(StoreError::Foreign { path: self.path.clone(), reason: "empty database".into() });
             }
             (id, v, _) => {
                 let reason = format!("application_id {id:#x}, user_version {v}");
-                return Err(StoreError::Foreign { path: store.path, reason });
+                return Err(StoreError::Foreign { path: self.path.clone(), reason });
             }
         }
-        store.conn.pragma_update(None, "foreign_keys", true).map_err(|e| store.error(e))?;
-        Ok(store)
+        Ok(())
     }
 
     fn error(&self, e: rusqlite::Error) -> StoreError {
@@ -279,6 +289,11 @@ impl Store {
     /// are stored or none is.
     pub fn ingest(&mut self, source: impl AsRef<[u8]>, reports: &[Report]) -> Result<Vec<Ingested>, StoreError> {
         let source = name_value(source.as_ref());
+        // The transaction is all or nothing, so a busy answer can be retried whole.
+        retry_busy(|| self.ingest_once(&source, reports))
+    }
+
+    fn ingest_once(&mut self, source: &ToSqlOutput<'_>, reports: &[Report]) -> Result<Vec<Ingested>, StoreError> {
         let path = self.path.clone();
         let err = |e| sqlite_error(&path, e);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
@@ -441,6 +456,23 @@ fn sqlite_error(path: &Path, e: rusqlite::Error) -> StoreError {
             StoreError::CannotOpen { path: path.to_path_buf(), reason }
         }
         _ => StoreError::Sqlite { path: path.to_path_buf(), error: e },
+    }
+}
+
+/// Run `step` again while SQLite answers "database is locked" (or "busy") without having
+/// waited, until [`BUSY_TIMEOUT`] has passed.
+fn retry_busy<T>(mut step: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(StoreError::Sqlite { error, .. })
+                if matches!(error.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => return result,
+        }
     }
 }
 
