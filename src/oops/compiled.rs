@@ -63,8 +63,15 @@ pub struct LinePattern {
 
 impl LinePattern {
     fn new(pattern: &str) -> Self {
-        let gate = super::gate::required_literals(&expand(pattern))
-            .map(|lits| AhoCorasick::new(lits).expect("literals of a table pattern"));
+        // A contiguous NFA, not the DFA `AhoCorasick::new` picks for few literals: the gate
+        // mostly runs its prefilter, and a DFA's tables cost more to build than a
+        // command-line run over a few MB of logs spends searching with them.
+        let gate = super::gate::required_literals(&expand(pattern)).map(|lits| {
+            AhoCorasickBuilder::new()
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .build(lits)
+                .expect("literals of a table pattern")
+        });
         LinePattern { re: compile(pattern), gate }
     }
 }
@@ -164,25 +171,38 @@ pub struct CompiledFormat {
 pub struct CompiledGroup {
     pub spec: &'static Group,
     pub suppress: Option<Regex>,
-    /// Compiled on first use: a run usually meets a few groups, and the skip lists are big.
-    formats: OnceLock<(Vec<CompiledFormat>, Gate)>,
+    /// Each format compiled on first use: a run meets a few groups, and of those only the
+    /// formats whose title literals a report holds (the skip lists are big). A command-line
+    /// run over a few MB of logs spent more time compiling formats it never used than parsing.
+    formats: Box<[OnceLock<CompiledFormat>]>,
+    title_gate: OnceLock<Gate>,
 }
 
 impl CompiledGroup {
-    pub fn formats(&self) -> &[CompiledFormat] {
-        &self.compiled().0
+    fn new(spec: &'static Group) -> CompiledGroup {
+        CompiledGroup {
+            spec,
+            suppress: (!spec.suppress.is_empty()).then(|| compile_any(spec.suppress.iter().copied())),
+            formats: spec.formats.iter().map(|_| OnceLock::new()).collect(),
+            title_gate: OnceLock::new(),
+        }
+    }
+
+    /// How many formats the group has.
+    pub fn format_count(&self) -> usize {
+        self.formats.len()
+    }
+
+    /// Format `k`, compiled on first use.
+    pub fn format(&self, k: usize) -> &CompiledFormat {
+        self.formats[k].get_or_init(|| compile_format(&self.spec.formats[k]))
     }
 
     /// Which formats' title regexes may match a text (bit `k` for format `k`).
     pub fn title_gate(&self) -> &Gate {
-        &self.compiled().1
-    }
-
-    fn compiled(&self) -> &(Vec<CompiledFormat>, Gate) {
-        self.formats.get_or_init(|| {
-            let formats = self.spec.formats.iter().map(compile_format).collect();
+        self.title_gate.get_or_init(|| {
             let titles: Vec<String> = self.spec.formats.iter().map(|f| expand(f.title)).collect();
-            (formats, Gate::new(titles.iter().map(String::as_str)))
+            Gate::new(titles.iter().map(String::as_str))
         })
     }
 }
@@ -239,11 +259,7 @@ fn build() -> Engine {
         .collect();
     let groups = GROUPS
         .iter()
-        .map(|g| CompiledGroup {
-            spec: g,
-            suppress: (!g.suppress.is_empty()).then(|| compile_any(g.suppress.iter().copied())),
-            formats: OnceLock::new(),
-        })
+        .map(CompiledGroup::new)
         .collect();
     let headers = AhoCorasick::new(GROUPS.iter().map(|g| g.header)).expect("static headers");
     let any_header = AhoCorasickBuilder::new()
@@ -282,7 +298,7 @@ mod tests {
     fn every_pattern_compiles() {
         let e = &*ENGINE;
         assert_eq!(e.groups.len(), 29);
-        let formats: usize = e.groups.iter().map(|g| g.formats().len()).sum();
+        let formats: usize = e.groups.iter().map(|g| (0..g.format_count()).map(|k| g.format(k)).count()).sum();
         assert_eq!(formats, 119);
     }
 

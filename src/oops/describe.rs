@@ -35,10 +35,11 @@ pub fn describe(text: &[u8], group: &'static CompiledGroup) -> Described {
     // Where the frames of the latest winner start: parsed once, after the loop.
     let mut frames_from = None;
     let possible = group.title_gate().possible(text);
-    for (k, format) in group.formats().iter().enumerate() {
+    for k in 0..group.format_count() {
         if possible & (1 << k) == 0 {
             continue; // none of the literals its title needs is in the text
         }
+        let format = group.format(k);
         let Some(m) = format.title.find(text) else {
             continue;
         };
