@@ -331,7 +331,7 @@ write_manifest() { # arch
 		echo "- vmlinux with DWARF (for scripts/decode_stacktrace.sh): \`\$KCRASH_CAPTURE_CACHE/build/$a/vmlinux\`"
 		echo "  (KCRASH_CAPTURE_CACHE defaults to ~/.cache/kcrash-capture)"
 		echo
-		echo "QEMU command (CRASH is the LKDTM type; kwait is 35 for SOFTLOCKUP, HARDLOCKUP and HUNG_TASK, else 8):"
+		echo "QEMU command (CRASH is the LKDTM type; for SOFTLOCKUP, HARDLOCKUP and HUNG_TASK kwait is 35 and the timeout 185 s, else 8 and 158 s):"
 		echo
 		echo '```'
 		echo "${shown[*]}"
