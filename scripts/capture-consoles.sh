@@ -158,10 +158,14 @@ prepare_busybox() { # -> $bb_arch_dir/busybox (or a static C init for riscv64)
 		return 0
 	fi
 	[ -x "$bb_arch_dir/busybox" ] && return 0
+	# The foreign architecture is added only for this download and removed again: left on the
+	# host, its package indices make every later `apt-get update` (CI's too) depend on them.
+	local added=
 	if [ "$debarch" != "$(dpkg --print-architecture)" ] &&
 		! dpkg --print-foreign-architectures | grep -qx "$debarch"; then
-		say "dpkg --add-architecture $debarch"
+		say "dpkg --add-architecture $debarch (until busybox-static is downloaded)"
 		dpkg --add-architecture "$debarch"
+		added=$debarch
 		apt_updated=
 		apt_update
 	fi
@@ -174,6 +178,10 @@ prepare_busybox() { # -> $bb_arch_dir/busybox (or a static C init for riscv64)
 	cp "$tmp/x/bin/busybox" "$bb_arch_dir/busybox"
 	basename "$tmp"/busybox-static_*.deb >"$bb_arch_dir/version"
 	rm -rf "$tmp"
+	if [ -n "$added" ]; then
+		dpkg --remove-architecture "$added" || say "could not remove the dpkg architecture $added"
+		apt_updated=
+	fi
 }
 
 initramfs_for() { # -> $initrd
