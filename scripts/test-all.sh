@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test of kcrash: the Rust test suite, a short run of each fuzz target, and the real
+# Every test of kcrash: the Rust test suite, a deterministic run of each fuzz target, and the real
 # kernel bisections in QEMU. On a fresh Debian machine (as root) it installs what is missing:
 # QEMU, busybox, the kernel packages and build dependencies, cargo-fuzz.
 set -euo pipefail
