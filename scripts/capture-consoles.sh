@@ -222,7 +222,8 @@ build_kernel() { # arch
 		return 0
 	fi
 	mkdir -p "$out"
-	local t0=$SECONDS mk=(make -C "$src" O="$out" ARCH="$karch" CROSS_COMPILE="$cross")
+	local t0=$SECONDS mk=(make -C "$src" O="$out" ARCH="$karch" CROSS_COMPILE="$cross"
+		KCFLAGS="-ffile-prefix-map=$src/=")
 	say "$a: configuring (allnoconfig + common.config + $a.config)"
 	(cd "$src" && ARCH=$karch CROSS_COMPILE=$cross scripts/kconfig/merge_config.sh -n -O "$out" \
 		"$frags/common.config" "$frags/$a.config") >"$out/kcrash-config.log" 2>&1 ||

@@ -10,5 +10,5 @@ pub mod ksig;
 pub mod signature;
 pub mod store;
 pub mod title;
-pub mod workdir_lock;
 pub mod walk;
+pub mod workdir_lock;

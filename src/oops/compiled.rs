@@ -257,10 +257,7 @@ fn build() -> Engine {
         .map(|p| p.to_string())
         .chain([regex_syntax::escape(LOG_FACT_PANIC), regex_syntax::escape(LOG_FACT_HANGUP)])
         .collect();
-    let groups = GROUPS
-        .iter()
-        .map(CompiledGroup::new)
-        .collect();
+    let groups = GROUPS.iter().map(CompiledGroup::new).collect();
     let headers = AhoCorasick::new(GROUPS.iter().map(|g| g.header)).expect("static headers");
     let any_header = AhoCorasickBuilder::new()
         .match_kind(aho_corasick::MatchKind::LeftmostFirst)
