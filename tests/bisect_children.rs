@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod run;
 mod testgit;
+use run::alive;
 
 const WHO: testgit::Identity = testgit::Identity { author: ("A", "a@example.com"), committer: ("C", "c@example.com") };
 
@@ -117,13 +119,6 @@ fn stderr(out: &Output) -> String {
 
 fn calls(s: &Setup) -> usize {
     std::fs::read_to_string(&s.calls).map_or(0, |c| c.lines().count())
-}
-
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(s) => !s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
-    }
 }
 
 fn gone(pid: i32) -> bool {

@@ -7,6 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kcrash::process;
+mod run;
+use run::alive;
 
 /// Pid written by the escapee into `file` (waits for it a little).
 fn pid_in(file: &Path) -> i32 {
@@ -17,13 +19,6 @@ fn pid_in(file: &Path) -> i32 {
         }
         assert!(t.elapsed() < Duration::from_secs(10), "no pid in {}", file.display());
         std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(s) => !s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
     }
 }
 
