@@ -1,6 +1,7 @@
 //! One-shot, full-size benchmarks (issue 7): every crash of a 100 MB console, hostile inputs
 //! (64 MB of random bytes, one 100 MB line, 1 M header lines), `kcrash dedup` of 10 000 logs,
-//! `kcrash ingest` of 100 000 occurrences of one crash, and the first call's latency.
+//! `kcrash ingest` of 100 000 occurrences of one crash, `kcrash title` of 4 870 small files
+//! beside the library on the same bytes, and the first call's latency.
 //!
 //! Each case runs once, in a child process of this binary, so that a case that is too slow
 //! or too hungry is stopped (time budget, address-space limit) without stopping the others,
@@ -50,6 +51,9 @@ fn run_case(case: &str) {
     }
     if case == "ingest_100k_occurrences" {
         return ingest_100k_occurrences();
+    }
+    if let Some(how) = case.strip_prefix("title_4870_logs/") {
+        return title_many_logs(how);
     }
     let (input, op) = case.split_once('/').expect("INPUT/OP");
     let log = make_input(input);
@@ -108,6 +112,45 @@ fn dedup_10k_logs() {
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     println!("result {secs} {groups} {bytes}");
     println!("child_rss {}", usage.ru_maxrss);
+}
+
+/// Many small files (issue 11, item 18): the syzkaller corpus's 487 logs ten times over
+/// (4 870 files, 25 MB), titled by `kcrash title` (`cli`: the real binary, files read from
+/// disk, block-buffered output) or by `kcrash::parse` on the same bytes already in memory
+/// (`library`). Both in a fresh process, so both pay once for compiling the formats the logs
+/// meet; the CLI's MB/s is to be within 15 % of the library's.
+fn title_many_logs(how: &str) {
+    let logs: Vec<Vec<u8>> = support::syz_logs().into_iter().map(|l| l.data).collect();
+    let copies: Vec<&Vec<u8>> = (0..10).flat_map(|_| logs.iter()).collect();
+    let bytes: usize = copies.iter().map(|l| l.len()).sum();
+    let (secs, found) = match how {
+        "library" => {
+            let t = Instant::now();
+            let found = copies.iter().filter(|l| kcrash::parse(black_box(l)).is_some()).count();
+            (t.elapsed().as_secs_f64(), found)
+        }
+        "cli" => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let mut paths = Vec::new();
+            for (i, log) in copies.iter().enumerate() {
+                let path = dir.path().join(format!("{i:04}.log"));
+                std::fs::write(&path, log).expect("write log");
+                paths.push(path);
+            }
+            let t = Instant::now();
+            let out = Command::new(env!("CARGO_BIN_EXE_kcrash"))
+                .arg("title")
+                .args(&paths)
+                .stderr(Stdio::null())
+                .output()
+                .expect("run kcrash title");
+            let secs = t.elapsed().as_secs_f64();
+            assert!(out.status.code().is_some_and(|c| c <= 1), "kcrash title failed: {}", out.status);
+            (secs, String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.ends_with(": no crash")).count())
+        }
+        _ => panic!("unknown way {how}"),
+    };
+    println!("result {secs} {found} {bytes}");
 }
 
 /// Commands whose peak RSS on a 2 GB input (streamed through a pipe) is measured: none may
@@ -284,6 +327,7 @@ fn main() {
     let mut cases =
         vec!["first_parse".to_string(), "dedup_10k_logs".to_string(), "ingest_100k_occurrences".to_string()];
     cases.extend(STREAM_COMMANDS.iter().map(|c| format!("stream_2GB/{c}")));
+    cases.extend(["title_4870_logs/library".to_string(), "title_4870_logs/cli".to_string()]);
     for input in INPUTS {
         for op in OPS {
             // The sprinkled consoles are there for parse_all; the others for every op.

@@ -171,3 +171,39 @@ fn parse_json_bytes_are_the_reports_value() {
         assert_eq!(out, want, "{file} --all");
     }
 }
+
+/// Many files are read on every core (issue 11, item 18); the output keeps the order of
+/// the command line, with unreadable files named where they come, and `parse --json` too.
+#[test]
+fn many_files_in_command_line_order() {
+    let mut files: Vec<String> = Vec::new();
+    for round in 0..20 {
+        for name in ["reports/seed-000.log", "edge/no-crash.log", "reports/seed-003.log", "reports/seed-001.log"] {
+            files.push(corpus(name));
+        }
+        if round == 7 {
+            files.push(corpus("does-not-exist.log"));
+        }
+    }
+    let one_by_one = |args: &[&str]| -> String {
+        files
+            .iter()
+            .filter(|f| std::path::Path::new(f).exists())
+            .map(|f| {
+                let (_, out, _) = run(kcrash().args(args).arg(f), b"");
+                match (args, out.is_empty()) {
+                    (["title"], true) => format!("{f}: no crash\n"),
+                    (["title"], false) => format!("{f}: {out}"),
+                    _ => out,
+                }
+            })
+            .collect()
+    };
+    for args in [&["title"][..], &["parse", "--json"]] {
+        let (code, out, err) = run(kcrash().args(args).args(&files), b"");
+        assert_eq!(code, 2);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_eq!(out.lines().count(), 80);
+        assert!(out == one_by_one(args), "{args:?}: not the one-by-one output in order");
+    }
+}

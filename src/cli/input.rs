@@ -1,8 +1,11 @@
 //! Reading inputs: files named on the command line, or stdin.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Condvar, Mutex};
 
 use anyhow::Context;
 use kcrash::names::display_name;
@@ -19,16 +22,77 @@ pub fn sources(files: &[PathBuf]) -> Box<dyn Iterator<Item = anyhow::Result<Sour
     if files.is_empty() {
         return Box::new(std::iter::once_with(move || Ok(stdin())));
     }
-    Box::new(files.iter().map(move |p| {
-        if p.as_os_str() == "-" {
-            return Ok(stdin());
+    Box::new(files.iter().map(move |p| if p.as_os_str() == "-" { Ok(stdin()) } else { open(p) }))
+}
+
+/// A file named on the command line, opened for reading.
+pub fn open(p: &Path) -> anyhow::Result<Source> {
+    let file = std::fs::File::open(p).with_context(|| format!("cannot read {}", display_name(p)))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!("cannot read {}: is a directory", display_name(p));
+    }
+    Ok(Source { name: display_name(p), reader: Box::new(file) })
+}
+
+/// Run `work` on every item on all cores and give the results, in the items' order, to
+/// `consume` as an iterator. Workers run at most a few items ahead of the consumer, so
+/// memory holds a handful of results plus one input per worker; once `consume` returns
+/// (a failed write stops it early), the workers stop after the item in hand.
+pub fn in_order_parallel<I: Sync, T: Send, R>(
+    items: &[I],
+    work: impl Fn(&I) -> T + Sync,
+    consume: impl FnOnce(&mut dyn Iterator<Item = T>) -> R,
+) -> R {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len()).max(1);
+    let window = workers * 4;
+    let next = AtomicUsize::new(0);
+    // How many results the consumer has taken, and whether it is done.
+    let gate = (Mutex::new((0usize, false)), Condvar::new());
+    let (tx, rx) = mpsc::channel::<(usize, T)>();
+    let (work, next, gate) = (&work, &next, &gate);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= items.len() {
+                    break;
+                }
+                let mut g = gate.0.lock().unwrap_or_else(|e| e.into_inner());
+                while !g.1 && i >= g.0 + window {
+                    g = gate.1.wait(g).unwrap_or_else(|e| e.into_inner());
+                }
+                if g.1 {
+                    break;
+                }
+                drop(g);
+                if tx.send((i, work(&items[i]))).is_err() {
+                    break;
+                }
+            });
         }
-        let file = std::fs::File::open(p).with_context(|| format!("cannot read {}", display_name(p)))?;
-        if file.metadata().is_ok_and(|m| m.is_dir()) {
-            anyhow::bail!("cannot read {}: is a directory", display_name(p));
-        }
-        Ok(Source { name: display_name(p), reader: Box::new(file) })
-    }))
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut want = 0;
+        let mut results = std::iter::from_fn(|| loop {
+            if let Some(t) = pending.remove(&want) {
+                want += 1;
+                gate.0.lock().unwrap_or_else(|e| e.into_inner()).0 = want;
+                gate.1.notify_all();
+                return Some(t);
+            }
+            match rx.recv() {
+                Ok((i, t)) => {
+                    pending.insert(i, t);
+                }
+                Err(_) => return None,
+            }
+        });
+        let r = consume(&mut results);
+        gate.0.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        gate.1.notify_all();
+        r
+    })
 }
 
 /// grep's exit status: 0 every input had a crash, 1 some had none, 2 some could not be read.

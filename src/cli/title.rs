@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::input::{buffered_stdout, each_input, finish, sources, Unreadable};
+use super::input::{buffered_stdout, each_input, finish, in_order_parallel, open, sources, Unreadable};
 use kcrash::names::json_name;
 use kcrash::report::REPORT_SCHEMA;
 use kcrash::stream::CrashStream;
@@ -60,10 +60,24 @@ fn for_each_report(
     files: &[PathBuf],
     mut each: impl FnMut(&str, Option<&Report>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    each_input(sources(files), |source| {
+    if files.len() < 2 || files.iter().any(|p| p.as_os_str() == "-") {
+        return each_input(sources(files), |source| {
+            let rep = kcrash::stream::read_first(source.reader).map_err(|e| Unreadable::new(&source.name, e))?;
+            each(&source.name, rep.as_ref())?;
+            Ok(rep.is_some().into())
+        });
+    }
+    // Many files: read and parse them on every core, print in the given order.
+    let read = |p: &PathBuf| -> anyhow::Result<(String, Option<Report>)> {
+        let source = open(p)?;
         let rep = kcrash::stream::read_first(source.reader).map_err(|e| Unreadable::new(&source.name, e))?;
-        each(&source.name, rep.as_ref())?;
-        Ok(rep.is_some().into())
+        Ok((source.name, rep))
+    };
+    in_order_parallel(files, read, |results| {
+        each_input(results, |(name, rep)| {
+            each(&name, rep.as_ref())?;
+            Ok(rep.is_some().into())
+        })
     })
 }
 
