@@ -49,6 +49,8 @@ die() { say "FAILED: $*"; exit 1; }
 # karch cross debarch image console mem qemu... (qemu args without kernel/initrd/append)
 arch_vars() {
 	local kasan_mem=1024
+	# Soft-lockup threshold is twice this; riscv64 under TCG boots slowly enough to trip 5.
+	wdt=5
 	case $1 in
 	arm64) karch=arm64 cross=aarch64-linux-gnu- debarch=arm64 image=arch/arm64/boot/Image target=Image
 		con=ttyAMA0 mem=$kasan_mem qpkg=qemu-system-arm
@@ -69,7 +71,7 @@ arch_vars() {
 		con=ttysclp0 mem=$kasan_mem qpkg=qemu-system-s390x
 		qemu=(qemu-system-s390x -M s390-ccw-virtio -smp 2) ;;
 	riscv64) karch=riscv cross=riscv64-linux-gnu- debarch=riscv64 image=arch/riscv/boot/Image target=Image
-		con=ttyS0 mem=$kasan_mem qpkg=qemu-system-misc
+		con=ttyS0 mem=$kasan_mem qpkg=qemu-system-misc wdt=10
 		qemu=(qemu-system-riscv64 -M virt -bios default -smp 2) ;;
 	mips64el) karch=mips cross=mips64el-linux-gnuabi64- debarch=mips64el image=vmlinux target=vmlinux
 		con=ttyS0 mem=256 qpkg=qemu-system-mips
@@ -271,7 +273,7 @@ crash_wait() { # seconds init waits for a trigger that does not return
 cmdline_for() { # arch crash
 	local extra=
 	grep -q '^CONFIG_KASAN=y' "$frags/$1.config" || extra=" slub_debug=FZP"
-	echo "console=$con panic=-1 watchdog_thresh=5 softlockup_panic=0 rcupdate.rcu_cpu_stall_timeout=10 kfence.sample_interval=10$extra crash=$2 kwait=$(crash_wait "$2")"
+	echo "console=$con panic=-1 watchdog_thresh=$wdt softlockup_panic=0 rcupdate.rcu_cpu_stall_timeout=10 kfence.sample_interval=10$extra crash=$2 kwait=$(crash_wait "$2")"
 }
 
 qemu_cmd_for() { # arch crash log -> $cmd array

@@ -9,7 +9,9 @@
 use std::borrow::Cow;
 
 use memchr::memmem;
+use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while1, take_while_m_n};
+use nom::character::complete::one_of;
 use nom::combinator::{opt, recognize};
 use nom::{IResult, Parser};
 
@@ -217,6 +219,9 @@ const LOGIN: &[u8] = b" login: ";
 static LOGIN_FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memmem::Finder::new(LOGIN));
 
+static KERNEL_FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(b"kernel"));
+
 /// The context of a raw console line. An optional `** N printk messages dropped ** ` notice
 /// and an optional `... login: ` chunk (a getty prompt glued to kernel output) may precede
 /// the timestamp; candidates are tried in the order a backtracking greedy match would.
@@ -229,7 +234,7 @@ pub fn line_context(raw: &[u8]) -> Context<'_> {
 
 /// Seconds since boot of a line with a console timestamp.
 pub fn timestamp_secs(raw: &[u8]) -> Option<f64> {
-    let time = console_prefix(raw, true)?.time;
+    let time = console_prefix(raw, true)?.time?;
     std::str::from_utf8(&time[1..time.len() - 1]).ok()?.trim_start().parse().ok()
 }
 
@@ -237,22 +242,40 @@ pub fn timestamp_secs(raw: &[u8]) -> Option<f64> {
 #[derive(Clone, Copy)]
 struct Prefix<'a> {
     caller: Option<&'a [u8]>,
-    /// `[ secs.usecs]`
-    time: &'a [u8],
-    /// Where the text after the prefix starts, when nothing but a dropped-messages notice
-    /// precedes the stamp (the first `] ` of the line then ends the stamp).
+    /// `[ secs.usecs]`, when the line has the kernel's own timestamp.
+    time: Option<&'a [u8]>,
+    /// Where the text after the prefix starts, when the prefix parse knows (otherwise the
+    /// first `] ` of the line ends the stamp).
     text_at: Option<usize>,
 }
 
 impl<'a> Prefix<'a> {
     fn of(raw: &'a [u8], (rest, (caller, time)): (&'a [u8], Stamp<'a>), plain: bool) -> Self {
-        Prefix { caller, time, text_at: plain.then_some(raw.len() - rest.len()) }
+        Prefix { caller, time: Some(time), text_at: plain.then_some(raw.len() - rest.len()) }
     }
 }
 
-/// The console prefix of a line, if it has one.
+/// The console prefix of a line, if it has one: what a log collector put in front of the
+/// kernel's line ([`collector_prefix`]), the kernel's timestamp and caller id ([`stamp`]),
+/// then what may follow the timestamp ([`after_stamp`]).
 /// `may_hold_login` false: the caller knows the line has no ` login: `.
 fn console_prefix(raw: &[u8], may_hold_login: bool) -> Option<Prefix<'_>> {
+    let (outer, named_kernel) = if may_have_collector_prefix(raw) { collector_prefix(raw) } else { (0, false) };
+    let rest = &raw[outer..];
+    let Some(mut p) = kernel_prefix(rest, may_hold_login) else {
+        return (outer > 0).then_some(Prefix { caller: None, time: None, text_at: Some(outer) });
+    };
+    if let Some(at) = p.text_at {
+        let (skip, caller) = after_stamp(&rest[at..], named_kernel);
+        p.text_at = Some(outer + at + skip);
+        p.caller = p.caller.or(caller);
+    }
+    Some(p)
+}
+
+/// The kernel's own prefix: `[<level>]timestamp[caller id] `, possibly after a dropped-messages
+/// notice or a getty prompt.
+fn kernel_prefix(raw: &[u8], may_hold_login: bool) -> Option<Prefix<'_>> {
     let has_login = may_hold_login && LOGIN_FINDER.find(raw).is_some();
     if !has_login && !matches!(raw.first(), Some(b'[' | b'<' | b'*')) {
         return None; // fast path: most lines without a prefix
@@ -263,6 +286,12 @@ fn console_prefix(raw: &[u8], may_hold_login: bool) -> Option<Prefix<'_>> {
         // The common case, without the candidate lists below.
         if let Ok(found) = stamp(&raw[after_notice..]) {
             return Some(Prefix::of(raw, found, true));
+        }
+        if after_notice == 0 && raw.first() == Some(&b'[') {
+            // `dmesg -T`: `[Tue Jan  2 15:04:05 2024] `
+            if let Ok((rest, _)) = ctime_stamp(raw) {
+                return Some(Prefix { caller: None, time: None, text_at: Some(raw.len() - rest.len()) });
+            }
         }
         return if after_notice > 0 { stamp(raw).ok().map(|found| Prefix::of(raw, found, true)) } else { None };
     }
@@ -283,6 +312,232 @@ fn console_prefix(raw: &[u8], may_hold_login: bool) -> Option<Prefix<'_>> {
         }
     }
     None
+}
+
+// --- What log collectors put in front of the kernel's lines --------------------------------
+//
+// journald (`journalctl -k`, `-o short-iso|short-precise|short-full|short-monotonic`),
+// syslog files (RFC 3164 and RFC 5424, busybox's `facility.level`), `dmesg -x`, `dmesg -T`,
+// `dmesg --time-format iso`. A wall-clock time alone does not make a kernel line: it must be
+// followed by the `kernel` tag (other programs' syslog lines are not the kernel's), except for
+// `dmesg`'s ISO time, which no other program writes.
+
+const MONTHS: [&[u8]; 12] =
+    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+const WEEKDAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
+const SYSLOG_LEVELS: [&[u8]; 8] = [b"emerg", b"alert", b"crit", b"err", b"warn", b"notice", b"info", b"debug"];
+
+fn n_digits(n: usize) -> impl FnMut(&[u8]) -> IResult<&[u8], &[u8]> {
+    move |i| take_while_m_n(n, n, |c: u8| c.is_ascii_digit())(i)
+}
+
+fn one_of_words<'w>(words: &'w [&'static [u8]]) -> impl FnMut(&[u8]) -> IResult<&[u8], &[u8]> + 'w {
+    move |i: &[u8]| {
+        for w in words {
+            if let Some(rest) = i.strip_prefix(*w) {
+                return Ok((rest, &i[..w.len()]));
+            }
+        }
+        Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Tag)))
+    }
+}
+
+/// `15:04:05`, `15:04:05.123456` or `15:04:05,123456`
+fn clock(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize((n_digits(2), tag(&b":"[..]), n_digits(2), tag(&b":"[..]), n_digits(2), opt((one_of(".,"), digits))))
+        .parse(i)
+}
+
+/// `Z`, `+0100`, `+01:00`
+fn zone(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    alt((tag(&b"Z"[..]), recognize((one_of("+-"), n_digits(2), opt(tag(&b":"[..])), n_digits(2))))).parse(i)
+}
+
+fn date(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize((n_digits(4), tag(&b"-"[..]), n_digits(2), tag(&b"-"[..]), n_digits(2))).parse(i)
+}
+
+/// `2024-01-02T15:04:05.123456+01:00` (RFC 5424, `journalctl -o short-iso[-precise]`).
+fn iso_time(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize((date, tag(&b"T"[..]), clock, opt(zone))).parse(i)
+}
+
+/// `2024-01-02T15:04:05,123456+01:00`: `dmesg --time-format iso` (a comma before the
+/// microseconds, and a zone).
+fn dmesg_iso_time(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize((
+        date,
+        tag(&b"T"[..]),
+        n_digits(2),
+        tag(&b":"[..]),
+        n_digits(2),
+        tag(&b":"[..]),
+        n_digits(2),
+        tag(&b","[..]),
+        digits,
+        zone,
+    ))
+    .parse(i)
+}
+
+/// `Jan  2 15:04:05`, `Jan 02 15:04:05.123456` (RFC 3164, journald's default and
+/// `-o short-precise`).
+fn bsd_time(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    let day = alt((recognize((tag(&b" "[..]), n_digits(1))), take_while_m_n(1, 2, |c: u8| c.is_ascii_digit())));
+    recognize((one_of_words(&MONTHS), tag(&b" "[..]), day, tag(&b" "[..]), clock)).parse(i)
+}
+
+/// `Tue 2024-01-02 15:04:05 CET` (`journalctl -o short-full`).
+fn full_time(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    let zone_name = take_while1(|c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'-');
+    recognize((one_of_words(&WEEKDAYS), tag(&b" "[..]), date, tag(&b" "[..]), clock, tag(&b" "[..]), zone_name))
+        .parse(i)
+}
+
+/// `[Tue Jan  2 15:04:05 2024] ` (`dmesg -T`).
+fn ctime_stamp(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    let day = alt((recognize((tag(&b" "[..]), n_digits(1))), n_digits(2)));
+    recognize((
+        tag(&b"["[..]),
+        one_of_words(&WEEKDAYS),
+        tag(&b" "[..]),
+        one_of_words(&MONTHS),
+        tag(&b" "[..]),
+        day,
+        tag(&b" "[..]),
+        clock,
+        tag(&b" "[..]),
+        n_digits(4),
+        tag(&b"] "[..]),
+    ))
+    .parse(i)
+}
+
+/// The `kernel` tag of a syslog line, after the time: `[host ][facility.level ]kernel: `
+/// (RFC 3164, journald; busybox syslogd adds `kern.warn`) or `host kernel - - - ` (RFC 5424
+/// without structured data).
+fn kernel_tag(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    if let Ok(found) = recognize((opt(facility_level), kernel_word)).parse(i) {
+        return Ok(found);
+    }
+    let host = take_while1(|c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'));
+    recognize((host, tag(&b" "[..]), opt(facility_level), kernel_word)).parse(i)
+}
+
+/// `kern.warn ` (busybox syslogd).
+fn facility_level(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize((
+        take_while1(|c: u8| c.is_ascii_alphanumeric()),
+        tag(&b"."[..]),
+        one_of_words(&SYSLOG_LEVELS),
+        tag(&b" "[..]),
+    ))
+    .parse(i)
+}
+
+fn kernel_word(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    alt((tag(&b"kernel: "[..]), tag(&b"kernel - - - "[..]))).parse(i)
+}
+
+/// `kern  :warn  : ` (`dmesg -x`): a facility, a level, each padded.
+fn dmesg_level(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize((
+        take_while1(|c: u8| c.is_ascii_alphanumeric()),
+        spaces,
+        tag(&b":"[..]),
+        one_of_words(&SYSLOG_LEVELS),
+        spaces,
+        tag(&b": "[..]),
+    ))
+    .parse(i)
+}
+
+/// A byte test that rules out a collector's prefix on most kernel lines before any parsing:
+/// `<N>`, `2024-…`, `Jan …`/`Tue …`, `kern  :…` (a `:` within the first 16 bytes).
+fn may_have_collector_prefix(raw: &[u8]) -> bool {
+    match raw.first() {
+        Some(b'<') => true,
+        Some(b'0'..=b'9') => raw.get(4) == Some(&b'-'),
+        Some(b'A'..=b'Z') => raw.get(3) == Some(&b' '),
+        Some(b'a'..=b'z') => memchr::memchr(b':', &raw[..raw.len().min(16)]).is_some(),
+        _ => false,
+    }
+}
+
+/// How many bytes of `raw` a log collector put before the kernel's line, and whether they
+/// named the kernel (a `kernel:` tag). 0 when none of the collector formats is there.
+fn collector_prefix(raw: &[u8]) -> (usize, bool) {
+    let mut i = raw;
+    // `<4>` syslog priority, then RFC 5424's version `1 `.
+    if i.first() == Some(&b'<') {
+        match syslog_level(i) {
+            Ok((rest, _)) => i = rest.strip_prefix(b"1 ").unwrap_or(rest),
+            Err(_) => return (0, false),
+        }
+    }
+    let mut named_kernel = false;
+    match i.first() {
+        Some(b'0'..=b'9') => {
+            if let Ok((rest, _)) = (dmesg_iso_time, tag(&b" "[..])).parse(i) {
+                i = rest;
+            } else if let Ok((rest, _)) = (iso_time, tag(&b" "[..]), kernel_tag).parse(i) {
+                i = rest;
+                named_kernel = true;
+            }
+        }
+        Some(b'A'..=b'Z') => {
+            if let Ok((rest, _)) = (alt((bsd_time, full_time)), tag(&b" "[..]), kernel_tag).parse(i) {
+                i = rest;
+                named_kernel = true;
+            }
+        }
+        _ => {}
+    }
+    if matches!(i.first(), Some(b'a'..=b'z')) {
+        if let Ok((rest, _)) = dmesg_level(i) {
+            i = rest;
+        }
+    }
+    if named_kernel || i.len() < raw.len() - syslog_prefix_len(raw) {
+        (raw.len() - i.len(), named_kernel)
+    } else {
+        // Nothing but a priority: `<6>[ 12.3] ` is the kernel prefix grammar's own.
+        (0, false)
+    }
+}
+
+/// Length of a leading `<N>` (0 when there is none).
+fn syslog_prefix_len(raw: &[u8]) -> usize {
+    syslog_level(raw).map_or(0, |(rest, _)| raw.len() - rest.len())
+}
+
+/// What may follow the kernel's timestamp: journald's `[host ]kernel: ` (`-o short-monotonic`,
+/// unless the collector prefix already named the kernel), a caller id after a space
+/// (`[   27.280656] [    T943] `), PREEMPT_RT's CPU number (`000: `). Returns the bytes to
+/// skip and the caller id.
+fn after_stamp(text: &[u8], named_kernel: bool) -> (usize, Option<&[u8]>) {
+    let mut i = text;
+    // Host names are lower case in practice; kernel text after a timestamp starts with a
+    // capital more often than not (`Booting kernel: …` is the kernel's, not journald's).
+    if !named_kernel
+        && matches!(i.first(), Some(b'a'..=b'z' | b'0'..=b'9'))
+        && KERNEL_FINDER.find(&i[..i.len().min(72)]).is_some()
+    {
+        if let Ok((rest, _)) = kernel_tag(i) {
+            i = rest;
+        }
+    }
+    let mut caller = None;
+    if i.first() == Some(&b'[') {
+        if let Ok((rest, id)) = (caller_id, tag(&b" "[..])).parse(i) {
+            i = rest;
+            caller = Some(id.0);
+        }
+    }
+    if i.len() > 5 && i[3] == b':' && i[4] == b' ' && i[..3].iter().all(u8::is_ascii_digit) {
+        i = &i[5..];
+    }
+    (text.len() - i.len(), caller)
 }
 
 /// Remove the console prefix of a line with a context, and detect questionable frames:
@@ -505,6 +760,67 @@ mod tests {
         let l = "[ 1.2]  <EOI>  ? foo+0x1/0x2";
         let line = Line::new(l.as_bytes(), 0, l.len());
         assert!(!line.questionable);
+    }
+
+    fn text(l: &str) -> (&str, Context<'_>) {
+        let line = Line::new(l.as_bytes(), 0, l.len());
+        (std::str::from_utf8(line.text).unwrap(), line.context)
+    }
+
+    /// Every log collector's prefix is stripped, the kernel's timestamp and caller id kept
+    /// as the line's context (issue 12).
+    #[test]
+    fn collector_prefixes() {
+        let frame = " find_free_extent+0x26a/0x16c0";
+        for line in [
+            "[36853.463096] kernel:  find_free_extent+0x26a/0x16c0",
+            "[36853.463096] myhost kernel:  find_free_extent+0x26a/0x16c0",
+            "Jan 02 15:04:05 myhost kernel:  find_free_extent+0x26a/0x16c0",
+            "Jan  2 15:04:05 myhost kernel:  find_free_extent+0x26a/0x16c0",
+            "Jan 02 15:04:05.123456 myhost kernel:  find_free_extent+0x26a/0x16c0",
+            "Tue 2024-01-02 15:04:05 CET myhost kernel:  find_free_extent+0x26a/0x16c0",
+            "2024-01-02T15:04:05+0100 myhost kernel:  find_free_extent+0x26a/0x16c0",
+            "2024-01-02T15:04:05.123456+01:00 myhost kernel:  find_free_extent+0x26a/0x16c0",
+            "<4>Jan  2 15:04:05 myhost kernel:  find_free_extent+0x26a/0x16c0",
+            "<4>1 2024-01-02T15:04:05.123456+00:00 myhost kernel - - -  find_free_extent+0x26a/0x16c0",
+            "2024-01-02T15:04:05,123456+00:00  find_free_extent+0x26a/0x16c0",
+            "kern  :warn  :  find_free_extent+0x26a/0x16c0",
+            "[Tue Jan  2 15:04:05 2024]  find_free_extent+0x26a/0x16c0",
+            "kern  :warn  : [Tue Jan  2 15:04:05 2024]  find_free_extent+0x26a/0x16c0",
+        ] {
+            assert_eq!(text(line).0, frame, "{line}");
+            assert_ne!(text(line).1, Context::None, "{line}");
+        }
+        for (line, ctx) in [
+            ("Jan  2 15:04:05 myhost kernel: [   12.345678]  find_free_extent+0x26a/0x16c0", Context::Console),
+            (
+                "Sep 23 02:31:17 syzkaller kern.err kernel: [   68.938106][ T2742]  find_free_extent+0x26a/0x16c0",
+                Context::Caller(b"[ T2742]"),
+            ),
+            ("kern  :warn  : [   12.345678]  find_free_extent+0x26a/0x16c0", Context::Console),
+            ("<6>[   12.345678]  find_free_extent+0x26a/0x16c0", Context::Console),
+            ("[   27.280656] [    T943]  find_free_extent+0x26a/0x16c0", Context::Caller(b"[    T943]")),
+            ("[  363.410150] 000:  find_free_extent+0x26a/0x16c0", Context::Console),
+        ] {
+            assert_eq!(text(line), (frame, ctx), "{line}");
+        }
+        assert_eq!(timestamp_secs(b"Jan  2 15:04:05 h kernel: [   12.5] x"), Some(12.5));
+        assert_eq!(timestamp_secs(b"Jan  2 15:04:05 h kernel: x"), None);
+        // Not a collector's prefix: other programs' syslog lines, a bare time, kernel text.
+        for line in [
+            "Feb  1 04:41:22 syzkaller daemon.err dhcpcd[5656]: libudev: received NULL device",
+            "Jan  2 15:04:05 find_free_extent+0x26a/0x16c0",
+            "2024-01-02T15:04:05+0100 find_free_extent+0x26a/0x16c0",
+            "usb 1-1: new high-speed USB device",
+            "Kernel panic - not syncing: kernel: panic_on_warn set ...",
+            "<6>",
+            "BUG: KASAN: use-after-free in foo",
+        ] {
+            assert_eq!(text(line), (line, Context::None), "{line}");
+        }
+        // After the kernel's timestamp, a word that is not the kernel tag stays text.
+        assert_eq!(text("[ 1.0] Booting kernel: x").0, "Booting kernel: x");
+        assert_eq!(text("[ 1.0] 12: x").0, "12: x");
     }
 
     #[test]

@@ -266,16 +266,29 @@ pub fn read_case_file(path: &Path) -> Result<Case, CorpusError> {
 }
 
 /// Load cases from a file or a directory. In a directory, the cases are the files whose
-/// names are all digits (in numeric order); a directory without such files is searched
-/// one level down instead (so the corpus root with `report/` and `guilty/` works too).
+/// names are all digits (syzkaller's corpus, in numeric order) and the files named
+/// `*.case` (kcrash's own corpus, in name order, named by their path below `path`); a
+/// directory without such files is searched below instead, at any depth (so the corpus root
+/// with `report/` and `guilty/`, or `corpus/consoles` with `<arch>/cases/`, works too).
 pub fn load(path: &Path) -> Result<Vec<Case>, CorpusError> {
     let io = |source| CorpusError::Io { path: path.into(), source };
     if !std::fs::metadata(path).map_err(io)?.is_dir() {
         return Ok(vec![read_case_file(path)?]);
     }
+    let mut cases = Vec::new();
+    load_dir(path, path, &mut cases)?;
+    if cases.is_empty() {
+        return Err(CorpusError::NoCases { path: path.into() });
+    }
+    Ok(cases)
+}
+
+fn load_dir(root: &Path, dir: &Path, cases: &mut Vec<Case>) -> Result<(), CorpusError> {
+    let io = |source| CorpusError::Io { path: dir.into(), source };
     let mut numbered: Vec<(u64, PathBuf)> = Vec::new();
+    let mut named: Vec<PathBuf> = Vec::new();
     let mut subdirs: Vec<PathBuf> = Vec::new();
-    for entry in std::fs::read_dir(path).map_err(io)? {
+    for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
         let p = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -283,33 +296,28 @@ pub fn load(path: &Path) -> Result<Vec<Case>, CorpusError> {
             subdirs.push(p);
         } else if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
             numbered.push((name.parse().unwrap_or(u64::MAX), p));
+        } else if name.ends_with(".case") {
+            named.push(p);
         }
     }
-    if numbered.is_empty() {
+    if numbered.is_empty() && named.is_empty() {
         subdirs.sort();
-        let mut cases = Vec::new();
         for d in subdirs {
-            if has_numbered_files(&d) {
-                cases.extend(load(&d)?);
-            }
+            load_dir(root, &d, cases)?;
         }
-        if cases.is_empty() {
-            return Err(CorpusError::NoCases { path: path.into() });
-        }
-        return Ok(cases);
+        return Ok(());
     }
     numbered.sort();
-    numbered.into_iter().map(|(_, p)| read_case_file(&p)).collect()
-}
-
-fn has_numbered_files(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|rd| {
-        rd.flatten().any(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
-        })
-    })
+    for (_, p) in numbered {
+        cases.push(read_case_file(&p)?);
+    }
+    named.sort();
+    for p in named {
+        let mut case = read_case_file(&p)?;
+        case.name = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().into_owned();
+        cases.push(case);
+    }
+    Ok(())
 }
 
 /// The parser under test. [`Kcrash`] is this crate's parser; tests substitute fakes to

@@ -246,6 +246,10 @@ const TYPE_PREFIXES: &[(&str, CrashType)] = {
         ("KASAN: use-after-free", KasanUseAfterFreeRead),
         ("BUG: corrupted list", MemorySafetyBug),
         ("BUG: unable to handle kernel paging request", MemorySafetyBug),
+        // arm64's other kernel-fault kinds (issue 12).
+        ("BUG: unable to handle kernel write to read-only memory", MemorySafetyBug),
+        ("BUG: unable to handle kernel execute from non-executable memory", MemorySafetyBug),
+        ("BUG: unable to handle kernel execution of user memory", MemorySafetyBug),
         ("WARNING: refcount bug", RefcountWarning),
         ("UBSAN: array-index-out-of-bounds", MemorySafetyUbsan),
         ("KCSAN: data-race", KcsanDataRace),

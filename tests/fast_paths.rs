@@ -106,9 +106,14 @@ fn title_gate_keeps_every_matching_format() {
     }
     for sub in ["reports", "edge", "consoles"] {
         for entry in std::fs::read_dir(root.join("corpus").join(sub)).unwrap().flatten() {
-            // corpus/consoles/<arch>/ holds the captured consoles of issue 12 (not yet cases).
-            if entry.path().is_file() {
-                logs.push(std::fs::read(entry.path()).unwrap());
+            // corpus/consoles/<arch>/raw/ holds the captured consoles of issue 12.
+            let path = entry.path();
+            if path.is_file() {
+                logs.push(std::fs::read(&path).unwrap());
+            } else if path.join("raw").is_dir() {
+                for log in std::fs::read_dir(path.join("raw")).unwrap().flatten() {
+                    logs.push(std::fs::read(log.path()).unwrap());
+                }
             }
         }
     }

@@ -14,7 +14,10 @@ const PC: &str = r"\[<?(?:0x)?[0-9a-f]+>?\]";
 const SRC: &str = r"([a-zA-Z0-9_/.\-]+\.[a-z]+:[0-9]+)";
 const TASK: &str = r"(?s:.){0,100}?";
 const LINES: &str = r"(?:.*\n)+?.*";
-const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:)";
+/// Where a call trace starts. RISC-V kernels before 6.2 print the frames right after the
+/// `status: … badaddr: … cause: …` register line, without a `Call Trace:` line (issue 12:
+/// real 6.1 consoles); later ones print both, and the walk takes them as one opener.
+const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:|status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16})";
 
 fn ip() -> String {
     format!(

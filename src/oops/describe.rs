@@ -218,6 +218,8 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
     let mut raw: Vec<String> = Vec::new();
     let mut walk = Walk { keys: Vec::new(), ok: true };
     let mut stacks_seen = 0;
+    // The previous part matched a line that opens a trace (`{CT}`).
+    let mut opened = false;
     let mut i = 0;
     loop {
         let closes_segment = i == parts.len() || (matches!(parts[i], CompiledPart::Stack) && stacks_seen > 0);
@@ -237,12 +239,16 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
         match &parts[i] {
             CompiledPart::Stack => {
                 stacks_seen += 1;
+                let mut seen_frame = false;
                 while let Some(line) = lines.next_line() {
                     if is_fault_injection(line) {
                         walk.ok = false;
                         break;
                     }
-                    if engine.any_stack_start.is_match(line) {
+                    // A `Call Trace:` after the opener that matched (RISC-V's register line)
+                    // and before any frame is the same trace, not the next one.
+                    let same_opener = opened && !seen_frame && memmem::find(line, b"Call Trace:").is_some();
+                    if !same_opener && engine.any_stack_start.is_match(line) {
                         break;
                     }
                     if let Some(CompiledPart::Re(next)) = parts.get(i + 1) {
@@ -262,6 +268,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                         continue;
                     }
                     if let Some((first, second)) = frame::frame_functions(line) {
+                        seen_frame = true;
                         push_name(&mut raw, first, stack);
                         if let Some(second) = second {
                             push_name(&mut raw, second, stack);
@@ -284,6 +291,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                 }
                 if let Some(caps) = pattern.re.captures(line) {
                     push_captures(&mut raw, &caps, stack);
+                    opened = engine.any_stack_start.is_match(line);
                     break;
                 }
             },

@@ -164,16 +164,21 @@ static BUG_FORMATS: &[Format] = &[
         .no_stack(),
     Format::new("BUG: KCSAN: data-race", "KCSAN: %1").report("BUG: KCSAN: (.*)").no_stack(),
     Format::new("BUG: KCSAN:", "KCSAN: %1").report("BUG: KCSAN: (.*)").no_stack(),
+    // Every KFENCE report carries its own stacks (the access, allocation and free); the
+    // registers and a `Call Trace:` follow only with `no_hash_pointers` (syzbot's VMs), not
+    // on a distribution's kernel (issue 12: real 6.1 consoles), so none is required.
     Format::new("BUG: KFENCE: (use-after-free|out-of-bounds) (read|write) in {FUNC}", "KFENCE: %1 %2 in %4")
         .alts(&["bad-access in %4"])
-        .stack(&parts(&[Re("BUG: KFENCE: [a-z\\- ]+ in {FUNC}"), STACK], &[])),
+        .stack(&parts(&[Re("BUG: KFENCE: [a-z\\- ]+ in {FUNC}"), STACK], &[]))
+        .no_stack(),
     Format::new("BUG: KFENCE: invalid free in {FUNC}", "KFENCE: invalid free in %2")
         .alts(&["invalid-free in %2"])
         .stack(&parts(&[Re("BUG: KFENCE: [a-z\\- ]+ in {FUNC}"), STACK], &[]))
         .no_stack(),
     Format::new("BUG: KFENCE: invalid (read|write) in {FUNC}", "KFENCE: invalid %1 in %3")
         .alts(&["bad-access in %3"])
-        .stack(&parts(&[Re("BUG: KFENCE: [a-z\\- ]+ in {FUNC}"), STACK], &[])),
+        .stack(&parts(&[Re("BUG: KFENCE: [a-z\\- ]+ in {FUNC}"), STACK], &[]))
+        .no_stack(),
     Format::new("BUG: KFENCE: memory corruption in {FUNC}", "KFENCE: memory corruption in %2")
         .stack(&parts(&[Re("BUG: KFENCE: [a-z\\- ]+ in {FUNC}"), STACK], &[]))
         .no_stack(),
@@ -476,7 +481,8 @@ pub static GROUPS: &[Group] = &[
         header: "Unable to handle kernel",
         suppress: &[],
         formats: &[Format::new(
-            "Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)",
+            // arm64's die_kernel_fault() and RISC-V's no_context() messages (issue 12).
+            "Unable to handle kernel (paging request|NULL pointer dereference|access to user memory|write to read-only memory|execute from non-executable memory|execution of user memory)",
             "BUG: unable to handle kernel %1 in %2",
         )
         .alts(&["bad-access in %2"])
@@ -633,6 +639,8 @@ pub const NOT_A_SECOND_REPORT: &[&str] = &[
     "unregister_netdevice: waiting for",
     "PANIC: double fault",
     "Internal error:",
+    // RISC-V's die() banner after `kernel BUG at …` (issue 12: real 6.1 consoles).
+    "Kernel BUG [#",
 ];
 
 /// Whole-log patterns that make a report uninteresting (the crash is an artefact of the

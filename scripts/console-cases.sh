@@ -1,0 +1,131 @@
+#!/bin/bash
+# Turn the captured consoles (corpus/consoles/<arch>/raw/<CRASH>.log, made by
+# scripts/capture-consoles.sh) into annotated corpus cases (issue 12), checked by
+# `kcrash corpus check corpus/consoles` in the test suite:
+#
+#   corpus/consoles/<arch>/cases/<CRASH>.case              the raw console
+#   corpus/consoles/<arch>/cases/<CRASH>.<format>.case     its prefixed twins
+#   corpus/consoles/<arch>/cases/<CRASH>.symbolised.case   decode_stacktrace.sh's output
+#
+# The expected title and type of each crash come from corpus/consoles/expected.tsv, written
+# and reviewed by hand (arch, crash, title, type, flags: `corrupted` and/or `panicked`,
+# alternative titles separated by "; "); a twin expects the
+# raw console's title. Not part of CI; the outputs are committed. Deterministic: the same
+# inputs give the same files (the wall-clock times of the twins start at a fixed date).
+#
+#   scripts/console-cases.sh                    every arch with an expected.tsv row
+#   ARCHS="arm64" scripts/console-cases.sh
+#   SYMBOLISE=0 scripts/console-cases.sh        skip the symbolised twins (no vmlinux here)
+#
+# The symbolised twins need the capture's build tree (vmlinux with DWARF, the source's
+# scripts/decode_stacktrace.sh) in KCRASH_CAPTURE_CACHE (default ~/.cache/kcrash-capture).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+corpus=$root/corpus/consoles
+expected=$corpus/expected.tsv
+cache=${KCRASH_CAPTURE_CACHE:-$HOME/.cache/kcrash-capture}
+src=$cache/src/linux-source-6.1
+symbolise=${SYMBOLISE:-1}
+
+say() { echo "console-cases: $*" >&2; }
+
+# The prefixed twins: the log collectors' formats of issue 12 (console.rs's grammar).
+# Userspace output on the serial console (lines without the kernel's timestamp) is not in
+# the kernel's log buffer, so the dmesg/journal/syslog twins drop it. A twin starts where a
+# bug report's excerpt would, at the end of the boot (`Run /init as init process`): the
+# boot messages before it are in the raw case already.
+FORMATS="journald journald-monotonic journald-iso syslog-rfc3164 syslog-rfc5424 busybox-syslog dmesg-x dmesg-T dmesg-iso caller-after-space"
+
+prefix_twin() { # format < raw > twin
+	awk -v fmt="$1" '
+	function two(n) { return sprintf("%02d", n) }
+	{
+		sub(/\r$/, "")
+		if (!started && index($0, "Run /init as init process") == 0) next
+		started = 1
+		if (!match($0, /^\[ *[0-9]+\.[0-9]+\] /)) next
+		stamp = substr($0, 1, RLENGTH - 1)
+		text = substr($0, RLENGTH + 1)
+		t = stamp; gsub(/[\[\] ]/, "", t)
+		split(t, p, ".")
+		s = p[1] + 0; us = p[2]
+		# Wall clock: Mon 2026-11-30 12:00:00 UTC plus the seconds since boot.
+		hh = two(12 + int(s / 3600)); mm = two(int(s / 60) % 60); ss = two(s % 60)
+		clock = hh ":" mm ":" ss
+		if (fmt == "journald") print "Nov 30 " clock " qemu kernel: " text
+		else if (fmt == "journald-monotonic") print stamp " qemu kernel: " text
+		else if (fmt == "journald-iso") print "2026-11-30T" clock "+0000 qemu kernel: " text
+		else if (fmt == "syslog-rfc3164") print "<4>Nov 30 " clock " qemu kernel: " stamp " " text
+		else if (fmt == "syslog-rfc5424") print "<4>1 2026-11-30T" clock "." us "+00:00 qemu kernel - - - " text
+		else if (fmt == "busybox-syslog") print "Nov 30 " clock " qemu kern.warn kernel: " stamp " " text
+		else if (fmt == "dmesg-x") print "kern  :warn  : " stamp " " text
+		else if (fmt == "dmesg-T") print "[Mon Nov 30 " clock " 2026] " text
+		else if (fmt == "dmesg-iso") print "2026-11-30T" clock "," us "+00:00 " text
+		else if (fmt == "caller-after-space") print stamp " [    T32] " text
+		else { print "unknown format " fmt > "/dev/stderr"; exit 2 }
+	}'
+}
+
+cross_of() { # arch -> the capture's cross-compiler prefix (scripts/capture-consoles.sh)
+	case $1 in
+	x86_64) echo "" ;;
+	arm64) echo aarch64-linux-gnu- ;;
+	arm) echo arm-linux-gnueabihf- ;;
+	i386) echo i686-linux-gnu- ;;
+	ppc64le) echo powerpc64le-linux-gnu- ;;
+	s390x) echo s390x-linux-gnu- ;;
+	riscv64) echo riscv64-linux-gnu- ;;
+	mips64el) echo mips64el-linux-gnuabi64- ;;
+	*) say "unknown arch $1"; exit 1 ;;
+	esac
+}
+
+write_case() { # headers-file log-file out
+	{ cat "$1"; echo; cat "$2"; } >"$3.tmp"
+	mv "$3.tmp" "$3"
+}
+
+[ -f "$expected" ] || { say "no $expected"; exit 1; }
+archs=${ARCHS:-$(awk -F'\t' '!/^#/ && NF { print $1 }' "$expected" | sort -u)}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for arch in $archs; do
+	dir=$corpus/$arch/cases
+	mkdir -p "$dir"
+	rm -f "$dir"/*.case
+	n=0
+	# (Tabs become \x1f: a tab in IFS is whitespace, and runs of it would merge empty fields.)
+	while IFS=$'\x1f' read -r a crash title type flags alts; do
+		[ "$a" = "$arch" ] || continue
+		raw=$corpus/$arch/raw/$crash.log
+		[ -f "$raw" ] || { say "$arch $crash: no $raw"; exit 1; }
+		{
+			echo "TITLE: $title"
+			[ -n "$alts" ] && awk -v s="$alts" 'BEGIN { n = split(s, a, "; "); for (i = 1; i <= n; i++) print "ALT: " a[i] }'
+			[ -n "$type" ] && echo "TYPE: $type"
+			case " $flags " in *" corrupted "*) echo "CORRUPTED: Y" ;; esac
+			case " $flags " in *" panicked "*) echo "PANICKED: Y" ;; esac
+		} >"$tmp/headers"
+		tr -d '\r' <"$raw" >"$tmp/raw"
+		write_case "$tmp/headers" "$tmp/raw" "$dir/$crash.case"
+		n=$((n + 1))
+		# Twins of crashes only: a console without a crash stays without one in any format.
+		[ -n "$title" ] || continue
+		for fmt in $FORMATS; do
+			prefix_twin "$fmt" <"$tmp/raw" >"$tmp/twin"
+			write_case "$tmp/headers" "$tmp/twin" "$dir/$crash.$fmt.case"
+			n=$((n + 1))
+		done
+		vmlinux=$cache/build/$arch/vmlinux
+		if [ "$symbolise" = 1 ] && [ -f "$vmlinux" ]; then
+			# decode_stacktrace.sh finds addr2line/nm/readelf through CROSS_COMPILE.
+			CROSS_COMPILE=$(cross_of "$arch") \
+				bash "$src/scripts/decode_stacktrace.sh" "$vmlinux" "$src" <"$tmp/raw" >"$tmp/sym" 2>"$tmp/sym.err" ||
+				{ say "$arch $crash: decode_stacktrace.sh failed: $(head -c 300 "$tmp/sym.err")"; exit 1; }
+			write_case "$tmp/headers" "$tmp/sym" "$dir/$crash.symbolised.case"
+			n=$((n + 1))
+		fi
+	done < <(grep -v '^#' "$expected" | tr '\t' '\037')
+	say "$arch: $n cases in $dir"
+done
