@@ -50,11 +50,17 @@ pub fn pc(i: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 /// An identifier immediately followed by `.` or `+` (which is not consumed): the part of a
-/// symbol before compiler suffixes (`foo` of `foo.isra.0+0x1/0x2`).
+/// symbol before compiler suffixes (`foo` of `foo.isra.0+0x1/0x2`); or, as the kernel's
+/// `scripts/decode_stacktrace.sh` rewrites `foo+0x1/0x2`, followed by ` (path/file.c:123`.
 fn function(i: &[u8]) -> IResult<&[u8], &[u8]> {
     let (i, name) = take_while1(is_ident)(i)?;
-    let (i, _) = peek(one_of(".+")).parse(i)?;
+    let (i, _) = peek(alt((recognize(one_of(".+")), decoded_location))).parse(i)?;
     Ok((i, name))
+}
+
+/// ` (path/file.c:123`: where decode_stacktrace.sh put the offset of a frame.
+fn decoded_location(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    recognize((tag(" ("), source_location)).parse(i)
 }
 
 /// Leading spaces and up to two `[pc] ` prefixes.
@@ -140,6 +146,28 @@ fn source_location(i: &[u8]) -> IResult<&[u8], (&[u8], u32)> {
     Ok((i, (path, line)))
 }
 
+/// ` (path/a.c:1 path/b.c:2)` as decode_stacktrace.sh writes a frame's location (and its
+/// inlined callers'); a `(discriminator N)` after a location is skipped.
+fn decoded_locations(i: &[u8]) -> IResult<&[u8], Vec<(&[u8], u32)>> {
+    let (mut i, _) = tag(" (")(i)?;
+    let mut out = Vec::new();
+    loop {
+        let (r, loc) = source_location(i)?;
+        out.push(loc);
+        i = r;
+        let discriminator: IResult<&[u8], _> =
+            (tag(" (discriminator "), take_while1(|c: u8| c.is_ascii_digit()), char(')')).parse(i);
+        if let Ok((r, _)) = discriminator {
+            i = r;
+        }
+        match i.first() {
+            Some(b' ') => i = &i[1..],
+            Some(b')') => return Ok((&i[1..], out)),
+            _ => return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char))),
+        }
+    }
+}
+
 /// Parse one stack-frame line (console prefix already removed) into a structured frame:
 /// `[? ][[<pc>] ]func+0x1f/0x40[ path/file.c:123][ [inline]][ [module]]`, a symbolised
 /// inline frame `func path/file.c:123 [inline]`, or an ARM32 unwinder line
@@ -168,6 +196,15 @@ fn located_symbol(rest: &[u8], questionable: bool, inline_ok: bool) -> Option<Fr
         frame.offset = Some(off);
         frame.size = Some(size);
         rest = r;
+    } else if let Ok((_, locations)) = decoded_locations(rest) {
+        // decode_stacktrace.sh: `foo (file.c:12 file.c:34)`, innermost inlined location
+        // first, the function's own last.
+        if let Some(&(path, line)) = locations.last() {
+            frame.file = Some(String::from_utf8_lossy(path).into_owned());
+            frame.line = Some(line);
+        }
+        frame.function = crate::demangle::demangle(name);
+        return Some(frame);
     } else if !inline_ok || !rest.starts_with(b" ") {
         return None;
     }
@@ -262,6 +299,33 @@ mod tests {
             f("[<c0100>] (unwind_backtrace) from [<c0200>] (show_stack+0x10/0x14)"),
             Some(("unwind_backtrace".into(), Some("show_stack".into())))
         );
+    }
+
+    /// Frames as the kernel's scripts/decode_stacktrace.sh writes them (issue 12): the
+    /// offset replaced by the source location, inlined callers' locations in the same
+    /// parentheses, `(discriminator N)` after a location.
+    #[test]
+    fn decode_stacktrace_frames() {
+        assert_eq!(f("show_stack (arch/arm64/kernel/stacktrace.c:167)").unwrap().0, "show_stack");
+        assert_eq!(f("dump_backtrace.part.0 (arch/arm64/kernel/stacktrace.c:160)").unwrap().0, "dump_backtrace");
+        assert_eq!(f(" show_stack (no location)"), None);
+        let fr = parse_frame(b"print_report (mm/kasan/report.c:317 mm/kasan/report.c:420)", false).unwrap();
+        assert_eq!(
+            (fr.function.as_str(), fr.file.as_deref(), fr.line, fr.offset),
+            ("print_report", Some("mm/kasan/report.c"), Some(420), None)
+        );
+        let fr = parse_frame(b"dump_stack_lvl (lib/dump_stack.c:110 (discriminator 4)) ", false).unwrap();
+        assert_eq!((fr.file.as_deref(), fr.line), (Some("lib/dump_stack.c"), Some(110)));
+        assert!(parse_frame(b"foo (bar)", false).is_none());
+        let sym = |s: &str| match parse_ip_frame(s.as_bytes()) {
+            Some(IpFrame::Symbol(f)) => Some(f.function),
+            _ => None,
+        };
+        assert_eq!(
+            sym("RIP: 0010:lkdtm_WARNING (drivers/misc/lkdtm/bugs.c:85 (discriminator 1)) ").as_deref(),
+            Some("lkdtm_WARNING")
+        );
+        assert_eq!(sym("pc : lkdtm_BUG (drivers/misc/lkdtm/bugs.c:78)").as_deref(), Some("lkdtm_BUG"));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use super::gate::Gate;
 use super::lists::{GLOBAL_SKIP, STALL_ANCHORS};
 use super::table::{self, Extractor, Format, Group, Part, GROUPS};
 
-const FUNC: &str = r"([a-zA-Z0-9_]+)(?:\.|\+)";
+/// A function name, before its compiler suffix or offset (`foo.isra.0+0x1/0x2`), or before
+/// the ` (file.c:123` that `scripts/decode_stacktrace.sh` writes instead of the offset.
+const FUNC: &str = r"([a-zA-Z0-9_]+)(?:\.|\+| \([a-zA-Z0-9_/.\-]+:[0-9]+)";
 const PC: &str = r"\[<?(?:0x)?[0-9a-f]+>?\]";
 const SRC: &str = r"([a-zA-Z0-9_/.\-]+\.[a-z]+:[0-9]+)";
 const TASK: &str = r"(?s:.){0,100}?";
