@@ -51,6 +51,9 @@ arch_vars() {
 	local kasan_mem=1024
 	# Soft-lockup threshold is twice this; riscv64 under TCG boots slowly enough to trip 5.
 	wdt=5
+	# RCU stall timeout: s390x under TCG stalls for ~40 s while booting with 10 (its
+	# SOFTLOCKUP then shows as an RCU stall only, so it waits that much longer: stall_wait).
+	rcu_stall=10 stall_wait=0
 	case $1 in
 	arm64) karch=arm64 cross=aarch64-linux-gnu- debarch=arm64 image=arch/arm64/boot/Image target=Image
 		con=ttyAMA0 mem=$kasan_mem qpkg=qemu-system-arm
@@ -68,7 +71,7 @@ arch_vars() {
 		con=hvc0 mem=512 qpkg=qemu-system-ppc
 		qemu=(qemu-system-ppc64 -M pseries -smp 2) ;;
 	s390x) karch=s390 cross=s390x-linux-gnu- debarch=s390x image=arch/s390/boot/bzImage target=bzImage
-		con=ttysclp0 mem=$kasan_mem qpkg=qemu-system-s390x
+		con=ttysclp0 mem=$kasan_mem qpkg=qemu-system-s390x rcu_stall=60 stall_wait=60
 		qemu=(qemu-system-s390x -M s390-ccw-virtio -smp 2) ;;
 	riscv64) karch=riscv cross=riscv64-linux-gnu- debarch=riscv64 image=arch/riscv/boot/Image target=Image
 		con=ttyS0 mem=$kasan_mem qpkg=qemu-system-misc wdt=10
@@ -265,7 +268,7 @@ oops_re='(WARNING:|BUG:|kernel BUG at|Oops|Unable to handle|Internal error|gener
 
 crash_wait() { # seconds init waits for a trigger that does not return
 	case $1 in
-	SOFTLOCKUP | HARDLOCKUP | HUNG_TASK | SPINLOCKUP) echo 35 ;;
+	SOFTLOCKUP | HARDLOCKUP | HUNG_TASK | SPINLOCKUP) echo $((35 + stall_wait)) ;;
 	*) echo 8 ;;
 	esac
 }
@@ -273,7 +276,7 @@ crash_wait() { # seconds init waits for a trigger that does not return
 cmdline_for() { # arch crash
 	local extra=
 	grep -q '^CONFIG_KASAN=y' "$frags/$1.config" || extra=" slub_debug=FZP"
-	echo "console=$con panic=-1 watchdog_thresh=$wdt softlockup_panic=0 rcupdate.rcu_cpu_stall_timeout=10 kfence.sample_interval=10$extra crash=$2 kwait=$(crash_wait "$2")"
+	echo "console=$con panic=-1 watchdog_thresh=$wdt softlockup_panic=0 rcupdate.rcu_cpu_stall_timeout=$rcu_stall kfence.sample_interval=10$extra crash=$2 kwait=$(crash_wait "$2")"
 }
 
 qemu_cmd_for() { # arch crash log -> $cmd array

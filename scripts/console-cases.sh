@@ -35,7 +35,17 @@ say() { echo "console-cases: $*" >&2; }
 # the kernel's log buffer, so the dmesg/journal/syslog twins drop it. A twin starts where a
 # bug report's excerpt would, at the end of the boot (`Run /init as init process`): the
 # boot messages before it are in the raw case already.
-FORMATS="journald journald-monotonic journald-iso syslog-rfc3164 syslog-rfc5424 busybox-syslog dmesg-x dmesg-T dmesg-iso caller-after-space"
+FORMATS="journald journald-monotonic journald-iso syslog-rfc3164 syslog-rfc5424 busybox-syslog dmesg-x dmesg-T dmesg-iso caller-after-space doubled"
+# The `firmware` twin is the console after what firmware prints before Linux on a KernelCI
+# board: the coreboot and Trusted Firmware-A lines quoted in issue 12 from real KernelCI boot
+# logs, then U-Boot's last line; they are not a crash, the console's own crash is the first.
+FIRMWARE_PREAMBLE='WARNING: RO_VPD is uninitialized or empty.
+INFO:    MT8186 bl31_setup
+Starting kernel ...
+'
+# Two more twins print the oops twice: `doubled` (every kernel line twice in a row, as when
+# `dmesg -w` runs on the console) above, and `replayed` (the whole console, then a `dmesg`
+# dump of it), made below; both are one crash.
 
 prefix_twin() { # format < raw > twin
 	awk -v fmt="$1" '
@@ -63,6 +73,8 @@ prefix_twin() { # format < raw > twin
 		else if (fmt == "dmesg-T") print "[Mon Nov 30 " clock " 2026] " text
 		else if (fmt == "dmesg-iso") print "2026-11-30T" clock "," us "+00:00 " text
 		else if (fmt == "caller-after-space") print stamp " [    T32] " text
+		else if (fmt == "doubled") { print stamp " " text; print stamp " " text }
+		else if (fmt == "dmesg") print stamp " " text
 		else { print "unknown format " fmt > "/dev/stderr"; exit 2 }
 	}'
 }
@@ -117,6 +129,12 @@ for arch in $archs; do
 			write_case "$tmp/headers" "$tmp/twin" "$dir/$crash.$fmt.case"
 			n=$((n + 1))
 		done
+		{ printf '%s' "$FIRMWARE_PREAMBLE"; cat "$tmp/raw"; } >"$tmp/twin"
+		write_case "$tmp/headers" "$tmp/twin" "$dir/$crash.firmware.case"
+		n=$((n + 1))
+		{ cat "$tmp/raw"; prefix_twin dmesg <"$tmp/raw"; } >"$tmp/twin"
+		write_case "$tmp/headers" "$tmp/twin" "$dir/$crash.replayed.case"
+		n=$((n + 1))
 		vmlinux=$cache/build/$arch/vmlinux
 		if [ "$symbolise" = 1 ] && [ -f "$vmlinux" ]; then
 			# decode_stacktrace.sh finds addr2line/nm/readelf through CROSS_COMPILE.

@@ -243,7 +243,8 @@ pub enum IpFrame {
 
 /// The register the line is about, then the location: x86 `RIP: 0010:…` / `IP: [<pc>] …`,
 /// arm64 `pc : …` / `lr : …`, arm `PC is at …` / `LR is at …`, PowerPC `NIP [pc] …` /
-/// `LR [pc] …`, RISC-V `epc : …` / `ra : …`, PowerPC `--- interrupt: 700 at …`.
+/// `LR [pc] …`, RISC-V `epc : …` / `ra : …`, PowerPC `--- interrupt: 700 at …`, s390
+/// `Krnl PSW : <mask> <address> (…)`.
 fn ip_register(i: &[u8]) -> IResult<&[u8], &[u8]> {
     let (i, _) = spaces(i)?;
     alt((
@@ -258,6 +259,7 @@ fn ip_register(i: &[u8]) -> IResult<&[u8], &[u8]> {
         tag("NIP "),
         tag("LR "),
         recognize((tag("--- interrupt: "), take_while1(|c: u8| c.is_ascii_digit()), tag(" at "))),
+        recognize((tag("Krnl PSW : "), take_while1(is_lower_hex), char(' '), take_while1(is_lower_hex), tag(" ("))),
     ))
     .parse(i)
 }
@@ -326,6 +328,10 @@ mod tests {
             Some("lkdtm_WARNING")
         );
         assert_eq!(sym("pc : lkdtm_BUG (drivers/misc/lkdtm/bugs.c:78)").as_deref(), Some("lkdtm_BUG"));
+        assert_eq!(
+            sym("Krnl PSW : 0704e00180000000 00000000004f325c (lkdtm_BUG+0x4/0x8)").as_deref(),
+            Some("lkdtm_BUG")
+        );
     }
 
     #[test]

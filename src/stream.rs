@@ -23,9 +23,10 @@ use std::sync::LazyLock;
 
 use crate::console::{timestamp_secs, Context, ContextKey, Line};
 use crate::oops::compiled::ENGINE;
+use crate::oops::extract::is_echo;
 use crate::oops::extract::{groups_of, PreviousLine, ReportBuilder};
 use crate::oops::scan::{self, Marks};
-use crate::oops::{finalize, LogFacts};
+use crate::oops::{finalize_with_origin, LogFacts, FIRMWARE_REPORTS, LINUX_BANNER};
 use crate::report::Report;
 
 /// Bounds that keep a stream's memory and work linear whatever the input.
@@ -83,6 +84,11 @@ struct Open {
     tail_left: Option<usize>,
     /// Set once closed; emitted when every earlier report is done too.
     done: Option<Report>,
+    /// Started before the kernel's banner was seen.
+    before_banner: bool,
+    /// Closed, and looks like firmware output ([`Origin::firmware_like`]) printed before the
+    /// banner: held back until the banner comes (dropped) or the input ends (emitted).
+    firmware: bool,
 }
 
 /// A line held back until the next one is seen (a console replay of it cancels its oops).
@@ -111,7 +117,18 @@ pub struct CrashStream {
     /// End of the line being processed (reports closed now have seen the log up to here).
     processed_to: usize,
     hung_up: bool,
+    /// Hashes of the timestamped oops lines that started reports (bounded: the oldest go
+    /// first, in `started_order`).
+    started: std::collections::HashSet<u64>,
+    started_order: VecDeque<u64>,
+    /// The kernel's `Linux version` banner was seen.
+    banner_seen: bool,
+    /// The input ended: nothing is held back any more.
+    finishing: bool,
 }
+
+/// How many started oops lines [`CrashStream::printed_again`] remembers.
+const STARTED_REMEMBERED: usize = 4096;
 
 impl Default for CrashStream {
     fn default() -> Self {
@@ -133,7 +150,33 @@ impl CrashStream {
             suppressed_from: usize::MAX,
             processed_to: 0,
             hung_up: false,
+            started: std::collections::HashSet::new(),
+            started_order: VecDeque::new(),
+            banner_seen: false,
+            finishing: false,
         }
+    }
+
+    /// Whether this oops line, kernel timestamp included, already started a report since
+    /// the kernel booted: the same oops printed a second time (the console, then a `dmesg`
+    /// dump of the same buffer) is one crash (issue 12). Remembers the line when it is new.
+    fn printed_again(&mut self, line: &Line<'_>) -> bool {
+        if timestamp_secs(line.raw).is_none() {
+            return false; // without a timestamp, equal lines may be two crashes
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(line.raw, &mut h);
+        let key = std::hash::Hasher::finish(&h);
+        if !self.started.insert(key) {
+            return true;
+        }
+        self.started_order.push_back(key);
+        if self.started_order.len() > STARTED_REMEMBERED {
+            if let Some(old) = self.started_order.pop_front() {
+                self.started.remove(&old);
+            }
+        }
+        false
     }
 
     /// Feed bytes of the console (any chunking). Completed reports are passed to `emit`.
@@ -258,6 +301,7 @@ impl CrashStream {
         if let Some(p) = self.pending.take() {
             self.process(&p, false, emit);
         }
+        self.finishing = true;
         self.close_all(emit);
     }
 
@@ -284,6 +328,14 @@ impl CrashStream {
         if marks & scan::GCE_HANGUP != 0 {
             self.hung_up = true;
         }
+        if marks & scan::NEW_BOOT != 0 && !self.banner_seen {
+            let line = Line::detached(raw, p.pos, p.next, marks & scan::LOGIN != 0);
+            if line.text.starts_with(LINUX_BANNER) {
+                self.banner_seen = true;
+                // What was held back as firmware output before the kernel booted goes now.
+                self.emit_done(emit);
+            }
+        }
         let any_open = self.open.iter().any(|o| o.done.is_none());
         if groups == 0 && !any_open {
             return; // nothing reads this line but the prefix of a later report
@@ -291,12 +343,18 @@ impl CrashStream {
         let line = Line::detached(raw, p.pos, p.next, marks & scan::LOGIN != 0);
         let new_boot = marks & scan::NEW_BOOT != 0 && line.text.starts_with(b"Linux version ");
         if new_boot || marks & scan::REBOOT != 0 {
-            // A new kernel: whatever the old one was printing is over.
+            // A new kernel: whatever the old one was printing is over, and its oops lines
+            // are not printed again by the new one.
             for i in 0..self.open.len() {
                 self.close(i);
             }
+            self.started.clear();
+            self.started_order.clear();
         }
-        let starts_crash = groups != 0 && !self.continues_open_report(&line, marks);
+        let starts_crash = groups != 0
+            && !is_echo(self.previous.view(), &line)
+            && !self.continues_open_report(&line, marks)
+            && !self.printed_again(&line);
         let end_of_life = marks & scan::END_OF_LIFE != 0;
         if end_of_life {
             self.open.iter_mut().for_each(|o| o.sealed = true);
@@ -375,6 +433,8 @@ impl CrashStream {
             age: 0,
             tail_left: None,
             done: None,
+            before_banner: !self.banner_seen,
+            firmware: false,
         });
     }
 
@@ -426,8 +486,9 @@ impl CrashStream {
         let raw = std::mem::take(&mut o.raw);
         let end = builder.end_pos.saturating_sub(builder.start).min(raw.len());
         let facts = LogFacts { suppressed, panicked: o.panicked, hung_up };
-        let mut rep = finalize(builder, &raw[..end], facts);
+        let (mut rep, origin) = finalize_with_origin(builder, &raw[..end], facts);
         rep.truncated |= o.truncated;
+        o.firmware = o.before_banner && origin.firmware_like();
         o.done = Some(rep);
     }
 
@@ -437,9 +498,18 @@ impl CrashStream {
     }
 
     fn emit_done(&mut self, emit: &mut impl FnMut(Report)) {
-        while self.open.front().is_some_and(|o| o.done.is_some()) {
+        while let Some(front) = self.open.front() {
+            if front.done.is_none() {
+                break;
+            }
+            if front.firmware && !self.banner_seen && !self.finishing && self.open.len() <= FIRMWARE_REPORTS {
+                break; // firmware output, unless the kernel never says it booted
+            }
+            let firmware = front.firmware && self.banner_seen;
             if let Some(rep) = self.open.pop_front().and_then(|o| o.done) {
-                emit(rep);
+                if !firmware {
+                    emit(rep);
+                }
             }
         }
     }

@@ -50,3 +50,29 @@ fn twins_share_their_raw_consoles_title() {
     }
     assert!(twins > 0, "no twins in corpus/consoles");
 }
+
+/// The same oops printed twice is one crash for `--all`, `dedup` and the store, and what
+/// firmware prints before the kernel's banner is none (issue 12): a `replayed` twin (the
+/// console, then a `dmesg` dump of it), a `doubled` one (every kernel line twice in a row) and
+/// a `firmware` one (coreboot and Trusted Firmware lines first) have their raw console's
+/// crashes, with the same titles.
+#[test]
+fn printed_twice_or_after_firmware_same_crashes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/consoles");
+    let mut logs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for case in corpus::load(&root).expect("corpus/consoles has cases") {
+        if let CaseKind::Report(r) = case.kind {
+            logs.insert(case.name.trim_end_matches(".case").to_string(), r.log);
+        }
+    }
+    let titles = |log: &[u8]| kcrash::parse_all(log).into_iter().map(|r| r.title).collect::<Vec<_>>();
+    let mut checked = 0;
+    for (name, log) in &logs {
+        for twin in ["replayed", "doubled", "firmware"] {
+            let Some(printed_twice) = logs.get(&format!("{name}.{twin}")) else { continue };
+            assert_eq!(titles(printed_twice), titles(log), "{name}.{twin}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no replayed, doubled or firmware twins in corpus/consoles");
+}

@@ -21,9 +21,11 @@ const LINES: &str = r"(?:.*\n)+?.*";
 /// real 6.1 consoles); later ones print both, and the walk takes them as one opener.
 const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:|status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16})";
 
+/// An instruction-pointer line. s390's is `Krnl PSW : <mask> <address> (func+0x1/0x2)`
+/// (issue 12: real 6.1 consoles).
 fn ip() -> String {
     format!(
-        r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{PC} +){{0,2}}{FUNC}|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?{PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\)))"
+        r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{PC} +){{0,2}}{FUNC}|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?{PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]{{16}} [0-9a-f]{{16}} \({FUNC})"
     )
 }
 
@@ -301,7 +303,7 @@ mod tests {
         let e = &*ENGINE;
         assert_eq!(e.groups.len(), 29);
         let formats: usize = e.groups.iter().map(|g| (0..g.format_count()).map(|k| g.format(k)).count()).sum();
-        assert_eq!(formats, 119);
+        assert_eq!(formats, 120);
     }
 
     #[test]

@@ -218,7 +218,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
     let mut raw: Vec<String> = Vec::new();
     let mut walk = Walk { keys: Vec::new(), ok: true };
     let mut stacks_seen = 0;
-    // The previous part matched a line that opens a trace (`{CT}`).
+    // The previous part matched its line (an IP line, a trace opener).
     let mut opened = false;
     let mut i = 0;
     loop {
@@ -245,8 +245,9 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                         walk.ok = false;
                         break;
                     }
-                    // A `Call Trace:` after the opener that matched (RISC-V's register line)
-                    // and before any frame is the same trace, not the next one.
+                    // A `Call Trace:` after the line the previous part matched (RISC-V's
+                    // register line, s390's PSW line) and before any frame is the trace of
+                    // that line, not the next one.
                     let same_opener = opened && !seen_frame && memmem::find(line, b"Call Trace:").is_some();
                     if !same_opener && engine.any_stack_start.is_match(line) {
                         break;
@@ -291,7 +292,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                 }
                 if let Some(caps) = pattern.re.captures(line) {
                     push_captures(&mut raw, &caps, stack);
-                    opened = engine.any_stack_start.is_match(line);
+                    opened = true;
                     break;
                 }
             },

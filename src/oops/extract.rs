@@ -92,17 +92,19 @@ const MAX_REPORT_TEXT: usize = 1 << 20;
 pub struct Previous<'a> {
     pub context: Context<'a>,
     pub text: &'a [u8],
+    pub raw: &'a [u8],
 }
 
 /// [`Previous`] kept across the blocks of a stream (an owned copy).
 pub struct PreviousLine {
     pub context: ContextKey,
     pub text: Vec<u8>,
+    pub raw: Vec<u8>,
 }
 
 impl PreviousLine {
     pub fn view(&self) -> Previous<'_> {
-        Previous { context: self.context.as_context(), text: &self.text }
+        Previous { context: self.context.as_context(), text: &self.text, raw: &self.raw }
     }
 
     pub fn set(&mut self, line: &Line<'_>) {
@@ -111,12 +113,14 @@ impl PreviousLine {
         }
         self.text.clear();
         self.text.extend_from_slice(line.text);
+        self.raw.clear();
+        self.raw.extend_from_slice(line.raw);
     }
 }
 
 impl Default for PreviousLine {
     fn default() -> Self {
-        PreviousLine { context: ContextKey::None, text: Vec::new() }
+        PreviousLine { context: ContextKey::None, text: Vec::new(), raw: Vec::new() }
     }
 }
 
@@ -145,6 +149,8 @@ pub struct ReportBuilder {
     min_lines: usize,
     cpu_backtrace: bool,
     skip_rest: bool,
+    /// The oops line came twice in a row ([`is_echo`]): so does every line of the report.
+    doubled: bool,
 }
 
 impl ReportBuilder {
@@ -165,6 +171,7 @@ impl ReportBuilder {
             min_lines,
             cpu_backtrace: false,
             skip_rest: false,
+            doubled: false,
         };
         builder.append(oops_line);
         builder
@@ -187,6 +194,7 @@ impl ReportBuilder {
             min_lines: 0,
             cpu_backtrace: false,
             skip_rest: false,
+            doubled: false,
         }
     }
 
@@ -217,6 +225,18 @@ impl ReportBuilder {
     /// matching oops groups, with replay-truncated lines cleared; `previous` is the line
     /// before it.
     pub fn feed(&mut self, line: &Line<'_>, marks: Marks, groups: u32, previous: Previous<'_>) {
+        if is_echo(previous, line) {
+            // The oops line's own echo means the whole report is printed twice, line by
+            // line: every echo is dropped (elsewhere two equal lines may be two frames).
+            if groups != 0 {
+                self.doubled |= self.text_lines == 1;
+                self.end_pos = line.next;
+                return;
+            }
+            if self.doubled {
+                return;
+            }
+        }
         if groups != 0 {
             self.end_pos = line.next;
             if !self.second_seen && Self::is_second_report(line, marks, previous) {
@@ -256,7 +276,7 @@ pub fn find_report(log: &[u8], oops: &Oops<'_>) -> ReportBuilder {
     let mut builder = ReportBuilder::new(&first, scan::line_marks(first.raw), oops.group, prefix);
     // The report is at most the rest of the log: one allocation instead of a doubling series.
     builder.report.reserve(rest.len().min(MAX_REPORT_TEXT + MAX_LINE_TEXT));
-    let mut previous = Previous { context: first.context, text: first.text };
+    let mut previous = Previous { context: first.context, text: first.text, raw: first.raw };
     scan::marked_lines(rest, |start, end, marks| {
         if start == 0 {
             return; // the oops line
@@ -267,9 +287,16 @@ pub fn find_report(log: &[u8], oops: &Oops<'_>) -> ReportBuilder {
             groups = 0;
         }
         builder.feed(&line, marks, groups, previous);
-        previous = Previous { context: line.context, text: line.text };
+        previous = Previous { context: line.context, text: line.text, raw: line.raw };
     });
     builder
+}
+
+/// An oops line printed twice in a row with the same kernel timestamp: the console and a
+/// second log reader (`dmesg -w`, a journal forwarded to the console) interleaved, line by
+/// line (issue 12). The second copy is neither a second report nor report text.
+pub fn is_echo(previous: Previous<'_>, line: &Line<'_>) -> bool {
+    !line.raw.is_empty() && line.raw == previous.raw && crate::console::timestamp_secs(line.raw).is_some()
 }
 
 /// A symbolised report repeats a line once per inlined function:

@@ -39,8 +39,6 @@ pub struct LogFacts {
 /// Parse the first crash at or after `min_pos`.
 pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
     let sub = log.get(min_pos..)?;
-    let oops = extract::find_first_oops(sub)?;
-    let builder = extract::find_report(sub, &oops);
     // One literal scan of the log tells which of these can be there at all.
     let possible = ENGINE.log_facts.possible(log);
     let n = table::SUPPRESSIONS.len();
@@ -49,28 +47,85 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
         panicked: possible & (1 << n) != 0 && (min_pos == 0 || memmem::find(sub, KERNEL_PANIC).is_some()),
         hung_up: possible & (1 << (n + 1)) != 0,
     };
-    let raw = &sub[builder.start..builder.end_pos];
-    let mut rep = finalize(builder, raw, facts);
-    rep.start_pos += min_pos;
-    rep.end_pos += min_pos;
-    rep.skip_pos += min_pos;
-    Some(rep)
+    let mut from = 0;
+    for round in 0.. {
+        let rest = &sub[from..];
+        let oops = extract::find_first_oops(rest)?;
+        let builder = extract::find_report(rest, &oops);
+        let raw = &rest[builder.start..builder.end_pos];
+        let line_end = oops.line_end;
+        let (mut rep, origin) = finalize_with_origin(builder, raw, facts);
+        // Firmware printing before the kernel's banner (a bounded number of times: each
+        // look costs a report).
+        if origin.firmware_like() && round < FIRMWARE_REPORTS && banner_follows(&rest[line_end..]) {
+            from += line_end;
+            continue;
+        }
+        let shift = min_pos + from;
+        rep.start_pos += shift;
+        rep.end_pos += shift;
+        rep.skip_pos += shift;
+        return Some(rep);
+    }
+    None
+}
+
+/// Reports that may be taken for firmware output before the first kernel report is
+/// believed (the stream holds back as many).
+pub const FIRMWARE_REPORTS: usize = 16;
+
+/// The kernel's first line, `Linux version …`, comes later in `log`.
+fn banner_follows(log: &[u8]) -> bool {
+    memmem::find_iter(log, LINUX_BANNER).any(|i| {
+        let start = memchr::memrchr(b'\n', &log[..i]).map_or(0, |p| p + 1);
+        crate::console::Line::new(log, start, i + LINUX_BANNER.len()).text.starts_with(LINUX_BANNER)
+    })
+}
+
+pub const LINUX_BANNER: &[u8] = b"Linux version ";
+
+/// What [`finalize`] learnt about where a report came from.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Origin {
+    /// No format of the oops line's group matched: the title is the oops line itself.
+    pub no_format: bool,
+    /// The oops line has the kernel's timestamp.
+    pub timestamped: bool,
+}
+
+impl Origin {
+    /// Firmware and bootloaders print `WARNING:`, `INFO:`, `ERROR:` lines too (coreboot's
+    /// `WARNING: RO_VPD is uninitialized or empty.`, Trusted Firmware's `INFO:    BL31: …`),
+    /// before the kernel's banner: such a line matches no kernel format and has no kernel
+    /// timestamp (issue 12). Whether it came before the banner is the caller's to know.
+    pub fn firmware_like(&self) -> bool {
+        self.no_format && !self.timestamped
+    }
 }
 
 /// Title, corruption and the rest of the report from a cut-out report. `raw` holds the raw
 /// log bytes from the oops line on (at least the oops line), for the rare report whose
 /// header does not survive prefix stripping.
 pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) -> Report {
+    finalize_with_origin(builder, raw, facts).0
+}
+
+/// [`finalize`], and where the report seems to come from.
+pub fn finalize_with_origin(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) -> (Report, Origin) {
     let group = &ENGINE.groups[builder.group];
+    let oops_line = &raw[..(builder.line_end - builder.start).min(raw.len())];
+    let timestamped = crate::console::timestamp_secs(oops_line).is_some();
     let extract::ReportBuilder {
         mut report, report_end, mut prefix, start, line_end, end_pos, context, truncated, ..
     } = builder;
     let mut described = describe::describe(&report[..report_end], group);
+    let mut no_format = described.format.is_none();
     if described.title.is_empty() {
         // The header is not in the stripped text: describe the raw lines instead.
         prefix.clear();
         report = raw[..raw.len().min(1 << 20)].to_vec();
         described = describe::describe(&report, group);
+        no_format = described.format.is_none();
         if described.title.is_empty() {
             let oops_line = &raw[..(line_end - start).min(raw.len())];
             described.title = oops_line.to_vec();
@@ -116,5 +171,5 @@ pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) ->
     metadata::fill(&mut rep, &text);
     rep.guilty_file = crate::guilty::guilty_file(&rep.title, &text[prefix_len..]);
     rep.report = text;
-    rep
+    (rep, Origin { no_format, timestamped })
 }

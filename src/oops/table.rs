@@ -366,7 +366,9 @@ static INFO_FORMATS: &[Format] = &[
     .alts(&["stall in %1"])
     .stack(&Stack {
         parts: &[Re("apic_timer_interrupt"), IP, STACK],
-        parts2: &[Re("apic_timer_interrupt|Exception stack|el1h_64_irq"), STACK],
+        // Where the interrupted code's trace starts: x86, arm64, and s390's PSW line
+        // (issue 12: real 6.1 consoles).
+        parts2: &[Re("apic_timer_interrupt|Exception stack|el1h_64_irq|Krnl PSW : "), STACK],
         skip: &["apic_timer_interrupt", "rcu"],
         extractor: Extractor::Stall,
     }),
@@ -486,6 +488,14 @@ pub static GROUPS: &[Group] = &[
             "BUG: unable to handle kernel %1 in %2",
         )
         .alts(&["bad-access in %2"])
+        .stack(&parts(IP_CT_STACK, &[])),
+        // s390's do_no_context() for a kernel-space address; a user-space one is its
+        // `paging request in virtual user address space`, above (issue 12).
+        Format::new(
+            "Unable to handle kernel pointer dereference in virtual kernel address space",
+            "BUG: unable to handle kernel paging request in %1",
+        )
+        .alts(&["bad-access in %1"])
         .stack(&parts(IP_CT_STACK, &[]))],
     },
     Group {
