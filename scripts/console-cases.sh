@@ -47,11 +47,19 @@ Starting kernel ...
 # `dmesg -w` runs on the console) above, and `replayed` (the whole console, then a `dmesg`
 # dump of it), made below; both are one crash.
 
-prefix_twin() { # format < raw > twin
+prefix_twin() { # format raw > twin
+	# The twin starts at `Run /init`, unless an oops-looking line comes before it (a crash
+	# while booting): then at the start.
 	awk -v fmt="$1" '
 	function two(n) { return sprintf("%02d", n) }
+	NR == FNR {
+		if (!seen_init && $0 ~ /(WARNING:|BUG:|INFO:|Oops|Unable to handle|Kernel panic|Internal error)/) boot_crash = 1
+		if (index($0, "Run /init as init process")) seen_init = 1
+		next
+	}
 	{
 		sub(/\r$/, "")
+		if (boot_crash) started = 1
 		if (!started && index($0, "Run /init as init process") == 0) next
 		started = 1
 		if (!match($0, /^\[ *[0-9]+\.[0-9]+\] /)) next
@@ -76,7 +84,7 @@ prefix_twin() { # format < raw > twin
 		else if (fmt == "doubled") { print stamp " " text; print stamp " " text }
 		else if (fmt == "dmesg") print stamp " " text
 		else { print "unknown format " fmt > "/dev/stderr"; exit 2 }
-	}'
+	}' "$2" "$2"
 }
 
 cross_of() { # arch -> the capture's cross-compiler prefix (scripts/capture-consoles.sh)
@@ -125,14 +133,14 @@ for arch in $archs; do
 		# Twins of crashes only: a console without a crash stays without one in any format.
 		[ -n "$title" ] || continue
 		for fmt in $FORMATS; do
-			prefix_twin "$fmt" <"$tmp/raw" >"$tmp/twin"
+			prefix_twin "$fmt" "$tmp/raw" >"$tmp/twin"
 			write_case "$tmp/headers" "$tmp/twin" "$dir/$crash.$fmt.case"
 			n=$((n + 1))
 		done
 		{ printf '%s' "$FIRMWARE_PREAMBLE"; cat "$tmp/raw"; } >"$tmp/twin"
 		write_case "$tmp/headers" "$tmp/twin" "$dir/$crash.firmware.case"
 		n=$((n + 1))
-		{ cat "$tmp/raw"; prefix_twin dmesg <"$tmp/raw"; } >"$tmp/twin"
+		{ cat "$tmp/raw"; prefix_twin dmesg "$tmp/raw"; } >"$tmp/twin"
 		write_case "$tmp/headers" "$tmp/twin" "$dir/$crash.replayed.case"
 		n=$((n + 1))
 		vmlinux=$cache/build/$arch/vmlinux
