@@ -157,9 +157,10 @@ impl CrashStream {
         }
     }
 
-    /// Whether this oops line, kernel timestamp included, already started a report since
-    /// the kernel booted: the same oops printed a second time (the console, then a `dmesg`
-    /// dump of the same buffer) is one crash (issue 12). Remembers the line when it is new.
+    /// Whether this oops line, kernel timestamp included, already started a report: the
+    /// same oops printed a second time (the console, then a `dmesg` dump of the same
+    /// buffer) is one crash (issue 12); two boots do not print the same line at the same
+    /// microsecond. Remembers the line when it is new.
     fn printed_again(&mut self, line: &Line<'_>) -> bool {
         if timestamp_secs(line.raw).is_none() {
             return false; // without a timestamp, equal lines may be two crashes
@@ -343,13 +344,11 @@ impl CrashStream {
         let line = Line::detached(raw, p.pos, p.next, marks & scan::LOGIN != 0);
         let new_boot = marks & scan::NEW_BOOT != 0 && line.text.starts_with(b"Linux version ");
         if new_boot || marks & scan::REBOOT != 0 {
-            // A new kernel: whatever the old one was printing is over, and its oops lines
-            // are not printed again by the new one.
+            // A new kernel: whatever the old one was printing is over. (The oops lines seen
+            // are kept: a `dmesg` dump of the whole buffer prints the banner again too.)
             for i in 0..self.open.len() {
                 self.close(i);
             }
-            self.started.clear();
-            self.started_order.clear();
         }
         let starts_crash = groups != 0
             && !is_echo(self.previous.view(), &line)
