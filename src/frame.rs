@@ -63,9 +63,12 @@ fn decoded_location(i: &[u8]) -> IResult<&[u8], &[u8]> {
     recognize((tag(" ("), source_location)).parse(i)
 }
 
-/// Leading spaces and up to two `[pc] ` prefixes.
+/// Leading spaces and up to two `[pc] ` prefixes. s390 prints the frame of its return-address
+/// register in parentheses, `([<0000000000352d2a>] d_add+0x18a/0x2f0)`: a frame like the others
+/// (decode_stacktrace.sh drops the parentheses; issue 12).
 fn frame_lead(i: &[u8]) -> IResult<&[u8], ()> {
     let (i, _) = spaces(i)?;
+    let (i, _) = opt((char('('), peek(pc))).parse(i)?;
     // Two optional prefixes by hand: `many_m_n` would collect them into a Vec.
     let (i, _) = opt((pc, char(' '))).parse(i)?;
     let (i, _) = opt((pc, char(' '))).parse(i)?;
@@ -259,7 +262,13 @@ fn ip_register(i: &[u8]) -> IResult<&[u8], &[u8]> {
         tag("NIP "),
         tag("LR "),
         recognize((tag("--- interrupt: "), take_while1(|c: u8| c.is_ascii_digit()), tag(" at "))),
-        recognize((tag("Krnl PSW : "), take_while1(is_lower_hex), char(' '), take_while1(is_lower_hex), tag(" ("))),
+        recognize((
+            tag("Krnl PSW : "),
+            take_while1(is_lower_hex),
+            char(' '),
+            take_while1(is_lower_hex),
+            alt((tag(" ("), tag(" "))),
+        )),
     ))
     .parse(i)
 }
@@ -292,6 +301,7 @@ mod tests {
         assert_eq!(f(" [<ffffffff8123>] foo+0x1/0x2").unwrap().0, "foo");
         assert_eq!(f("[c000] [c001] foo+0x1/0x2").unwrap().0, "foo");
         assert_eq!(f(" foo.cold+0x1/0x2").unwrap().0, "foo");
+        assert_eq!(f("([<0000000000352d2a>] d_add+0x18a/0x2f0)").unwrap().0, "d_add");
         assert_eq!(f(" foo net/x.c:12 [inline]"), None);
         assert_eq!(f(" ? foo+0x1/0x2"), None);
         assert_eq!(f("RIP: 0010:foo+0x1/0x2"), None);

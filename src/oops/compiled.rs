@@ -22,10 +22,10 @@ const LINES: &str = r"(?:.*\n)+?.*";
 const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:|status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16})";
 
 /// An instruction-pointer line. s390's is `Krnl PSW : <mask> <address> (func+0x1/0x2)`
-/// (issue 12: real 6.1 consoles).
+/// (issue 12: real 6.1 consoles; decode_stacktrace.sh drops the parentheses).
 fn ip() -> String {
     format!(
-        r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{PC} +){{0,2}}{FUNC}|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?{PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]{{16}} [0-9a-f]{{16}} \({FUNC})"
+        r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{PC} +){{0,2}}{FUNC}|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?{PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]{{16}} [0-9a-f]{{16}} \(?{FUNC})"
     )
 }
 
