@@ -11,7 +11,7 @@ use super::table::{self, Extractor, Format, Group, Part, GROUPS};
 
 /// A function name, before its compiler suffix or offset (`foo.isra.0+0x1/0x2`), or before
 /// the ` (file.c:123` that `scripts/decode_stacktrace.sh` writes instead of the offset.
-const FUNC: &str = r"([a-zA-Z0-9_]+)(?:\.|\+| \([a-zA-Z0-9_/.\-]+:[0-9]+)";
+const FUNC: &str = r"([a-zA-Z0-9_]+)(?:\.|\+| \()";
 const PC: &str = r"\[<?(?:0x)?[0-9a-f]+>?\]";
 const SRC: &str = r"([a-zA-Z0-9_/.\-]+\.[a-z]+:[0-9]+)";
 const TASK: &str = r"(?s:.){0,100}?";
@@ -19,13 +19,13 @@ const LINES: &str = r"(?:.*\n)+?.*";
 /// Where a call trace starts. RISC-V kernels before 6.2 print the frames right after the
 /// `status: … badaddr: … cause: …` register line, without a `Call Trace:` line (issue 12:
 /// real 6.1 consoles); later ones print both, and the walk takes them as one opener.
-const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:|status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16})";
+const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:|status: [0-9a-f]+ badaddr: [0-9a-f]+ cause: [0-9a-f]+)";
 
 /// An instruction-pointer line. s390's is `Krnl PSW : <mask> <address> (func+0x1/0x2)`
 /// (issue 12: real 6.1 consoles; decode_stacktrace.sh drops the parentheses).
 fn ip() -> String {
     format!(
-        r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{PC} +){{0,2}}{FUNC}|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?{PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]{{16}} [0-9a-f]{{16}} \(?{FUNC})"
+        r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{PC} +){{0,2}}{FUNC}|(?:[0-9]+:)?0x[0-9a-f]+|(?:[0-9]+:)?{PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \(?{FUNC})"
     )
 }
 
