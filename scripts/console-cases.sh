@@ -35,7 +35,9 @@ say() { echo "console-cases: $*" >&2; }
 # the kernel's log buffer, so the dmesg/journal/syslog twins drop it. A twin starts where a
 # bug report's excerpt would, at the end of the boot (`Run /init as init process`): the
 # boot messages before it are in the raw case already.
-FORMATS="journald journald-monotonic journald-iso syslog-rfc3164 syslog-rfc5424 busybox-syslog dmesg-x dmesg-T dmesg-iso caller-after-space doubled"
+FORMATS="journald journald-monotonic journald-iso syslog-rfc3164 syslog-rfc5424 busybox-syslog dmesg-x dmesg-T dmesg-iso caller-after-space doubled mixed"
+# `mixed` changes format every line (a bug report pasting journal and dmesg excerpts: the
+# grammar reads each line on its own).
 # The `firmware` twin is the console after what firmware prints before Linux on a KernelCI
 # board: the coreboot and Trusted Firmware-A lines quoted in issue 12 from real KernelCI boot
 # logs, then U-Boot's last line; they are not a crash, the console's own crash is the first.
@@ -71,18 +73,23 @@ prefix_twin() { # format raw > twin
 		# Wall clock: Mon 2026-11-30 12:00:00 UTC plus the seconds since boot.
 		hh = two(12 + int(s / 3600)); mm = two(int(s / 60) % 60); ss = two(s % 60)
 		clock = hh ":" mm ":" ss
-		if (fmt == "journald") print "Nov 30 " clock " qemu kernel: " text
-		else if (fmt == "journald-monotonic") print stamp " qemu kernel: " text
-		else if (fmt == "journald-iso") print "2026-11-30T" clock "+0000 qemu kernel: " text
-		else if (fmt == "syslog-rfc3164") print "<4>Nov 30 " clock " qemu kernel: " stamp " " text
-		else if (fmt == "syslog-rfc5424") print "<4>1 2026-11-30T" clock "." us "+00:00 qemu kernel - - - " text
-		else if (fmt == "busybox-syslog") print "Nov 30 " clock " qemu kern.warn kernel: " stamp " " text
-		else if (fmt == "dmesg-x") print "kern  :warn  : " stamp " " text
-		else if (fmt == "dmesg-T") print "[Mon Nov 30 " clock " 2026] " text
-		else if (fmt == "dmesg-iso") print "2026-11-30T" clock "," us "+00:00 " text
-		else if (fmt == "caller-after-space") print stamp " [    T32] " text
-		else if (fmt == "doubled") { print stamp " " text; print stamp " " text }
-		else if (fmt == "dmesg") print stamp " " text
+		f = fmt
+		if (fmt == "mixed") {
+			split("journald syslog-rfc3164 dmesg-x dmesg-T dmesg-iso journald-iso busybox-syslog syslog-rfc5424", rot, " ")
+			f = rot[NR % 8 + 1]
+		}
+		if (f == "journald") print "Nov 30 " clock " qemu kernel: " text
+		else if (f == "journald-monotonic") print stamp " qemu kernel: " text
+		else if (f == "journald-iso") print "2026-11-30T" clock "+0000 qemu kernel: " text
+		else if (f == "syslog-rfc3164") print "<4>Nov 30 " clock " qemu kernel: " stamp " " text
+		else if (f == "syslog-rfc5424") print "<4>1 2026-11-30T" clock "." us "+00:00 qemu kernel - - - " text
+		else if (f == "busybox-syslog") print "Nov 30 " clock " qemu kern.warn kernel: " stamp " " text
+		else if (f == "dmesg-x") print "kern  :warn  : " stamp " " text
+		else if (f == "dmesg-T") print "[Mon Nov 30 " clock " 2026] " text
+		else if (f == "dmesg-iso") print "2026-11-30T" clock "," us "+00:00 " text
+		else if (f == "caller-after-space") print stamp " [    T32] " text
+		else if (f == "doubled") { print stamp " " text; print stamp " " text }
+		else if (f == "dmesg") print stamp " " text
 		else { print "unknown format " fmt > "/dev/stderr"; exit 2 }
 	}' "$2" "$2"
 }
