@@ -83,7 +83,17 @@ pub fn frame_functions(text: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
     if let Ok((_, name)) = preceded(frame_lead, function).parse(text) {
         return Some((name, None));
     }
-    arm_unwind(text).ok().map(|(_, (callee, caller))| (callee, Some(caller)))
+    arm_unwind(text).or_else(|_| arm_unwind_plain(text)).ok().map(|(_, (callee, caller))| (callee, Some(caller)))
+}
+
+/// ARM32 since 5.19 prints its unwinder lines without addresses:
+/// `dev_driver_string from __dynamic_dev_dbg+0x8c/0x118` (issue 12).
+fn arm_unwind_plain(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
+    let (i, _) = spaces(i)?;
+    let (i, callee) = take_while1(is_symbol)(i)?;
+    let (i, _) = tag(" from ")(i)?;
+    let (i, caller) = function(i)?;
+    Ok((i, (callee, caller)))
 }
 
 fn arm_unwind(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
@@ -178,7 +188,7 @@ fn decoded_locations(i: &[u8]) -> IResult<&[u8], Vec<(&[u8], u32)>> {
 /// `questionable` is the console layer's verdict. Instruction-pointer lines (`RIP: …`) are
 /// not trace frames: see [`parse_ip_frame`].
 pub fn parse_frame(text: &[u8], questionable: bool) -> Option<Frame> {
-    if let Ok((_, (callee, _))) = arm_unwind(text) {
+    if let Ok((_, (callee, _))) = arm_unwind(text).or_else(|_| arm_unwind_plain(text)) {
         return Some(Frame { function: crate::demangle::demangle(callee), questionable, ..Frame::default() });
     }
     let (rest, _) = frame_lead(text).ok()?;
@@ -302,6 +312,11 @@ mod tests {
         assert_eq!(f("[c000] [c001] foo+0x1/0x2").unwrap().0, "foo");
         assert_eq!(f(" foo.cold+0x1/0x2").unwrap().0, "foo");
         assert_eq!(f("([<0000000000352d2a>] d_add+0x18a/0x2f0)").unwrap().0, "d_add");
+        assert_eq!(
+            f(" dev_driver_string from __dynamic_dev_dbg+0x8c/0x118"),
+            Some(("dev_driver_string".into(), Some("__dynamic_dev_dbg".into())))
+        );
+        assert_eq!(f(" something from nowhere"), None);
         assert_eq!(f(" foo net/x.c:12 [inline]"), None);
         assert_eq!(f(" ? foo+0x1/0x2"), None);
         assert_eq!(f("RIP: 0010:foo+0x1/0x2"), None);

@@ -418,6 +418,32 @@ mod tests {
         assert_eq!(v, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     }
 
+    /// Rows for an architecture not captured yet (issue 12), on the lines the kernel prints:
+    /// powerpc's instruction fetch (with and without `(NULL pointer?)`, `NIP [pc] 0x0`) and
+    /// its kernel-thread entry. (arm's address-less unwinder lines: `frame::tests`.)
+    #[test]
+    fn other_architectures_rows() {
+        let title = |log: &str| crate::parse(log.as_bytes()).map(|r| r.title);
+        let ppc = |header: &str| {
+            format!(
+                "[  5.1] {header}\n[  5.1] Faulting instruction address: 0x00000000\n\
+                 [  5.1] Oops: Kernel access of bad area, sig: 11 [#1]\n[  5.1] NIP [0000000000000000] 0x0\n\
+                 [  5.1] LR [c000000000ba4a40] dev_open+0x40/0x60\n[  5.1] Call Trace:\n\
+                 [  5.1] [c0000000123] [c000000000ba4a40] dev_open+0x40/0x60 (unreliable)\n\
+                 [  5.1] [c0000000124] [c000000000ba4b00] sock_ioctl+0x100/0x200\n\
+                 [  5.1] [c0000000125] [c00000000000d0b4] ret_from_kernel_user_thread+0x14/0x1c\n"
+            )
+        };
+        assert_eq!(
+            title(&ppc("BUG: Unable to handle kernel instruction fetch (NULL pointer?)")).as_deref(),
+            Some("BUG: unable to handle kernel NULL pointer dereference in sock_ioctl")
+        );
+        assert_eq!(
+            title(&ppc("BUG: Unable to handle kernel instruction fetch")).as_deref(),
+            Some("BUG: unable to handle kernel paging request in sock_ioctl")
+        );
+    }
+
     #[test]
     fn syscall_prefixes() {
         assert_eq!(canonical_name("__x64_sys_rmdir"), "sys_rmdir");
