@@ -34,7 +34,11 @@ pub fn open(p: &Path) -> anyhow::Result<Source> {
     Ok(Source { name: display_name(p), reader: Box::new(file) })
 }
 
-/// Run `work` on every item on all cores and give the results, in the items' order, to
+/// Workers of [`in_order_parallel`]: each may hold a whole input of up to 16 MiB
+/// (`stream::WHOLE_INPUT`), so the bound on memory is this many inputs.
+const MAX_WORKERS: usize = 8;
+
+/// Run `work` on every item on all cores (up to [`MAX_WORKERS`]) and give the results, in the items' order, to
 /// `consume` as an iterator. Workers run at most a few items ahead of the consumer, so
 /// memory holds a handful of results plus one input per worker; once `consume` returns
 /// (a failed write stops it early), the workers stop after the item in hand.
@@ -43,7 +47,7 @@ pub fn in_order_parallel<I: Sync, T: Send, R>(
     work: impl Fn(&I) -> T + Sync,
     consume: impl FnOnce(&mut dyn Iterator<Item = T>) -> R,
 ) -> R {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len()).max(1);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS).min(items.len()).max(1);
     let window = workers * 4;
     let next = AtomicUsize::new(0);
     // How many results the consumer has taken, and whether it is done.
