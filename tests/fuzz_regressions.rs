@@ -157,3 +157,23 @@ fn symbol_that_demangles_to_nothing() {
     let (callee, _) = kcrash::frame::frame_functions(b"_ZNE+0x49a/0x1a").expect("a frame line");
     assert!(!callee.is_empty());
 }
+
+/// fuzz `console` (CI's deterministic run, session 4): an unformatted `INFO:` line without
+/// a kernel timestamp after the log's first `Linux version` banner and before a second one
+/// was firmware output to `parse` (a banner followed it) but a crash to the stream (the
+/// kernel had booted already). Firmware output is what comes before the log's first banner,
+/// on both paths (`fuzz/regressions/console/first-crash-start-differs`).
+#[test]
+fn firmware_is_what_comes_before_the_first_banner() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions/console/first-crash-start-differs");
+    let log = kcrash::console::clean(std::fs::read(path).unwrap());
+    let first = kcrash::parse(&log).expect("a crash");
+    let all = kcrash::parse_all(&log);
+    assert_eq!((all[0].start_pos, all[0].skip_pos), (first.start_pos, first.skip_pos));
+    // Before the first banner, the same line is firmware output for both.
+    let mut early = b"INFO: Stall ended beone.\n".to_vec();
+    early.extend_from_slice(&log);
+    let first = kcrash::parse(&early).expect("a crash");
+    assert_eq!(kcrash::parse_all(&early)[0].start_pos, first.start_pos);
+    assert_ne!(first.start_pos, 0, "firmware output before the first banner");
+}

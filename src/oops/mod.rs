@@ -57,7 +57,10 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
         let (mut rep, origin) = finalize_with_origin(builder, raw, facts);
         // Firmware printing before the kernel's banner (a bounded number of times: each
         // look costs a report).
-        if origin.firmware_like() && round < FIRMWARE_REPORTS && banner_follows(&rest[line_end..]) {
+        if origin.firmware_like()
+            && round < FIRMWARE_REPORTS
+            && first_banner(log).is_some_and(|banner| min_pos + from + oops.start < banner)
+        {
             from += line_end;
             continue;
         }
@@ -74,11 +77,12 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
 /// believed (the stream holds back as many).
 pub const FIRMWARE_REPORTS: usize = 16;
 
-/// The kernel's first line, `Linux version …`, comes later in `log`.
-fn banner_follows(log: &[u8]) -> bool {
-    memmem::find_iter(log, LINUX_BANNER).any(|i| {
+/// Where the log's first `Linux version …` line (the kernel's first) starts: reports before
+/// it may be firmware output (the stream decides the same way, line by line).
+fn first_banner(log: &[u8]) -> Option<usize> {
+    memmem::find_iter(log, LINUX_BANNER).find_map(|i| {
         let start = memchr::memrchr(b'\n', &log[..i]).map_or(0, |p| p + 1);
-        crate::console::Line::new(log, start, i + LINUX_BANNER.len()).text.starts_with(LINUX_BANNER)
+        crate::console::Line::new(log, start, i + LINUX_BANNER.len()).text.starts_with(LINUX_BANNER).then_some(start)
     })
 }
 
