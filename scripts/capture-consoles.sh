@@ -5,6 +5,7 @@
 # fragments in scripts/capture/), boots each under QEMU/TCG with a static busybox initramfs,
 # provokes one LKDTM crash per boot, and writes the serial console as captured to
 #   corpus/consoles/<arch>/raw/<CRASH>.log
+# (the only edit: the capture machine's cache path in file names becomes tree-relative)
 # with a manifest corpus/consoles/<arch>/README.md (kernel, fragments, toolchain, qemu command,
 # results). Not part of CI; its outputs are committed.
 #
@@ -310,7 +311,10 @@ capture() { # arch crash
 	local secs=$((SECONDS - t0)) oops=no
 	[ -s "$part" ] || { say "$a $c: no console output (rc $rc; $(head -c 300 "$cache/qemu-$a.stderr"))"; return 0; }
 	grep -aqE "$oops_re" "$part" && oops=yes
-	mv "$part" "$log"
+	# The one edit: the capture machine's cache path, which O= builds put into UBSAN's file
+	# names, becomes tree-relative (as a build in the source tree prints it).
+	sed -e "s|$src/||g" -e "s|$cache/build/$a/||g" "$part" >"$log"
+	rm -f "$part"
 	record "$a" "$c" "$secs" "$rc" "$oops"
 	printf 'capture %-9s %-26s %4ss rc=%-3s oops=%s\n' "$a" "$c" "$secs" "$rc" "$oops"
 }
@@ -334,7 +338,7 @@ write_manifest() { # arch
 		echo "# Captured consoles: $a"
 		echo
 		echo "Made by \`scripts/capture-consoles.sh\` (ARCHS=$a). The files in \`raw/\` are the serial"
-		echo "console exactly as QEMU wrote it (firmware output included); nothing is edited."
+		echo "console as QEMU wrote it (firmware output included); the only edit: the capture cache path in file names is made tree-relative."
 		echo
 		echo "- kernel: Debian linux-source-6.1 $(src_version), release \`$rel\`, ARCH=$karch"
 		echo "- config: \`make allnoconfig\` + \`scripts/capture/common.config\` + \`scripts/capture/$a.config\`"

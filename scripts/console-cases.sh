@@ -157,7 +157,7 @@ for arch in $archs; do
 				bash "$src/scripts/decode_stacktrace.sh" "$vmlinux" "$src" <"$tmp/raw" >"$tmp/sym" 2>"$tmp/sym.err" ||
 				{ say "$arch $crash: decode_stacktrace.sh failed: $(head -c 300 "$tmp/sym.err")"; exit 1; }
 			# Paths relative to the tree, whichever of the source or build directory the
-			# DWARF names (not the capture machine's).
+			# DWARF names (not the capture machine's), as in the raw captures.
 			sed -i -e "s|$src/||g" -e "s|$cache/build/$arch/||g" "$tmp/sym"
 			write_case "$tmp/headers" "$tmp/sym" "$dir/$crash.symbolised.case"
 			n=$((n + 1))
