@@ -12,7 +12,7 @@ use memchr::memmem;
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while1, take_while_m_n};
 use nom::character::complete::one_of;
-use nom::combinator::{opt, recognize};
+use nom::combinator::{opt, recognize, verify};
 use nom::{IResult, Parser};
 
 /// Which stream a console line belongs to.
@@ -365,19 +365,7 @@ fn iso_time(i: &[u8]) -> IResult<&[u8], &[u8]> {
 /// `2024-01-02T15:04:05,123456+01:00`: `dmesg --time-format iso` (a comma before the
 /// microseconds, and a zone).
 fn dmesg_iso_time(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    recognize((
-        date,
-        tag(&b"T"[..]),
-        n_digits(2),
-        tag(&b":"[..]),
-        n_digits(2),
-        tag(&b":"[..]),
-        n_digits(2),
-        tag(&b","[..]),
-        digits,
-        zone,
-    ))
-    .parse(i)
+    verify(recognize((date, tag(&b"T"[..]), clock, zone)), |t: &[u8]| t.contains(&b',')).parse(i)
 }
 
 /// `Jan  2 15:04:05`, `Jan 02 15:04:05.123456` (RFC 3164, journald's default and
@@ -469,9 +457,13 @@ fn may_have_collector_prefix(raw: &[u8]) -> bool {
 fn collector_prefix(raw: &[u8]) -> (usize, bool) {
     let mut i = raw;
     // `<4>` syslog priority, then RFC 5424's version `1 `.
+    let mut priority_len = 0;
     if i.first() == Some(&b'<') {
         match syslog_level(i) {
-            Ok((rest, _)) => i = rest.strip_prefix(b"1 ").unwrap_or(rest),
+            Ok((rest, _)) => {
+                priority_len = raw.len() - rest.len();
+                i = rest.strip_prefix(b"1 ").unwrap_or(rest);
+            }
             Err(_) => return (0, false),
         }
     }
@@ -498,17 +490,12 @@ fn collector_prefix(raw: &[u8]) -> (usize, bool) {
             i = rest;
         }
     }
-    if named_kernel || i.len() < raw.len() - syslog_prefix_len(raw) {
+    if named_kernel || i.len() < raw.len() - priority_len {
         (raw.len() - i.len(), named_kernel)
     } else {
         // Nothing but a priority: `<6>[ 12.3] ` is the kernel prefix grammar's own.
         (0, false)
     }
-}
-
-/// Length of a leading `<N>` (0 when there is none).
-fn syslog_prefix_len(raw: &[u8]) -> usize {
-    syslog_level(raw).map_or(0, |(rest, _)| raw.len() - rest.len())
 }
 
 /// What may follow the kernel's timestamp: journald's `[host ]kernel: ` (`-o short-monotonic`,

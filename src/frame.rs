@@ -83,7 +83,12 @@ pub fn frame_functions(text: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
     if let Ok((_, name)) = preceded(frame_lead, function).parse(text) {
         return Some((name, None));
     }
-    arm_unwind(text).or_else(|_| arm_unwind_plain(text)).ok().map(|(_, (callee, caller))| (callee, Some(caller)))
+    arm_frame(text).map(|(callee, caller)| (callee, Some(caller)))
+}
+
+/// An ARM32 unwinder line in either style: the callee and its caller.
+fn arm_frame(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    arm_unwind(text).or_else(|_| arm_unwind_plain(text)).ok().map(|(_, pair)| pair)
 }
 
 /// ARM32 since 5.19 prints its unwinder lines without addresses:
@@ -160,13 +165,12 @@ fn source_location(i: &[u8]) -> IResult<&[u8], (&[u8], u32)> {
 }
 
 /// ` (path/a.c:1 path/b.c:2)` as decode_stacktrace.sh writes a frame's location (and its
-/// inlined callers'); a `(discriminator N)` after a location is skipped.
-fn decoded_locations(i: &[u8]) -> IResult<&[u8], Vec<(&[u8], u32)>> {
+/// inlined callers'): the last location, the function's own. A `(discriminator N)` after a
+/// location is skipped.
+fn decoded_location_of_function(i: &[u8]) -> IResult<&[u8], (&[u8], u32)> {
     let (mut i, _) = tag(" (")(i)?;
-    let mut out = Vec::new();
     loop {
         let (r, loc) = source_location(i)?;
-        out.push(loc);
         i = r;
         let discriminator: IResult<&[u8], _> =
             (tag(" (discriminator "), take_while1(|c: u8| c.is_ascii_digit()), char(')')).parse(i);
@@ -175,7 +179,7 @@ fn decoded_locations(i: &[u8]) -> IResult<&[u8], Vec<(&[u8], u32)>> {
         }
         match i.first() {
             Some(b' ') => i = &i[1..],
-            Some(b')') => return Ok((&i[1..], out)),
+            Some(b')') => return Ok((&i[1..], loc)),
             _ => return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char))),
         }
     }
@@ -188,7 +192,7 @@ fn decoded_locations(i: &[u8]) -> IResult<&[u8], Vec<(&[u8], u32)>> {
 /// `questionable` is the console layer's verdict. Instruction-pointer lines (`RIP: …`) are
 /// not trace frames: see [`parse_ip_frame`].
 pub fn parse_frame(text: &[u8], questionable: bool) -> Option<Frame> {
-    if let Ok((_, (callee, _))) = arm_unwind(text).or_else(|_| arm_unwind_plain(text)) {
+    if let Some((callee, _)) = arm_frame(text) {
         return Some(Frame { function: crate::demangle::demangle(callee), questionable, ..Frame::default() });
     }
     let (rest, _) = frame_lead(text).ok()?;
@@ -209,13 +213,11 @@ fn located_symbol(rest: &[u8], questionable: bool, inline_ok: bool) -> Option<Fr
         frame.offset = Some(off);
         frame.size = Some(size);
         rest = r;
-    } else if let Ok((_, locations)) = decoded_locations(rest) {
+    } else if let Ok((_, (path, line))) = decoded_location_of_function(rest) {
         // decode_stacktrace.sh: `foo (file.c:12 file.c:34)`, innermost inlined location
         // first, the function's own last.
-        if let Some(&(path, line)) = locations.last() {
-            frame.file = Some(String::from_utf8_lossy(path).into_owned());
-            frame.line = Some(line);
-        }
+        frame.file = Some(String::from_utf8_lossy(path).into_owned());
+        frame.line = Some(line);
         frame.function = crate::demangle::demangle(name);
         return Some(frame);
     } else if !inline_ok || !rest.starts_with(b" ") {

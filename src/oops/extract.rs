@@ -95,32 +95,39 @@ pub struct Previous<'a> {
     pub raw: &'a [u8],
 }
 
-/// [`Previous`] kept across the blocks of a stream (an owned copy).
+/// [`Previous`] kept across the blocks of a stream (an owned copy of the raw line; the text
+/// is a part of it, kept as a range instead of a second copy).
 pub struct PreviousLine {
     pub context: ContextKey,
-    pub text: Vec<u8>,
     pub raw: Vec<u8>,
+    text: std::ops::Range<usize>,
 }
 
 impl PreviousLine {
     pub fn view(&self) -> Previous<'_> {
-        Previous { context: self.context.as_context(), text: &self.text, raw: &self.raw }
+        Previous { context: self.context.as_context(), text: &self.raw[self.text.clone()], raw: &self.raw }
     }
 
     pub fn set(&mut self, line: &Line<'_>) {
         if !self.context.matches(line.context) {
             self.context = ContextKey::of(line.context);
         }
-        self.text.clear();
-        self.text.extend_from_slice(line.text);
         self.raw.clear();
         self.raw.extend_from_slice(line.raw);
+        // `Line::text` is always a part of `Line::raw` (the prefix grammar only cuts).
+        let start = (line.text.as_ptr() as usize).wrapping_sub(line.raw.as_ptr() as usize);
+        self.text = if start <= line.raw.len() && line.text.len() <= line.raw.len() - start {
+            start..start + line.text.len()
+        } else {
+            debug_assert!(false, "line text outside its raw line");
+            0..line.raw.len()
+        };
     }
 }
 
 impl Default for PreviousLine {
     fn default() -> Self {
-        PreviousLine { context: ContextKey::None, text: Vec::new(), raw: Vec::new() }
+        PreviousLine { context: ContextKey::None, raw: Vec::new(), text: 0..0 }
     }
 }
 

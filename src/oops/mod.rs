@@ -48,6 +48,8 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
         hung_up: possible & (1 << (n + 1)) != 0,
     };
     let mut from = 0;
+    // Looked up once, on the first report that may be firmware output.
+    let mut banner: Option<Option<usize>> = None;
     for round in 0.. {
         let rest = &sub[from..];
         let oops = extract::find_first_oops(rest)?;
@@ -59,7 +61,7 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
         // look costs a report).
         if origin.firmware_like()
             && round < FIRMWARE_REPORTS
-            && first_banner(log).is_some_and(|banner| min_pos + from + oops.start < banner)
+            && banner.get_or_insert_with(|| first_banner(log)).is_some_and(|b| min_pos + from + oops.start < b)
         {
             from += line_end;
             continue;
