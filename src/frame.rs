@@ -192,16 +192,23 @@ fn decoded_location_of_function(i: &[u8]) -> IResult<&[u8], (&[u8], u32)> {
 /// `questionable` is the console layer's verdict. Instruction-pointer lines (`RIP: …`) are
 /// not trace frames: see [`parse_ip_frame`].
 pub fn parse_frame(text: &[u8], questionable: bool) -> Option<Frame> {
-    if let Some((callee, _)) = arm_frame(text) {
-        return Some(Frame { function: crate::demangle::demangle(callee), questionable, ..Frame::default() });
-    }
-    let (rest, _) = frame_lead(text).ok()?;
-    let (rest, q) = match rest.strip_prefix(b"? ") {
-        Some(r) => (r, true),
-        None => (rest, false),
-    };
-    let (rest, _) = frame_lead(rest).ok()?;
-    located_symbol(rest, questionable || q, true)
+    // The common shapes first: an ARM unwinder line never reads as one of them (its callee
+    // has no offset and no location).
+    let located = frame_lead(text).ok().and_then(|(rest, _)| {
+        let (rest, q) = match rest.strip_prefix(b"? ") {
+            Some(r) => (r, true),
+            None => (rest, false),
+        };
+        let (rest, _) = frame_lead(rest).ok()?;
+        located_symbol(rest, questionable || q, true)
+    });
+    located.or_else(|| {
+        arm_frame(text).map(|(callee, _)| Frame {
+            function: crate::demangle::demangle(callee),
+            questionable,
+            ..Frame::default()
+        })
+    })
 }
 
 /// `func+0x1/0x2[ file:line][ [inline]][ [module]]` (or, when `inline_ok`, `func file:line`).

@@ -182,17 +182,18 @@ static BUG_FORMATS: &[Format] = &[
     Format::new("BUG: KFENCE: memory corruption in {FUNC}", "KFENCE: memory corruption in %2")
         .stack(&parts(&[Re("BUG: KFENCE: [a-z\\- ]+ in {FUNC}"), STACK], &[]))
         .no_stack(),
+    // The NULL-pointer row comes first: at the same position it wins, and powerpc's
+    // `Unable to handle kernel instruction fetch (NULL pointer?)` is a NULL dereference, the
+    // same line without the parenthesis a paging request (issue 12).
     Format::new(
-        // powerpc's `Unable to handle kernel instruction fetch` (issue 12); with ` (NULL
-        // pointer?)` after it, the NULL-pointer row below.
-        "BUG: (?:unable to handle kernel paging request|unable to handle page fault for address|Unable to handle kernel data access|Unable to handle kernel instruction fetch(?:\\n|$))",
-        "BUG: unable to handle kernel paging request in %1",
+        "BUG: (?:unable to handle kernel NULL pointer dereference|kernel NULL pointer dereference|Kernel NULL pointer dereference|Unable to handle kernel instruction fetch \\(NULL pointer\\?\\))",
+        "BUG: unable to handle kernel NULL pointer dereference in %1",
     )
     .alts(&["bad-access in %1"])
     .stack(&parts(IP_CT_STACK, &[])),
     Format::new(
-        "BUG: (?:unable to handle kernel NULL pointer dereference|kernel NULL pointer dereference|Kernel NULL pointer dereference|Unable to handle kernel instruction fetch \\(NULL pointer\\?\\))",
-        "BUG: unable to handle kernel NULL pointer dereference in %1",
+        "BUG: (?:unable to handle kernel paging request|unable to handle page fault for address|Unable to handle kernel data access|Unable to handle kernel instruction fetch)",
+        "BUG: unable to handle kernel paging request in %1",
     )
     .alts(&["bad-access in %1"])
     .stack(&parts(IP_CT_STACK, &[])),
