@@ -177,3 +177,18 @@ fn firmware_is_what_comes_before_the_first_banner() {
     assert_eq!(kcrash::parse_all(&early)[0].start_pos, first.start_pos);
     assert_ne!(first.start_pos, 0, "firmware output before the first banner");
 }
+
+/// fuzz `console` (session 5): a header line before the log's first banner, which `parse`
+/// takes for firmware output, was a crash to `contains_crash`, which only looked for a
+/// header line (`fuzz/regressions/console/crash-before-banner-is-firmware`).
+#[test]
+fn contains_crash_skips_firmware_output_as_parse_does() {
+    for log in [
+        &b"INFO:t\nLinux version "[..],
+        b"INFO: t\nLinux version 6.1\n[    1.0] BUG: unable to handle page fault for address: 0\n",
+        b"[    0.5] WARNING: CPU: 0 PID: 1 at kernel/x.c:1 f+0x1/0x2\nLinux version 6.1\n",
+    ] {
+        assert_eq!(kcrash::contains_crash(log), kcrash::parse(log).is_some(), "{:?}", String::from_utf8_lossy(log));
+    }
+    assert!(!kcrash::contains_crash(b"INFO:t\nLinux version "));
+}

@@ -73,11 +73,6 @@ pub fn find_first_oops(log: &[u8]) -> Option<Oops<'_>> {
     None
 }
 
-pub fn contains_crash(log: &[u8]) -> bool {
-    let engine = &*ENGINE;
-    header_lines(log).any(|(start, end)| matching_groups(engine, &log[start..end]) != 0 && !replay_follows(&log[end..]))
-}
-
 /// Every group bit set: a line that matches all groups has none left to "not match".
 const ALL_GROUPS: u32 = (1 << 29) - 1;
 

@@ -21,7 +21,6 @@ use crate::report::Report;
 use crate::title::{frame_from_title, sanitize_title, title_to_type};
 use compiled::ENGINE;
 
-pub use extract::contains_crash;
 
 const KERNEL_PANIC: &[u8] = compiled::LOG_FACT_PANIC.as_bytes();
 
@@ -73,6 +72,17 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
         return Some(rep);
     }
     None
+}
+
+/// Does `log` hold a crash that [`parse_from`]`(log, 0)` reports? A header line is enough,
+/// unless it comes before the first kernel banner: then it may be firmware output, which
+/// only building its report tells.
+pub fn contains_crash(log: &[u8]) -> bool {
+    match extract::find_first_oops(log) {
+        None => false,
+        Some(oops) if first_banner(log).is_some_and(|b| oops.start < b) => parse_from(log, 0).is_some(),
+        Some(_) => true,
+    }
 }
 
 /// Reports that may be taken for firmware output before the first kernel report is
