@@ -5,7 +5,9 @@
 #      libFuzzer seed (FUZZ_SEED, default 1),
 # starting from a fresh seed directory made by scripts/fuzz-seed.sh, so that the same tree
 # gives the same inputs (no clock-bound -max_total_time, no corpus left over from a previous
-# run). Fails on any finding. Long, random fuzzing is `scripts/fuzz-long.sh` (README), outside CI.
+# run), measuring the coverage of kcrash's code only (scripts/fuzz-rustc-wrapper.sh) and never
+# rereading the corpus on a clock (-reload=0): two runs of one tree make the same inputs, here
+# and on CI's machine. Fails on any finding. Long, random fuzzing is `scripts/fuzz-long.sh` (README), outside CI.
 # Outside CI it skips when cargo-fuzz cannot be had; under CI=true a missing tool or a
 # toolchain without the nightly features libFuzzer needs is a failure.
 set -euo pipefail
@@ -39,8 +41,12 @@ fi
 # cargo-fuzz needs unstable compiler flags (-Zsanitizer, coverage passes); the stable
 # toolchain allows them with RUSTC_BOOTSTRAP.
 export RUSTC_BOOTSTRAP=1
+# Coverage of kcrash's own code only (the wrapper says why), in a target directory of its
+# own (cargo does not rebuild when only the wrapper changes).
+export RUSTC_WRAPPER="$PWD/scripts/fuzz-rustc-wrapper.sh"
+target_dir=(--target-dir fuzz/target-ci)
 # No sanitizer: the crate has no unsafe code, and ASan would triple the time per input.
-cargo fuzz build -s none >&2 || unavailable "cargo fuzz build failed (nightly features unavailable?)"
+cargo fuzz build -s none "${target_dir[@]}" >&2 || unavailable "cargo fuzz build failed (nightly features unavailable?)"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -56,8 +62,9 @@ for t in $targets; do
     [ "$t" = bisect_log ] && max_len=16384
     runs=$(runs_for "$t")
     # New inputs go to the first directory (thrown away); the seeds are only read.
-    if cargo fuzz run -s none "$t" "$work/new/$t" "$work/seeds/$t" -- -seed="$seed" -runs="$runs" \
-        -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    # -reload=0: no rereading of the corpus directories once a second (a clock in the run).
+    if cargo fuzz run -s none "${target_dir[@]}" "$t" "$work/new/$t" "$work/seeds/$t" -- -seed="$seed" \
+        -runs="$runs" -reload=0 -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
         echo "fuzz $t: ok, ${execs:-?} executions (seed $seed)"
         passed=$((passed + 1))

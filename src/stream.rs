@@ -119,7 +119,9 @@ pub struct CrashStream {
     hung_up: bool,
     /// Hashes of the timestamped oops lines that started reports (bounded: the oldest go
     /// first, in `started_order`).
-    started: std::collections::HashSet<u64>,
+    /// A fixed hasher: the set's probing is then the same on every run, which keeps the
+    /// fuzzer's coverage, and so CI's fixed-seed fuzz run, reproducible.
+    started: std::collections::HashSet<u64, std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>>,
     started_order: VecDeque<u64>,
     /// The kernel's `Linux version` banner was seen.
     banner_seen: bool,
@@ -150,7 +152,7 @@ impl CrashStream {
             suppressed_from: usize::MAX,
             processed_to: 0,
             hung_up: false,
-            started: std::collections::HashSet::new(),
+            started: Default::default(),
             started_order: VecDeque::new(),
             banner_seen: false,
             finishing: false,
