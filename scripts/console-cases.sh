@@ -64,7 +64,13 @@ prefix_twin() { # format raw > twin
 		if (boot_crash) started = 1
 		if (!started && index($0, "Run /init as init process") == 0) next
 		started = 1
-		if (!match($0, /^\[ *[0-9]+\.[0-9]+\] /)) next
+		if (!match($0, /^\[ *[0-9]+\.[0-9]+\] /)) {
+			# A kernel line glued to user space output (console.rs, glued_stamp): the
+			# kernel log buffer holds it without the foreign text.
+			if (!match($0, /\[ *[0-9]+\.[0-9][0-9][0-9][0-9][0-9][0-9]\] /)) next
+			$0 = substr($0, RSTART)
+			match($0, /^\[ *[0-9]+\.[0-9]+\] /)
+		}
 		stamp = substr($0, 1, RLENGTH - 1)
 		text = substr($0, RLENGTH + 1)
 		t = stamp; gsub(/[\[\] ]/, "", t)

@@ -234,8 +234,14 @@ pub fn line_context(raw: &[u8]) -> Context<'_> {
 
 /// Seconds since boot of a line with a console timestamp.
 pub fn timestamp_secs(raw: &[u8]) -> Option<f64> {
-    let time = console_prefix(raw, true)?.time?;
+    let time = kernel_stamp(raw)?;
     std::str::from_utf8(&time[1..time.len() - 1]).ok()?.trim_start().parse().ok()
+}
+
+/// The kernel's timestamp of a raw line, `[    6.857615]`, wherever the prefix grammar finds
+/// it (after a log collector's prefix, after glued user space output).
+pub fn kernel_stamp(raw: &[u8]) -> Option<&[u8]> {
+    console_prefix(raw, true)?.time
 }
 
 /// A line's console prefix.
@@ -278,7 +284,7 @@ fn console_prefix(raw: &[u8], may_hold_login: bool) -> Option<Prefix<'_>> {
 fn kernel_prefix(raw: &[u8], may_hold_login: bool) -> Option<Prefix<'_>> {
     let has_login = may_hold_login && LOGIN_FINDER.find(raw).is_some();
     if !has_login && !matches!(raw.first(), Some(b'[' | b'<' | b'*')) {
-        return None; // fast path: most lines without a prefix
+        return glued_stamp(raw);
     }
     let after_notice =
         if raw.first() == Some(&b'*') { dropped_notice(raw).map_or(0, |(rest, _)| raw.len() - rest.len()) } else { 0 };
@@ -312,6 +318,20 @@ fn kernel_prefix(raw: &[u8], may_hold_login: bool) -> Option<Prefix<'_>> {
         }
     }
     None
+}
+
+/// A kernel line glued to the end of another program's unfinished line: a serial console
+/// interleaves the kernel's output with user space's (`start crash=SLAB[    6.857615] BUG:
+/// KASAN: double-free in …`, an init script's echo cut by the kernel's message). The first
+/// full kernel timestamp (six decimals, as printk prints them) starts the kernel's line; the
+/// text before it is another program's.
+fn glued_stamp(raw: &[u8]) -> Option<Prefix<'_>> {
+    memchr::memchr_iter(b'[', raw).skip_while(|&at| at == 0).find_map(|at| {
+        let found = stamp(&raw[at..]).ok()?;
+        let time = found.1 .1; // `[    6.857615]`
+        let decimals = time.len() - memchr::memrchr(b'.', time)? - 2;
+        (decimals == 6).then(|| Prefix::of(raw, found, true))
+    })
 }
 
 // --- What log collectors put in front of the kernel's lines --------------------------------
@@ -752,6 +772,19 @@ mod tests {
     fn text(l: &str) -> (&str, Context<'_>) {
         let line = Line::new(l.as_bytes(), 0, l.len());
         (std::str::from_utf8(line.text).unwrap(), line.context)
+    }
+
+    /// A serial console interleaves user space's output with the kernel's (issue 12).
+    #[test]
+    fn kernel_line_glued_to_user_output() {
+        let line = "start crash=SLAB[    6.857615] BUG: KASAN: double-free in f+0x7c/0x7e";
+        assert_eq!(text(line), ("BUG: KASAN: double-free in f+0x7c/0x7e", Context::Console));
+        let line = "_FREE_DOUBLE kwa[    6.865513][  T31] Free of addr ff600000022f7000";
+        assert_eq!(text(line), ("Free of addr ff600000022f7000", Context::Caller(b"[  T31]")));
+        // Only a full printk timestamp (six decimals) starts a kernel line.
+        for line in ["echo [1.5] BUG: x", "r0 = f([0x1.123456] BUG: x", "x[ 1.1234567] BUG: y"] {
+            assert_eq!(text(line), (line, Context::None), "{line}");
+        }
     }
 
     /// Every log collector's prefix is stripped, the kernel's timestamp and caller id kept

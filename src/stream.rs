@@ -21,7 +21,7 @@ use std::io::{self, Read};
 use std::ops::ControlFlow;
 use std::sync::LazyLock;
 
-use crate::console::{timestamp_secs, Context, ContextKey, Line};
+use crate::console::{kernel_stamp, timestamp_secs, Context, ContextKey, Line};
 use crate::oops::compiled::ENGINE;
 use crate::oops::extract::is_echo;
 use crate::oops::extract::{groups_of, PreviousLine, ReportBuilder};
@@ -163,12 +163,15 @@ impl CrashStream {
     /// same oops printed a second time (the console, then a `dmesg` dump of the same
     /// buffer) is one crash (issue 12); two boots do not print the same line at the same
     /// microsecond. Remembers the line when it is new.
+    /// The key is the timestamp and the text: what the kernel's buffer holds, the same in
+    /// a console line with user space output glued before it and in its `dmesg` copy.
     fn printed_again(&mut self, line: &Line<'_>) -> bool {
-        if timestamp_secs(line.raw).is_none() {
+        let Some(stamp) = kernel_stamp(line.raw) else {
             return false; // without a timestamp, equal lines may be two crashes
-        }
+        };
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        std::hash::Hash::hash(line.raw, &mut h);
+        std::hash::Hash::hash(stamp, &mut h);
+        std::hash::Hash::hash(line.text, &mut h);
         let key = std::hash::Hasher::finish(&h);
         if !self.started.insert(key) {
             return true;

@@ -21,7 +21,6 @@ use crate::report::Report;
 use crate::title::{frame_from_title, sanitize_title, title_to_type};
 use compiled::ENGINE;
 
-
 const KERNEL_PANIC: &[u8] = compiled::LOG_FACT_PANIC.as_bytes();
 
 /// Whole-log facts a report carries besides its own lines.
