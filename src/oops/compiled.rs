@@ -19,7 +19,12 @@ const LINES: &str = r"(?:.*\n)+?.*";
 /// Where a call trace starts. RISC-V kernels before 6.2 print the frames right after the
 /// `status: … badaddr: … cause: …` register line, without a `Call Trace:` line (issue 12:
 /// real 6.1 consoles); later ones print both, and the walk takes them as one opener.
-const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:|status: [0-9a-f]+ badaddr: [0-9a-f]+ cause: [0-9a-f]+)";
+/// ARM32 prints no header either: `dump_stack` starts with the unwinder's own frame
+/// (`unwind_backtrace from show_stack+0x10/0x14`, `dump_backtrace` with frame pointers), an
+/// oops with the dump of the stack's words (`Stack: (0xe0909ec8 to 0xe090a000)`), a
+/// register dump outside an oops (lockups, stalls) with its frames right after the last
+/// register line (`Control: 10c5387d  Table: 40efc06a  DAC: 00000055`).
+const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:|status: [0-9a-f]+ badaddr: [0-9a-f]+ cause: [0-9a-f]+|(?:unwind|dump)_backtrace\)? from |Stack: \(0x[0-9a-f]+ to 0x[0-9a-f]+\)|Control: [0-9a-f]{8})";
 
 /// An instruction-pointer line. s390's is `Krnl PSW : <mask> <address> (func+0x1/0x2)`
 /// (issue 12: real 6.1 consoles; decode_stacktrace.sh drops the parentheses).
@@ -227,7 +232,8 @@ pub struct Engine {
     /// Which of `stack_starts` may match a text.
     pub stack_start_gate: Gate,
     pub any_stack_start: Regex,
-    pub riscv_registers: usize,
+    /// Bit k: `stack_starts[k]` is one of [`table::DUMP_LINES`].
+    pub dump_lines: u32,
     pub info_with_stack: AhoCorasick,
     pub not_a_second_report: AhoCorasick,
     pub suppressions: Regex,
@@ -277,7 +283,11 @@ fn build() -> Engine {
         stack_starts: table::STACK_STARTS.iter().map(|s| compile(s)).collect(),
         stack_start_gate: Gate::new(table::STACK_STARTS.iter().copied()),
         any_stack_start: compile_any(table::STACK_STARTS.iter().copied()),
-        riscv_registers: table::STACK_STARTS.iter().position(|s| *s == table::RISCV_REGISTERS).unwrap_or(usize::MAX),
+        dump_lines: table::STACK_STARTS
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| table::DUMP_LINES.contains(s))
+            .fold(0, |mask, (k, _)| mask | 1 << k),
         info_with_stack: AhoCorasick::new(table::INFO_WITH_STACK).expect("static markers"),
         not_a_second_report: AhoCorasick::new(table::NOT_A_SECOND_REPORT).expect("static markers"),
         suppressions: compile_any(table::SUPPRESSIONS.iter().copied()),

@@ -30,18 +30,21 @@ pub fn corruption(title: &[u8], report: &[u8], format: Option<&CompiledFormat>) 
             return Some("call trace is missed");
         }
         let mut found = false;
-        for line in tail.split(|&c| c == b'\n').skip(1).take(15) {
-            if engine.any_stack_start.is_match(line) {
-                break;
-            }
+        // ARM32's rows of stack words come before its frames and do not count.
+        let lines = tail.split(|&c| c == b'\n').skip(1).filter(|line| !is_stack_words_row(line));
+        for line in lines.take(15) {
+            // A frame first: ARM32's unwinder frame (`(dump_backtrace) from …`) is both.
             if memchr::memmem::find(line, b"(stack is not available)").is_some() || frame::is_frame_line(line) {
                 found = true;
+                break;
+            }
+            if engine.any_stack_start.is_match(line) {
                 break;
             }
         }
         if found {
             has_stack = true;
-        } else if k != engine.riscv_registers {
+        } else if engine.dump_lines & (1 << k) == 0 {
             return Some("no frames in a stack trace");
         }
     }
@@ -49,4 +52,10 @@ pub fn corruption(title: &[u8], report: &[u8], format: Option<&CompiledFormat>) 
         return Some("no stack trace in report");
     }
     None
+}
+
+/// A row of ARM32's stack dump: `9ec0: c149b000 0000000c 00000000 …` (the address's low 16
+/// bits, then up to eight words).
+fn is_stack_words_row(line: &[u8]) -> bool {
+    line.len() > 5 && line[..4].iter().all(u8::is_ascii_hexdigit) && line[4] == b':' && line[5] == b' '
 }

@@ -245,11 +245,11 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                         walk.ok = false;
                         break;
                     }
-                    // A `Call Trace:` after the line the previous part matched (RISC-V's
-                    // register line, s390's PSW line) and before any frame is the trace of
-                    // that line, not the next one.
-                    let same_opener = opened && !seen_frame && memmem::find(line, b"Call Trace:").is_some();
-                    if !same_opener && engine.any_stack_start.is_match(line) {
+                    // A trace opener after the line the previous part matched (RISC-V's
+                    // register line, s390's PSW line, ARM32's `Control:` register then its
+                    // `Stack: (…)` dump) and before any frame opens the trace of that line,
+                    // not the next one.
+                    if engine.any_stack_start.is_match(line) && !(opened && !seen_frame) {
                         break;
                     }
                     if let Some(CompiledPart::Re(next)) = parts.get(i + 1) {

@@ -369,9 +369,9 @@ static INFO_FORMATS: &[Format] = &[
     .alts(&["stall in %1"])
     .stack(&Stack {
         parts: &[Re("apic_timer_interrupt"), IP, STACK],
-        // Where the interrupted code's trace starts: x86, arm64, and s390's PSW line
-        // (issue 12: real 6.1 consoles).
-        parts2: &[Re("apic_timer_interrupt|Exception stack|el1h_64_irq|Krnl PSW : "), STACK],
+        // Where the interrupted code's trace starts: x86, arm64, s390's PSW line and ARM32's
+        // last register line (issue 12: real 6.1 consoles).
+        parts2: &[Re("apic_timer_interrupt|Exception stack|el1h_64_irq|Krnl PSW : |Control: [0-9a-f]{8}"), STACK],
         skip: &["apic_timer_interrupt", "rcu"],
         extractor: Extractor::Stall,
     }),
@@ -634,9 +634,25 @@ pub const STACK_STARTS: &[&str] = &[
     "Backtrace:",
     "Uninit was stored to memory at",
     RISCV_REGISTERS,
+    // ARM32 (see `CT` in compiled.rs).
+    "(?:unwind|dump)_backtrace\\)? from ",
+    ARM_STACK_DUMP,
+    ARM_CONTROL_REGISTER,
 ];
 
-/// A RISC-V register line opens a trace but is not required to be followed by frames.
+/// Dump lines that open a trace but need not be followed by frames, since more may come
+/// before them: the last line of a register dump, the first of a stack-words dump (older
+/// ARM32 kernels print `Backtrace:` after it).
+pub const DUMP_LINES: &[&str] = &[RISCV_REGISTERS, ARM_CONTROL_REGISTER, ARM_STACK_DUMP];
+
+/// The last line of ARM32's register dump.
+pub const ARM_CONTROL_REGISTER: &str = "Control: [0-9a-f]{8}";
+
+/// ARM32's oops dumps the stack's words (`9ec0: c149b000 0000000c …`, up to a line per 32
+/// bytes of stack) between this line and the first frame.
+pub const ARM_STACK_DUMP: &str = "Stack: \\(0x[0-9a-f]+ to 0x[0-9a-f]+\\)";
+
+/// RISC-V's register line that ends its register dump.
 pub const RISCV_REGISTERS: &str = "status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}";
 
 /// Texts that mark a second report in a console without caller ids even though no oops
