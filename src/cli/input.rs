@@ -171,7 +171,7 @@ pub struct Unreadable {
 }
 
 impl Unreadable {
-    pub fn new(name: &str, source: std::io::Error) -> anyhow::Error {
+    pub fn error(name: &str, source: std::io::Error) -> anyhow::Error {
         Unreadable { name: name.to_string(), source }.into()
     }
 }

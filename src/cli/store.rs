@@ -95,7 +95,7 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         if let Some(e) = failure {
             return Err(e);
         }
-        let _stopped = read.map_err(|e| Unreadable::new(name, e))?;
+        let _stopped = read.map_err(|e| Unreadable::error(name, e))?;
         if !found {
             eprintln!("kcrash: {name}: no crash");
             return Ok(Found::NoCrash);

@@ -3,7 +3,7 @@
 
 use memchr::memmem;
 
-use super::compiled::{CompiledFormat, CompiledGroup, CompiledPart, CompiledStack, ENGINE};
+use super::compiled::{CompiledFormat, CompiledGroup, CompiledPart, CompiledStack, LinePattern, ARM_OPENER, ENGINE};
 use super::lists::{HANG_BUCKETS, HANG_WAITING, SYSCALL_PREFIXES};
 use super::table::Extractor;
 use crate::demangle::demangled;
@@ -249,10 +249,10 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                     // register line, s390's PSW line, ARM32's `Control:` register then its
                     // `Stack: (…)` dump) and before any frame opens the trace of that line,
                     // not the next one.
-                    if engine.any_stack_start.is_match(line) && !(opened && !seen_frame) {
+                    if (seen_frame || !opened) && engine.any_stack_start.is_match(line) {
                         break;
                     }
-                    if let Some(CompiledPart::Re(next)) = parts.get(i + 1) {
+                    if let Some(CompiledPart::Re(next) | CompiledPart::Opener(next)) = parts.get(i + 1) {
                         if let Some(caps) = next.re.captures(line) {
                             push_captures(&mut raw, &caps, stack);
                             i += 1;
@@ -277,29 +277,59 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                     }
                 }
             }
-            CompiledPart::Re(pattern) => loop {
-                if let (Some(gate), false) = (&pattern.gate, fault_injection) {
-                    // Only a line holding one of the pattern's literals can match: go there.
-                    match gate.find(lines.rest()) {
-                        Some(m) => lines.skip_to_line_of(m.start()),
-                        None => lines.skip_all(),
+            CompiledPart::Re(pattern) | CompiledPart::Opener(pattern) => {
+                let from = lines.pos;
+                let mut found = find_line(pattern, &mut lines, &is_fault_injection, fault_injection);
+                if matches!((&found, &parts[i]), (Found::Nothing, CompiledPart::Opener(_))) {
+                    lines.pos = from;
+                    found = find_line(&ARM_OPENER, &mut lines, &is_fault_injection, fault_injection);
+                }
+                match found {
+                    Found::Line(caps) => {
+                        push_captures(&mut raw, &caps, stack);
+                        opened = true;
                     }
+                    Found::FaultInjection => walk.ok = false,
+                    Found::Nothing => {}
                 }
-                let Some(line) = lines.next_line() else { break };
-                if is_fault_injection(line) {
-                    walk.ok = false;
-                    break;
-                }
-                if let Some(caps) = pattern.re.captures(line) {
-                    push_captures(&mut raw, &caps, stack);
-                    opened = true;
-                    break;
-                }
-            },
+            }
         }
         i += 1;
     }
     walk
+}
+
+/// What [`find_line`] stopped at.
+enum Found<'t> {
+    Line(regex::bytes::Captures<'t>),
+    /// A fault-injection frame: the lines around it belong to two stacks.
+    FaultInjection,
+    Nothing,
+}
+
+/// The first line from the cursor on that `pattern` matches; the cursor ends after it.
+fn find_line<'t>(
+    pattern: &LinePattern,
+    lines: &mut LineCursor<'t>,
+    is_fault_injection: &impl Fn(&[u8]) -> bool,
+    fault_injection: bool,
+) -> Found<'t> {
+    loop {
+        if let (Some(gate), false) = (&pattern.gate, fault_injection) {
+            // Only a line holding one of the pattern's literals can match: go there.
+            match gate.find(lines.rest()) {
+                Some(m) => lines.skip_to_line_of(m.start()),
+                None => lines.skip_all(),
+            }
+        }
+        let Some(line) = lines.next_line() else { return Found::Nothing };
+        if is_fault_injection(line) {
+            return Found::FaultInjection;
+        }
+        if let Some(caps) = pattern.re.captures(line) {
+            return Found::Line(caps);
+        }
+    }
 }
 
 /// Frames kept in a report's `frames` list.

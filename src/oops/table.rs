@@ -14,7 +14,8 @@
 //! | `{TASK}` | up to 100 arbitrary bytes, newlines included (task names can be garbage) |
 //! | `{LINES}` | lazily one or more whole lines, then any text on the next line |
 //! | `{IP}` | an instruction-pointer line (`RIP: 0010:foo+…`, `pc : foo+…`, `PC is at …`) |
-//! | `{CT}` | `Call Trace:` / `Call trace:` / `Backtrace:` |
+//! | `{CT}` | `Call Trace:` / `Call trace:` / `Backtrace:` / RISC-V's register line |
+//! | `{ARM_CT}` | ARM32's openers, tried where no `{CT}` is (see [`Part::Opener`]) |
 //!
 //! Adding a crash format is one row here plus one corpus file.
 
@@ -36,6 +37,9 @@ pub enum Part {
     Re(&'static str),
     /// A stack trace from here on.
     Stack,
+    /// Where a trace starts: the first `{CT}` line from here on or, when the rest of the
+    /// report has none, the first ARM32 opener (`{ARM_CT}`; compiled.rs says why apart).
+    Opener,
 }
 
 #[derive(Debug)]
@@ -111,7 +115,7 @@ const fn stall(parts: &'static [Part], skip: &'static [&'static str]) -> Stack {
 use Part::{Re, Stack as STACK};
 
 const IP: Part = Re("{IP}");
-const CT: Part = Re("{CT}");
+const CT: Part = Part::Opener;
 const IP_CT_STACK: &[Part] = &[IP, CT, STACK];
 const CT_STACK: &[Part] = &[CT, STACK];
 
