@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn every_pattern_compiles() {
         let e = &*ENGINE;
-        assert_eq!(e.groups.len(), 29);
+        assert_eq!(e.groups.len(), 31);
         let mut formats = 0;
         for g in &e.groups {
             for k in 0..g.format_count() {
@@ -330,7 +330,7 @@ mod tests {
                 formats += 1;
             }
         }
-        assert_eq!(formats, 120);
+        assert_eq!(formats, 125);
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub fn find_first_oops(log: &[u8]) -> Option<Oops<'_>> {
 }
 
 /// Every group bit set: a line that matches all groups has none left to "not match".
-const ALL_GROUPS: u32 = (1 << 29) - 1;
+const ALL_GROUPS: u32 = scan::HEADERS as u32;
 
 /// Report text kept per line ([`MAX_LINE`], the line limit of every path) and per report:
 /// real reports are far smaller (the syzkaller corpus's largest log is ~100 KiB); the bounds

@@ -9,10 +9,13 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use super::compiled::ENGINE;
 use super::table::{GROUPS, INFO_WITH_STACK, NOT_A_SECOND_REPORT};
 
-/// Marks of a line: bit `g < 29` = holds the header of oops group `g`; higher bits below.
+/// Marks of a line: bit `g < GROUPS.len()` = holds the header of oops group `g`; the bits
+/// from 32 on below.
 pub type Marks = u64;
 
-pub const HEADERS: Marks = (1 << 29) - 1;
+pub const HEADERS: Marks = (1 << GROUPS.len()) - 1;
+// Group bits fit below the other marks (and in the u32 group sets of extract.rs).
+const _: () = assert!(GROUPS.len() <= 32);
 pub const INFO_WITH_STACK_MARK: Marks = 1 << 32;
 pub const NOT_A_SECOND_REPORT_MARK: Marks = 1 << 33;
 pub const LOCK_DEBUGGING_OFF: Marks = 1 << 34;

@@ -355,6 +355,39 @@ static WARNING_FORMATS: &[Format] = &[
     Format::new("WARNING:[ \\t]*(?:\\n|\\z)", "WARNING: corrupted").corrupted(),
 ];
 
+/// SLUB's debugging reports (`slub_debug`, CONFIG_SLUB_DEBUG_ON): `BUG <cache> (<taint>):
+/// <what>`, then the object's dump and the stack that found the damage (issue 12: real 6.1
+/// consoles of i386 and arm, where KASAN is absent). syzkaller titles only the double free
+/// of a kmalloc cache (`BUG: Object already free`, first in [`KMALLOC_FORMATS`]); the
+/// others are titled by the kernel's words (numbers become NUM) and the first frame outside
+/// SLUB's checks.
+const fn slub_stack() -> Stack {
+    parts(
+        CT_STACK,
+        &[
+            "slab_err",
+            "object_err",
+            "print_trailer",
+            "check_bytes",
+            "check_object",
+            "_debug_processing",
+            "free_consistency_checks",
+            "free_to_partial_list",
+            "on_freelist",
+        ],
+    )
+}
+
+static SLUB_FORMATS: &[Format] = &[
+    Format::new("BUG \\S+ \\([^)\\n]*\\): Object already free", "BUG: Object already free"),
+    Format::new("BUG \\S+ \\([^)\\n]*\\): (.+)", "BUG: %1 in %2").stack(&slub_stack()),
+];
+
+static KMALLOC_FORMATS: &[Format] = &[
+    Format::new("BUG kmalloc-.*: Object already free", "BUG: Object already free"),
+    Format::new("BUG kmalloc-\\S* \\([^)\\n]*\\): (.+)", "BUG: %1 in %2").stack(&slub_stack()),
+];
+
 static INFO_FORMATS: &[Format] = &[
     Format::new("INFO: possible circular locking dependency detected", "possible deadlock in %1")
         .report("INFO: possible circular locking dependency detected \\]{LINES}is trying to acquire lock{LINES}at: {PC} +{FUNC}"),
@@ -532,11 +565,10 @@ pub static GROUPS: &[Group] = &[
     },
     Group { header: "kernel BUG", suppress: &[], formats: KERNEL_BUG_FORMATS },
     Group { header: "Kernel BUG", suppress: &[], formats: &[Format::new("Kernel BUG (.*)", "kernel BUG %1")] },
-    Group {
-        header: "BUG kmalloc-",
-        suppress: &[],
-        formats: &[Format::new("BUG kmalloc-.*: Object already free", "BUG: Object already free")],
-    },
+    Group { header: "BUG kmalloc-", suppress: &[], formats: KMALLOC_FORMATS },
+    // SLUB's reports of other caches: the cache name, then the taint in parentheses.
+    Group { header: " (Not tainted): ", suppress: &[], formats: SLUB_FORMATS },
+    Group { header: " (Tainted: ", suppress: &[], formats: SLUB_FORMATS },
     Group {
         header: "divide error:",
         suppress: &[],
