@@ -265,7 +265,7 @@ build_kernel() { # arch
 }
 
 # --- capture -------------------------------------------------------------------------------
-oops_re='(WARNING:|BUG:|kernel BUG at|Oops|Unable to handle|Internal error|general protection fault|Kernel panic|Kernel stack is corrupted|refcount_t:|list_(add|del) corruption|KASAN|UBSAN|KFENCE|detected stalls?|blocked for more than|soft lockup|hard LOCKUP|stack guard page|Bad page|double free|Unable to handle kernel|unhandled (signal|page fault)|Illegal instruction|Kernel access of bad area|Unknown program exception|Low-address protection|Page fault at|CPU [0-9]+ Unable|do_page_fault|Redzone|Poison overwritten|Object already free)'
+oops_re='(WARNING:|BUG:|kernel BUG at|Oops|Unable to handle|Internal error|general protection fault|Kernel panic|Kernel stack is corrupted|refcount_t:|list_(add|del) corruption|KASAN|UBSAN|KFENCE|detected stalls?|blocked for more than|soft lockup|hard LOCKUP|stack guard page|Bad page|double free|Unable to handle kernel|unhandled (signal|page fault)|Illegal instruction|Kernel access of bad area|Unknown program exception|Low-address protection|Page fault at|CPU [0-9]+ Unable|do_page_fault|Redzone|Poison overwritten|Object already free|Kernel bug detected|BUG [^ ]+ \((Not tainted|Tainted:))'
 
 crash_wait() { # seconds init waits for a trigger that does not return
 	case $1 in
@@ -306,8 +306,18 @@ capture() { # arch crash
 	local part=$cache/partial-$a-$c.log
 	rm -f "$part"
 	qemu_cmd_for "$a" "$c" "$part"
-	local t0=$SECONDS rc=0
-	"${heavy[@]}" "${cmd[@]}" </dev/null >"$cache/qemu-$a.stderr" 2>&1 || rc=$?
+	local t0=$SECONDS rc=0 pid
+	"${heavy[@]}" "${cmd[@]}" </dev/null >"$cache/qemu-$a.stderr" 2>&1 &
+	pid=$!
+	# A machine whose reset never reaches QEMU (mips Malta here: "Reboot failed -- System
+	# halted") would sit until the timeout: stop it once the kernel says so (rc 143).
+	while kill -0 "$pid" 2>/dev/null; do
+		if grep -aq "System halted" "$part" 2>/dev/null; then
+			kill "$pid" 2>/dev/null || true
+		fi
+		sleep 1
+	done
+	wait "$pid" || rc=$?
 	local secs=$((SECONDS - t0)) oops=no
 	[ -s "$part" ] || { say "$a $c: no console output (rc $rc; $(head -c 300 "$cache/qemu-$a.stderr"))"; return 0; }
 	grep -aqE "$oops_re" "$part" && oops=yes
@@ -361,7 +371,7 @@ write_manifest() { # arch
 			while IFS=$'\t' read -r c s r o; do echo "| $c | $s | $r | $o |"; done <"$corpus/$a/captures.tsv"
 		fi
 		echo
-		echo "rc 124 means the run ended by the timeout; rc 0 a reboot (init's, or panic=-1 after a panic)."
+		echo "rc 124 means the run ended by the timeout; rc 0 a reboot (init's, or panic=-1 after a panic); rc 143 a halted kernel stopped."
 	} >"$m"
 }
 

@@ -23,10 +23,12 @@ const LINES: &str = r"(?:.*\n)+?.*";
 const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:|status: [0-9a-f]+ badaddr: [0-9a-f]+ cause: [0-9a-f]+)";
 
 /// An instruction-pointer line. s390's is `Krnl PSW : <mask> <address> (func+0x1/0x2)`
-/// (issue 12: real 6.1 consoles; decode_stacktrace.sh drops the parentheses).
+/// (issue 12: real 6.1 consoles; decode_stacktrace.sh drops the parentheses), MIPS's
+/// `epc   : ffffffff803f4c00 lkdtm_EXCEPTION+0x0/0x10`, or its `ra    : …` (the caller) when the
+/// `epc` is no function (a jump to NULL: `epc   : 0000000000000000 0x0`).
 fn ip() -> String {
     format!(
-        r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{PC} +){{0,2}}(?:{FUNC}|0x[0-9a-f]+)|(?:[0-9]+:)?{PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \(?{FUNC})"
+        r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{PC} +){{0,2}}(?:{FUNC}|0x[0-9a-f]+)|(?:[0-9]+:)?{PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \(?{FUNC}|(?:epc|ra) +: [0-9a-f]+ {FUNC})"
     )
 }
 
@@ -322,7 +324,7 @@ mod tests {
     #[test]
     fn every_pattern_compiles() {
         let e = &*ENGINE;
-        assert_eq!(e.groups.len(), 31);
+        assert_eq!(e.groups.len(), 32);
         let mut formats = 0;
         for g in &e.groups {
             for k in 0..g.format_count() {
@@ -330,7 +332,7 @@ mod tests {
                 formats += 1;
             }
         }
-        assert_eq!(formats, 125);
+        assert_eq!(formats, 126);
     }
 
     #[test]

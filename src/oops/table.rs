@@ -207,7 +207,14 @@ static BUG_FORMATS: &[Format] = &[
         "BUG: %1 %2 in %3",
     )
     .stack(&parts(CT_STACK, &["spin_", "_lock", "_unlock"])),
-    Format::new("BUG: soft lockup", "BUG: soft lockup in %1").alts(&["stall in %1"]).stack(&stall(IP_CT_STACK, &[])),
+    // MIPS prints the watchdog's own stack, the timer interrupt's frames first: the
+    // interrupted code's start after the exception entry `handle_int` (issue 12).
+    Format::new("BUG: soft lockup", "BUG: soft lockup in %1").alts(&["stall in %1"]).stack(&Stack {
+        parts: &[IP, Re("handle_int(?:\\+| \\()"), STACK],
+        parts2: IP_CT_STACK,
+        skip: &[],
+        extractor: Extractor::Stall,
+    }),
     Format::new("BUG: .*still has locks held!", "BUG: still has locks held in %1")
         .report("BUG: .*still has locks held!{LINES}{PC} +{FUNC}"),
     Format::new("BUG: scheduling while atomic", "BUG: scheduling while atomic in %1")
@@ -565,6 +572,12 @@ pub static GROUPS: &[Group] = &[
     },
     Group { header: "kernel BUG", suppress: &[], formats: KERNEL_BUG_FORMATS },
     Group { header: "Kernel BUG", suppress: &[], formats: &[Format::new("Kernel BUG (.*)", "kernel BUG %1")] },
+    // MIPS's BUG(): `Kernel bug detected[#1]:`, then the registers with `epc` (issue 12).
+    Group {
+        header: "Kernel bug detected",
+        suppress: &[],
+        formats: &[Format::new("Kernel bug detected", "kernel BUG in %1").stack(&parts(IP_CT_STACK, &[]))],
+    },
     Group { header: "BUG kmalloc-", suppress: &[], formats: KMALLOC_FORMATS },
     // SLUB's reports of other caches: the cache name, then the taint in parentheses.
     Group { header: " (Not tainted): ", suppress: &[], formats: SLUB_FORMATS },
