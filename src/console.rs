@@ -579,7 +579,21 @@ fn strip<'a>(raw: &'a [u8], context: Context<'a>, text_at: Option<usize>) -> (&'
     if let Some(t) = text.strip_suffix(b" (unreliable)") {
         return (t, true);
     }
+    // decode_stacktrace.sh drops the parentheses of a frame it cannot place (issue 12).
+    if let Some(t) = text.trim_ascii_end().strip_suffix(b" unreliable") {
+        if ends_with_frame_size(t) {
+            return (t, true);
+        }
+    }
     (text, false)
+}
+
+/// `…+0xb0/0xec`: a frame's offset and size end the text.
+fn ends_with_frame_size(t: &[u8]) -> bool {
+    memchr::memmem::rfind(t, b"/0x").is_some_and(|i| {
+        let size = &t[i + 3..];
+        !size.is_empty() && size.iter().all(u8::is_ascii_hexdigit)
+    })
 }
 
 /// Prepare raw console bytes for parsing: delete `\r` (serial consoles end lines with
@@ -760,6 +774,13 @@ mod tests {
         let line = Line::new(l.as_bytes(), 0, l.len());
         assert!(line.questionable);
         assert_eq!(line.text, b"[c000] [c001] foo+0x1/0x2");
+        // As decode_stacktrace.sh prints it; a sentence ending in the word is no frame.
+        let l = "[ 1.2] [c000] [c001] foo+0x1/0x2 unreliable ";
+        let line = Line::new(l.as_bytes(), 0, l.len());
+        assert!(line.questionable);
+        assert_eq!(line.text, b"[c000] [c001] foo+0x1/0x2");
+        let l = "[ 1.2] clocksource: tsc is unreliable";
+        assert!(!Line::new(l.as_bytes(), 0, l.len()).questionable);
         let l = " ? foo+0x1/0x2";
         let line = Line::new(l.as_bytes(), 0, l.len());
         assert!(!line.questionable);
