@@ -3,7 +3,9 @@
 
 use memchr::memmem;
 
-use super::compiled::{CompiledFormat, CompiledGroup, CompiledPart, CompiledStack, LinePattern, ARM_OPENER, ENGINE};
+use super::compiled::{
+    CompiledFormat, CompiledGroup, CompiledPart, CompiledStack, LinePattern, ARM_OPENER, CT_OPENER, ENGINE,
+};
 use super::lists::{HANG_BUCKETS, HANG_WAITING, SYSCALL_PREFIXES};
 use super::table::Extractor;
 use crate::demangle::demangled;
@@ -252,7 +254,12 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                     if (seen_frame || !opened) && engine.any_stack_start.is_match(line) {
                         break;
                     }
-                    if let Some(CompiledPart::Re(next) | CompiledPart::Opener(next)) = parts.get(i + 1) {
+                    let next = match parts.get(i + 1) {
+                        Some(CompiledPart::Re(next)) => Some(next),
+                        Some(CompiledPart::Opener) => Some(&*CT_OPENER),
+                        _ => None,
+                    };
+                    if let Some(next) = next {
                         if let Some(caps) = next.re.captures(line) {
                             push_captures(&mut raw, &caps, stack);
                             i += 1;
@@ -277,10 +284,14 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                     }
                 }
             }
-            CompiledPart::Re(pattern) | CompiledPart::Opener(pattern) => {
+            part @ (CompiledPart::Re(_) | CompiledPart::Opener) => {
+                let pattern = match part {
+                    CompiledPart::Re(pattern) => pattern,
+                    _ => &*CT_OPENER,
+                };
                 let from = lines.pos;
                 let mut found = find_line(pattern, &mut lines, &is_fault_injection, fault_injection);
-                if matches!((&found, &parts[i]), (Found::Nothing, CompiledPart::Opener(_))) {
+                if matches!((&found, part), (Found::Nothing, CompiledPart::Opener)) {
                     lines.pos = from;
                     found = find_line(&ARM_OPENER, &mut lines, &is_fault_injection, fault_injection);
                 }

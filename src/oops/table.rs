@@ -365,11 +365,11 @@ static WARNING_FORMATS: &[Format] = &[
 /// SLUB's debugging reports (`slub_debug`, CONFIG_SLUB_DEBUG_ON): `BUG <cache> (<taint>):
 /// <what>`, then the object's dump and the stack that found the damage (issue 12: real 6.1
 /// consoles of i386 and arm, where KASAN is absent). syzkaller titles only the double free
-/// of a kmalloc cache (`BUG: Object already free`, first in [`KMALLOC_FORMATS`]); the
-/// others are titled by the kernel's words (numbers become NUM) and the first frame outside
-/// SLUB's checks.
-const fn slub_stack() -> Stack {
-    parts(
+/// of a kmalloc cache (`BUG: Object already free`, kept first); the others are titled by the
+/// kernel's words (numbers become NUM) and the first frame outside SLUB's checks.
+static SLUB_FORMATS: &[Format] = &[
+    Format::new("BUG \\S+ \\([^)\\n]*\\): Object already free", "BUG: Object already free"),
+    Format::new("BUG \\S+ \\([^)\\n]*\\): (.+)", "BUG: %1 in %2").stack(&parts(
         CT_STACK,
         &[
             "slab_err",
@@ -382,17 +382,7 @@ const fn slub_stack() -> Stack {
             "free_to_partial_list",
             "on_freelist",
         ],
-    )
-}
-
-static SLUB_FORMATS: &[Format] = &[
-    Format::new("BUG \\S+ \\([^)\\n]*\\): Object already free", "BUG: Object already free"),
-    Format::new("BUG \\S+ \\([^)\\n]*\\): (.+)", "BUG: %1 in %2").stack(&slub_stack()),
-];
-
-static KMALLOC_FORMATS: &[Format] = &[
-    Format::new("BUG kmalloc-.*: Object already free", "BUG: Object already free"),
-    Format::new("BUG kmalloc-\\S* \\([^)\\n]*\\): (.+)", "BUG: %1 in %2").stack(&slub_stack()),
+    )),
 ];
 
 static INFO_FORMATS: &[Format] = &[
@@ -578,10 +568,15 @@ pub static GROUPS: &[Group] = &[
         suppress: &[],
         formats: &[Format::new("Kernel bug detected", "kernel BUG in %1").stack(&parts(IP_CT_STACK, &[]))],
     },
-    Group { header: "BUG kmalloc-", suppress: &[], formats: KMALLOC_FORMATS },
-    // SLUB's reports of other caches: the cache name, then the taint in parentheses.
+    // SLUB's reports of any cache: the cache name, then the taint in parentheses. Before
+    // syzkaller's `BUG kmalloc-` group, whose line they also match (the first group wins).
     Group { header: " (Not tainted): ", suppress: &[], formats: SLUB_FORMATS },
     Group { header: " (Tainted: ", suppress: &[], formats: SLUB_FORMATS },
+    Group {
+        header: "BUG kmalloc-",
+        suppress: &[],
+        formats: &[Format::new("BUG kmalloc-.*: Object already free", "BUG: Object already free")],
+    },
     Group {
         header: "divide error:",
         suppress: &[],
