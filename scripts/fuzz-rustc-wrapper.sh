@@ -18,6 +18,7 @@ for a in "$@"; do
     prev=$a
 done
 case $crate in
+# kcrash and every fuzz target (fuzz/Cargo.toml): a new target is added here.
 kcrash | kcrash_fuzz | console | frame | corpus_reader | signature | bisect_log)
     exec "$rustc" "$@"
     ;;
