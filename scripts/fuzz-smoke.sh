@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The fuzz step of CI (issue 11): build every fuzz target, then for each one
-#   1. run every committed finding (fuzz/regressions/<target>/) and every seed once, then
-#   2. a fixed number of mutations (FUZZ_RUNS, per-target defaults below) from a fixed
-#      libFuzzer seed (FUZZ_SEED, default 1),
-# starting from a fresh seed directory made by scripts/fuzz-seed.sh, so that the same tree
-# gives the same inputs (no clock-bound -max_total_time, no corpus left over from a previous
-# run), measuring the coverage of kcrash's code only (scripts/fuzz-rustc-wrapper.sh) and never
-# rereading the corpus on a clock (-reload=0): two runs of one tree make the same inputs, here
-# and on CI's machine. Fails on any finding. Long, random fuzzing is `scripts/fuzz-long.sh` (README), outside CI.
+# The fuzz step of CI (issue 11): build every fuzz target, then run each one once over
+#   1. every committed finding (fuzz/regressions/<target>/) and every seed
+#      (scripts/fuzz-seed.sh, into a fresh directory), and
+#   2. a fixed number of mutants of them (FUZZ_RUNS, per-target defaults below) made by a
+#      fixed-seed generator (examples/fuzz_mutants.rs, FUZZ_SEED, default 1).
+# libFuzzer only executes these inputs (-runs=0), it does not mutate: its mutations follow the
+# coverage of each input, and that coverage differs between CPUs (dependency code inlined into
+# kcrash picks AVX2 or SSE2 paths at run time), so libFuzzer with a fixed -seed tested other
+# inputs on CI's machine than here. The mutants depend on the tree alone: the same tree gives
+# the same result on every machine. Fails on any finding. Long, coverage-guided fuzzing is
+# `scripts/fuzz-long.sh` (README), outside CI; its findings become regressions.
 # Outside CI it skips when cargo-fuzz cannot be had; under CI=true a missing tool or a
 # toolchain without the nightly features libFuzzer needs is a failure.
 set -euo pipefail
@@ -23,13 +25,14 @@ unavailable() {
     exit 0
 }
 
-# Mutations per target: about 20 s each on one core of a CI machine.
+# Mutants per target: about 20 s each on one core of a CI machine, and at most ~80 MB of
+# temporary files at a time.
 runs_for() {
     if [ -n "${FUZZ_RUNS:-}" ]; then echo "$FUZZ_RUNS"; return; fi
     case "$1" in
-        console | signature) echo 20000 ;;
-        bisect_log) echo 50000 ;;
-        *) echo 300000 ;;
+        console | signature | corpus_reader) echo 20000 ;;
+        bisect_log) echo 5000 ;;
+        *) echo 100000 ;;
     esac
 }
 
@@ -37,6 +40,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz-smoke: installing cargo-fuzz" >&2
     cargo install cargo-fuzz --locked >&2 || unavailable "cargo-fuzz is not installed and cannot be installed"
 fi
+
+# The mutant generator (dev profile: it is small, and the test suite built the library already),
+# built before the fuzz build's environment is set.
+cargo build -q --example fuzz_mutants >&2
+mutants_bin=target/debug/examples/fuzz_mutants
 
 # cargo-fuzz needs unstable compiler flags (-Zsanitizer, coverage passes); the stable
 # toolchain allows them with RUSTC_BOOTSTRAP.
@@ -61,16 +69,17 @@ for t in $targets; do
     max_len=4096
     [ "$t" = bisect_log ] && max_len=16384
     runs=$(runs_for "$t")
-    # New inputs go to the first directory (thrown away); the seeds are only read.
-    # -reload=0: no rereading of the corpus directories once a second (a clock in the run).
-    if cargo fuzz run -s none "${target_dir[@]}" "$t" "$work/new/$t" "$work/seeds/$t" -- -seed="$seed" \
-        -runs="$runs" -reload=0 -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    rm -rf "$work/mutants"
+    "$mutants_bin" "$work/seeds/$t" "$work/mutants" "$runs" "$seed" "$max_len"
+    # Each input once, no mutation (-runs=0); new inputs would go to the first directory.
+    if cargo fuzz run -s none "${target_dir[@]}" "$t" "$work/new/$t" "$work/seeds/$t" "$work/mutants" -- \
+        -runs=0 -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-        echo "fuzz $t: ok, ${execs:-?} executions (seed $seed)"
+        echo "fuzz $t: ok, ${execs:-?} inputs ($runs mutants, seed $seed)"
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
-        echo "fuzz $t: FAILED (seed $seed, $runs runs)" >&2
+        echo "fuzz $t: FAILED (seed $seed, $runs mutants)" >&2
         grep -E "panicked|ERROR|SUMMARY|Test unit written|Base64" "$log" >&2 || tail -n 40 "$log" >&2
     fi
 done

@@ -83,7 +83,22 @@ pub fn parse(log: &[u8]) -> Option<Report> {
 /// Parse the first crash that starts at or after byte `min_pos` of `log` (an offset in the
 /// prepared console, as reports give them).
 pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
-    crate::oops::parse_from(&crate::console::prepare(log), min_pos)
+    parse_prepared(&crate::console::prepare(log), min_pos)
+}
+
+fn parse_prepared(log: &[u8], min_pos: usize) -> Option<Report> {
+    use crate::oops::FirstCrash;
+    match crate::oops::parse_from(log, min_pos) {
+        FirstCrash::Found(report) => Some(*report),
+        FirstCrash::NotFound => None,
+        // Firmware output before the kernel's banner, and the oops lines that follow it
+        // up, are not the kernel's: the stream tells where the first crash of the kernel
+        // starts, as `parse_all` does, and the report is read from there as usual.
+        FirstCrash::FirmwareFirst => {
+            let start = crate::stream::first_report(&log[min_pos..])?.start_pos;
+            crate::oops::parse_at(log, min_pos, min_pos + start)
+        }
+    }
 }
 
 /// Every crash in `log`, in order. A crash starts at an oops line that is not part of the
@@ -94,5 +109,6 @@ pub fn parse_all(log: &[u8]) -> Vec<Report> {
 
 /// Cheap check: does any line of `log` (prepared as for [`parse`]) hold an oops header?
 pub fn contains_crash(log: &[u8]) -> bool {
-    crate::oops::contains_crash(&crate::console::prepare(log))
+    let log = crate::console::prepare(log);
+    crate::oops::contains_crash(&log).unwrap_or_else(|| parse_prepared(&log, 0).is_some())
 }

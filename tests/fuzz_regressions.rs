@@ -192,3 +192,27 @@ fn contains_crash_skips_firmware_output_as_parse_does() {
     }
     assert!(!kcrash::contains_crash(b"INFO:t\nLinux version "));
 }
+
+/// fuzz `console` (CI's run of session 5, found again by a long run in session 6): firmware
+/// output before the kernel's banner (`INFO:0`), then an oops line that follows it up
+/// (`Kernel panic - not syncing`). The stream takes the panic as part of the firmware output
+/// and drops both; `parse` skipped only the firmware line and reported the panic, so the two
+/// disagreed on where (and whether) the first crash starts. `parse` now asks the stream
+/// whenever the first crash may be firmware output
+/// (`fuzz/regressions/console/firmware-then-its-follow-up`).
+#[test]
+fn firmware_follow_ups_are_firmware_on_both_paths() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions/console/firmware-then-its-follow-up");
+    let found = std::fs::read(path).unwrap();
+    let real = b"INFO:    BL31: Initializing runtime services\nKernel panic - not syncing: Attempted to kill init!\n\
+Linux version 6.1.0\n[    1.000000] BUG: unable to handle page fault for address: 0000000000000000\n";
+    for log in [&found[..], &real[..]] {
+        let first = kcrash::parse(log);
+        let all = kcrash::parse_all(log);
+        let text = String::from_utf8_lossy(log);
+        assert_eq!(first.is_some(), kcrash::contains_crash(log), "{text:?}");
+        assert_eq!(first.as_ref().map(|r| r.start_pos), all.first().map(|r| r.start_pos), "{text:?}");
+    }
+    let first = kcrash::parse(real).expect("the kernel's crash");
+    assert!(first.title.starts_with("BUG: unable to handle kernel"), "{}", first.title);
+}

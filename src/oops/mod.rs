@@ -34,9 +34,35 @@ pub struct LogFacts {
     pub hung_up: bool,
 }
 
+/// What [`parse_from`] found.
+pub enum FirstCrash {
+    Found(Box<Report>),
+    NotFound,
+    /// The first crash may be firmware output printed before the kernel's banner. Whether
+    /// a later oops line is a crash of its own or a follow-up of that output (which goes
+    /// with it) is what the stream decides line by line: the caller asks it.
+    FirmwareFirst,
+}
+
 /// Parse the first crash at or after `min_pos`.
-pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
-    let sub = log.get(min_pos..)?;
+pub fn parse_from(log: &[u8], min_pos: usize) -> FirstCrash {
+    first_crash(log, min_pos, None)
+}
+
+/// The crash whose oops line starts at `start` (where the stream found the first crash
+/// after [`FirstCrash::FirmwareFirst`]), read as [`parse_from`]`(log, min_pos)` reads the
+/// first crash: the oops lines before it are passed over as firmware output is.
+pub fn parse_at(log: &[u8], min_pos: usize, start: usize) -> Option<Report> {
+    match first_crash(log, min_pos, Some(start)) {
+        FirstCrash::Found(report) => Some(*report),
+        _ => None,
+    }
+}
+
+/// `at`: where the first crash starts when the stream told (`None`: the first oops line
+/// that is not firmware output).
+fn first_crash(log: &[u8], min_pos: usize, at: Option<usize>) -> FirstCrash {
+    let Some(sub) = log.get(min_pos..) else { return FirstCrash::NotFound };
     // One literal scan of the log tells which of these can be there at all.
     let possible = ENGINE.log_facts.possible(log);
     let n = table::SUPPRESSIONS.len();
@@ -46,41 +72,38 @@ pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
         hung_up: possible & (1 << (n + 1)) != 0,
     };
     let mut from = 0;
-    // Looked up once, on the first report that may be firmware output.
-    let mut banner: Option<Option<usize>> = None;
-    for round in 0.. {
+    loop {
         let rest = &sub[from..];
-        let oops = extract::find_first_oops(rest)?;
+        let Some(oops) = extract::find_first_oops(rest) else { return FirstCrash::NotFound };
+        if at.is_some_and(|at| min_pos + from + oops.start < at) {
+            // Firmware output, or an oops line that followed it up: what comes after it
+            // is read on its own, as after firmware output below.
+            from += oops.line_end;
+            continue;
+        }
         let builder = extract::find_report(rest, &oops);
         let raw = &rest[builder.start..builder.end_pos];
-        let line_end = oops.line_end;
         let (mut rep, origin) = finalize_with_origin(builder, raw, facts);
-        // Firmware printing before the kernel's banner (a bounded number of times: each
-        // look costs a report).
-        if origin.firmware_like()
-            && round < FIRMWARE_REPORTS
-            && banner.get_or_insert_with(|| first_banner(log)).is_some_and(|b| min_pos + from + oops.start < b)
+        if at.is_none() && origin.firmware_like() && first_banner(log).is_some_and(|b| min_pos + from + oops.start < b)
         {
-            from += line_end;
-            continue;
+            return FirstCrash::FirmwareFirst;
         }
         let shift = min_pos + from;
         rep.start_pos += shift;
         rep.end_pos += shift;
         rep.skip_pos += shift;
-        return Some(rep);
+        return FirstCrash::Found(Box::new(rep));
     }
-    None
 }
 
-/// Does `log` hold a crash that [`parse_from`]`(log, 0)` reports? A header line is enough,
-/// unless it comes before the first kernel banner: then it may be firmware output, which
-/// only building its report tells.
-pub fn contains_crash(log: &[u8]) -> bool {
+/// Does `log` hold a crash that [`parse_from`]`(log, 0)` reports? `Some` when a header line
+/// tells; `None` when the first one comes before the first kernel banner: then it may be
+/// firmware output, which only building the report tells.
+pub fn contains_crash(log: &[u8]) -> Option<bool> {
     match extract::find_first_oops(log) {
-        None => false,
-        Some(oops) if first_banner(log).is_some_and(|b| oops.start < b) => parse_from(log, 0).is_some(),
-        Some(_) => true,
+        None => Some(false),
+        Some(oops) if first_banner(log).is_some_and(|b| oops.start < b) => None,
+        Some(_) => Some(true),
     }
 }
 
