@@ -58,12 +58,12 @@ fn run_case(case: &str) {
     let (input, op) = case.split_once('/').expect("INPUT/OP");
     let log = make_input(input);
     // Build the engine outside the timed part: its cost is `first_parse`'s.
-    black_box(kcrash::contains_crash(b"x"));
+    black_box(kcrash_parse::contains_crash(b"x"));
     let t = Instant::now();
     let count = match op {
-        "contains_crash" => kcrash::contains_crash(black_box(&log)) as usize,
-        "parse" => kcrash::parse(black_box(&log)).is_some() as usize,
-        "parse_all" => kcrash::parse_all(black_box(&log)).len(),
+        "contains_crash" => kcrash_parse::contains_crash(black_box(&log)) as usize,
+        "parse" => kcrash_parse::parse(black_box(&log)).is_some() as usize,
+        "parse_all" => kcrash_parse::parse_all(black_box(&log)).len(),
         _ => panic!("unknown op {op}"),
     };
     println!("result {} {count} {}", t.elapsed().as_secs_f64(), log.len());
@@ -74,10 +74,10 @@ fn first_parse() {
     let logs = support::syz_logs();
     let log = &logs.iter().find(|l| l.crash).expect("a crash log").data;
     let t = Instant::now();
-    black_box(kcrash::parse(black_box(log)));
+    black_box(kcrash_parse::parse(black_box(log)));
     let first = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    black_box(kcrash::parse(black_box(log)));
+    black_box(kcrash_parse::parse(black_box(log)));
     let second = t.elapsed().as_secs_f64();
     println!("result {first} 1 {}", log.len());
     println!("second {second}");
@@ -116,7 +116,7 @@ fn dedup_10k_logs() {
 
 /// Many small files (issue 11, item 18): the syzkaller corpus's 487 logs ten times over
 /// (4 870 files, 25 MB), titled by `kcrash title` (`cli`: the real binary, files read from
-/// disk, block-buffered output) or by `kcrash::parse` on the same bytes already in memory
+/// disk, block-buffered output) or by `kcrash_parse::parse` on the same bytes already in memory
 /// (`library`). Both in a fresh process, so both pay once for compiling the formats the logs
 /// meet; the CLI's MB/s is to be within 15 % of the library's.
 fn title_many_logs(how: &str) {
@@ -126,7 +126,7 @@ fn title_many_logs(how: &str) {
     let (secs, found) = match how {
         "library" => {
             let t = Instant::now();
-            let found = copies.iter().filter(|l| kcrash::parse(black_box(l)).is_some()).count();
+            let found = copies.iter().filter(|l| kcrash_parse::parse(black_box(l)).is_some()).count();
             (t.elapsed().as_secs_f64(), found)
         }
         "cli" => {

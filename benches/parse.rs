@@ -20,14 +20,14 @@ fn corpus_parse(c: &mut Criterion) {
     g.bench_function("parse_first_crash", |b| {
         b.iter(|| {
             for log in &logs {
-                black_box(kcrash::parse(black_box(&log.data)));
+                black_box(kcrash_parse::parse(black_box(&log.data)));
             }
         })
     });
     g.bench_function("contains_crash", |b| {
         b.iter(|| {
             for log in &logs {
-                black_box(kcrash::contains_crash(black_box(&log.data)));
+                black_box(kcrash_parse::contains_crash(black_box(&log.data)));
             }
         })
     });
@@ -37,27 +37,28 @@ fn corpus_parse(c: &mut Criterion) {
 fn clean_scan(c: &mut Criterion) {
     let m = support::Material::load();
     let log = m.console(100 * support::MB, 7, None);
-    assert!(!kcrash::contains_crash(&log), "the clean console must hold no crash");
+    assert!(!kcrash_parse::contains_crash(&log), "the clean console must hold no crash");
     let mut g = c.benchmark_group("clean_100MB");
     g.throughput(Throughput::Bytes(log.len() as u64));
     g.sample_size(10).measurement_time(Duration::from_secs(10));
-    g.bench_function("contains_crash", |b| b.iter(|| black_box(kcrash::contains_crash(black_box(&log)))));
-    g.bench_function("parse", |b| b.iter(|| black_box(kcrash::parse(black_box(&log)))));
+    g.bench_function("contains_crash", |b| b.iter(|| black_box(kcrash_parse::contains_crash(black_box(&log)))));
+    g.bench_function("parse", |b| b.iter(|| black_box(kcrash_parse::parse(black_box(&log)))));
     g.finish();
 }
 
 /// Signatures of 100 000 reports (issue 7): the corpus's reports, cycled, at every level.
 fn signatures(c: &mut Criterion) {
-    let reports: Vec<kcrash::Report> = support::syz_logs().iter().filter_map(|l| kcrash::parse(&l.data)).collect();
+    let reports: Vec<kcrash_parse::Report> =
+        support::syz_logs().iter().filter_map(|l| kcrash_parse::parse(&l.data)).collect();
     const N: usize = 100_000;
     let mut g = c.benchmark_group("signatures");
     g.throughput(Throughput::Elements(N as u64));
     g.sample_size(10).measurement_time(Duration::from_secs(8));
-    for level in kcrash::Level::ALL {
+    for level in kcrash_parse::Level::ALL {
         g.bench_function(format!("100k_{}", level.as_str()), |b| {
             b.iter(|| {
                 for rep in reports.iter().cycle().take(N) {
-                    black_box(kcrash::signature(black_box(rep), level));
+                    black_box(kcrash_parse::signature(black_box(rep), level));
                 }
             })
         });

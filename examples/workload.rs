@@ -20,7 +20,7 @@ fn main() {
     let what = args.first().map(String::as_str).unwrap_or("corpus");
     let mb: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(10);
     // Compile the engine first, so that a profile of the workload does not include it.
-    black_box(kcrash::contains_crash(b"x"));
+    black_box(kcrash_parse::contains_crash(b"x"));
     let (log, logs) = match what {
         "corpus" => (Vec::new(), support::syz_logs().into_iter().map(|l| l.data).collect()),
         "scan" => (support::Material::load().console(mb * support::MB, 7, None), Vec::new()),
@@ -39,7 +39,7 @@ fn main() {
             let mut found = 0;
             for _ in 0..mb.min(1000) {
                 let t = Instant::now();
-                found += logs.iter().filter(|l| kcrash::parse(l).is_some()).count();
+                found += logs.iter().filter(|l| kcrash_parse::parse(l).is_some()).count();
                 passes.push(t.elapsed().as_secs_f64());
             }
             passes.sort_by(f64::total_cmp);
@@ -47,18 +47,18 @@ fn main() {
             println!("passes: best {:.1} MB/s, median {:.1} MB/s", mbps(passes[0]), mbps(passes[passes.len() / 2]));
             found
         }
-        "scan" | "random" => kcrash::contains_crash(&log) as usize,
+        "scan" | "random" => kcrash_parse::contains_crash(&log) as usize,
         // `signatures N`: N thousand stack signatures of the corpus's reports.
         "signatures" => {
-            let reports: Vec<_> = support::syz_logs().iter().filter_map(|l| kcrash::parse(&l.data)).collect();
+            let reports: Vec<_> = support::syz_logs().iter().filter_map(|l| kcrash_parse::parse(&l.data)).collect();
             let t = Instant::now();
             for rep in reports.iter().cycle().take(mb * 1000) {
-                black_box(kcrash::signature(rep, kcrash::Level::Stack));
+                black_box(kcrash_parse::signature(rep, kcrash_parse::Level::Stack));
             }
             println!("{} stack signatures in {:.3} s", mb * 1000, t.elapsed().as_secs_f64());
             mb * 1000
         }
-        _ => kcrash::parse_all(&log).len(),
+        _ => kcrash_parse::parse_all(&log).len(),
     };
     let passes = if what == "corpus" { mb.min(1000) } else { 1 };
     let bytes = log.len() + passes * logs.iter().map(Vec::len).sum::<usize>();

@@ -15,8 +15,8 @@ for a in "$@"; do
     prev=$a
 done
 case $crate in
-# kcrash and every fuzz target (fuzz/Cargo.toml): a new target is added here.
-kcrash | kcrash_fuzz | console | frame | corpus_reader | signature | bisect_log)
+# kcrash's crates and every fuzz target (fuzz/Cargo.toml): a new target is added here.
+kcrash_parse | kcrash_bisect | kcrash_ksig | kcrash_fuzz | console | frame | corpus_reader | signature | bisect_log)
     exec "$rustc" "$@"
     ;;
 esac

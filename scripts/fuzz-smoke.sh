@@ -41,10 +41,10 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked >&2 || unavailable "cargo-fuzz is not installed and cannot be installed"
 fi
 
-# The mutant generator (dev profile: it is small, and the test suite built the library already),
+# The mutant generator (release, as the test suite built the library before),
 # built before the fuzz build's environment is set.
-cargo build -q --example fuzz_mutants >&2
-mutants_bin=target/debug/examples/fuzz_mutants
+cargo build --release --locked -q --example fuzz_mutants >&2
+mutants_bin=target/release/examples/fuzz_mutants
 
 # cargo-fuzz needs unstable compiler flags (-Zsanitizer, coverage passes); the stable
 # toolchain allows them with RUSTC_BOOTSTRAP.

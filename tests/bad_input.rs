@@ -16,22 +16,22 @@ fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
 }
 
 fn parse_all_ways(log: &[u8]) {
-    let rep = kcrash::parse(log);
-    assert_eq!(rep.is_some(), kcrash::contains_crash(log));
+    let rep = kcrash_parse::parse(log);
+    assert_eq!(rep.is_some(), kcrash_parse::contains_crash(log));
     if let Some(rep) = rep {
         assert!(!rep.title.is_empty());
         assert!(rep.start_pos < rep.skip_pos && rep.skip_pos <= rep.end_pos && rep.end_pos <= log.len());
-        let _ = kcrash::parse_from(log, rep.skip_pos);
+        let _ = kcrash_parse::parse_from(log, rep.skip_pos);
     }
-    let _ = kcrash::parse_from(log, log.len());
-    let _ = kcrash::parse_from(log, log.len() + 10);
+    let _ = kcrash_parse::parse_from(log, log.len());
+    let _ = kcrash_parse::parse_from(log, log.len() + 10);
 }
 
 #[test]
 fn empty_input() {
-    assert!(kcrash::parse(b"").is_none());
-    assert!(!kcrash::contains_crash(b""));
-    assert!(kcrash::parse(b"\n\n\n").is_none());
+    assert!(kcrash_parse::parse(b"").is_none());
+    assert!(!kcrash_parse::contains_crash(b""));
+    assert!(kcrash_parse::parse(b"\n\n\n").is_none());
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn one_long_line() {
     let mut log = b"[   1.000000] BUG: KASAN: use-after-free in foo+0x1/0x2 ".to_vec();
     log.extend(std::iter::repeat_n(b'A', 8 << 20));
     parse_all_ways(&log);
-    let rep = kcrash::parse(&log).expect("a crash");
+    let rep = kcrash_parse::parse(&log).expect("a crash");
     assert!(rep.title.len() <= 120, "titles are capped");
 }
 

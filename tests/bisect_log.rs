@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use kcrash::bisect::logread::{self, StepKind};
-use kcrash::bisect::{Outcome, Verdict};
+use kcrash_bisect::logread::{self, StepKind};
+use kcrash_bisect::{Outcome, Verdict};
 
 fn seeds_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds")
@@ -157,7 +157,7 @@ fn seeds_recover_culprit_signatures_recipients_and_totals() {
 fn check_crash_title(seed: &str) {
     let r = logread::parse(&read(seed)).result();
     let crash = r.crash.unwrap();
-    let rep = kcrash::parse(crash.report.as_bytes())
+    let rep = kcrash_parse::parse(crash.report.as_bytes())
         .unwrap_or_else(|| panic!("{seed}: the parser finds no crash in the report"));
     assert_eq!(rep.title, crash.title, "{seed}");
 }
@@ -179,10 +179,10 @@ fn seed_004_title_differs_only_by_the_newer_skip_list() {
     let text = read(SEEDS[4]);
     let report = &text[text.find("\ncrash: ").expect("a crash: line") + 1..];
     let report = &report[report.find('\n').unwrap() + 1..];
-    let parsed = kcrash::parse(report.as_bytes()).expect("the report parses");
+    let parsed = kcrash_parse::parse(report.as_bytes()).expect("the report parses");
     assert_eq!(parsed.title, "WARNING: bad unlock balance in process_vm_rw_core");
     let renamed = report.replace("__get_user_pages_remote", "gup_pages_remote");
-    let parsed = kcrash::parse(renamed.as_bytes()).expect("the report parses");
+    let parsed = kcrash_parse::parse(renamed.as_bytes()).expect("the report parses");
     assert_eq!(parsed.title, "WARNING: bad unlock balance in gup_pages_remote");
 }
 

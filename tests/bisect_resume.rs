@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use kcrash::bisect::journal::{FileJournal, Journal, Record};
-use kcrash::bisect::{BisectResult, Error, Mode, Options};
+use kcrash_bisect::journal::{FileJournal, Journal, Record};
+use kcrash_bisect::{BisectResult, Error, Mode, Options};
 
 fn opts(mode: Mode, start: u32) -> Options {
     // Fix mode: name HEAD explicitly, earlier runs in the same clone moved the checkout.
@@ -34,7 +34,7 @@ fn check_resume(o: Options, w: impl Fn(&mut World)) {
     let dir = clone_history(tmp.path());
     let mut world = World::default();
     w(&mut world);
-    let full = bisect_in(&dir, world.clone(), o.clone(), &mut kcrash::bisect::journal::NoJournal);
+    let full = bisect_in(&dir, world.clone(), o.clone(), &mut kcrash_bisect::journal::NoJournal);
     let want = normalize(full.result.expect("uninterrupted run"));
     let full_tests = full.sim.tested.borrow().len();
     let mut kills = 0;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use kcrash::bisect::journal::NoJournal;
-use kcrash::bisect::{logread, BisectResult, Mode, Options, Outcome};
+use kcrash_bisect::journal::NoJournal;
+use kcrash_bisect::{logread, BisectResult, Mode, Options, Outcome};
 
 struct Sc {
     mode: Mode,

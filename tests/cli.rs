@@ -159,11 +159,11 @@ fn parse_json_bytes_are_the_reports_value() {
     files.sort();
     for file in &files {
         let data = std::fs::read(file).unwrap();
-        let rep = kcrash::parse(&data);
+        let rep = kcrash_parse::parse(&data);
         let want = format!("{}\n", serde_json::json!({ "schema": 1, "input": file, "report": rep }));
         let (_, out, _) = run(kcrash().args(["parse", "--json", file]), b"");
         assert_eq!(out, want, "{file}");
-        let want: String = kcrash::parse_all(&data)
+        let want: String = kcrash_parse::parse_all(&data)
             .iter()
             .map(|r| format!("{}\n", serde_json::json!({ "schema": 1, "input": file, "report": r })))
             .collect();

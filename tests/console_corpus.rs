@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use kcrash::corpus::{self, CaseKind};
+use kcrash_parse::corpus::{self, CaseKind};
 
 #[test]
 fn every_console_case_passes() {
@@ -65,7 +65,7 @@ fn printed_twice_or_after_firmware_same_crashes() {
             logs.insert(case.name.trim_end_matches(".case").to_string(), r.log);
         }
     }
-    let titles = |log: &[u8]| kcrash::parse_all(log).into_iter().map(|r| r.title).collect::<Vec<_>>();
+    let titles = |log: &[u8]| kcrash_parse::parse_all(log).into_iter().map(|r| r.title).collect::<Vec<_>>();
     let mut checked = 0;
     for (name, log) in &logs {
         for twin in ["replayed", "doubled", "firmware"] {

@@ -4,12 +4,12 @@
 //! QEMU captured by the e2e tests (`corpus/consoles/`). One snapshot per data file; review
 //! changes with `cargo insta review`.
 
-use kcrash::console::clean;
+use kcrash_parse::console::clean;
 
-fn parsed(path: &std::path::Path) -> Option<kcrash::Report> {
+fn parsed(path: &std::path::Path) -> Option<kcrash_parse::Report> {
     let data = clean(std::fs::read(path).expect("corpus file is readable"));
-    let report = kcrash::parse(&data);
-    assert_eq!(report.is_some(), kcrash::contains_crash(&data), "contains_crash agrees with parse");
+    let report = kcrash_parse::parse(&data);
+    assert_eq!(report.is_some(), kcrash_parse::contains_crash(&data), "contains_crash agrees with parse");
     report
 }
 
@@ -37,16 +37,16 @@ fn structured_frames_cover_title_frames() {
     for entry in entries {
         let data = std::fs::read(entry.unwrap().path()).unwrap();
         for raw in data.split(|&c| c == b'\n') {
-            let line = kcrash::console::Line::detached(raw, 0, raw.len(), true);
-            let Some((name, _)) = kcrash::frame::frame_functions(line.text) else { continue };
+            let line = kcrash_parse::console::Line::detached(raw, 0, raw.len(), true);
+            let Some((name, _)) = kcrash_parse::frame::frame_functions(line.text) else { continue };
             // The engine's pattern also takes `4` from `4.1.15+ #4 Not tainted`: only lines
             // with an offset are frames for the structured grammar.
             if !line.text.windows(3).any(|w| w == b"+0x") {
                 continue;
             }
-            let frame = kcrash::frame::parse_frame(line.text, line.questionable)
+            let frame = kcrash_parse::frame::parse_frame(line.text, line.questionable)
                 .unwrap_or_else(|| panic!("no structured frame for {:?}", String::from_utf8_lossy(line.text)));
-            let name = kcrash::demangle::demangle(name);
+            let name = kcrash_parse::demangle::demangle(name);
             assert!(frame.function.starts_with(&name), "{} vs {name}", frame.function);
             checked += 1;
         }

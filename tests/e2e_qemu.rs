@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kcrash::bisect::qemu::{QemuConfig, QemuTester};
-use kcrash::bisect::stages::{BuildOutcome, NoProgress, Tester};
-use kcrash::bisect::RunOutcome;
+use kcrash_bisect::qemu::{QemuConfig, QemuTester};
+use kcrash_bisect::stages::{BuildOutcome, NoProgress, Tester};
+use kcrash_bisect::RunOutcome;
 
 /// The cache prepared by the script, or `None` (with a message) when the test cannot run.
 fn cache(what: &str) -> Option<PathBuf> {
@@ -82,7 +82,7 @@ fn check_result(res: &serde_json::Value, workdir: &Path, culprit: &str, title: &
     let got = res["crash"]["title"].as_str().unwrap();
     assert_eq!(got, title);
     let console = std::fs::read(workdir.join("consoles").join(format!("{culprit}.0.log"))).unwrap();
-    let parsed = kcrash::parse(&console).expect("the culprit's console has a crash");
+    let parsed = kcrash_parse::parse(&console).expect("the culprit's console has a crash");
     assert_eq!(parsed.title, got);
 }
 
@@ -260,7 +260,7 @@ fn recipe_a_crash_modes() {
             RunOutcome::Crashed(c) => assert_eq!(c.title, title, "mode {mode}"),
             o => panic!("mode {mode}: {o:?}\n{}", String::from_utf8_lossy(&console)),
         }
-        assert_eq!(kcrash::parse(&console).unwrap().title, title);
+        assert_eq!(kcrash_parse::parse(&console).unwrap().title, title);
         if let Some(dir) = &corpus {
             // The module's absolute source path is this machine's: keep a neutral one.
             let text = String::from_utf8_lossy(&console).replace(&repo.display().to_string(), "/build/crashmod");

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use kcrash::stream::{read_all, CrashStream};
+use kcrash_parse::stream::{read_all, CrashStream};
 
 fn syz_corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("KCRASH_SYZ_CORPUS")
@@ -27,13 +27,13 @@ fn corpus_logs() -> Vec<(String, Vec<u8>)> {
         .into_iter()
         .map(|n| {
             let data = std::fs::read(dir.join(n.to_string())).unwrap();
-            let case = kcrash::corpus::read_report_case(&n.to_string(), &data).unwrap();
+            let case = kcrash_parse::corpus::read_report_case(&n.to_string(), &data).unwrap();
             (n.to_string(), case.log)
         })
         .collect()
 }
 
-fn titles(reports: &[kcrash::Report]) -> Vec<String> {
+fn titles(reports: &[kcrash_parse::Report]) -> Vec<String> {
     reports.iter().map(|r| r.title.clone()).collect()
 }
 
@@ -43,8 +43,8 @@ fn titles(reports: &[kcrash::Report]) -> Vec<String> {
 #[test]
 fn first_of_all_is_parse() {
     for (name, log) in corpus_logs() {
-        let one = kcrash::parse(&kcrash::console::clean(log.clone()));
-        let all = kcrash::parse_all(&log);
+        let one = kcrash_parse::parse(&kcrash_parse::console::clean(log.clone()));
+        let all = kcrash_parse::parse_all(&log);
         assert_eq!(one.is_some(), !all.is_empty(), "{name}");
         if let (Some(one), Some(first)) = (one, all.first()) {
             assert_eq!(one.title, first.title, "{name}: title");
@@ -71,9 +71,9 @@ fn concatenated_logs_give_each_crash() {
     let logs: Vec<(String, Vec<u8>)> = corpus_logs()
         .into_iter()
         .filter(|(_, log)| {
-            let clean = kcrash::console::clean(log.clone());
+            let clean = kcrash_parse::console::clean(log.clone());
             let lines: Vec<Vec<u8>> =
-                kcrash::parse_all(log).iter().map(|r| clean[r.start_pos..r.skip_pos].to_vec()).collect();
+                kcrash_parse::parse_all(log).iter().map(|r| clean[r.start_pos..r.skip_pos].to_vec()).collect();
             lines.iter().all(|l| !seen.contains(l)) && {
                 seen.extend(lines);
                 true
@@ -84,12 +84,12 @@ fn concatenated_logs_give_each_crash() {
         let mut joined = Vec::new();
         let mut want = Vec::new();
         for (_, log) in batch {
-            want.extend(titles(&kcrash::parse_all(log)));
+            want.extend(titles(&kcrash_parse::parse_all(log)));
             joined.extend_from_slice(log);
             joined.extend_from_slice(NOISE);
         }
         let names: Vec<&str> = batch.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(titles(&kcrash::parse_all(&joined)), want, "batch {names:?}");
+        assert_eq!(titles(&kcrash_parse::parse_all(&joined)), want, "batch {names:?}");
     }
 }
 
@@ -97,7 +97,7 @@ fn concatenated_logs_give_each_crash() {
 #[test]
 fn chunking_does_not_matter() {
     for (name, log) in corpus_logs().into_iter().step_by(7) {
-        let whole = kcrash::parse_all(&log);
+        let whole = kcrash_parse::parse_all(&log);
         for chunk in [1, 7, 4096] {
             let mut got = Vec::new();
             let mut stream = CrashStream::default();
@@ -149,7 +149,7 @@ fn interleaved_tasks() {
     for (a, b) in warn.iter().zip(&kasan) {
         log += &format!("{a}\n{b}\n");
     }
-    let reports = kcrash::parse_all(log.as_bytes());
+    let reports = kcrash_parse::parse_all(log.as_bytes());
     assert_eq!(titles(&reports), ["WARNING in sk_alpha", "KASAN: use-after-free Read in fs_gamma"]);
     assert_eq!(reports[0].context, "T100");
     assert_eq!(reports[1].context, "T200");
@@ -171,7 +171,7 @@ fn follow_up_lines_belong_to_the_report() {
                [ 2.1] RIP: 0010:baz+0x1/0x2\n\
                [ 2.2] Call Trace:\n\
                [ 2.3]  qux+0x1/0x2\n";
-    let reports = kcrash::parse_all(log.as_bytes());
+    let reports = kcrash_parse::parse_all(log.as_bytes());
     assert_eq!(titles(&reports), ["WARNING in foo", "BUG: unable to handle kernel paging request in baz"]);
     assert!(reports[0].panicked);
 }
@@ -183,7 +183,7 @@ fn huge_report_is_truncated() {
     for _ in 0..60_000 {
         log.extend_from_slice(b"[ 1.0]  frame_that_goes_on_and_on+0x1/0x2\n");
     }
-    let reports = kcrash::parse_all(&log);
+    let reports = kcrash_parse::parse_all(&log);
     assert_eq!(reports.len(), 1);
     assert!(reports[0].truncated);
     assert!(reports[0].report.len() <= (1 << 20) + 64 * 1024);

@@ -2,19 +2,19 @@
 //! parse spent its time in per-line and per-name regex calls). The regexes stay here as
 //! the oracles.
 
-use kcrash::oops::compiled::{compile_any, SkipList};
-use kcrash::oops::lists::GLOBAL_SKIP;
+use kcrash_parse::oops::compiled::{compile_any, SkipList};
+use kcrash_parse::oops::lists::GLOBAL_SKIP;
 use proptest::prelude::*;
 use regex::bytes::Regex;
 
 /// The report cases of syzkaller's corpus (`../shared/corpus/syzkaller`, or
 /// `KCRASH_SYZ_CORPUS`); `None` after saying so loudly when it is missing, except under
 /// `CI=true`, where a missing corpus fails the test.
-fn syzkaller_reports() -> Option<Vec<kcrash::corpus::Case>> {
+fn syzkaller_reports() -> Option<Vec<kcrash_parse::corpus::Case>> {
     let root = std::env::var_os("KCRASH_SYZ_CORPUS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller"));
-    match kcrash::corpus::load(&root.join("report")) {
+    match kcrash_parse::corpus::load(&root.join("report")) {
         Ok(cases) => Some(cases),
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("syzkaller corpus: {e}"),
         Err(e) => {
@@ -44,7 +44,7 @@ fn title() -> impl Strategy<Value = String> {
 proptest! {
     #[test]
     fn frame_from_title_is_the_regex(t in title()) {
-        prop_assert_eq!(kcrash::title::frame_from_title(&t), frame_by_regex(&t));
+        prop_assert_eq!(kcrash_parse::title::frame_from_title(&t), frame_by_regex(&t));
     }
 
     #[test]
@@ -67,7 +67,7 @@ fn frame_from_title_examples() {
         "lost in ",
         "INFO: task hung in  foo",
     ] {
-        assert_eq!(kcrash::title::frame_from_title(t), frame_by_regex(t), "{t:?}");
+        assert_eq!(kcrash_parse::title::frame_from_title(t), frame_by_regex(t), "{t:?}");
     }
 }
 
@@ -79,9 +79,9 @@ fn skip_list_on_corpus_names() {
     let alternation = compile_any(GLOBAL_SKIP.iter().copied());
     let mut names = 0;
     for case in cases {
-        let kcrash::corpus::CaseKind::Report(r) = case.kind else { continue };
-        for line in kcrash::console::Lines::new(&r.log, 0) {
-            if let Some((first, second)) = kcrash::frame::frame_functions(line.text) {
+        let kcrash_parse::corpus::CaseKind::Report(r) = case.kind else { continue };
+        for line in kcrash_parse::console::Lines::new(&r.log, 0) {
+            if let Some((first, second)) = kcrash_parse::frame::frame_functions(line.text) {
                 for name in std::iter::once(first).chain(second) {
                     assert_eq!(list.is_match(name), alternation.is_match(name), "{}", String::from_utf8_lossy(name));
                     names += 1;
@@ -100,7 +100,7 @@ fn title_gate_keeps_every_matching_format() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let Some(cases) = syzkaller_reports() else { return };
     for case in cases {
-        if let kcrash::corpus::CaseKind::Report(r) = case.kind {
+        if let kcrash_parse::corpus::CaseKind::Report(r) = case.kind {
             logs.push(r.log);
         }
     }
@@ -117,7 +117,7 @@ fn title_gate_keeps_every_matching_format() {
             }
         }
     }
-    let engine = &*kcrash::oops::compiled::ENGINE;
+    let engine = &*kcrash_parse::oops::compiled::ENGINE;
     let mut matches = 0;
     for log in &logs {
         for group in &engine.groups {
@@ -146,7 +146,7 @@ fn title_gate_keeps_every_matching_format() {
     assert!(starts > 400, "only {starts} stack starts");
     // And the suppression patterns of the whole-log facts.
     let suppressions: Vec<regex::bytes::Regex> =
-        kcrash::oops::table::SUPPRESSIONS.iter().map(|p| kcrash::oops::compiled::compile(p)).collect();
+        kcrash_parse::oops::table::SUPPRESSIONS.iter().map(|p| kcrash_parse::oops::compiled::compile(p)).collect();
     let mut suppressed = 0;
     for log in &logs {
         let possible = engine.log_facts.possible(log);

@@ -1,8 +1,8 @@
 //! Inputs the fuzzers (`fuzz/`) found, minimised, as tests of the promise each one broke.
 
 /// Reports of the streaming parser fed in `chunk`-byte pieces.
-fn chunked(log: &[u8], chunk: usize) -> Vec<kcrash::Report> {
-    let mut stream = kcrash::stream::CrashStream::default();
+fn chunked(log: &[u8], chunk: usize) -> Vec<kcrash_parse::Report> {
+    let mut stream = kcrash_parse::stream::CrashStream::default();
     let mut out = Vec::new();
     for piece in log.chunks(chunk) {
         stream.feed(piece, &mut |r| out.push(r));
@@ -24,7 +24,7 @@ fn empty_line_at_a_chunk_boundary() {
         b"INFO: x\n\nINFO:\n",
     ];
     for log in logs {
-        let whole = kcrash::parse_all(log);
+        let whole = kcrash_parse::parse_all(log);
         assert!(!whole.is_empty());
         for chunk in 1..=log.len() {
             assert_eq!(chunked(log, chunk), whole, "{:?} in chunks of {chunk}", String::from_utf8_lossy(log));
@@ -42,12 +42,12 @@ fn stream_cleans_like_clean() {
         b"[   30.1000000001] \x1b[1;31mWARNING:\x1b+0mPU00013]  </TASK>\n[   30.100014] ---0 ]---\n",
     ];
     for log in logs {
-        let cleaned = kcrash::console::clean(log.to_vec());
-        let all = kcrash::parse_all(log);
-        let first = kcrash::parse(&cleaned).expect("a crash");
+        let cleaned = kcrash_parse::console::clean(log.to_vec());
+        let all = kcrash_parse::parse_all(log);
+        let first = kcrash_parse::parse(&cleaned).expect("a crash");
         assert_eq!(all[0].title, first.title);
-        let titles = |v: &[kcrash::Report]| v.iter().map(|r| r.title.clone()).collect::<Vec<_>>();
-        assert_eq!(titles(&all), titles(&kcrash::parse_all(&cleaned)));
+        let titles = |v: &[kcrash_parse::Report]| v.iter().map(|r| r.title.clone()).collect::<Vec<_>>();
+        assert_eq!(titles(&all), titles(&kcrash_parse::parse_all(&cleaned)));
     }
 }
 
@@ -64,15 +64,18 @@ fn escapes_inside_a_header() {
         b"\x1b[40BUG: x\n",
     ];
     for log in logs {
-        let cleaned = kcrash::console::clean(log.to_vec());
-        let titles = |v: Vec<kcrash::Report>| v.into_iter().map(|r| r.title).collect::<Vec<_>>();
+        let cleaned = kcrash_parse::console::clean(log.to_vec());
+        let titles = |v: Vec<kcrash_parse::Report>| v.into_iter().map(|r| r.title).collect::<Vec<_>>();
         assert_eq!(
-            titles(kcrash::parse_all(log)),
-            titles(kcrash::parse_all(&cleaned)),
+            titles(kcrash_parse::parse_all(log)),
+            titles(kcrash_parse::parse_all(&cleaned)),
             "{:?}",
             String::from_utf8_lossy(log)
         );
-        assert_eq!(kcrash::parse_all(log).first().map(|r| r.title.clone()), kcrash::parse(&cleaned).map(|r| r.title));
+        assert_eq!(
+            kcrash_parse::parse_all(log).first().map(|r| r.title.clone()),
+            kcrash_parse::parse(&cleaned).map(|r| r.title)
+        );
     }
 }
 
@@ -83,8 +86,8 @@ fn escapes_inside_a_header() {
 #[test]
 fn suppression_seen_within_a_block() {
     let log = b"\nINIT: PANIC: segmentation violation!BUG:\nWARNING:\nBUG:\n\n";
-    assert!(kcrash::parse(log).expect("a crash").suppressed);
-    let whole: Vec<bool> = kcrash::parse_all(log).iter().map(|r| r.suppressed).collect();
+    assert!(kcrash_parse::parse(log).expect("a crash").suppressed);
+    let whole: Vec<bool> = kcrash_parse::parse_all(log).iter().map(|r| r.suppressed).collect();
     let one_byte: Vec<bool> = chunked(log, 1).iter().map(|r| r.suppressed).collect();
     assert_eq!(whole, one_byte);
     assert_eq!(whole, [true, true, true]);
@@ -99,8 +102,8 @@ fn suppression_seen_within_a_block() {
 #[test]
 fn three_oops_lines_of_one_task() {
     let log = b"[7.5][ T1] UBSAN:\n[7.55][ T1] UBSAN:  in\n[7.6][ T1] UBSAN:Call Trace:\n[7.7][ T1] k.u\n";
-    let first = kcrash::parse(log).expect("a crash");
-    let all = kcrash::parse_all(log);
+    let first = kcrash_parse::parse(log).expect("a crash");
+    let all = kcrash_parse::parse_all(log);
     assert_eq!(first.title, "UBSAN: in k");
     assert_eq!(all[0].title, "UBSAN: in corrupted");
     assert_eq!((all[0].start_pos, all[0].skip_pos), (first.start_pos, first.skip_pos));
@@ -117,7 +120,12 @@ fn header_line_replayed() {
     for log in
         [&b"INFO:\n** replaying previous printk message **"[..], b"BUG: x\n** replaying previous printk message **\n"]
     {
-        assert_eq!(kcrash::contains_crash(log), kcrash::parse(log).is_some(), "{:?}", String::from_utf8_lossy(log));
+        assert_eq!(
+            kcrash_parse::contains_crash(log),
+            kcrash_parse::parse(log).is_some(),
+            "{:?}",
+            String::from_utf8_lossy(log)
+        );
     }
 }
 
@@ -132,7 +140,7 @@ fn title_of_control_bytes() {
     log.extend_from_slice(b"[   23.717039][  T298] ");
     log.extend_from_slice(&[1u8; 130]);
     log.push(b'\n');
-    for rep in [kcrash::parse(&log).expect("a report")].into_iter().chain(kcrash::parse_all(&log)) {
+    for rep in [kcrash_parse::parse(&log).expect("a report")].into_iter().chain(kcrash_parse::parse_all(&log)) {
         assert!(!rep.title.is_empty());
         assert!(rep.title.starts_with("rust_kernel: panicked at"), "{}", rep.title);
         assert!(rep.corrupted);
@@ -142,7 +150,7 @@ fn title_of_control_bytes() {
     let mut found = found.to_vec();
     found.extend_from_slice(&[0u8; 120]);
     found.extend_from_slice(b"\x03\nttemptG at c:7!");
-    let rep = kcrash::parse(&found).expect("a report");
+    let rep = kcrash_parse::parse(&found).expect("a report");
     assert!(!rep.title.is_empty());
 }
 
@@ -151,10 +159,10 @@ fn title_of_control_bytes() {
 /// symbol that demangles to nothing keeps its raw name.
 #[test]
 fn symbol_that_demangles_to_nothing() {
-    assert_eq!(kcrash::demangle::demangle(b"_ZNE"), "_ZNE");
-    let frame = kcrash::frame::parse_frame(b"_ZNE+0x49a/0x1a", false).expect("a frame");
+    assert_eq!(kcrash_parse::demangle::demangle(b"_ZNE"), "_ZNE");
+    let frame = kcrash_parse::frame::parse_frame(b"_ZNE+0x49a/0x1a", false).expect("a frame");
     assert_eq!(frame.function, "_ZNE");
-    let (callee, _) = kcrash::frame::frame_functions(b"_ZNE+0x49a/0x1a").expect("a frame line");
+    let (callee, _) = kcrash_parse::frame::frame_functions(b"_ZNE+0x49a/0x1a").expect("a frame line");
     assert!(!callee.is_empty());
 }
 
@@ -166,15 +174,15 @@ fn symbol_that_demangles_to_nothing() {
 #[test]
 fn firmware_is_what_comes_before_the_first_banner() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions/console/first-crash-start-differs");
-    let log = kcrash::console::clean(std::fs::read(path).unwrap());
-    let first = kcrash::parse(&log).expect("a crash");
-    let all = kcrash::parse_all(&log);
+    let log = kcrash_parse::console::clean(std::fs::read(path).unwrap());
+    let first = kcrash_parse::parse(&log).expect("a crash");
+    let all = kcrash_parse::parse_all(&log);
     assert_eq!((all[0].start_pos, all[0].skip_pos), (first.start_pos, first.skip_pos));
     // Before the first banner, the same line is firmware output for both.
     let mut early = b"INFO: Stall ended beone.\n".to_vec();
     early.extend_from_slice(&log);
-    let first = kcrash::parse(&early).expect("a crash");
-    assert_eq!(kcrash::parse_all(&early)[0].start_pos, first.start_pos);
+    let first = kcrash_parse::parse(&early).expect("a crash");
+    assert_eq!(kcrash_parse::parse_all(&early)[0].start_pos, first.start_pos);
     assert_ne!(first.start_pos, 0, "firmware output before the first banner");
 }
 
@@ -188,9 +196,14 @@ fn contains_crash_skips_firmware_output_as_parse_does() {
         b"INFO: t\nLinux version 6.1\n[    1.0] BUG: unable to handle page fault for address: 0\n",
         b"[    0.5] WARNING: CPU: 0 PID: 1 at kernel/x.c:1 f+0x1/0x2\nLinux version 6.1\n",
     ] {
-        assert_eq!(kcrash::contains_crash(log), kcrash::parse(log).is_some(), "{:?}", String::from_utf8_lossy(log));
+        assert_eq!(
+            kcrash_parse::contains_crash(log),
+            kcrash_parse::parse(log).is_some(),
+            "{:?}",
+            String::from_utf8_lossy(log)
+        );
     }
-    assert!(!kcrash::contains_crash(b"INFO:t\nLinux version "));
+    assert!(!kcrash_parse::contains_crash(b"INFO:t\nLinux version "));
 }
 
 /// fuzz `console` (CI's run of session 5, found again by a long run in session 6): firmware
@@ -207,12 +220,12 @@ fn firmware_follow_ups_are_firmware_on_both_paths() {
     let real = b"INFO:    BL31: Initializing runtime services\nKernel panic - not syncing: Attempted to kill init!\n\
 Linux version 6.1.0\n[    1.000000] BUG: unable to handle page fault for address: 0000000000000000\n";
     for log in [&found[..], &real[..]] {
-        let first = kcrash::parse(log);
-        let all = kcrash::parse_all(log);
+        let first = kcrash_parse::parse(log);
+        let all = kcrash_parse::parse_all(log);
         let text = String::from_utf8_lossy(log);
-        assert_eq!(first.is_some(), kcrash::contains_crash(log), "{text:?}");
+        assert_eq!(first.is_some(), kcrash_parse::contains_crash(log), "{text:?}");
         assert_eq!(first.as_ref().map(|r| r.start_pos), all.first().map(|r| r.start_pos), "{text:?}");
     }
-    let first = kcrash::parse(real).expect("the kernel's crash");
+    let first = kcrash_parse::parse(real).expect("the kernel's crash");
     assert!(first.title.starts_with("BUG: unable to handle kernel"), "{}", first.title);
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use kcrash::bisect::kernel::{CompilerRule, KernelBuilder, KernelConfig};
-use kcrash::bisect::stages::{BuildOutcome, Builder};
+use kcrash_bisect::kernel::{CompilerRule, KernelBuilder, KernelConfig};
+use kcrash_bisect::stages::{BuildOutcome, Builder};
 
 mod testgit;
 
@@ -157,7 +157,7 @@ fn check_exit_codes_for_git_bisect_run() {
 /// The keys of the kernel and qemu kinds, as the README documents them.
 #[test]
 fn config_keys_for_kernel_and_qemu() {
-    use kcrash::bisect::config::{BuildKind, Config, TestKind};
+    use kcrash_bisect::config::{BuildKind, Config, TestKind};
     let text = r#"repo = "linux"
 start = "master"
 [build]

@@ -1,4 +1,4 @@
-//! `kcrash ksig` and `kcrash::ksig` on real ELF files built here with the system C compiler,
+//! `kcrash ksig` and `kcrash_ksig` on real ELF files built here with the system C compiler,
 //! checked against an independent computation from `readelf` + `objcopy --dump-section`.
 //!
 //! Needs `cc`, `readelf` and `objcopy` (gcc and binutils). Without them a test says so on
@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use kcrash::ksig::{self, Algo, KsigError};
+use kcrash_ksig::{self as ksig, Algo, KsigError};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;

@@ -1,4 +1,4 @@
-//! Child processes (`kcrash::process`) against real processes that misbehave: escape their
+//! Child processes (`kcrash_bisect::process`) against real processes that misbehave: escape their
 //! process group with `setsid`, die by a signal, cannot be executed.
 
 use std::os::unix::process::ExitStatusExt;
@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kcrash::process;
+use kcrash_bisect::process;
 mod run;
 use run::alive;
 

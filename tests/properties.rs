@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use kcrash::corpus::CaseKind;
+use kcrash_parse::corpus::CaseKind;
 use proptest::prelude::*;
 
 /// Every base log, cleaned (a log may hold escapes of its own).
@@ -18,7 +18,7 @@ static LOGS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller"));
     let mut logs = Vec::new();
-    if let Ok(cases) = kcrash::corpus::load(&root.join("report")) {
+    if let Ok(cases) = kcrash_parse::corpus::load(&root.join("report")) {
         logs.extend(cases.into_iter().filter_map(|c| match c.kind {
             CaseKind::Report(r) => Some(r.log),
             CaseKind::Guilty(_) => None,
@@ -32,7 +32,7 @@ static LOGS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
         logs.extend(paths.iter().filter_map(|p| std::fs::read(p).ok()));
     }
     assert!(!logs.is_empty(), "no base logs");
-    logs.into_iter().map(kcrash::console::clean).collect()
+    logs.into_iter().map(kcrash_parse::console::clean).collect()
 });
 
 /// Pieces of console text, so that random logs get past the parser's first checks.
@@ -82,11 +82,11 @@ fn any_log() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// The fields that must not change when only console artefacts do.
-fn essence(r: &kcrash::Report) -> impl PartialEq + std::fmt::Debug + '_ {
+fn essence(r: &kcrash_parse::Report) -> impl PartialEq + std::fmt::Debug + '_ {
     (&r.title, &r.alt_titles, r.corrupted, &r.corrupted_reason, r.crash_type, &r.frame)
 }
 
-fn same_report(a: Option<kcrash::Report>, b: Option<kcrash::Report>) -> Result<(), TestCaseError> {
+fn same_report(a: Option<kcrash_parse::Report>, b: Option<kcrash_parse::Report>) -> Result<(), TestCaseError> {
     prop_assert_eq!(a.is_some(), b.is_some());
     if let (Some(a), Some(b)) = (a, b) {
         prop_assert_eq!(essence(&a), essence(&b));
@@ -101,17 +101,17 @@ const ESCAPES: &[&[u8]] =
 proptest! {
     #[test]
     fn any_bytes_never_panic(log in any_log()) {
-        let first = kcrash::parse(&log);
-        prop_assert_eq!(first.is_some(), kcrash::contains_crash(&log));
-        let all = kcrash::parse_all(&log);
+        let first = kcrash_parse::parse(&log);
+        prop_assert_eq!(first.is_some(), kcrash_parse::contains_crash(&log));
+        let all = kcrash_parse::parse_all(&log);
         prop_assert_eq!(all.is_empty(), first.is_none());
         for line in log.split(|&b| b == b'\n') {
-            let _ = kcrash::console::line_context(line);
-            let _ = kcrash::frame::parse_frame(line, false);
-            let _ = kcrash::frame::frame_functions(line);
+            let _ = kcrash_parse::console::line_context(line);
+            let _ = kcrash_parse::frame::parse_frame(line, false);
+            let _ = kcrash_parse::frame::frame_functions(line);
         }
-        let cleaned = kcrash::console::clean(log.clone());
-        prop_assert_eq!(kcrash::parse(&cleaned).is_some(), kcrash::contains_crash(&cleaned));
+        let cleaned = kcrash_parse::console::clean(log.clone());
+        prop_assert_eq!(kcrash_parse::parse(&cleaned).is_some(), kcrash_parse::contains_crash(&cleaned));
     }
 
     #[test]
@@ -124,7 +124,7 @@ proptest! {
         let log = &LOGS[i.index(LOGS.len())];
         let (x, y) = (a.index(log.len() + 1), b.index(log.len() + 1));
         let part = &log[x.min(y)..x.max(y)];
-        prop_assert_eq!(kcrash::parse(part).is_some(), kcrash::contains_crash(part));
+        prop_assert_eq!(kcrash_parse::parse(part).is_some(), kcrash_parse::contains_crash(part));
     }
 
     #[test]
@@ -137,7 +137,7 @@ proptest! {
             }
             crlf.push(c);
         }
-        same_report(kcrash::parse(log), kcrash::parse(&kcrash::console::clean(crlf)))?;
+        same_report(kcrash_parse::parse(log), kcrash_parse::parse(&kcrash_parse::console::clean(crlf)))?;
     }
 
     #[test]
@@ -160,7 +160,7 @@ proptest! {
         if crlf {
             dirty = dirty.split(|&c| c == b'\n').collect::<Vec<_>>().join(&b"\r\n"[..]);
         }
-        same_report(kcrash::parse(log), kcrash::parse(&kcrash::console::clean(dirty)))?;
+        same_report(kcrash_parse::parse(log), kcrash_parse::parse(&kcrash_parse::console::clean(dirty)))?;
     }
 }
 
@@ -180,7 +180,7 @@ fn every_log_survives_crlf_and_colours() {
                 None => dirty.extend_from_slice(line),
             }
         }
-        let (a, b) = (kcrash::parse(log), kcrash::parse(&kcrash::console::clean(dirty)));
+        let (a, b) = (kcrash_parse::parse(log), kcrash_parse::parse(&kcrash_parse::console::clean(dirty)));
         assert_eq!(a.is_some(), b.is_some(), "log {n}");
         if let (Some(a), Some(b)) = (a, b) {
             assert_eq!(essence(&a), essence(&b), "log {n}");

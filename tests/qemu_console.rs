@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kcrash::bisect::qemu::{ConsoleReader, Ending, QemuConfig, QemuTester, INIT_END, INIT_START};
-use kcrash::bisect::stages::{BuildOutcome, NoProgress, Tester};
-use kcrash::bisect::RunOutcome;
+use kcrash_bisect::qemu::{ConsoleReader, Ending, QemuConfig, QemuTester, INIT_END, INIT_START};
+use kcrash_bisect::stages::{BuildOutcome, NoProgress, Tester};
+use kcrash_bisect::RunOutcome;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -38,7 +38,7 @@ fn line_end(data: &[u8], needle: &str) -> usize {
 }
 
 fn title_of(data: &[u8]) -> String {
-    kcrash::parse(data).unwrap().title
+    kcrash_parse::parse(data).unwrap().title
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn timeout_after_init_started_is_inconclusive() {
     match r.finish(&Ending::Timeout).0 {
         RunOutcome::Crashed(c) => {
             assert_eq!(c.title, "no output from test machine");
-            assert!(kcrash::bisect::verdict::is_transient(&c.title));
+            assert!(kcrash_bisect::verdict::is_transient(&c.title));
         }
         o => panic!("{o:?}"),
     }

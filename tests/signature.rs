@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use kcrash::oops::compiled::compile_any;
-use kcrash::oops::lists::GLOBAL_SKIP;
-use kcrash::signature::{signature, stack_functions, Level, DEFAULT_STACK_DEPTH};
+use kcrash_parse::oops::compiled::compile_any;
+use kcrash_parse::oops::lists::GLOBAL_SKIP;
+use kcrash_parse::signature::{signature, stack_functions, Level, DEFAULT_STACK_DEPTH};
 use proptest::prelude::*;
 
 /// The functions of the crashing stack, top first. The first is the one the title names.
@@ -232,7 +232,7 @@ fn names() -> Vec<String> {
 
 /// All three signatures of the first crash of `log`, as strings.
 fn signatures(log: &str) -> [String; 3] {
-    let rep = kcrash::parse(log.as_bytes()).unwrap_or_else(|| panic!("no crash in:\n{log}"));
+    let rep = kcrash_parse::parse(log.as_bytes()).unwrap_or_else(|| panic!("no crash in:\n{log}"));
     Level::ALL.map(|l| signature(&rep, l).to_string())
 }
 
@@ -244,7 +244,7 @@ fn templates_parse_as_expected() {
     let functions = names();
     for (name, template) in TEMPLATES {
         let log = template(&functions, &Noise::plain());
-        let rep = kcrash::parse(log.as_bytes()).unwrap_or_else(|| panic!("{name}: no crash"));
+        let rep = kcrash_parse::parse(log.as_bytes()).unwrap_or_else(|| panic!("{name}: no crash"));
         let expected_title = match name {
             "warning" => "WARNING in ext4_xattr_set_entry",
             _ => "KASAN: slab-use-after-free Read in ext4_xattr_set_entry",
@@ -354,13 +354,13 @@ fn corpus_crashes_keep_their_signatures_under_noise() {
     for entry in entries {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let case = kcrash::corpus::read_report_case(&name, &std::fs::read(&path).unwrap()).unwrap();
-        let Some(rep) = kcrash::parse(&case.log) else { continue };
+        let case = kcrash_parse::corpus::read_report_case(&name, &std::fs::read(&path).unwrap()).unwrap();
+        let Some(rep) = kcrash_parse::parse(&case.log) else { continue };
         let before = Level::ALL.map(|l| signature(&rep, l).to_string());
         for seed in 0..3 {
             let noisy = rewrite_noise(&case.log, seed);
             rewritten += usize::from(noisy != case.log);
-            let after = kcrash::parse(&noisy).map(|r| Level::ALL.map(|l| signature(&r, l).to_string()));
+            let after = kcrash_parse::parse(&noisy).map(|r| Level::ALL.map(|l| signature(&r, l).to_string()));
             if after.as_ref() != Some(&before) {
                 changed.push(format!("report/{name} (seed {seed})"));
             }

@@ -254,9 +254,9 @@ PRAGMA user_version = 1;
 fn version_1_store_is_migrated_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let log = seed("seed-001.log");
-    let rep = kcrash::parse(&std::fs::read(&log).unwrap()).unwrap();
-    let sig = |l| kcrash::signature(&rep, l).to_string();
-    use kcrash::signature::Level;
+    let rep = kcrash_parse::parse(&std::fs::read(&log).unwrap()).unwrap();
+    let sig = |l| kcrash_parse::signature(&rep, l).to_string();
+    use kcrash_parse::signature::Level;
     let db = dir.path().join("old.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();

@@ -87,23 +87,23 @@ const RAW: &[u8] = b"[   12.000001] \x1b[1;31mWARNING\x1b[0m: CPU: 0 PID: 1 at k
 /// directly give the report of the cleaned console, whatever the caller forgot.
 #[test]
 fn library_cleans_raw_consoles() {
-    let cleaned = kcrash::console::clean(RAW.to_vec());
-    let want = kcrash::parse(&cleaned).expect("the cleaned console crashes");
+    let cleaned = kcrash_parse::console::clean(RAW.to_vec());
+    let want = kcrash_parse::parse(&cleaned).expect("the cleaned console crashes");
     assert_eq!(want.title, "WARNING in foo_bar");
-    let got = kcrash::parse(RAW).expect("the raw console is a crash too");
+    let got = kcrash_parse::parse(RAW).expect("the raw console is a crash too");
     assert_eq!(got.title, want.title);
     assert_eq!(got.frames, want.frames);
     assert_eq!(got.report, want.report);
-    assert!(kcrash::contains_crash(RAW));
-    assert_eq!(kcrash::parse_from(RAW, 0).map(|r| r.title), Some(want.title.clone()));
-    let all = kcrash::parse_all(RAW);
+    assert!(kcrash_parse::contains_crash(RAW));
+    assert_eq!(kcrash_parse::parse_from(RAW, 0).map(|r| r.title), Some(want.title.clone()));
+    let all = kcrash_parse::parse_all(RAW);
     assert_eq!(all.first().map(|r| r.title.as_str()), Some(want.title.as_str()));
 }
 
 /// Item 3: the binary gives the same title and report for the raw and the cleaned console.
 #[test]
 fn title_and_parse_of_raw_consoles() {
-    let cleaned = kcrash::console::clean(RAW.to_vec());
+    let cleaned = kcrash_parse::console::clean(RAW.to_vec());
     for args in [&["title"][..], &["parse", "--json"], &["title", "--all"], &["signature"]] {
         let raw = run(args, RAW);
         let clean = run(args, &cleaned);
@@ -135,8 +135,8 @@ fn long_lines_are_cut_the_same_way_everywhere() {
         let all = run(&["title", "--all"], &log);
         assert_eq!(first.code, 0, "{len}: {}", first.err);
         assert_eq!(first.out, all.out, "{len}: title and title --all");
-        let lib = kcrash::parse(&log).unwrap();
-        let lib_all = kcrash::parse_all(&log);
+        let lib = kcrash_parse::parse(&log).unwrap();
+        let lib_all = kcrash_parse::parse_all(&log);
         assert_eq!(lib.title, lib_all[0].title, "{len}");
         assert!(lib.truncated && lib_all[0].truncated, "{len}: a cut line marks the report truncated");
         for args in [&["parse", "--json"][..], &["parse", "--all", "--json"]] {
@@ -167,7 +167,11 @@ fn header_past_the_line_limit_is_not_seen_anywhere() {
     log.extend(std::iter::repeat_n(b'x', 70_000));
     log.extend_from_slice(b" WARNING: CPU: 0 PID: 1 at kernel/foo.c:10 foo_bar+0x1/0x2\n[    1.000001] Call Trace:\n");
     log.extend_from_slice(b"[    1.000002]  baz+0x1/0x2\n");
-    assert!(kcrash::parse(&log).is_none() && kcrash::parse_all(&log).is_empty() && !kcrash::contains_crash(&log));
+    assert!(
+        kcrash_parse::parse(&log).is_none()
+            && kcrash_parse::parse_all(&log).is_empty()
+            && !kcrash_parse::contains_crash(&log)
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("late-header.log");
     std::fs::write(&file, &log).unwrap();

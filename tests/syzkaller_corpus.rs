@@ -15,9 +15,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use kcrash::corpus::{self, Case, CaseKind};
-use kcrash::guilty::guilty_file;
-use kcrash::title::{frame_from_title, sanitize_title, title_to_type};
+use kcrash_parse::corpus::{self, Case, CaseKind};
+use kcrash_parse::guilty::guilty_file;
+use kcrash_parse::title::{frame_from_title, sanitize_title, title_to_type};
 
 const KNOWN_FAILURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/known_failures.txt");
 

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use kcrash::corpus::{self, CaseKind};
+use kcrash_parse::corpus::{self, CaseKind};
 
 pub const MB: usize = 1 << 20;
 
@@ -52,8 +52,8 @@ pub fn project_logs() -> Vec<Log> {
         paths.sort();
         for p in paths {
             if let Ok(data) = std::fs::read(&p) {
-                let data = kcrash::console::clean(data);
-                out.push(Log { name: p.display().to_string(), crash: kcrash::contains_crash(&data), data });
+                let data = kcrash_parse::console::clean(data);
+                out.push(Log { name: p.display().to_string(), crash: kcrash_parse::contains_crash(&data), data });
             }
         }
     }
@@ -95,11 +95,11 @@ impl Material {
         let mut crash_logs = Vec::new();
         for log in &logs {
             for line in log.data.split(|&b| b == b'\n') {
-                if !line.is_empty() && !kcrash::contains_crash(line) {
+                if !line.is_empty() && !kcrash_parse::contains_crash(line) {
                     clean_lines.push(line.to_vec());
                 }
             }
-            if log.crash && kcrash::contains_crash(&log.data) {
+            if log.crash && kcrash_parse::contains_crash(&log.data) {
                 let mut data = log.data.clone();
                 if !data.ends_with(b"\n") {
                     data.push(b'\n');

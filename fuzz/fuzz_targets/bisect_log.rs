@@ -6,12 +6,12 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let parsed = kcrash::bisect::logread::parse(&text);
-    let _ = kcrash::bisect::logread::total_time(&parsed);
-    let _ = kcrash::bisect::journal::parse_records(&text);
-    let _ = kcrash::bisect::config::Config::parse(&text, std::path::Path::new("/nonexistent"));
+    let parsed = kcrash_bisect::logread::parse(&text);
+    let _ = kcrash_bisect::logread::total_time(&parsed);
+    let _ = kcrash_bisect::journal::parse_records(&text);
+    let _ = kcrash_bisect::config::Config::parse(&text, std::path::Path::new("/nonexistent"));
     for line in text.lines() {
-        let _ = kcrash::bisect::log::parse_go_duration(line);
-        let _ = kcrash::bisect::log::parse_go_quoted_list(line);
+        let _ = kcrash_bisect::log::parse_go_duration(line);
+        let _ = kcrash_bisect::log::parse_go_quoted_list(line);
     }
 });

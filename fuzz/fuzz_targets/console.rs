@@ -9,22 +9,22 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // What the CLI does first; the parser must also cope with uncleaned bytes, so both go in.
-    let cleaned = kcrash::console::clean(data.to_vec());
+    let cleaned = kcrash_parse::console::clean(data.to_vec());
     assert!(!cleaned.contains(&b'\r'), "clean keeps a \\r");
-    assert_eq!(kcrash::console::clean(cleaned.clone()), cleaned, "clean is not idempotent");
+    assert_eq!(kcrash_parse::console::clean(cleaned.clone()), cleaned, "clean is not idempotent");
     let all = check(data);
     if cleaned != data {
         // The stream cleans as it reads: raw input gives what cleaned input gives.
         let all_cleaned = check(&cleaned);
-        let titles = |v: &[kcrash::Report]| v.iter().map(|r| r.title.clone()).collect::<Vec<_>>();
+        let titles = |v: &[kcrash_parse::Report]| v.iter().map(|r| r.title.clone()).collect::<Vec<_>>();
         assert_eq!(titles(&all), titles(&all_cleaned), "the stream reads raw and cleaned input differently");
     }
 });
 
-fn check(log: &[u8]) -> Vec<kcrash::Report> {
-    let first = kcrash::parse(log);
-    assert_eq!(first.is_some(), kcrash::contains_crash(log), "parse and contains_crash disagree");
-    let all = kcrash::parse_all(log);
+fn check(log: &[u8]) -> Vec<kcrash_parse::Report> {
+    let first = kcrash_parse::parse(log);
+    assert_eq!(first.is_some(), kcrash_parse::contains_crash(log), "parse and contains_crash disagree");
+    let all = kcrash_parse::parse_all(log);
     let clean = !log.iter().any(|&b| b == b'\r' || b == 0x1b);
     if clean {
         assert_eq!(all.is_empty(), first.is_none(), "parse_all and parse disagree");
@@ -55,7 +55,7 @@ fn check(log: &[u8]) -> Vec<kcrash::Report> {
     }
     // The stream in chunks of a size the input picks gives the same reports.
     let chunk = 1 + log.first().map_or(0, |&b| b as usize % 64);
-    let mut stream = kcrash::stream::CrashStream::default();
+    let mut stream = kcrash_parse::stream::CrashStream::default();
     let mut chunked = Vec::new();
     for piece in log.chunks(chunk) {
         stream.feed(piece, &mut |r| chunked.push(r));
@@ -63,7 +63,7 @@ fn check(log: &[u8]) -> Vec<kcrash::Report> {
     stream.finish(&mut |r| chunked.push(r));
     assert!(chunked == all, "chunks of {chunk} bytes change the reports");
     for line in log.split(|&b| b == b'\n') {
-        let _ = kcrash::console::line_context(line);
+        let _ = kcrash_parse::console::line_context(line);
     }
     all
 }

@@ -6,10 +6,10 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(case) = kcrash::corpus::read_report_case("fuzz/1", data) {
+    if let Ok(case) = kcrash_parse::corpus::read_report_case("fuzz/1", data) {
         // The reader promises a log of whole lines.
         assert!(case.log.is_empty() || case.log.ends_with(b"\n"), "log without a final newline");
         assert!(!case.log.contains(&b'\r'));
     }
-    let _ = kcrash::corpus::read_guilty_case("fuzz/2", data);
+    let _ = kcrash_parse::corpus::read_guilty_case("fuzz/2", data);
 });

@@ -9,12 +9,12 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::ProgressBar;
 
-use kcrash::bisect::config::Config;
-use kcrash::bisect::journal::FileJournal;
-use kcrash::bisect::log::{go_duration, Log};
-use kcrash::bisect::stages::{NoProgress, Progress};
-use kcrash::bisect::{logread, BisectResult, Engine, GitRepo, Options, Outcome, Repo, RESULT_SCHEMA};
-use kcrash::names::{display_name, insert_name};
+use kcrash_bisect::config::Config;
+use kcrash_bisect::journal::FileJournal;
+use kcrash_bisect::log::{go_duration, Log};
+use kcrash_bisect::stages::{NoProgress, Progress};
+use kcrash_bisect::{logread, BisectResult, Engine, GitRepo, Options, Outcome, Repo, RESULT_SCHEMA};
+use kcrash_parse::names::{display_name, insert_name};
 
 #[derive(Args)]
 pub struct BisectArgs {
@@ -175,7 +175,7 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     };
     // Ctrl-C/SIGTERM: the step in flight is abandoned (its commands killed), the checkout
     // restored below, and the result says `interrupted`.
-    kcrash::interrupt::install().context("install signal handlers")?;
+    kcrash_bisect::interrupt::install().context("install signal handlers")?;
     let outcome =
         Engine::new(&mut repo, builder.as_mut(), tester.as_mut(), &mut journal, &mut log, progress.as_ref(), opts)
             .run_reporting();
@@ -189,10 +189,10 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
 
     let (res, code) = match outcome {
         Ok(r) => (r, ExitCode::SUCCESS),
-        Err((kcrash::bisect::Error::Interrupted, r)) => {
+        Err((kcrash_bisect::Error::Interrupted, r)) => {
             log.line("bisection interrupted: the step in flight was abandoned (continue with --resume)");
             let r = BisectResult { result: Outcome::Interrupted, error: None, ..*r };
-            (r, ExitCode::from(kcrash::interrupt::EXIT_INTERRUPTED))
+            (r, ExitCode::from(kcrash_bisect::interrupt::EXIT_INTERRUPTED))
         }
         Err((_, r)) => (*r, ExitCode::from(2)),
     };
@@ -288,7 +288,7 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
         let parsed = logread::parse(&text);
         let result = parsed.result();
         all_ok &= parsed.start.is_some() && result.result != Outcome::Error;
-        let report = result.crash.as_ref().and_then(|c| kcrash::parse(c.report.as_bytes()));
+        let report = result.crash.as_ref().and_then(|c| kcrash_parse::parse(c.report.as_bytes()));
         if args.json {
             let mut obj = serde_json::json!({
                 "schema": RESULT_SCHEMA,
@@ -318,11 +318,8 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
                 (Some(a), _) => format!("all runs: {}", a.log_string()),
                 (None, 0) => s.build_error.clone().map(|e| format!("build failed: {e}")).unwrap_or_default(),
                 (None, n) => {
-                    let bad = s
-                        .runs
-                        .iter()
-                        .filter(|r| matches!(r, kcrash::bisect::verdict::RunClass::SameBug { .. }))
-                        .count();
+                    let bad =
+                        s.runs.iter().filter(|r| matches!(r, kcrash_bisect::verdict::RunClass::SameBug { .. })).count();
                     format!("{bad} of {n} runs crashed")
                 }
             };

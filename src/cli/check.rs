@@ -11,12 +11,12 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use kcrash::bisect::config::{BuildKind, Config, TestKind};
-use kcrash::bisect::kernel::KernelBuilder;
-use kcrash::bisect::qemu::QemuTester;
-use kcrash::bisect::stages::{BuildOutcome, CommandBuilder, CommandTester, NoProgress, Progress};
-use kcrash::bisect::verdict::{Counts, RunClass, Target};
-use kcrash::bisect::{Builder, GitRepo, Repo, Tester, Verdict};
+use kcrash_bisect::config::{BuildKind, Config, TestKind};
+use kcrash_bisect::kernel::KernelBuilder;
+use kcrash_bisect::qemu::QemuTester;
+use kcrash_bisect::stages::{BuildOutcome, CommandBuilder, CommandTester, NoProgress, Progress};
+use kcrash_bisect::verdict::{Counts, RunClass, Target};
+use kcrash_bisect::{Builder, GitRepo, Repo, Tester, Verdict};
 
 use super::bisect::{resolve_program, Bar};
 
@@ -88,7 +88,7 @@ pub fn stages(
                             }
                         }
                     }
-                }) as kcrash::bisect::kernel::PhaseHook
+                }) as kcrash_bisect::kernel::PhaseHook
             });
             Box::new(KernelBuilder {
                 cfg: cfg.build.kernel.clone(),

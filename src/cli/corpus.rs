@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use kcrash::corpus;
+use kcrash_parse::corpus;
 
 #[derive(Subcommand)]
 pub enum CorpusCommand {

@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::Args;
 
 use super::signature::LevelArg;
-use kcrash::names::{display_name, insert_name};
-use kcrash::signature::{signature, Level, SIGNATURE_SCHEMA};
+use kcrash_parse::names::{display_name, insert_name};
+use kcrash_parse::signature::{signature, Level, SIGNATURE_SCHEMA};
 
 #[derive(Args)]
 pub struct DedupArgs {
@@ -137,7 +137,7 @@ fn parse_in_parallel(files: &[PathBuf], level: Level) -> Vec<anyhow::Result<File
 fn crashes_of(path: &Path, level: Level) -> anyhow::Result<FileCrashes> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut crashes = Vec::new();
-    kcrash::stream::read_all(file, |rep| {
+    kcrash_parse::stream::read_all(file, |rep| {
         crashes.push((signature(&rep, level).to_string(), rep.title, rep.crash_type.as_str()));
     })
     .with_context(|| format!("cannot read {}", path.display()))?;

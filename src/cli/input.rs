@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
 
 use anyhow::Context;
-use kcrash::names::display_name;
+use kcrash_parse::names::display_name;
 
 /// An input opened for streaming: a file, or stdin for none or `-`.
 pub struct Source {

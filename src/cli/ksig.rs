@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use kcrash::ksig::{self, Algo, Explanation, SectionDifference, SectionDigest, SignatureDiff};
-use kcrash::names;
+use kcrash_ksig::{self as ksig, Algo, Explanation, SectionDifference, SectionDigest, SignatureDiff};
+use kcrash_parse::names;
 
 #[derive(Args)]
 pub struct KsigArgs {
@@ -181,7 +181,7 @@ fn side_json(path: &Path, signature: &ksig::Signature) -> serde_json::Value {
     obj
 }
 
-/// The file name as printed: escaped (see `kcrash::names`).
+/// The file name as printed: escaped (see `kcrash_parse::names`).
 fn path_text(p: &Path) -> String {
     names::display_name(p)
 }

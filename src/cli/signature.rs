@@ -9,8 +9,8 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::input::{buffered_stdout, each_input, finish, sources, Found, Unreadable};
-use kcrash::names::json_name;
-use kcrash::signature::{signature, Level, SIGNATURE_SCHEMA, SIGNATURE_VERSION};
+use kcrash_parse::names::json_name;
+use kcrash_parse::signature::{signature, Level, SIGNATURE_SCHEMA, SIGNATURE_VERSION};
 
 /// The signature levels as command-line values.
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -73,7 +73,7 @@ pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
     let mut out = buffered_stdout();
     let code = each_input(sources(&args.files), |source| {
         let name = source.name.as_str();
-        let rep = kcrash::stream::read_first(source.reader).map_err(|e| Unreadable::error(name, e))?;
+        let rep = kcrash_parse::stream::read_first(source.reader).map_err(|e| Unreadable::error(name, e))?;
         let Some(rep) = rep else {
             if args.json {
                 let (input, input_bytes) = json_name(name);

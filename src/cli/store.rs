@@ -10,9 +10,9 @@ use clap::{Args, Subcommand};
 use std::ops::ControlFlow;
 
 use super::input::{each_input, sources, Found, Unreadable};
-use kcrash::names::{display_name, escape_bytes, name_bytes};
-use kcrash::store::{CrashDetail, Store, DEFAULT_DB, STORE_JSON_SCHEMA};
-use kcrash::Report;
+use kcrash_parse::names::{display_name, escape_bytes, name_bytes};
+use kcrash_parse::Report;
+use kcrash_store::{CrashDetail, Store, DEFAULT_DB, STORE_JSON_SCHEMA};
 
 #[derive(Args)]
 pub struct IngestArgs {
@@ -79,7 +79,7 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(())
         };
-        let read = kcrash::stream::read_until(source.reader, |rep| {
+        let read = kcrash_parse::stream::read_until(source.reader, |rep| {
             found = true;
             batch_bytes += rep.report.len();
             batch.push(rep);

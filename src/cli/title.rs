@@ -14,10 +14,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::input::{buffered_stdout, each_input, finish, in_order_parallel, open, sources, Unreadable};
-use kcrash::names::json_name;
-use kcrash::report::REPORT_SCHEMA;
-use kcrash::stream::CrashStream;
-use kcrash::Report;
+use kcrash_parse::names::json_name;
+use kcrash_parse::report::REPORT_SCHEMA;
+use kcrash_parse::stream::CrashStream;
+use kcrash_parse::Report;
 
 #[derive(Args)]
 pub struct TitleArgs {
@@ -62,7 +62,8 @@ fn for_each_report(
 ) -> anyhow::Result<ExitCode> {
     if files.len() < 2 || files.iter().any(|p| p.as_os_str() == "-") {
         return each_input(sources(files), |source| {
-            let rep = kcrash::stream::read_first(source.reader).map_err(|e| Unreadable::error(&source.name, e))?;
+            let rep =
+                kcrash_parse::stream::read_first(source.reader).map_err(|e| Unreadable::error(&source.name, e))?;
             each(&source.name, rep.as_ref())?;
             Ok(rep.is_some().into())
         });
@@ -70,7 +71,7 @@ fn for_each_report(
     // Many files: read and parse them on every core, print in the given order.
     let read = |p: &PathBuf| -> anyhow::Result<(String, Option<Report>)> {
         let source = open(p)?;
-        let rep = kcrash::stream::read_first(source.reader).map_err(|e| Unreadable::error(&source.name, e))?;
+        let rep = kcrash_parse::stream::read_first(source.reader).map_err(|e| Unreadable::error(&source.name, e))?;
         Ok((source.name, rep))
     };
     in_order_parallel(files, read, |results| {
@@ -129,7 +130,7 @@ struct SortedReport<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
     #[serde(rename = "type")]
-    crash_type: kcrash::CrashType,
+    crash_type: kcrash_parse::CrashType,
 }
 
 #[derive(Serialize)]
@@ -268,7 +269,7 @@ fn for_each_crash(
 ) -> anyhow::Result<ExitCode> {
     if every.follow {
         // Ctrl-C/SIGTERM end `--follow` after the reports received so far are printed.
-        kcrash::interrupt::install()?;
+        kcrash_bisect::interrupt::install()?;
     }
     let code = each_input(sources(files), |source| {
         let name = source.name.clone();
@@ -287,7 +288,7 @@ fn for_each_crash(
         let read = if every.follow {
             follow(source.reader, Duration::from_secs_f64(every.idle.max(0.01)), emit)
         } else {
-            kcrash::stream::read_until(source.reader, emit).map(|_| ())
+            kcrash_parse::stream::read_until(source.reader, emit).map(|_| ())
         };
         if let Some(e) = write_error {
             return Err(e.into());
@@ -295,8 +296,8 @@ fn for_each_crash(
         read.map_err(|e| Unreadable::error(&name, e))?;
         Ok(found.into())
     })?;
-    if every.follow && kcrash::interrupt::requested() {
-        return Ok(ExitCode::from(kcrash::interrupt::EXIT_INTERRUPTED));
+    if every.follow && kcrash_bisect::interrupt::requested() {
+        return Ok(ExitCode::from(kcrash_bisect::interrupt::EXIT_INTERRUPTED));
     }
     Ok(code)
 }
@@ -336,7 +337,7 @@ fn follow(
     let tick = idle.min(Duration::from_millis(100));
     let mut quiet = std::time::Instant::now();
     loop {
-        if kcrash::interrupt::requested() {
+        if kcrash_bisect::interrupt::requested() {
             // Report what was received, then finish the open reports below.
             while let Ok(Ok(chunk)) = rx.try_recv() {
                 stream.feed(&chunk, &mut each);

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use kcrash::names::display_name;
+use kcrash_parse::names::display_name;
 use walkdir::WalkDir;
 
 /// The files to read: the paths that are not directories, and the regular files under the

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
-use kcrash::bisect::journal::{FileJournal, Journal, Record};
-use kcrash::bisect::log::Log;
-use kcrash::bisect::stages::{BuildOutcome, Builder, Minimizer, NoProgress, Progress, Tester};
-use kcrash::bisect::{BisectResult, Crash, Engine, Error, GitRepo, Options, Result, RunOutcome, Verdict};
+use kcrash_bisect::journal::{FileJournal, Journal, Record};
+use kcrash_bisect::log::Log;
+use kcrash_bisect::stages::{BuildOutcome, Builder, Minimizer, NoProgress, Progress, Tester};
+use kcrash_bisect::{BisectResult, Crash, Engine, Error, GitRepo, Options, Result, RunOutcome, Verdict};
 
 #[path = "../testgit/mod.rs"]
 mod testgit;
@@ -243,7 +243,7 @@ impl Tester for Sim {
     fn test(&mut self, commit: &str, _b: &BuildOutcome, runs: usize, _p: &dyn Progress) -> Result<Vec<RunOutcome>> {
         let n = history().num[commit];
         self.tested.borrow_mut().push(n);
-        let digest = self.config.borrow().as_ref().map(|c| kcrash::bisect::config_digest(c));
+        let digest = self.config.borrow().as_ref().map(|c| kcrash_bisect::config_digest(c));
         self.tested_with.borrow_mut().push((commit.to_string(), digest));
         let w = &self.world;
         if within(w.broken, n) || self.config.borrow().as_deref() == Some("baseline-skip") {
@@ -315,7 +315,7 @@ impl Journal for KillingJournal {
     }
     fn append(&mut self, rec: &Record) -> Result<()> {
         if self.appended >= self.limit {
-            return Err(kcrash::bisect::Error::Interrupted);
+            return Err(kcrash_bisect::Error::Interrupted);
         }
         self.appended += 1;
         self.inner.append(rec)

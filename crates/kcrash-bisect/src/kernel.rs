@@ -231,7 +231,7 @@ impl KernelBuilder {
         if let Err(e) = std::fs::create_dir_all(&out_dir).and_then(|_| std::fs::copy(&image, &artifact)) {
             return Ok(BuildOutcome::Failed { reason: format!("no image {}: {e}", image.display()) });
         }
-        let signature = crate::ksig::signature(&self.repo.join("vmlinux"), crate::ksig::Algo::V3).ok().map(|s| s.hex());
+        let signature = kcrash_ksig::signature(&self.repo.join("vmlinux"), kcrash_ksig::Algo::V3).ok().map(|s| s.hex());
         Ok(BuildOutcome::Built { compiler: kernel_compiler(&self.repo), signature, artifact: Some(artifact) })
     }
 }

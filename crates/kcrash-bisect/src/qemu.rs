@@ -15,10 +15,10 @@ use serde::Deserialize;
 
 use super::stages::{BuildOutcome, Progress, Tester};
 use super::{Crash, Error, Result, RunOutcome};
-use crate::console::clean_line_into;
 use crate::process;
-use crate::stream::CrashStream;
-use crate::Report;
+use kcrash_parse::console::clean_line_into;
+use kcrash_parse::stream::CrashStream;
+use kcrash_parse::Report;
 
 /// Printed by the generated init before it runs the reproducer.
 pub const INIT_START: &str = "KCRASH-INIT: start";

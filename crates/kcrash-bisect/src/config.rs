@@ -142,10 +142,10 @@ impl Config {
 
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("cannot read {}", crate::names::display_name(path)), e))?;
+            .map_err(|e| Error::io(format!("cannot read {}", kcrash_parse::names::display_name(path)), e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, base).map_err(|e| match e {
-            Error::Config(m) => Error::Config(format!("{}: {m}", crate::names::display_name(path))),
+            Error::Config(m) => Error::Config(format!("{}: {m}", kcrash_parse::names::display_name(path))),
             e => e,
         })
     }

@@ -3,14 +3,18 @@
 //! [`engine`] holds the pure search over the [`repo::Repo`], [`stages::Builder`] and
 //! [`stages::Tester`] traits; [`repo::GitRepo`] and the command stages are the real world,
 //! tests plug in simulated ones. [`log`] writes the syzkaller-format text log that
-//! [`logread`] reads back; [`journal`] makes a run resumable.
+//! [`logread`] reads back; [`journal`] makes a run resumable. [`process`] runs every child
+//! (git, make, QEMU) in its own process group with a timeout; [`interrupt`] turns Ctrl-C and
+//! SIGTERM into a clean stop.
 
 pub mod config;
 pub mod engine;
+pub mod interrupt;
 pub mod journal;
 pub mod kernel;
 pub mod log;
 pub mod logread;
+pub mod process;
 pub mod qemu;
 pub mod repo;
 pub mod stages;
@@ -94,7 +98,7 @@ pub struct Crash {
 }
 
 impl Crash {
-    pub fn from_report(r: &crate::Report) -> Self {
+    pub fn from_report(r: &kcrash_parse::Report) -> Self {
         Crash {
             title: r.title.clone(),
             alt_titles: r.alt_titles.clone(),

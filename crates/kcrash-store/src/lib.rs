@@ -20,9 +20,9 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
-use crate::names::display_name;
-use crate::report::Report;
-use crate::signature::{signature, Level};
+use kcrash_parse::names::display_name;
+use kcrash_parse::report::Report;
+use kcrash_parse::signature::{signature, Level};
 
 /// `PRAGMA application_id` of a kcrash store: "kcrs" in ASCII.
 pub const APPLICATION_ID: i32 = 0x6b63_7273;
@@ -512,7 +512,7 @@ mod tests {
     fn one_more_occurrence_costs_the_same_for_n_and_2n() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open_or_create(&dir.path().join("k.db")).unwrap();
-        let rep = crate::parse(LOG.as_bytes()).expect("a crash");
+        let rep = kcrash_parse::parse(LOG.as_bytes()).expect("a crash");
         let n = 2000;
         store.ingest("bulk", &vec![rep.clone(); n - 1]).unwrap();
         let at_n = steps_of_one_ingest(&mut store, &rep);

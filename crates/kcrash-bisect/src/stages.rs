@@ -151,7 +151,7 @@ impl Builder for CommandBuilder {
         }
         let signature = match &self.vmlinux {
             // The current generation (v3); a vmlinux that cannot be read just has none.
-            Some(v) => crate::ksig::signature(&self.repo.join(v), crate::ksig::Algo::V3).ok().map(|s| s.hex()),
+            Some(v) => kcrash_ksig::signature(&self.repo.join(v), kcrash_ksig::Algo::V3).ok().map(|s| s.hex()),
             None => None,
         };
         Ok(BuildOutcome::Built { compiler: kernel_compiler(&self.repo), signature, artifact: Some(artifact) })
@@ -200,13 +200,13 @@ fn directive(line: &[u8]) -> Option<Directive> {
 /// Longest line kept while looking for a directive (a directive line is short).
 const MAX_DIRECTIVE_LINE: usize = 4096;
 
-/// One run's console as it arrives: fed to the crash parser ([`crate::stream::CrashStream`],
+/// One run's console as it arrives: fed to the crash parser ([`kcrash_parse::stream::CrashStream`],
 /// which removes `\r` and terminal escapes), scanned for the first directive, and written
 /// to the run's log file when there is one. Only the first report and the line being
 /// received are kept, so memory does not grow with the console.
 pub struct ConsoleSink {
-    stream: crate::stream::CrashStream,
-    first: Option<crate::Report>,
+    stream: kcrash_parse::stream::CrashStream,
+    first: Option<kcrash_parse::Report>,
     directive: Option<Directive>,
     line: Vec<u8>,
     file: Option<std::io::BufWriter<std::fs::File>>,
@@ -216,7 +216,7 @@ impl ConsoleSink {
     /// `file`: where the console is copied as it comes (best effort).
     pub fn new(file: Option<std::fs::File>) -> Self {
         ConsoleSink {
-            stream: crate::stream::CrashStream::default(),
+            stream: kcrash_parse::stream::CrashStream::default(),
             first: None,
             directive: None,
             line: Vec::new(),

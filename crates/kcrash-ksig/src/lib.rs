@@ -11,10 +11,10 @@
 //! stays bounded, and a file that shrinks while it is hashed is an error, not a SIGBUS.
 //!
 //! ```no_run
-//! use kcrash::ksig::{self, Algo};
+//! use kcrash_ksig::{self as ksig, Algo};
 //! let sig = ksig::signature("vmlinux".as_ref(), Algo::V3)?;
 //! println!("kernel signature: {sig}");
-//! # Ok::<(), kcrash::ksig::KsigError>(())
+//! # Ok::<(), kcrash_ksig::KsigError>(())
 //! ```
 
 use std::fmt;
@@ -28,7 +28,7 @@ use object::{Endianness, ReadRef};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use crate::names::display_name;
+use kcrash_parse::names::display_name;
 
 /// Version of the JSON objects printed by `kcrash ksig --json`.
 pub const KSIG_SCHEMA: u32 = 1;
@@ -156,7 +156,7 @@ pub struct Explanation {
     pub sections: Vec<SectionDigest>,
 }
 
-/// Why a file has no signature. Every variant names the file (escaped, see [`crate::names`]).
+/// Why a file has no signature. Every variant names the file (escaped, see [`kcrash_parse::names`]).
 #[derive(Debug, thiserror::Error)]
 pub enum KsigError {
     #[error("{}: cannot read", display_name(path))]

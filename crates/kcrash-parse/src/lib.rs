@@ -1,0 +1,25 @@
+//! kcrash-parse: Linux kernel console logs into structured crash reports.
+//!
+//! The flow of data follows the modules:
+//! console lines ([`console`]) → oops detection and report extraction ([`oops`], and
+//! [`stream`] for every crash of a log read in pieces) → report with frames, title, type,
+//! guilty file ([`report`], [`frame`], [`title`], [`guilty`]) → crash signatures
+//! ([`signature`]). [`corpus`] reads syzkaller-style annotated cases and checks the parser
+//! against them; [`names`] prints file names safely, for every kcrash crate.
+
+pub mod console;
+pub mod corpus;
+pub mod demangle;
+pub mod frame;
+pub mod guilty;
+pub mod names;
+pub mod oops;
+pub mod report;
+pub mod signature;
+pub mod stream;
+pub mod title;
+
+pub use frame::Frame;
+pub use report::{contains_crash, parse, parse_all, parse_from, Executor, Report};
+pub use signature::{signature, Level, Signature};
+pub use title::CrashType;
