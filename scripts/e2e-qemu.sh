@@ -132,11 +132,11 @@ esac
 say "prepared in $(( $(date +%s) - t0 )) s"
 [ "$what" = prepare ] && exit 0
 
-filter=()
+filter=e2e_qemu::
 case $what in
-a) filter=(recipe_a) ;;
-b) filter=(recipe_b) ;;
+a) filter=e2e_qemu::recipe_a ;;
+b) filter=e2e_qemu::recipe_b ;;
 esac
 cd "$root"
-cargo test --release --locked --test e2e_qemu -- --ignored --nocapture --test-threads=1 "${filter[@]}"
+cargo test --release --locked --test it -- --ignored --nocapture --test-threads=1 "$filter"
 say "done in $(( $(date +%s) - t0 )) s"

@@ -3,7 +3,7 @@
 # (default 600). Keeps its corpus in fuzz/corpus/TARGET (git-ignored) between runs and
 # writes findings to fuzz/artifacts/TARGET/. Each finding, minimised with
 # `RUSTC_BOOTSTRAP=1 cargo fuzz tmin -s none TARGET ARTIFACT`, becomes a file in
-# fuzz/regressions/TARGET/ (replayed by every CI run) and a test in tests/fuzz_regressions.rs.
+# fuzz/regressions/TARGET/ (replayed by every CI run) and a test in tests/it/fuzz_regressions.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${1:?usage: scripts/fuzz-long.sh TARGET [SECONDS]}"

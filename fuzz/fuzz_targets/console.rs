@@ -31,7 +31,7 @@ fn check(log: &[u8]) -> Vec<kcrash_parse::Report> {
         if let Some(first) = &first {
             assert!(!first.title.is_empty(), "empty title");
             // Titles differ on some hostile inputs, by the stream's design (it closes a report
-            // at the second oops after it; tests/fuzz_regressions.rs,
+            // at the second oops after it; tests/it/fuzz_regressions.rs,
             // `three_oops_lines_of_one_task`): where the first crash starts must not.
             assert_eq!(all[0].start_pos, first.start_pos);
             assert_eq!(all[0].skip_pos, first.skip_pos);

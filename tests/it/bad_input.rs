@@ -2,14 +2,12 @@
 //! enough for a test; the full-size cases — 64 MB of random bytes, a 100 MB line, 1 M
 //! header lines — run in the benchmarks.)
 
-/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
-fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+/// Deterministic pseudo-random bytes, so failures reproduce.
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = crate::support::Rng::new(seed);
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        out.extend_from_slice(&seed.to_le_bytes());
+        out.extend_from_slice(&rng.next().to_le_bytes());
     }
     out.truncate(len);
     out

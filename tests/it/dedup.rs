@@ -103,10 +103,10 @@ fn no_crash_exits_1_and_unreadable_exits_2() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing.log"));
 }
 
-mod run;
+use crate::support;
 
 fn total_count(o: &Output) -> u64 {
-    run::text(&o.stdout)
+    support::text(&o.stdout)
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["count"].as_u64().unwrap())
         .sum()
@@ -126,9 +126,9 @@ fn a_file_named_twice_counts_once() {
         &["dedup", "--json", "d", "./d/sub", "d/a.log", "d/./sub/b.log"],
         &["dedup", "--json", "d/link-to-a.log", "d/a.log", "d/sub/b.log"],
     ] {
-        let o = run::kcrash(root.path(), args);
-        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", run::text(&o.stderr));
-        assert_eq!(total_count(&o), 2, "{args:?}: {}", run::text(&o.stdout));
+        let o = support::kcrash(root.path(), args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", support::text(&o.stderr));
+        assert_eq!(total_count(&o), 2, "{args:?}: {}", support::text(&o.stdout));
     }
 }
 
@@ -138,8 +138,8 @@ fn broken_symbolic_links_are_named() {
     std::fs::create_dir(root.path().join("d")).unwrap();
     std::fs::write(root.path().join("d/a.log"), warning_log("one", 1, 1)).unwrap();
     std::os::unix::fs::symlink("gone.log", root.path().join("d/broken.log")).unwrap();
-    let o = run::kcrash(root.path(), &["dedup", "--json", "d"]);
-    assert_eq!(run::text(&o.stderr), "kcrash: cannot read d/broken.log: broken symbolic link\n");
+    let o = support::kcrash(root.path(), &["dedup", "--json", "d"]);
+    assert_eq!(support::text(&o.stderr), "kcrash: cannot read d/broken.log: broken symbolic link\n");
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(total_count(&o), 1);
 }
@@ -148,7 +148,7 @@ fn broken_symbolic_links_are_named() {
 fn an_unreadable_directory_does_not_stop_the_walk() {
     use std::os::unix::fs::PermissionsExt;
     let root = tempfile::tempdir().unwrap();
-    run::open_to_all(root.path());
+    support::open_to_all(root.path());
     let d = root.path().join("d");
     for i in 0..20 {
         std::fs::create_dir_all(d.join(format!("sub-{i:02}"))).unwrap();
@@ -156,12 +156,13 @@ fn an_unreadable_directory_does_not_stop_the_walk() {
     }
     let locked = d.join("sub-07");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let o =
-        run::run(run::unprivileged(Command::new(run::KCRASH).args(["dedup", "--json", "d"]).current_dir(root.path())));
+    let o = support::run(support::unprivileged(
+        Command::new(support::KCRASH).args(["dedup", "--json", "d"]).current_dir(root.path()),
+    ));
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
-    assert_eq!(run::text(&o.stderr), "kcrash: cannot read d/sub-07: Permission denied (os error 13)\n");
+    assert_eq!(support::text(&o.stderr), "kcrash: cannot read d/sub-07: Permission denied (os error 13)\n");
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(total_count(&o), 19, "{}", run::text(&o.stdout));
+    assert_eq!(total_count(&o), 19, "{}", support::text(&o.stdout));
 }
 
 #[test]
@@ -170,12 +171,12 @@ fn non_utf8_file_names_are_kept_in_json() {
     let root = tempfile::tempdir().unwrap();
     let name = std::ffi::OsStr::from_bytes(b"crash-\xff.log");
     std::fs::write(root.path().join(name), warning_log("one", 1, 1)).unwrap();
-    let o = run::kcrash(root.path(), &["dedup", "--json", "."]);
+    let o = support::kcrash(root.path(), &["dedup", "--json", "."]);
     let obj: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(obj["first"], "./crash-\u{fffd}.log");
     assert_eq!(obj["first_bytes"], serde_json::json!(b"./crash-\xff.log"));
-    let o = run::kcrash(root.path(), &["dedup", "."]);
-    assert!(run::text(&o.stdout).contains("first: ./crash-\\xff.log\n"), "{}", run::text(&o.stdout));
+    let o = support::kcrash(root.path(), &["dedup", "."]);
+    assert!(support::text(&o.stdout).contains("first: ./crash-\\xff.log\n"), "{}", support::text(&o.stdout));
 }
 
 /// A pipe named on the command line (`/dev/stdin`) has no canonical path: telling files apart
@@ -195,6 +196,6 @@ fn a_pipe_named_on_the_command_line_is_read() {
         .expect("run kcrash");
     child.stdin.take().unwrap().write_all(warning_log("piped", 1, 1).as_bytes()).unwrap();
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", run::text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{}", support::text(&o.stderr));
     assert_eq!(total_count(&o), 1);
 }

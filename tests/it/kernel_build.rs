@@ -8,7 +8,7 @@ use std::time::Duration;
 use kcrash_bisect::kernel::{CompilerRule, KernelBuilder, KernelConfig};
 use kcrash_bisect::stages::{BuildOutcome, Builder};
 
-mod testgit;
+use crate::testgit;
 
 const WHO: testgit::Identity = testgit::Identity { author: ("A", "a@example.com"), committer: ("C", "c@example.com") };
 

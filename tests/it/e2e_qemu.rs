@@ -37,7 +37,7 @@ fn fresh(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
-mod testgit;
+use crate::testgit;
 
 const WHO: testgit::Identity =
     testgit::Identity { author: ("E2E Author", "e2e@example.com"), committer: ("E2E", "e2e@example.com") };

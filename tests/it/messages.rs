@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 
-mod run;
+use crate::support;
 
 const CRASH: &str = "[  10.000003] WARNING: CPU: 1 PID: 7 at net/core/dev.c:10 dev_foo+0x10/0x400
 [  10.000005] CPU: 1 PID: 7 Comm: syz-executor.0 Not tainted 6.1.0 #0
@@ -18,8 +18,8 @@ const CRASH: &str = "[  10.000003] WARNING: CPU: 1 PID: 7 at net/core/dev.c:10 d
 
 /// Exit status, stdout and stderr of `kcrash ARGS` in `dir`.
 fn kcrash<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> (Option<i32>, String, String) {
-    let o = run::kcrash(dir, args);
-    (o.status.code(), run::text(&o.stdout), run::text(&o.stderr))
+    let o = support::kcrash(dir, args);
+    (o.status.code(), support::text(&o.stdout), support::text(&o.stderr))
 }
 
 #[test]
@@ -67,8 +67,8 @@ fn resume_without_a_journal() {
         &["init", "-q"][..],
         &["-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "x"],
     ] {
-        let o = run::run(Command::new("git").args(args).current_dir(&repo));
-        assert!(o.status.success(), "git {args:?}: {}", run::text(&o.stderr));
+        let o = support::run(Command::new("git").args(args).current_dir(&repo));
+        assert!(o.status.success(), "git {args:?}: {}", support::text(&o.stderr));
     }
     std::fs::write(dir.path().join("bisect.toml"), CONFIG).unwrap();
     let (code, out, err) = kcrash(dir.path(), &["bisect", "--config", "bisect.toml", "--resume", "--workdir", "wd"]);

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod testgit;
+use crate::testgit;
 
 const WHO: testgit::Identity =
     testgit::Identity { author: ("Planted Author", "planted@example.com"), committer: ("C", "c@example.com") };
@@ -419,7 +419,7 @@ fn parser_finds_the_crash_in_the_console() {
 #[test]
 fn bisect_log_exit_status() {
     let s = setup();
-    let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds/000_df32d613e12545ce.txt");
+    let seed = crate::support::shared_seeds().expect("../shared/seeds").join("000_df32d613e12545ce.txt");
     let seed = seed.to_str().unwrap();
     let junk = s.root.join("junk.txt");
     std::fs::write(&junk, "nothing to see\n").unwrap();

@@ -303,21 +303,12 @@ proptest! {
     }
 }
 
-/// A small deterministic generator, so that a failure names a reproducible rewrite.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 11
-    }
-}
-
 /// `log` with everything that differs between two runs of one crash rewritten: timestamps,
 /// 64-bit values (addresses, registers), `+off/size` offsets, PIDs and CPU numbers.
 fn rewrite_noise(log: &[u8], seed: u64) -> Vec<u8> {
     use regex::bytes::{Captures, Regex};
-    let mut rng = Lcg(seed);
+    // Deterministic: a failure names a reproducible rewrite.
+    let mut rng = crate::support::Rng::new(seed);
     let time = Regex::new(r"(?m)^\[ *[0-9]+\.[0-9]{6}\]").unwrap();
     let word = Regex::new(r"\b[0-9a-f]{16}\b").unwrap();
     let offset = Regex::new(r"\+0x[0-9a-f]+/0x[0-9a-f]+").unwrap();
@@ -344,11 +335,8 @@ fn rewrite_noise(log: &[u8], seed: u64) -> Vec<u8> {
 /// signatures when its log's run-to-run noise is rewritten.
 #[test]
 fn corpus_crashes_keep_their_signatures_under_noise() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller/report");
-    let Ok(entries) = std::fs::read_dir(&root) else {
-        eprintln!("syzkaller corpus not found at {}: signature noise check on real logs skipped", root.display());
-        return;
-    };
+    let Some(root) = crate::support::syzkaller_reports() else { return };
+    let entries = std::fs::read_dir(&root).unwrap();
     let (mut checked, mut rewritten) = (0, 0);
     let mut changed = Vec::new();
     for entry in entries {

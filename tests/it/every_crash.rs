@@ -5,16 +5,7 @@ use std::path::PathBuf;
 use kcrash_parse::stream::{read_all, CrashStream};
 
 fn syz_corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("KCRASH_SYZ_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller"));
-    let report = dir.join("report");
-    if report.is_dir() {
-        return Some(report);
-    }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "syzkaller corpus missing at {}", report.display());
-    eprintln!("NOT RUN: syzkaller corpus missing at {} (set KCRASH_SYZ_CORPUS)", report.display());
-    None
+    crate::support::syzkaller_reports()
 }
 
 /// The logs of the syzkaller report cases, in file-name order.

@@ -7,13 +7,12 @@
 //!   `#` comments). The test fails when a case outside the list fails (a regression) and
 //!   when a listed case passes (delete it from the list: the list may only shrink).
 //! * Regenerate the list after a deliberate change (review the diff before committing):
-//!   `KCRASH_UPDATE_KNOWN_FAILURES=1 cargo test --release --test syzkaller_corpus`
+//!   `KCRASH_UPDATE_KNOWN_FAILURES=1 cargo test --release --test it syzkaller_corpus::`
 //!
 //! Besides the full check there are parser-independent checks of the title, type, frame
 //! and guilty-file rules against the corpus annotations.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use kcrash_parse::corpus::{self, Case, CaseKind};
 use kcrash_parse::guilty::guilty_file;
@@ -23,20 +22,7 @@ const KNOWN_FAILURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/known_f
 
 /// The corpus cases, or `None` (after complaining) when the corpus is missing.
 fn corpus_cases() -> Option<Vec<Case>> {
-    let root = std::env::var_os("KCRASH_SYZ_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller"));
-    if !root.is_dir() {
-        let msg = format!(
-            "syzkaller corpus not found at {} (set KCRASH_SYZ_CORPUS): corpus conformance NOT CHECKED",
-            root.display()
-        );
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{msg}");
-        }
-        eprintln!("\n!!!!!!!!!!\n!!! {msg}\n!!!!!!!!!!\n");
-        return None;
-    }
+    let root = crate::support::syzkaller_corpus()?;
     match corpus::load(&root) {
         Ok(cases) => Some(cases),
         Err(e) => panic!("reading the corpus: {e}"),
@@ -60,7 +46,7 @@ fn write_known_failures(failed: &[&str]) {
     let mut text = String::from(
         "# syzkaller corpus cases that are known to fail (see tests/syzkaller_corpus.rs).\n\
          # This list may only shrink. Regenerate after a deliberate change with\n\
-         #   KCRASH_UPDATE_KNOWN_FAILURES=1 cargo test --release --test syzkaller_corpus\n",
+         #   KCRASH_UPDATE_KNOWN_FAILURES=1 cargo test --release --test it syzkaller_corpus::\n",
     );
     for n in names {
         text.push_str(n);

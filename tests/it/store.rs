@@ -289,21 +289,22 @@ fn version_1_store_is_migrated_on_open() {
     assert_eq!(obj["crash"]["count"], 4);
 }
 
-mod run;
+use crate::support;
 
 #[test]
 fn list_and_show_open_the_store_read_only() {
     use std::os::unix::fs::PermissionsExt;
     let root = tempfile::tempdir().unwrap();
-    run::open_to_all(root.path());
+    support::open_to_all(root.path());
     let dir = root.path().join("ro");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("a.log"), warning_log("read_only_site", 1)).unwrap();
-    let o = run::kcrash(&dir, &["ingest", "a.log"]);
+    let o = support::kcrash(&dir, &["ingest", "a.log"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     std::fs::set_permissions(dir.join("kcrash.db"), std::fs::Permissions::from_mode(0o444)).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let as_reader = |args: &[&str]| run::run(run::unprivileged(Command::new(run::KCRASH).args(args).current_dir(&dir)));
+    let as_reader =
+        |args: &[&str]| support::run(support::unprivileged(Command::new(support::KCRASH).args(args).current_dir(&dir)));
     let list = as_reader(&["db", "list"]);
     let show = as_reader(&["db", "show", "1", "--json"]);
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -321,15 +322,15 @@ fn non_utf8_source_names_are_kept() {
     let name = std::ffi::OsStr::from_bytes(b"log-\xff\n.txt");
     std::fs::write(dir.path().join(name), warning_log("bytes_site", 1)).unwrap();
     std::fs::write(dir.path().join("plain.log"), warning_log("bytes_site", 2)).unwrap();
-    let o = run::kcrash(dir.path(), &[std::ffi::OsStr::new("ingest"), name, std::ffi::OsStr::new("plain.log")]);
+    let o = support::kcrash(dir.path(), &[std::ffi::OsStr::new("ingest"), name, std::ffi::OsStr::new("plain.log")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = run::kcrash(dir.path(), &["db", "show", "1", "--json"]);
+    let o = support::kcrash(dir.path(), &["db", "show", "1", "--json"]);
     let obj: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let occurrences = &obj["crash"]["occurrences"];
     assert_eq!(occurrences[0]["source"], "log-\u{fffd}\n.txt");
     assert_eq!(occurrences[0]["source_bytes"], serde_json::json!(b"log-\xff\n.txt"));
     assert_eq!(occurrences[1]["source"], "plain.log");
     assert!(occurrences[1].get("source_bytes").is_none());
-    let o = run::kcrash(dir.path(), &["db", "show", "1"]);
+    let o = support::kcrash(dir.path(), &["db", "show", "1"]);
     assert!(stdout(&o).contains(" UTC  log-\\xff\\n.txt (byte "), "{}", stdout(&o));
 }

@@ -7,7 +7,7 @@ use kcrash_bisect::logread::{self, StepKind};
 use kcrash_bisect::{Outcome, Verdict};
 
 fn seeds_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds")
+    crate::support::shared_seeds().expect("the bisection seeds of ../shared/seeds")
 }
 
 const SEEDS: [&str; 5] = [

@@ -14,11 +14,10 @@ use proptest::prelude::*;
 
 /// Every base log, cleaned (a log may hold escapes of its own).
 static LOGS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
-    let root = std::env::var_os("KCRASH_SYZ_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller"));
     let mut logs = Vec::new();
-    if let Ok(cases) = kcrash_parse::corpus::load(&root.join("report")) {
+    if let Some(cases) =
+        crate::support::syzkaller_reports().map(|d| kcrash_parse::corpus::load(&d).expect("syzkaller corpus"))
+    {
         logs.extend(cases.into_iter().filter_map(|c| match c.kind {
             CaseKind::Report(r) => Some(r.log),
             CaseKind::Guilty(_) => None,

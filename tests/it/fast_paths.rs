@@ -11,17 +11,8 @@ use regex::bytes::Regex;
 /// `KCRASH_SYZ_CORPUS`); `None` after saying so loudly when it is missing, except under
 /// `CI=true`, where a missing corpus fails the test.
 fn syzkaller_reports() -> Option<Vec<kcrash_parse::corpus::Case>> {
-    let root = std::env::var_os("KCRASH_SYZ_CORPUS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller"));
-    match kcrash_parse::corpus::load(&root.join("report")) {
-        Ok(cases) => Some(cases),
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("syzkaller corpus: {e}"),
-        Err(e) => {
-            eprintln!("\n!!! syzkaller corpus not readable ({e}): fast-path checks on it NOT RUN\n");
-            None
-        }
-    }
+    let dir = crate::support::syzkaller_reports()?;
+    Some(kcrash_parse::corpus::load(&dir).unwrap_or_else(|e| panic!("syzkaller corpus: {e}")))
 }
 
 /// What `frame_from_title` replaces: the function after the last usable ` in `.

@@ -1,7 +1,7 @@
 //! Resume: a bisection killed after k journal entries and resumed gives the same result
 //! and log as an uninterrupted one, and never tests a journaled commit again.
 
-mod common;
+use crate::common;
 
 use common::*;
 use kcrash_bisect::journal::{FileJournal, Journal, Record};

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support;
 use kcrash_bisect::process;
-mod run;
-use run::alive;
+use support::alive;
 
 /// Pid written by the escapee into `file` (waits for it a little).
 fn pid_in(file: &Path) -> i32 {

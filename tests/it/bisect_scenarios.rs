@@ -2,7 +2,7 @@
 //! history with a simulated builder/tester, plus title-aware scenarios. Every successful
 //! run's log is read back and must give the same result.
 
-mod common;
+use crate::common;
 
 use common::*;
 use kcrash_bisect::journal::NoJournal;

@@ -471,7 +471,7 @@ fn bad_inputs_exit_2_naming_the_file() {
     assert!(matches!(ksig::signature(&missing, Algo::V3), Err(KsigError::Io { .. })));
 }
 
-mod run;
+use crate::support;
 
 /// A little-endian ELF64 header. `sections`: (offset of the section header table, number of
 /// entries, index of the name table); all zero for a file without section headers.
@@ -536,13 +536,13 @@ fn elf_without_section_headers_is_an_error() {
     std::fs::write(&b, [elf64_header(0, 0, 0), b"another program".to_vec()].concat()).unwrap();
     let (a_str, b_str) = (a.to_str().unwrap(), b.to_str().unwrap());
     let message = |p: &str| format!("kcrash: {p}: ELF file without section headers: no sections to hash\n");
-    let o = run::kcrash(work.dir.path(), &["ksig", a_str, b_str]);
-    assert_eq!(run::text(&o.stderr), message(a_str) + &message(b_str));
+    let o = support::kcrash(work.dir.path(), &["ksig", a_str, b_str]);
+    assert_eq!(support::text(&o.stderr), message(a_str) + &message(b_str));
     assert_eq!(o.status.code(), Some(2));
-    assert!(o.stdout.is_empty(), "{}", run::text(&o.stdout));
-    let o = run::kcrash(work.dir.path(), &["ksig", "--diff", a_str, b_str]);
-    assert_eq!((o.status.code(), run::text(&o.stderr)), (Some(2), message(a_str)));
-    assert!(o.stdout.is_empty(), "{}", run::text(&o.stdout));
+    assert!(o.stdout.is_empty(), "{}", support::text(&o.stdout));
+    let o = support::kcrash(work.dir.path(), &["ksig", "--diff", a_str, b_str]);
+    assert_eq!((o.status.code(), support::text(&o.stderr)), (Some(2), message(a_str)));
+    assert!(o.stdout.is_empty(), "{}", support::text(&o.stdout));
 }
 
 #[test]
@@ -552,15 +552,15 @@ fn a_bad_file_does_not_stop_the_others() {
     std::fs::write(&good, tiny_elf(b"\x90\x90\xc3")).unwrap();
     let text = work.path("notes.txt");
     std::fs::write(&text, "not an ELF file\n").unwrap();
-    let o = run::kcrash(work.dir.path(), &["ksig", "missing", "notes.txt", "good.elf"]);
+    let o = support::kcrash(work.dir.path(), &["ksig", "missing", "notes.txt", "good.elf"]);
     let sig = sig(&good, Algo::V3);
-    assert_eq!(run::text(&o.stdout), format!("{sig}  good.elf\n"));
+    assert_eq!(support::text(&o.stdout), format!("{sig}  good.elf\n"));
     assert_eq!(
-        run::text(&o.stderr),
+        support::text(&o.stderr),
         "kcrash: missing: cannot read: No such file or directory (os error 2)\nkcrash: notes.txt: not an ELF file\n"
     );
     assert_eq!(o.status.code(), Some(2));
-    let o = run::kcrash(work.dir.path(), &["ksig", "--json", "good.elf", "missing"]);
+    let o = support::kcrash(work.dir.path(), &["ksig", "--json", "good.elf", "missing"]);
     let obj: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!((obj["path"].as_str(), obj["signature"].as_str()), (Some("good.elf"), Some(sig.as_str())));
     assert_eq!(o.status.code(), Some(2));
@@ -572,15 +572,18 @@ fn file_names_are_escaped_and_kept_in_json() {
     let work = Workdir::new();
     let name = std::ffi::OsStr::from_bytes(b"vm\nlinux-\xff");
     std::fs::write(work.dir.path().join(name), tiny_elf(b"\xc3")).unwrap();
-    let o = run::kcrash(work.dir.path(), &[std::ffi::OsStr::new("ksig"), name]);
+    let o = support::kcrash(work.dir.path(), &[std::ffi::OsStr::new("ksig"), name]);
     let sig = sig(&work.dir.path().join(name), Algo::V3);
-    assert_eq!(run::text(&o.stdout), format!("{sig}  vm\\nlinux-\\xff\n"));
-    let o = run::kcrash(work.dir.path(), &[std::ffi::OsStr::new("ksig"), std::ffi::OsStr::new("--json"), name]);
+    assert_eq!(support::text(&o.stdout), format!("{sig}  vm\\nlinux-\\xff\n"));
+    let o = support::kcrash(work.dir.path(), &[std::ffi::OsStr::new("ksig"), std::ffi::OsStr::new("--json"), name]);
     let obj: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(obj["path"], "vm\nlinux-\u{fffd}");
     assert_eq!(obj["path_bytes"], serde_json::json!(b"vm\nlinux-\xff"));
-    let o = run::kcrash(work.dir.path(), &[std::ffi::OsStr::new("ksig"), std::ffi::OsStr::new("no\x1b[2Jsuch")]);
-    assert_eq!(run::text(&o.stderr), "kcrash: no\\x1b[2Jsuch: cannot read: No such file or directory (os error 2)\n");
+    let o = support::kcrash(work.dir.path(), &[std::ffi::OsStr::new("ksig"), std::ffi::OsStr::new("no\x1b[2Jsuch")]);
+    assert_eq!(
+        support::text(&o.stderr),
+        "kcrash: no\\x1b[2Jsuch: cannot read: No such file or directory (os error 2)\n"
+    );
 }
 
 /// Another process truncates the file while kcrash hashes it: an error naming the file, not
@@ -593,7 +596,7 @@ fn file_shrinking_while_hashed_is_an_error() {
     let size = 4u64 << 30;
     std::fs::write(&path, tiny_elf_headers(size)).unwrap();
     std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(4096 + size).unwrap();
-    let mut child = Command::new(run::KCRASH)
+    let mut child = Command::new(support::KCRASH)
         .args(["ksig", "--algo", "v1"])
         .arg(&path)
         .stdout(std::process::Stdio::piped())
@@ -612,11 +615,11 @@ fn file_shrinking_while_hashed_is_an_error() {
     let start = std::time::Instant::now();
     while !uses_file() {
         assert!(child.try_wait().unwrap().is_none(), "kcrash ended before the file could be truncated");
-        assert!(start.elapsed() < run::TIMEOUT, "kcrash never opened the file");
+        assert!(start.elapsed() < support::TIMEOUT, "kcrash never opened the file");
         std::thread::sleep(std::time::Duration::from_micros(200));
     }
     std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(8192).unwrap();
-    let status = run::wait(&mut child, run::TIMEOUT).expect("kcrash hangs");
+    let status = support::wait(&mut child, support::TIMEOUT).expect("kcrash hangs");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(2), "{status:?} {stderr}");
