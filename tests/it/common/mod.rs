@@ -13,8 +13,7 @@ use kcrash_bisect::log::Log;
 use kcrash_bisect::stages::{BuildOutcome, Builder, Minimizer, NoProgress, Progress, Tester};
 use kcrash_bisect::{BisectResult, Crash, Engine, Error, GitRepo, Options, Result, RunOutcome, Verdict};
 
-#[path = "../testgit/mod.rs"]
-mod testgit;
+use crate::testgit;
 
 const WHO: testgit::Identity = testgit::Identity {
     author: ("Test Author", "author@example.com"),
