@@ -1,4 +1,4 @@
-//! One-shot, full-size benchmarks (issue 7): every crash of a 100 MB console, hostile inputs
+//! One-shot, full-size benchmarks: every crash of a 100 MB console, hostile inputs
 //! (64 MB of random bytes, one 100 MB line, 1 M header lines), `kcrash dedup` of 10 000 logs,
 //! `kcrash ingest` of 100 000 occurrences of one crash, `kcrash title` of 4 870 small files
 //! beside the library on the same bytes, and the first call's latency.
@@ -114,7 +114,7 @@ fn dedup_10k_logs() {
     println!("child_rss {}", usage.ru_maxrss);
 }
 
-/// Many small files (issue 11, item 18): the syzkaller corpus's 487 logs ten times over
+/// Many small files: the syzkaller corpus's 487 logs ten times over
 /// (4 870 files, 25 MB), titled by `kcrash title` (`cli`: the real binary, files read from
 /// disk, block-buffered output) or by `kcrash_parse::parse` on the same bytes already in memory
 /// (`library`). Both in a fresh process, so both pay once for compiling the formats the logs
@@ -154,7 +154,7 @@ fn title_many_logs(how: &str) {
 }
 
 /// Commands whose peak RSS on a 2 GB input (streamed through a pipe) is measured: none may
-/// hold its input (issue 11: under 64 MB).
+/// hold its input (under 64 MB).
 const STREAM_COMMANDS: &[&str] = &["title", "parse", "signature", "ingest", "dedup"];
 
 /// The real binary on 2 GB of console (a crash log every 8 MiB) written to its stdin; the

@@ -1,4 +1,4 @@
-//! Throughput benchmarks through the public API (issue 7):
+//! Throughput benchmarks through the public API:
 //! the first crash of every syzkaller corpus log, the crash scan of a clean 100 MB console,
 //! and signatures of 100 000 reports.
 //! One-shot, full-size cases (every crash of 100 MB, hostile inputs, first-call latency)
@@ -46,7 +46,7 @@ fn clean_scan(c: &mut Criterion) {
     g.finish();
 }
 
-/// Signatures of 100 000 reports (issue 7): the corpus's reports, cycled, at every level.
+/// Signatures of 100 000 reports: the corpus's reports, cycled, at every level.
 fn signatures(c: &mut Criterion) {
     let reports: Vec<kcrash_parse::Report> =
         support::syz_logs().iter().filter_map(|l| kcrash_parse::parse(&l.data)).collect();

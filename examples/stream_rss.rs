@@ -1,4 +1,4 @@
-//! Peak memory of streaming a large console through the `kcrash` binary (issue 7: 1 GB
+//! Peak memory of streaming a large console through the `kcrash` binary (1 GB
 //! through `kcrash parse --all` in under 32 MB).
 //!
 //!     cargo build --release

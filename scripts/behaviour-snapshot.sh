@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every command's output over every input kcrash has, written to one directory, so that a
-# refactoring can be shown to change nothing (issue 16): run it with the binary before and
+# refactoring can be shown to change nothing: run it with the binary before and
 # after, then `diff -r BEFORE AFTER`.
 #
 #   scripts/behaviour-snapshot.sh KCRASH_BINARY OUT_DIR

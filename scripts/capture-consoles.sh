@@ -1,5 +1,5 @@
 #!/bin/bash
-# Capture real kernel crash consoles for every architecture (issue 12, item 5).
+# Capture real kernel crash consoles for every architecture.
 #
 # Cross-builds small kernels from Debian's linux-source-6.1 (allnoconfig + the config
 # fragments in scripts/capture/), boots each under QEMU/TCG with a static busybox initramfs,

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Turn the captured consoles (corpus/consoles/<arch>/raw/<CRASH>.log, made by
-# scripts/capture-consoles.sh) into annotated corpus cases (issue 12), checked by
+# scripts/capture-consoles.sh) into annotated corpus cases, checked by
 # `kcrash corpus check corpus/consoles` in the test suite:
 #
 #   corpus/consoles/<arch>/cases/<CRASH>.case              the raw console
@@ -30,7 +30,7 @@ symbolise=${SYMBOLISE:-1}
 
 say() { echo "console-cases: $*" >&2; }
 
-# The prefixed twins: the log collectors' formats of issue 12 (console.rs's grammar).
+# The prefixed twins: the log collectors' formats (console.rs's grammar).
 # Userspace output on the serial console (lines without the kernel's timestamp) is not in
 # the kernel's log buffer, so the dmesg/journal/syslog twins drop it. A twin starts where a
 # bug report's excerpt would, at the end of the boot (`Run /init as init process`): the
@@ -39,7 +39,7 @@ FORMATS="journald journald-monotonic journald-iso syslog-rfc3164 syslog-rfc5424 
 # `mixed` changes format every line (a bug report pasting journal and dmesg excerpts: the
 # grammar reads each line on its own).
 # The `firmware` twin is the console after what firmware prints before Linux on a KernelCI
-# board: the coreboot and Trusted Firmware-A lines quoted in issue 12 from real KernelCI boot
+# board: the coreboot and Trusted Firmware-A lines of real KernelCI boot
 # logs, then U-Boot's last line; they are not a crash, the console's own crash is the first.
 FIRMWARE_PREAMBLE='WARNING: RO_VPD is uninitialized or empty.
 INFO:    MT8186 bl31_setup

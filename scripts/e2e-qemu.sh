@@ -1,5 +1,5 @@
 #!/bin/bash
-# Real end-to-end bisections in QEMU (issue 6): installs what is missing, prepares the
+# Real end-to-end bisections in QEMU: installs what is missing, prepares the
 # kernels in a cache directory, then runs tests/e2e_qemu.rs.
 #
 #   scripts/e2e-qemu.sh            both recipes

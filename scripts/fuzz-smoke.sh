@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fuzz step of CI (issue 11): build every fuzz target, then run each one once over
+# The fuzz step of CI: build every fuzz target, then run each one once over
 #   1. every committed finding (fuzz/regressions/<target>/) and every seed
 #      (scripts/fuzz-seed.sh, into a fresh directory), and
 #   2. a fixed number of mutants of them (FUZZ_RUNS, per-target defaults below) made by a
@@ -53,7 +53,7 @@ export RUSTC_BOOTSTRAP=1
 # own (cargo does not rebuild when only the wrapper changes).
 export RUSTC_WRAPPER="$PWD/scripts/fuzz-rustc-wrapper.sh"
 target_dir=(--target-dir fuzz/target-ci)
-# No sanitizer: the crate has no unsafe code, and ASan would triple the time per input.
+# No sanitizer: the fuzzed code has no unsafe (the parser forbids it), and ASan would triple the time per input.
 cargo fuzz build -s none "${target_dir[@]}" >&2 || unavailable "cargo fuzz build failed (nightly features unavailable?)"
 
 work=$(mktemp -d)

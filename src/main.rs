@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
+use cli::exit::Exit;
+
 #[derive(Parser)]
 #[command(name = "kcrash", version, about = "Linux kernel crash logs: titles, reports, signatures, bisection")]
 struct Args {
@@ -95,7 +97,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
         .join(" ");
     eprintln!("kcrash: {}", message.strip_prefix("error: ").unwrap_or(&message));
     let check = std::env::args_os().nth(1).is_some_and(|a| a == "check");
-    ExitCode::from(if check { cli::check::EXIT_ERROR } else { 2 })
+    if check { Exit::CheckError } else { Exit::Error }.into()
 }
 
 fn main() -> ExitCode {
@@ -120,11 +122,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         // A reader that went away (`kcrash … | head`) is not an error.
         Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
-            ExitCode::SUCCESS
+            Exit::Found.into()
         }
         Err(e) => {
             eprintln!("kcrash: {e:#}");
-            ExitCode::from(2)
+            Exit::Error.into()
         }
     }
 }

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::ProgressBar;
 
+use super::exit::Exit;
 use kcrash_bisect::config::Config;
 use kcrash_bisect::journal::FileJournal;
 use kcrash_bisect::log::{go_duration, Log};
@@ -188,13 +189,13 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     }
 
     let (res, code) = match outcome {
-        Ok(r) => (r, ExitCode::SUCCESS),
+        Ok(r) => (r, Exit::Found.into()),
         Err((kcrash_bisect::Error::Interrupted, r)) => {
             log.line("bisection interrupted: the step in flight was abandoned (continue with --resume)");
             let r = BisectResult { result: Outcome::Interrupted, error: None, ..*r };
-            (r, ExitCode::from(kcrash_bisect::interrupt::EXIT_INTERRUPTED))
+            (r, Exit::Interrupted.into())
         }
-        Err((_, r)) => (*r, ExitCode::from(2)),
+        Err((_, r)) => (*r, Exit::Error.into()),
     };
     let json = serde_json::to_string_pretty(&res)?;
     std::fs::write(workdir.join("result.json"), format!("{json}\n"))
@@ -338,8 +339,9 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
     }
     Ok(match (failed, all_ok) {
-        (true, _) => ExitCode::from(2),
-        (false, true) => ExitCode::SUCCESS,
-        (false, false) => ExitCode::from(1),
-    })
+        (true, _) => Exit::Error,
+        (false, true) => Exit::Found,
+        (false, false) => Exit::NotFound,
+    }
+    .into())
 }

@@ -19,6 +19,7 @@ use kcrash_bisect::verdict::{Counts, RunClass, Target};
 use kcrash_bisect::{Builder, GitRepo, Repo, Tester, Verdict};
 
 use super::bisect::{resolve_program, Bar};
+use super::exit::Exit;
 
 #[derive(Args)]
 pub struct CheckArgs {
@@ -38,10 +39,6 @@ pub struct CheckArgs {
     #[arg(long, short)]
     pub quiet: bool,
 }
-
-/// Exit status for an error: above 127, so that `git bisect run` stops instead of taking
-/// it for a bad commit.
-pub const EXIT_ERROR: u8 = 128;
 
 /// The build and test stages a config asks for. `bar`: the progress bar the kernel build
 /// reports its make phases to.
@@ -135,14 +132,15 @@ pub fn progress_bar(quiet: bool) -> Option<ProgressBar> {
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     match check(&args) {
-        Ok(v) => Ok(ExitCode::from(match v {
-            Verdict::Good => 0,
-            Verdict::Bad => 1,
-            Verdict::Skip => 125,
-        })),
+        Ok(v) => Ok(match v {
+            Verdict::Good => Exit::CHECK_GOOD,
+            Verdict::Bad => Exit::CHECK_BAD,
+            Verdict::Skip => Exit::CheckSkip,
+        }
+        .into()),
         Err(e) => {
             eprintln!("kcrash: {e:#}");
-            Ok(ExitCode::from(EXIT_ERROR))
+            Ok(Exit::CheckError.into())
         }
     }
 }

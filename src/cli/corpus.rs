@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use super::exit::Exit;
 use kcrash_parse::corpus;
 
 #[derive(Subcommand)]
@@ -47,5 +48,5 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
     }
     writeln!(out, "{} passed, {failed} failed", outcomes.len() - failed)?;
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 { Exit::Found } else { Exit::NotFound }.into())
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::Context;
 use clap::Args;
 
+use super::exit::Exit;
 use super::signature::LevelArg;
 use kcrash_parse::names::{display_name, insert_name};
 use kcrash_parse::signature::{signature, Level, SIGNATURE_SCHEMA};
@@ -88,12 +89,13 @@ pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if failed {
-        ExitCode::from(2)
+        Exit::Error
     } else if sorted.is_empty() {
-        ExitCode::from(1)
+        Exit::NotFound
     } else {
-        ExitCode::SUCCESS
-    })
+        Exit::Found
+    }
+    .into())
 }
 
 /// Parse every file on all available cores; the results keep the order of `files`.

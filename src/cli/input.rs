@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
 
+use super::exit::Exit;
 use anyhow::Context;
 use kcrash_parse::names::display_name;
 
@@ -109,12 +110,13 @@ pub struct Status {
 impl Status {
     pub fn code(&self) -> ExitCode {
         if self.failed {
-            ExitCode::from(2)
+            Exit::Error
         } else if self.missing {
-            ExitCode::from(1)
+            Exit::NotFound
         } else {
-            ExitCode::SUCCESS
+            Exit::Found
         }
+        .into()
     }
 }
 

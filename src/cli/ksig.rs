@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use super::exit::Exit;
 use kcrash_ksig::{self as ksig, Algo, Explanation, SectionDifference, SectionDigest, SignatureDiff};
 use kcrash_parse::names;
 
@@ -66,7 +67,7 @@ pub fn run(args: KsigArgs) -> anyhow::Result<ExitCode> {
             result => result?,
         }
     }
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed { Exit::Error } else { Exit::Found }.into())
 }
 
 fn print_one(out: &mut impl Write, path: &Path, algo: Algo, args: &KsigArgs) -> anyhow::Result<()> {
@@ -111,7 +112,7 @@ fn run_diff(a: &Path, b: &Path, algo: Algo, as_json: bool) -> anyhow::Result<Exi
     } else {
         write_diff(&mut out, &diff, a, b)?;
     }
-    Ok(if diff.signatures_equal() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if diff.signatures_equal() { Exit::Found } else { Exit::NotFound }.into())
 }
 
 fn write_explanation(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
@@ -175,7 +176,7 @@ fn difference_json(d: &SectionDifference) -> serde_json::Value {
     })
 }
 
-fn side_json(path: &Path, signature: &ksig::Signature) -> serde_json::Value {
+fn side_json(path: &Path, signature: &ksig::KernelSignature) -> serde_json::Value {
     let mut obj = names::name_json("path", &path_text(path));
     obj["signature"] = json!(signature.hex());
     obj

@@ -5,6 +5,7 @@ pub mod bisect;
 pub mod check;
 pub mod corpus;
 pub mod dedup;
+pub mod exit;
 pub mod input;
 pub mod ksig;
 pub mod signature;

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 
 use std::ops::ControlFlow;
 
+use super::exit::Exit;
 use super::input::{each_input, sources, Found, Unreadable};
 use kcrash_parse::names::{display_name, escape_bytes, name_bytes};
 use kcrash_parse::Report;
@@ -122,13 +123,13 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
                     writeln!(out, "{:>6} {:>6}  {}  {}", c.id, c.count, c.last_seen, c.title)?;
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(Exit::Found.into())
         }
         DbCommand::Show { id, db, json } => {
             let store = Store::open_existing(&db)?;
             let Some(crash) = store.show(id)? else {
                 eprintln!("kcrash: {}: no crash with id {id}", display_name(&db));
-                return Ok(ExitCode::from(1));
+                return Ok(Exit::NotFound.into());
             };
             if json {
                 let obj = serde_json::json!({ "schema": STORE_JSON_SCHEMA, "crash": crash });
@@ -136,7 +137,7 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
             } else {
                 print_detail(&mut out, &crash)?;
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(Exit::Found.into())
         }
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::exit::Exit;
 use super::input::{buffered_stdout, each_input, finish, in_order_parallel, open, sources, Unreadable};
 use kcrash_parse::names::json_name;
 use kcrash_parse::report::REPORT_SCHEMA;
@@ -297,7 +298,7 @@ fn for_each_crash(
         Ok(found.into())
     })?;
     if every.follow && kcrash_bisect::interrupt::requested() {
-        return Ok(ExitCode::from(kcrash_bisect::interrupt::EXIT_INTERRUPTED));
+        return Ok(Exit::Interrupted.into());
     }
     Ok(code)
 }

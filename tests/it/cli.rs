@@ -172,7 +172,7 @@ fn parse_json_bytes_are_the_reports_value() {
     }
 }
 
-/// Many files are read on every core (issue 11, item 18); the output keeps the order of
+/// Many files are read on every core; the output keeps the order of
 /// the command line, with unreadable files named where they come, and `parse --json` too.
 #[test]
 fn many_files_in_command_line_order() {

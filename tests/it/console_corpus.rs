@@ -1,4 +1,4 @@
-//! The project's corpus of real consoles (issue 12): `corpus/consoles/<arch>/cases/`, made
+//! The project's corpus of real consoles: `corpus/consoles/<arch>/cases/`, made
 //! by `scripts/console-cases.sh` from the consoles `scripts/capture-consoles.sh` captured
 //! from Debian's 6.1 kernel under QEMU, with their prefixed (journald, syslog, dmesg) and
 //! symbolised twins. Every case must pass: no known-failure list here.
@@ -52,7 +52,7 @@ fn twins_share_their_raw_consoles_title() {
 }
 
 /// The same oops printed twice is one crash for `--all`, `dedup` and the store, and what
-/// firmware prints before the kernel's banner is none (issue 12): a `replayed` twin (the
+/// firmware prints before the kernel's banner is none: a `replayed` twin (the
 /// console, then a `dmesg` dump of it), a `doubled` one (every kernel line twice in a row) and
 /// a `firmware` one (coreboot and Trusted Firmware lines first) have their raw console's
 /// crashes, with the same titles.

@@ -1,4 +1,4 @@
-//! Real end-to-end bisections in QEMU (issue 6), run by `scripts/e2e-qemu.sh`, which
+//! Real end-to-end bisections in QEMU, run by `scripts/e2e-qemu.sh`, which
 //! installs the packages and prepares the kernels in `$KCRASH_E2E_CACHE`. Ignored in a plain
 //! `cargo test` (they take minutes); under `CI=true` a missing piece fails the test instead
 //! of skipping it.

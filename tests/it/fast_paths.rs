@@ -1,4 +1,4 @@
-//! Hand-written fast paths agree with the plain regexes they replace (issue 7: the corpus
+//! Hand-written fast paths agree with the plain regexes they replace (the corpus
 //! parse spent its time in per-line and per-name regex calls). The regexes stay here as
 //! the oracles.
 
@@ -97,7 +97,7 @@ fn title_gate_keeps_every_matching_format() {
     }
     for sub in ["reports", "edge", "consoles"] {
         for entry in std::fs::read_dir(root.join("corpus").join(sub)).unwrap().flatten() {
-            // corpus/consoles/<arch>/raw/ holds the captured consoles of issue 12.
+            // corpus/consoles/<arch>/raw/ holds the captured consoles of every architecture.
             let path = entry.path();
             if path.is_file() {
                 logs.push(std::fs::read(&path).unwrap());

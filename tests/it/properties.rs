@@ -1,4 +1,4 @@
-//! Property tests (issue 7): any bytes never panic the parser, `contains_crash` agrees with
+//! Property tests: any bytes never panic the parser, `contains_crash` agrees with
 //! `parse`, and serial-console artefacts (`\r\n` line ends, ANSI escapes) change nothing once
 //! the input is cleaned as the CLI does.
 //!

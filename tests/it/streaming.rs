@@ -1,5 +1,4 @@
-//! Input cleaning, the line limit, streaming memory and closed outputs (issue 11, items 3, 4,
-//! 16 and 17): what every entry point of the library and the binary does with raw consoles,
+//! Input cleaning, the line limit, streaming memory and closed outputs: what every entry point of the library and the binary does with raw consoles,
 //! over-long lines, huge inputs and a reader that goes away.
 
 use std::io::{Read, Write};

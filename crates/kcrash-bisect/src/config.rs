@@ -49,7 +49,7 @@ fn default_test_timeout() -> u64 {
     900
 }
 
-/// Build stage kinds; `kernel` (a real kernel build) comes with issue 6.
+/// Build stage kinds: `command` (the config's shell command) or `kernel` (a real kernel build).
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum BuildKind {
@@ -58,7 +58,7 @@ pub enum BuildKind {
     Kernel,
 }
 
-/// Test stage kinds; `qemu` comes with issue 6.
+/// Test stage kinds: `command` (the config's shell command) or `qemu` (boot the built kernel).
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum TestKind {

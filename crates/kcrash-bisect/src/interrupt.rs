@@ -41,6 +41,3 @@ pub fn install() -> std::io::Result<()> {
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }
-
-/// Exit status of a command that stopped because of [`requested`] (128 + SIGINT, as shells do).
-pub const EXIT_INTERRUPTED: u8 = 130;

@@ -1,5 +1,5 @@
 //! Build and test stages: the traits the engine uses, and implementations that run the
-//! commands of the config. Real kernel builds and QEMU runs (issue 6) implement the same
+//! commands of the config. Real kernel builds and QEMU runs implement the same
 //! traits.
 
 use std::path::{Path, PathBuf};

@@ -17,6 +17,8 @@
 //! # Ok::<(), kcrash_ksig::KsigError>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
@@ -100,12 +102,12 @@ impl std::str::FromStr for Algo {
 
 /// A kernel signature: the final digest of one [`Algo`]. Displays as lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Signature {
+pub struct KernelSignature {
     algo: Algo,
     digest: Vec<u8>,
 }
 
-impl Signature {
+impl KernelSignature {
     pub fn algo(&self) -> Algo {
         self.algo
     }
@@ -120,7 +122,7 @@ impl Signature {
     }
 }
 
-impl fmt::Display for Signature {
+impl fmt::Display for KernelSignature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.hex())
     }
@@ -151,7 +153,7 @@ impl SectionDigest {
 /// A signature together with the per-section digests it was computed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explanation {
-    pub signature: Signature,
+    pub signature: KernelSignature,
     /// Hashed sections, in section-header order.
     pub sections: Vec<SectionDigest>,
 }
@@ -198,7 +200,7 @@ impl KsigError {
 }
 
 /// Signature of the vmlinux at `path`.
-pub fn signature(path: &Path, algo: Algo) -> Result<Signature, KsigError> {
+pub fn signature(path: &Path, algo: Algo) -> Result<KernelSignature, KsigError> {
     KernelImage::open(path)?.signature(algo)
 }
 
@@ -257,7 +259,7 @@ impl KernelImage {
     }
 
     /// The signature alone. For v1/v2 this skips the per-section digests.
-    pub fn signature(&self, algo: Algo) -> Result<Signature, KsigError> {
+    pub fn signature(&self, algo: Algo) -> Result<KernelSignature, KsigError> {
         Ok(self.hash(algo, algo == Algo::V3)?.signature)
     }
 
@@ -382,7 +384,7 @@ impl KernelImage {
             RawHasher::Sha256(h) => h.finalize().to_vec(),
             RawHasher::None => of_digests.finalize().to_vec(),
         };
-        Ok(Explanation { signature: Signature { algo, digest }, sections: digests })
+        Ok(Explanation { signature: KernelSignature { algo, digest }, sections: digests })
     }
 }
 
@@ -512,8 +514,8 @@ impl SectionDifference {
 /// sections only B has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureDiff {
-    pub a: Signature,
-    pub b: Signature,
+    pub a: KernelSignature,
+    pub b: KernelSignature,
     pub sections: Vec<SectionDifference>,
     /// The sections both have appear in a different order. With equal section bytes this
     /// alone changes a signature, which the per-section list cannot show.
@@ -608,7 +610,7 @@ mod tests {
         for s in &sections {
             h.update(s.sha256);
         }
-        let signature = Signature { algo: Algo::V3, digest: h.finalize().to_vec() };
+        let signature = KernelSignature { algo: Algo::V3, digest: h.finalize().to_vec() };
         Explanation { signature, sections }
     }
 

@@ -579,7 +579,7 @@ fn strip<'a>(raw: &'a [u8], context: Context<'a>, text_at: Option<usize>) -> (&'
     if let Some(t) = text.strip_suffix(b" (unreliable)") {
         return (t, true);
     }
-    // decode_stacktrace.sh drops the parentheses of a frame it cannot place (issue 12).
+    // decode_stacktrace.sh drops the parentheses of a frame it cannot place.
     if let Some(t) = text.trim_ascii_end().strip_suffix(b" unreliable") {
         if ends_with_frame_size(t) {
             return (t, true);
@@ -795,7 +795,7 @@ mod tests {
         (std::str::from_utf8(line.text).unwrap(), line.context)
     }
 
-    /// A serial console interleaves user space's output with the kernel's (issue 12).
+    /// A serial console interleaves user space's output with the kernel's.
     #[test]
     fn kernel_line_glued_to_user_output() {
         let line = "start crash=SLAB[    6.857615] BUG: KASAN: double-free in f+0x7c/0x7e";
@@ -809,7 +809,7 @@ mod tests {
     }
 
     /// Every log collector's prefix is stripped, the kernel's timestamp and caller id kept
-    /// as the line's context (issue 12).
+    /// as the line's context.
     #[test]
     fn collector_prefixes() {
         let frame = " find_free_extent+0x26a/0x16c0";

@@ -109,12 +109,12 @@ impl std::fmt::Display for Mismatch {
 
 /// Result of checking one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct CaseOutcome {
     pub case: String,
     pub mismatches: Vec<Mismatch>,
 }
 
-impl Outcome {
+impl CaseOutcome {
     pub fn passed(&self) -> bool {
         self.mismatches.is_empty()
     }
@@ -346,16 +346,16 @@ impl Parser for Kcrash {
 }
 
 /// Check every case with this crate's parser.
-pub fn check_all(cases: &[Case]) -> Vec<Outcome> {
+pub fn check_all(cases: &[Case]) -> Vec<CaseOutcome> {
     check_all_with(&Kcrash, cases)
 }
 
 /// Check every case, in parallel over the available cores; outcomes keep the input order.
-pub fn check_all_with(parser: &dyn Parser, cases: &[Case]) -> Vec<Outcome> {
+pub fn check_all_with(parser: &dyn Parser, cases: &[Case]) -> Vec<CaseOutcome> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cases.len().max(1));
     // Cases differ a lot in cost, so threads take the next unchecked case one at a time.
     let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, Outcome)> = std::thread::scope(|s| {
+    let mut done: Vec<(usize, CaseOutcome)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
@@ -385,18 +385,18 @@ pub fn check_all_with(parser: &dyn Parser, cases: &[Case]) -> Vec<Outcome> {
 }
 
 /// Check one case with this crate's parser.
-pub fn check_case(case: &Case) -> Outcome {
+pub fn check_case(case: &Case) -> CaseOutcome {
     check_case_with(&Kcrash, case)
 }
 
 /// Check one case. A panic in the parser is reported as a mismatch, not propagated.
-pub fn check_case_with(parser: &dyn Parser, case: &Case) -> Outcome {
+pub fn check_case_with(parser: &dyn Parser, case: &Case) -> CaseOutcome {
     let result = catch_unwind(AssertUnwindSafe(|| match &case.kind {
         CaseKind::Report(rc) => check_report(parser, &case.name, rc),
         CaseKind::Guilty(gc) => check_guilty(parser, &case.name, gc),
     }));
     match result {
-        Ok(mismatches) => Outcome { case: case.name.clone(), mismatches },
+        Ok(mismatches) => CaseOutcome { case: case.name.clone(), mismatches },
         Err(p) => {
             let msg = p
                 .downcast_ref::<&str>()
@@ -408,8 +408,8 @@ pub fn check_case_with(parser: &dyn Parser, case: &Case) -> Outcome {
     }
 }
 
-fn panicked(case: &Case, msg: &str) -> Outcome {
-    Outcome {
+fn panicked(case: &Case, msg: &str) -> CaseOutcome {
+    CaseOutcome {
         case: case.name.clone(),
         mismatches: vec![Mismatch {
             case: case.name.clone(),
@@ -705,7 +705,7 @@ mod tests {
         Case { name: "report/0".into(), kind: CaseKind::Report(read_report_case("report/0", text).unwrap()) }
     }
 
-    fn fields(o: &Outcome) -> Vec<&'static str> {
+    fn fields(o: &CaseOutcome) -> Vec<&'static str> {
         o.mismatches.iter().map(|m| m.field).collect()
     }
 

@@ -65,7 +65,7 @@ fn decoded_location(i: &[u8]) -> IResult<&[u8], &[u8]> {
 
 /// Leading spaces and up to two `[pc] ` prefixes. s390 prints the frame of its return-address
 /// register in parentheses, `([<0000000000352d2a>] d_add+0x18a/0x2f0)`: a frame like the others
-/// (decode_stacktrace.sh drops the parentheses; issue 12).
+/// (decode_stacktrace.sh drops the parentheses).
 fn frame_lead(i: &[u8]) -> IResult<&[u8], ()> {
     let (i, _) = spaces(i)?;
     let (i, _) = opt((char('('), peek(pc))).parse(i)?;
@@ -92,7 +92,7 @@ fn arm_frame(text: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// ARM32 since 5.19 prints its unwinder lines without addresses:
-/// `dev_driver_string from __dynamic_dev_dbg+0x8c/0x118` (issue 12).
+/// `dev_driver_string from __dynamic_dev_dbg+0x8c/0x118`.
 fn arm_unwind_plain(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
     let (i, _) = spaces(i)?;
     let (i, callee) = take_while1(is_symbol)(i)?;
@@ -337,7 +337,7 @@ mod tests {
         );
     }
 
-    /// Frames as the kernel's scripts/decode_stacktrace.sh writes them (issue 12): the
+    /// Frames as the kernel's scripts/decode_stacktrace.sh writes them: the
     /// offset replaced by the source location, inlined callers' locations in the same
     /// parentheses, `(discriminator N)` after a location.
     #[test]

@@ -7,6 +7,8 @@
 //! ([`signature`]). [`corpus`] reads syzkaller-style annotated cases and checks the parser
 //! against them; [`names`] prints file names safely, for every kcrash crate.
 
+#![forbid(unsafe_code)]
+
 pub mod console;
 pub mod corpus;
 pub mod demangle;

@@ -68,7 +68,7 @@ static REPORT_BODY: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
     crate::oops::compiled::compile(r"INFO: (?:Allocated in|Freed in|Slab 0x[0-9a-f]+|Object 0x[0-9a-f]+) ")
 });
 
-struct Open {
+struct OpenReport {
     builder: ReportBuilder,
     /// The kernel went down or rebooted after this report: later oops lines are new crashes,
     /// even a `Kernel panic` that would otherwise follow up the report.
@@ -111,7 +111,7 @@ pub struct CrashStream {
     previous: PreviousLine,
     /// The last lines, oldest first (buffers are reused).
     recent: VecDeque<Vec<u8>>,
-    open: VecDeque<Open>,
+    open: VecDeque<OpenReport>,
     /// Offset from which the log is known to hold a suppression.
     suppressed_from: usize,
     /// End of the line being processed (reports closed now have seen the log up to here).
@@ -161,7 +161,7 @@ impl CrashStream {
 
     /// Whether this oops line, kernel timestamp included, already started a report: the
     /// same oops printed a second time (the console, then a `dmesg` dump of the same
-    /// buffer) is one crash (issue 12); two boots do not print the same line at the same
+    /// buffer) is one crash; two boots do not print the same line at the same
     /// microsecond. Remembers the line when it is new.
     /// The key is the timestamp and the text: what the kernel's buffer holds, the same in
     /// a console line with user space output glued before it and in its `dmesg` copy.
@@ -427,7 +427,7 @@ impl CrashStream {
         let group = groups.trailing_zeros() as usize;
         let mut raw = line.raw.to_vec();
         raw.push(b'\n');
-        self.open.push_back(Open {
+        self.open.push_back(OpenReport {
             builder: ReportBuilder::new(line, marks, group, prefix),
             sealed,
             raw,
@@ -467,7 +467,7 @@ impl CrashStream {
     /// (`Kernel panic`, `invalid opcode: 0000`, …) printed soon after the report started.
     fn continues_open_report(&self, line: &Line<'_>, marks: Marks) -> bool {
         let now = timestamp_secs(line.raw);
-        let recent = |o: &Open| match (o.started_at, now) {
+        let recent = |o: &OpenReport| match (o.started_at, now) {
             (Some(start), Some(now)) => (0.0..=FOLLOW_UP_SECS).contains(&(now - start)),
             _ => o.age <= FOLLOW_UP_LINES,
         };

@@ -246,7 +246,7 @@ const TYPE_PREFIXES: &[(&str, CrashType)] = {
         ("KASAN: use-after-free", KasanUseAfterFreeRead),
         ("BUG: corrupted list", MemorySafetyBug),
         ("BUG: unable to handle kernel paging request", MemorySafetyBug),
-        // arm64's other kernel-fault kinds (issue 12).
+        // arm64's other kernel-fault kinds.
         ("BUG: unable to handle kernel write to read-only memory", MemorySafetyBug),
         ("BUG: unable to handle kernel execute from non-executable memory", MemorySafetyBug),
         ("BUG: unable to handle kernel execution of user memory", MemorySafetyBug),
@@ -286,7 +286,7 @@ const TYPE_PREFIXES: &[(&str, CrashType)] = {
         ("INFO: task hung in", Hang),
         ("Alignment trap in", DoS),
         ("BUG: Object already free", DoS),
-        // SLUB's debugging reports of damaged objects (not syzkaller's; issue 12).
+        // SLUB's debugging reports of damaged objects (not syzkaller's).
         ("BUG: Poison overwritten in", MemorySafetyBug),
         ("BUG: Redzone overwritten in", MemorySafetyBug),
         ("BUG: Left Redzone overwritten in", MemorySafetyBug),

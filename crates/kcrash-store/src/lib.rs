@@ -13,6 +13,8 @@
 //!   ingest into one file at once without losing a crash (the write lock is taken at the
 //!   start of each transaction, so a transaction never fails half-way on lock upgrade).
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

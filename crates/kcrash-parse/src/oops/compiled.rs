@@ -7,7 +7,7 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use super::gate::Gate;
 use super::lists::{GLOBAL_SKIP, STALL_ANCHORS};
-use super::table::{self, Extractor, Format, Group, Part, GROUPS};
+use super::table::{self, Format, FramePick, Group, Part, GROUPS};
 
 /// A function name, before its compiler suffix or offset (`foo.isra.0+0x1/0x2`), or before
 /// the ` (file.c:123` that `scripts/decode_stacktrace.sh` writes instead of the offset.
@@ -17,13 +17,13 @@ const SRC: &str = r"([a-zA-Z0-9_/.\-]+\.[a-z]+:[0-9]+)";
 const TASK: &str = r"(?s:.){0,100}?";
 const LINES: &str = r"(?:.*\n)+?.*";
 /// Where a call trace starts. RISC-V kernels before 6.2 print the frames right after the
-/// `status: … badaddr: … cause: …` register line, without a `Call Trace:` line (issue 12:
-/// real 6.1 consoles); later ones print both, and the walk takes them as one opener.
+/// `status: … badaddr: … cause: …` register line, without a `Call Trace:` line (real
+/// 6.1 consoles); later ones print both, and the walk takes them as one opener.
 /// ARM32's openers are apart ([`ARM_CT`]).
 const CT: &str = r"(?:Call (?:T|t)race:|Backtrace:|status: [0-9a-f]+ badaddr: [0-9a-f]+ cause: [0-9a-f]+)";
 
 /// An instruction-pointer line. s390's is `Krnl PSW : <mask> <address> (func+0x1/0x2)`
-/// (issue 12: real 6.1 consoles; decode_stacktrace.sh drops the parentheses), MIPS's
+/// (real 6.1 consoles; decode_stacktrace.sh drops the parentheses), MIPS's
 /// `epc   : ffffffff803f4c00 lkdtm_EXCEPTION+0x0/0x10`, or its `ra    : …` (the caller) when the
 /// `epc` is no function (a jump to NULL: `epc   : 0000000000000000 0x0`).
 fn ip() -> String {
@@ -70,7 +70,7 @@ pub enum CompiledPart {
 /// (`unwind_backtrace from show_stack+0x10/0x14`, `dump_backtrace` with frame pointers), an
 /// oops with the dump of the stack's words (`Stack: (0xe0909ec8 to 0xe090a000)`), a register
 /// dump outside an oops (lockups, stalls) with its frames right after the last register line
-/// (`Control: 10c5387d  Table: 40efc06a  DAC: 00000055`) (issue 12: real 6.1 consoles).
+/// (`Control: 10c5387d  Table: 40efc06a  DAC: 00000055`) (real 6.1 consoles).
 /// Not in `{CT}`: the first bytes of `{CT}`'s literals are three (`C`, `B`, `s`), which keeps
 /// the gate's prefilter a `memchr3`; these would add more and cost every report 3 % more.
 const ARM_CT: &str = r"(?:unwind|dump)_backtrace\)? from |Stack: \(0x[0-9a-f]+ to 0x[0-9a-f]+\)|Control: [0-9a-f]{8}";
@@ -174,10 +174,10 @@ impl SkipList {
 
 pub struct CompiledStack {
     pub parts: Vec<CompiledPart>,
-    pub parts2: Vec<CompiledPart>,
+    pub fallback_parts: Vec<CompiledPart>,
     /// Format-specific skip patterns (the global ones apply too: see [`CompiledStack::skips`]).
     pub skip: Option<SkipList>,
-    pub extractor: Extractor,
+    pub frame_pick: FramePick,
 }
 
 impl CompiledStack {
@@ -236,7 +236,7 @@ impl CompiledGroup {
 /// The skip list every format shares.
 pub static GLOBAL_SKIP_LIST: LazyLock<SkipList> = LazyLock::new(|| SkipList::new(GLOBAL_SKIP));
 
-pub struct Engine {
+pub struct OopsEngine {
     pub groups: Vec<CompiledGroup>,
     /// All group headers (overlapping search: which headers a line holds).
     pub headers: AhoCorasick,
@@ -272,14 +272,14 @@ fn compile_parts(parts: &[Part]) -> Vec<CompiledPart> {
 fn compile_format(spec: &'static Format) -> CompiledFormat {
     let stack = spec.stack.map(|s| CompiledStack {
         parts: compile_parts(s.parts),
-        parts2: compile_parts(s.parts2),
+        fallback_parts: compile_parts(s.fallback_parts),
         skip: (!s.skip.is_empty()).then(|| SkipList::new(s.skip)),
-        extractor: s.extractor,
+        frame_pick: s.frame_pick,
     });
     CompiledFormat { spec, title: compile(spec.title), report: spec.report.map(compile), stack }
 }
 
-fn build() -> Engine {
+fn build() -> OopsEngine {
     let fact_patterns: Vec<String> = table::SUPPRESSIONS
         .iter()
         .map(|p| p.to_string())
@@ -291,7 +291,7 @@ fn build() -> Engine {
         .match_kind(aho_corasick::MatchKind::LeftmostFirst)
         .build(GROUPS.iter().map(|g| g.header))
         .expect("static headers");
-    Engine {
+    OopsEngine {
         groups,
         headers,
         any_header,
@@ -317,7 +317,7 @@ pub const LOG_FACT_PANIC: &str = "Kernel panic - not syncing";
 /// A GCE console was hung up.
 pub const LOG_FACT_HANGUP: &str = "serialport: VM disconnected.";
 
-pub static ENGINE: LazyLock<Engine> = LazyLock::new(build);
+pub static ENGINE: LazyLock<OopsEngine> = LazyLock::new(build);
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use super::compiled::{
     CompiledFormat, CompiledGroup, CompiledPart, CompiledStack, LinePattern, ARM_OPENER, CT_OPENER, ENGINE,
 };
 use super::lists::{HANG_BUCKETS, HANG_WAITING, SYSCALL_PREFIXES};
-use super::table::Extractor;
+use super::table::FramePick;
 use crate::demangle::demangled;
 use crate::frame::{self, Frame};
 
@@ -171,8 +171,8 @@ struct Walk {
 
 fn extract_frames(stack: &CompiledStack, text: &[u8]) -> Walk {
     let walk = walk_parts(stack, &stack.parts, text);
-    if !walk.ok && !stack.parts2.is_empty() {
-        return walk_parts(stack, &stack.parts2, text);
+    if !walk.ok && !stack.fallback_parts.is_empty() {
+        return walk_parts(stack, &stack.fallback_parts, text);
     }
     walk
 }
@@ -226,7 +226,7 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
     loop {
         let closes_segment = i == parts.len() || (matches!(parts[i], CompiledPart::Stack) && stacks_seen > 0);
         if closes_segment {
-            match pick(&raw, stack.extractor) {
+            match pick(&raw, stack.frame_pick) {
                 Some(key) => walk.keys.push(key),
                 None => {
                     walk.keys.push(KeyFrame { canonical: CORRUPTED.into(), raw: CORRUPTED.into() });
@@ -266,9 +266,9 @@ fn walk_parts(stack: &CompiledStack, parts: &[CompiledPart], text: &[u8]) -> Wal
                             break;
                         }
                     }
-                    // The first extractor picks the segment's first kept name: once it
+                    // The first frame_pick picks the segment's first kept name: once it
                     // has one, the walk only looks for where the segment ends.
-                    let wants_names = raw.is_empty() || stack.extractor != Extractor::First;
+                    let wants_names = raw.is_empty() || stack.frame_pick != FramePick::First;
                     if !wants_names {
                         if parts.get(i + 1).is_none() && !fault_injection {
                             break; // the last segment, and nothing later can spoil it
@@ -398,15 +398,15 @@ pub fn canonical_name(name: &str) -> &str {
         .fold(name, |best, s| if s.len() < best.len() { s } else { best })
 }
 
-fn pick(raw: &[String], extractor: Extractor) -> Option<KeyFrame> {
+fn pick(raw: &[String], frame_pick: FramePick) -> Option<KeyFrame> {
     if raw.is_empty() {
         return None;
     }
     let names: Vec<&str> = raw.iter().map(|r| canonical_name(r)).collect();
-    let (canonical, index) = match extractor {
-        Extractor::First => (names[0].to_string(), 0),
-        Extractor::Stall => stall_frame(&names)?,
-        Extractor::Hang => hang_frame(&names)?,
+    let (canonical, index) = match frame_pick {
+        FramePick::First => (names[0].to_string(), 0),
+        FramePick::Stall => stall_frame(&names)?,
+        FramePick::Hang => hang_frame(&names)?,
     };
     Some(KeyFrame { canonical, raw: raw[index].clone() })
 }
@@ -459,7 +459,7 @@ mod tests {
         assert_eq!(v, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     }
 
-    /// Rows for an architecture not captured yet (issue 12), on the lines the kernel prints:
+    /// Rows for an architecture not captured yet, on the lines the kernel prints:
     /// powerpc's instruction fetch (with and without `(NULL pointer?)`, `NIP [pc] 0x0`) and
     /// its kernel-thread entry. (arm's address-less unwinder lines: `frame::tests`.)
     #[test]

@@ -4,7 +4,7 @@ use memchr::memmem;
 
 use std::sync::LazyLock;
 
-use super::compiled::{Engine, ENGINE};
+use super::compiled::{OopsEngine, ENGINE};
 use super::scan::{self, header_lines, Marks};
 use crate::console::{Context, ContextKey, Line, MAX_LINE};
 
@@ -22,7 +22,7 @@ pub struct Oops<'a> {
 }
 
 /// Bit `g` set when the raw line is an oops line of group `g`.
-pub fn matching_groups(engine: &Engine, raw: &[u8]) -> u32 {
+pub fn matching_groups(engine: &OopsEngine, raw: &[u8]) -> u32 {
     let mut present = 0u32;
     for m in engine.headers.find_overlapping_iter(raw) {
         present |= 1 << m.pattern().as_usize();
@@ -35,7 +35,7 @@ pub fn groups_of(marks: Marks, raw: &[u8]) -> u32 {
     unsuppressed(&ENGINE, (marks & scan::HEADERS) as u32, raw)
 }
 
-fn unsuppressed(engine: &Engine, mut present: u32, raw: &[u8]) -> u32 {
+fn unsuppressed(engine: &OopsEngine, mut present: u32, raw: &[u8]) -> u32 {
     let mut matching = 0u32;
     while present != 0 {
         let g = present.trailing_zeros() as usize;
@@ -296,7 +296,7 @@ pub fn find_report(log: &[u8], oops: &Oops<'_>) -> ReportBuilder {
 
 /// An oops line printed twice in a row with the same kernel timestamp: the console and a
 /// second log reader (`dmesg -w`, a journal forwarded to the console) interleaved, line by
-/// line (issue 12). The second copy is neither a second report nor report text.
+/// line. The second copy is neither a second report nor report text.
 pub fn is_echo(previous: Previous<'_>, line: &Line<'_>) -> bool {
     !line.raw.is_empty() && line.raw == previous.raw && crate::console::timestamp_secs(line.raw).is_some()
 }

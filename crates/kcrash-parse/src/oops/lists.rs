@@ -303,7 +303,7 @@ pub const STALL_ANCHORS: &[&str] = &[
     "start_secondary",
     "cpu_startup_entry",
     "ret_from_fork",
-    // kernel-thread entries of other architectures (powerpc; issue 12)
+    // kernel-thread entries of other architectures (powerpc)
     "ret_from_kernel_thread",
     "ret_from_kernel_user_thread",
     // file operations

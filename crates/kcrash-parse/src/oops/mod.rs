@@ -135,7 +135,7 @@ impl Origin {
     /// Firmware and bootloaders print `WARNING:`, `INFO:`, `ERROR:` lines too (coreboot's
     /// `WARNING: RO_VPD is uninitialized or empty.`, Trusted Firmware's `INFO:    BL31: …`),
     /// before the kernel's banner: such a line matches no kernel format and has no kernel
-    /// timestamp (issue 12). Whether it came before the banner is the caller's to know.
+    /// timestamp. Whether it came before the banner is the caller's to know.
     pub fn firmware_like(&self) -> bool {
         self.no_format && !self.timestamped
     }

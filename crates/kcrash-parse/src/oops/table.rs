@@ -21,7 +21,7 @@
 
 /// How the frame for a title is chosen among a segment's frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Extractor {
+pub enum FramePick {
     /// The first frame that is not skipped.
     First,
     /// Stalls and lockups: the frame before the first syscall/irq/work dispatch frame.
@@ -46,10 +46,10 @@ pub enum Part {
 pub struct Stack {
     pub parts: &'static [Part],
     /// Walk redone with these parts when the first walk failed.
-    pub parts2: &'static [Part],
+    pub fallback_parts: &'static [Part],
     /// Format-specific skip patterns, added to the global list.
     pub skip: &'static [&'static str],
-    pub extractor: Extractor,
+    pub frame_pick: FramePick,
 }
 
 #[derive(Debug)]
@@ -105,11 +105,11 @@ pub struct Group {
 }
 
 const fn parts(parts: &'static [Part], skip: &'static [&'static str]) -> Stack {
-    Stack { parts, parts2: &[], skip, extractor: Extractor::First }
+    Stack { parts, fallback_parts: &[], skip, frame_pick: FramePick::First }
 }
 
 const fn stall(parts: &'static [Part], skip: &'static [&'static str]) -> Stack {
-    Stack { parts, parts2: &[], skip, extractor: Extractor::Stall }
+    Stack { parts, fallback_parts: &[], skip, frame_pick: FramePick::Stall }
 }
 
 use Part::{Re, Stack as STACK};
@@ -124,9 +124,9 @@ const CT_STACK: &[Part] = &[CT, STACK];
 const fn warn(skip: &'static [&'static str]) -> Stack {
     Stack {
         parts: &[Re("{IP}|--- interrupt: [0-9]+ at {FUNC}"), STACK],
-        parts2: &[CT, STACK],
+        fallback_parts: &[CT, STACK],
         skip,
-        extractor: Extractor::First,
+        frame_pick: FramePick::First,
     }
 }
 
@@ -170,7 +170,7 @@ static BUG_FORMATS: &[Format] = &[
     Format::new("BUG: KCSAN:", "KCSAN: %1").report("BUG: KCSAN: (.*)").no_stack(),
     // Every KFENCE report carries its own stacks (the access, allocation and free); the
     // registers and a `Call Trace:` follow only with `no_hash_pointers` (syzbot's VMs), not
-    // on a distribution's kernel (issue 12: real 6.1 consoles), so none is required.
+    // on a distribution's kernel (real 6.1 consoles), so none is required.
     Format::new("BUG: KFENCE: (use-after-free|out-of-bounds) (read|write) in {FUNC}", "KFENCE: %1 %2 in %4")
         .alts(&["bad-access in %4"])
         .stack(&parts(&[Re("BUG: KFENCE: [a-z\\- ]+ in {FUNC}"), STACK], &[]))
@@ -188,7 +188,7 @@ static BUG_FORMATS: &[Format] = &[
         .no_stack(),
     // The NULL-pointer row comes first: at the same position it wins, and powerpc's
     // `Unable to handle kernel instruction fetch (NULL pointer?)` is a NULL dereference, the
-    // same line without the parenthesis a paging request (issue 12).
+    // same line without the parenthesis a paging request.
     Format::new(
         "BUG: (?:unable to handle kernel NULL pointer dereference|kernel NULL pointer dereference|Kernel NULL pointer dereference|Unable to handle kernel instruction fetch \\(NULL pointer\\?\\))",
         "BUG: unable to handle kernel NULL pointer dereference in %1",
@@ -208,12 +208,12 @@ static BUG_FORMATS: &[Format] = &[
     )
     .stack(&parts(CT_STACK, &["spin_", "_lock", "_unlock"])),
     // MIPS prints the watchdog's own stack, the timer interrupt's frames first: the
-    // interrupted code's start after the exception entry `handle_int` (issue 12).
+    // interrupted code's start after the exception entry `handle_int`.
     Format::new("BUG: soft lockup", "BUG: soft lockup in %1").alts(&["stall in %1"]).stack(&Stack {
         parts: &[IP, Re("handle_int(?:\\+| \\()"), STACK],
-        parts2: IP_CT_STACK,
+        fallback_parts: IP_CT_STACK,
         skip: &[],
-        extractor: Extractor::Stall,
+        frame_pick: FramePick::Stall,
     }),
     Format::new("BUG: .*still has locks held!", "BUG: still has locks held in %1")
         .report("BUG: .*still has locks held!{LINES}{PC} +{FUNC}"),
@@ -363,7 +363,7 @@ static WARNING_FORMATS: &[Format] = &[
 ];
 
 /// SLUB's debugging reports (`slub_debug`, CONFIG_SLUB_DEBUG_ON): `BUG <cache> (<taint>):
-/// <what>`, then the object's dump and the stack that found the damage (issue 12: real 6.1
+/// <what>`, then the object's dump and the stack that found the damage (real 6.1
 /// consoles of i386 and arm, where KASAN is absent). syzkaller titles only the double free
 /// of a kmalloc cache (`BUG: Object already free`, kept first); the others are titled by the
 /// kernel's words (numbers become NUM) and the first frame outside SLUB's checks.
@@ -404,10 +404,10 @@ static INFO_FORMATS: &[Format] = &[
     .stack(&Stack {
         parts: &[Re("apic_timer_interrupt"), IP, STACK],
         // Where the interrupted code's trace starts: x86, arm64, s390's PSW line and ARM32's
-        // last register line (issue 12: real 6.1 consoles).
-        parts2: &[Re("apic_timer_interrupt|Exception stack|el1h_64_irq|Krnl PSW : |Control: [0-9a-f]{8}"), STACK],
+        // last register line (real 6.1 consoles).
+        fallback_parts: &[Re("apic_timer_interrupt|Exception stack|el1h_64_irq|Krnl PSW : |Control: [0-9a-f]{8}"), STACK],
         skip: &["apic_timer_interrupt", "rcu"],
-        extractor: Extractor::Stall,
+        frame_pick: FramePick::Stall,
     }),
     Format::new("INFO: trying to register non-static key", "INFO: trying to register non-static key in %1")
         .stack(&parts(CT_STACK, &["stack", "lock", "IRQ"])),
@@ -416,7 +416,7 @@ static INFO_FORMATS: &[Format] = &[
         .stack(&parts(CT_STACK, &["rcu", "kmem", "slab"])),
     Format::new("INFO: task {TASK} blocked (?:in I/O wait )?for more than [0-9]+ seconds", "INFO: task hung in %1")
         .alts(&["hang in %1"])
-        .stack(&Stack { parts: CT_STACK, parts2: &[], skip: &[], extractor: Extractor::Hang }),
+        .stack(&Stack { parts: CT_STACK, fallback_parts: &[], skip: &[], frame_pick: FramePick::Hang }),
     Format::new("INFO: task {TASK} can't die for more than .*seconds", "INFO: task can't die in %1")
         .alts(&["hang in %1"])
         .stack(&parts(CT_STACK, &["schedule"])),
@@ -520,14 +520,14 @@ pub static GROUPS: &[Group] = &[
         header: "Unable to handle kernel",
         suppress: &[],
         formats: &[Format::new(
-            // arm64's die_kernel_fault() and RISC-V's no_context() messages (issue 12).
+            // arm64's die_kernel_fault() and RISC-V's no_context() messages.
             "Unable to handle kernel (paging request|NULL pointer dereference|access to user memory|write to read-only memory|execute from non-executable memory|execution of user memory)",
             "BUG: unable to handle kernel %1 in %2",
         )
         .alts(&["bad-access in %2"])
         .stack(&parts(IP_CT_STACK, &[])),
         // s390's do_no_context() for a kernel-space address; a user-space one is its
-        // `paging request in virtual user address space`, above (issue 12).
+        // `paging request in virtual user address space`, above.
         Format::new(
             "Unable to handle kernel pointer dereference in virtual kernel address space",
             "BUG: unable to handle kernel paging request in %1",
@@ -562,7 +562,7 @@ pub static GROUPS: &[Group] = &[
     },
     Group { header: "kernel BUG", suppress: &[], formats: KERNEL_BUG_FORMATS },
     Group { header: "Kernel BUG", suppress: &[], formats: &[Format::new("Kernel BUG (.*)", "kernel BUG %1")] },
-    // MIPS's BUG(): `Kernel bug detected[#1]:`, then the registers with `epc` (issue 12).
+    // MIPS's BUG(): `Kernel bug detected[#1]:`, then the registers with `epc`.
     Group {
         header: "Kernel bug detected",
         suppress: &[],
@@ -712,7 +712,7 @@ pub const NOT_A_SECOND_REPORT: &[&str] = &[
     "unregister_netdevice: waiting for",
     "PANIC: double fault",
     "Internal error:",
-    // RISC-V's die() banner after `kernel BUG at …` (issue 12: real 6.1 consoles).
+    // RISC-V's die() banner after `kernel BUG at …` (real 6.1 consoles).
     "Kernel BUG [#",
 ];
 
