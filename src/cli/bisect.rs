@@ -5,16 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use indicatif::ProgressBar;
 
 use super::exit::Exit;
 use kcrash_bisect::config::Config;
-use kcrash_bisect::journal::FileJournal;
 use kcrash_bisect::log::{go_duration, Log};
+use kcrash_bisect::session::{End, Session, SessionOptions};
 use kcrash_bisect::stages::{NoProgress, Progress};
-use kcrash_bisect::{logread, BisectResult, Engine, GitRepo, Options, Outcome, Repo, RESULT_SCHEMA};
+use kcrash_bisect::{logread, BisectResult, Outcome, RESULT_SCHEMA};
 use kcrash_parse::names::{display_name, insert_name};
 
 #[derive(Args)]
@@ -65,84 +65,15 @@ impl Progress for Bar {
     }
 }
 
-/// Resolves the program of an argv: relative paths with a slash are taken relative to the
-/// config file; bare names must be found on PATH. Checked before anything runs.
-pub(crate) fn resolve_program(argv: &mut [String], base: &Path, key: &str) -> anyhow::Result<()> {
-    let Some(prog) = argv.first_mut() else {
-        bail!("config key `{key}`: empty command");
-    };
-    if prog.contains('/') {
-        // Absolute, because the command runs in the repository, not here.
-        let p = std::path::absolute(base.join(&*prog))?;
-        if !p.is_file() {
-            bail!("config key `{key}`: command {} not found", p.display());
-        }
-        if !is_executable(&p) {
-            bail!("config key `{key}`: command {} is not executable", p.display());
-        }
-        *prog = p.to_string_lossy().into_owned();
-        return Ok(());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    // As exec looks: the first executable file of that name.
-    if !std::env::split_paths(&path).any(|d| is_executable(&d.join(&*prog))) {
-        bail!("config key `{key}`: command {prog} not found on PATH");
-    }
-    Ok(())
-}
-
-/// A regular file with an execute bit (what exec needs; root too needs one bit).
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
 pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&args.config)?;
     let base = args.config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let workdir = args.workdir.clone().unwrap_or_else(|| PathBuf::from("kcrash-bisect"));
     let bar = super::check::progress_bar(args.quiet);
-    let (mut builder, mut tester) = super::check::stages(&cfg, &base, &workdir, bar.clone())?;
-
-    let mut repo = GitRepo::open(&cfg.repo)?;
-    if repo.is_dirty()? {
-        bail!("{}: the work tree has uncommitted changes", cfg.repo.display());
-    }
-    repo.resolve(&cfg.start)?;
-    if let Some(g) = &cfg.good {
-        repo.resolve(g)?;
-    }
-    if let Some(h) = &cfg.head {
-        repo.resolve(h)?;
-    }
-
-    std::fs::create_dir_all(&workdir).with_context(|| format!("create {}", workdir.display()))?;
-    // Held until this function returns: a second bisection or a `--resume` in the same
-    // work directory would interleave its journal with ours.
-    let _lock = super::workdir_lock::WorkdirLock::acquire(&workdir)?;
-    let journal_path = workdir.join("journal.jsonl");
-    if !args.resume && journal_path.exists() {
-        // Starting over would throw away a resumable bisection; make it explicit.
-        bail!("{} exists: use --resume to continue that bisection, or remove it to start over", journal_path.display());
-    }
-    if args.resume && !journal_path.exists() {
-        bail!("nothing to resume: {} does not exist", display_name(&journal_path));
-    }
-    let mut journal = FileJournal::new(&journal_path, args.resume);
-    // What to check out at the end: remembered at the first start, since a killed run
-    // leaves the tree on some bisection commit.
-    let checkout_file = workdir.join("original-checkout");
-    let original = match std::fs::read_to_string(&checkout_file) {
-        Ok(r) if args.resume && !r.trim().is_empty() => r.trim().to_string(),
-        _ => {
-            let r = repo.current_ref()?;
-            std::fs::write(&checkout_file, format!("{r}\n"))
-                .with_context(|| format!("write {}", checkout_file.display()))?;
-            r
-        }
-    };
-
-    let mut log = Log::to_file(&workdir.join("bisect.log"))?;
+    let opts = SessionOptions { workdir, resume: args.resume, any_crash: args.any_crash };
+    let session = Session::open(&cfg, &base, opts, super::check::phase_hook(bar.clone()))?;
+    let log_path = session.log_path();
+    let mut log = Log::to_file(&log_path)?;
     if !args.quiet {
         let echo_bar = bar.clone();
         log = log.echo(move |l| match &echo_bar {
@@ -154,64 +85,35 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
         Some(b) => Box::new(Bar(b.clone())),
         None => Box::new(NoProgress),
     };
-
-    let read_config = |p: &Option<PathBuf>| -> anyhow::Result<Option<String>> {
-        p.as_ref().map(|p| std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))).transpose()
-    };
-    let kernel_config = read_config(&cfg.build.config)?;
-    let baseline_config = read_config(&cfg.build.baseline_config)?;
-    let opts = Options {
-        mode: cfg.mode,
-        start: cfg.start.clone(),
-        good: cfg.good.clone(),
-        head: cfg.head.clone(),
-        cross_tree: cfg.cross_tree,
-        runs: cfg.runs,
-        title: cfg.title.clone(),
-        any_crash: cfg.any_crash || args.any_crash,
-        config: kernel_config,
-        baseline_config,
-        oldest_release: cfg.oldest_release.clone(),
-        timeout: cfg.timeout.map(Duration::from_secs),
-    };
     // Ctrl-C/SIGTERM: the step in flight is abandoned (its commands killed), the checkout
-    // restored below, and the result says `interrupted`.
+    // restored, and the result says `interrupted`.
     kcrash_bisect::interrupt::install().context("install signal handlers")?;
-    let outcome =
-        Engine::new(&mut repo, builder.as_mut(), tester.as_mut(), &mut journal, &mut log, progress.as_ref(), opts)
-            .run_reporting();
+    let finished = session.run(&mut log, progress.as_ref());
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    // Leave the tree as we found it (syzkaller does too); a failure here is only a warning.
-    if let Err(e) = repo.restore(&original) {
-        eprintln!("kcrash: warning: cannot check out {original} again: {e}");
+    if let Some(e) = &finished.restore_error {
+        eprintln!("kcrash: warning: {e}");
     }
-
-    let (res, code) = match outcome {
-        Ok(r) => (r, Exit::Found.into()),
-        Err((kcrash_bisect::Error::Interrupted, r)) => {
-            log.line("bisection interrupted: the step in flight was abandoned (continue with --resume)");
-            let r = BisectResult { result: Outcome::Interrupted, error: None, ..*r };
-            (r, Exit::Interrupted.into())
-        }
-        Err((_, r)) => (*r, Exit::Error.into()),
+    finished.record(&mut log)?;
+    let code = match finished.end {
+        End::Done => Exit::Found,
+        End::Interrupted => Exit::Interrupted,
+        End::Failed => Exit::Error,
     };
-    let json = serde_json::to_string_pretty(&res)?;
-    std::fs::write(workdir.join("result.json"), format!("{json}\n"))
-        .with_context(|| format!("write {}", workdir.join("result.json").display()))?;
+    let res = &finished.result;
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", serde_json::to_string(&res)?)?;
+        writeln!(out, "{}", serde_json::to_string(res)?)?;
     } else {
-        print_result(&mut out, &res)?;
-        writeln!(out, "log:        {}", workdir.join("bisect.log").display())?;
+        print_result(&mut out, res)?;
+        writeln!(out, "log:        {}", log_path.display())?;
     }
     if let (Some(e), false) = (&res.error, args.json) {
         // Rendered once here, as the other subcommands do in main.
         eprintln!("kcrash: {e}");
     }
-    Ok(code)
+    Ok(code.into())
 }
 
 fn print_result(out: &mut impl Write, r: &BisectResult) -> std::io::Result<()> {

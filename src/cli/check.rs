@@ -1,6 +1,5 @@
 //! `kcrash check`: build and test the current checkout once, with the stages of a bisection
-//! config, and answer in `git bisect run`'s exit codes. Also builds the stages of every kind
-//! for `kcrash bisect`.
+//! config, and answer in `git bisect run`'s exit codes.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -11,14 +10,14 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use kcrash_bisect::config::{BuildKind, Config, TestKind};
-use kcrash_bisect::kernel::KernelBuilder;
-use kcrash_bisect::qemu::QemuTester;
-use kcrash_bisect::stages::{BuildOutcome, CommandBuilder, CommandTester, NoProgress, Progress};
+use kcrash_bisect::config::Config;
+use kcrash_bisect::kernel::PhaseHook;
+use kcrash_bisect::session;
+use kcrash_bisect::stages::{BuildOutcome, NoProgress, Progress};
 use kcrash_bisect::verdict::{Counts, RunClass, Target};
-use kcrash_bisect::{Builder, GitRepo, Repo, Tester, Verdict};
+use kcrash_bisect::{GitRepo, Repo, Verdict};
 
-use super::bisect::{resolve_program, Bar};
+use super::bisect::Bar;
 use super::exit::Exit;
 
 #[derive(Args)]
@@ -40,82 +39,31 @@ pub struct CheckArgs {
     pub quiet: bool,
 }
 
-/// The build and test stages a config asks for. `bar`: the progress bar the kernel build
-/// reports its make phases to.
-pub fn stages(
-    cfg: &Config,
-    base: &Path,
-    workdir: &Path,
-    bar: Option<ProgressBar>,
-) -> anyhow::Result<(Box<dyn Builder>, Box<dyn Tester>)> {
-    let workdir = std::path::absolute(workdir)?;
-    let builder: Box<dyn Builder> = match cfg.build.kind {
-        BuildKind::Command => {
-            let mut argv = cfg.build.command.clone();
-            resolve_program(&mut argv, base, "build.command")?;
-            Box::new(CommandBuilder {
-                repo: cfg.repo.clone(),
-                config_dir: workdir.join("configs"),
-                log_dir: Some(workdir.join("logs")),
-                argv,
-                artifact: cfg.build.artifact.clone().unwrap_or_default(),
-                vmlinux: cfg.build.vmlinux.clone(),
-                timeout: Duration::from_secs(cfg.build.timeout),
-            })
-        }
-        BuildKind::Kernel => {
-            let on_phase = bar.map(|b| {
-                // The step's message comes back when the build is over.
-                let before = std::sync::Mutex::new(None::<String>);
-                Box::new(move |phase: Option<&str>| {
-                    let Ok(mut before) = before.lock() else { return };
-                    match phase {
-                        Some(p) => {
-                            if before.is_none() {
-                                *before = Some(b.message());
-                            }
-                            b.set_message(format!("building: {p}"));
-                            // Elapsed time of this phase, not of the whole bisection.
-                            b.reset_elapsed();
-                        }
-                        None => {
-                            if let Some(m) = before.take() {
-                                b.set_message(m);
-                                b.reset_elapsed();
-                            }
-                        }
+/// A kernel build's make phases shown on the progress bar (the step's message comes back
+/// when the build is over).
+pub fn phase_hook(bar: Option<ProgressBar>) -> Option<PhaseHook> {
+    bar.map(|b| {
+        let before = std::sync::Mutex::new(None::<String>);
+        Box::new(move |phase: Option<&str>| {
+            let Ok(mut before) = before.lock() else { return };
+            match phase {
+                Some(p) => {
+                    if before.is_none() {
+                        *before = Some(b.message());
                     }
-                }) as kcrash_bisect::kernel::PhaseHook
-            });
-            Box::new(KernelBuilder {
-                cfg: cfg.build.kernel.clone(),
-                repo: cfg.repo.clone(),
-                work_dir: workdir.clone(),
-                timeout: Duration::from_secs(cfg.build.timeout),
-                on_phase,
-            })
-        }
-    };
-    let tester: Box<dyn Tester> = match cfg.test.kind {
-        TestKind::Command => {
-            let mut argv = cfg.test.command.clone();
-            resolve_program(&mut argv, base, "test.command")?;
-            Box::new(CommandTester {
-                repo: cfg.repo.clone(),
-                argv,
-                timeout: Duration::from_secs(cfg.test.timeout),
-                parallel: cfg.test.parallel,
-                log_dir: Some(workdir.join("logs")),
-            })
-        }
-        TestKind::Qemu => Box::new(QemuTester {
-            cfg: cfg.test.qemu.clone(),
-            repo: cfg.repo.clone(),
-            timeout: Duration::from_secs(cfg.test.timeout),
-            work_dir: workdir.clone(),
-        }),
-    };
-    Ok((builder, tester))
+                    b.set_message(format!("building: {p}"));
+                    // Elapsed time of this phase, not of the whole bisection.
+                    b.reset_elapsed();
+                }
+                None => {
+                    if let Some(m) = before.take() {
+                        b.set_message(m);
+                        b.reset_elapsed();
+                    }
+                }
+            }
+        }) as PhaseHook
+    })
 }
 
 /// A progress bar on a terminal, like `kcrash bisect`'s.
@@ -159,7 +107,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<Verdict> {
         (Some(b), _) => b.println(l),
         (None, _) => eprintln!("{l}"),
     };
-    let (mut builder, mut tester) = stages(&cfg, &base, &workdir, bar.clone())?;
+    let (mut builder, mut tester) = session::stages(&cfg, &base, &workdir, phase_hook(bar.clone()))?;
     let config = cfg
         .build
         .config

@@ -12,4 +12,3 @@ pub mod signature;
 pub mod store;
 pub mod title;
 pub mod walk;
-pub mod workdir_lock;

@@ -17,6 +17,7 @@ pub mod logread;
 pub mod process;
 pub mod qemu;
 pub mod repo;
+pub mod session;
 pub mod stages;
 pub mod verdict;
 
