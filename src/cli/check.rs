@@ -117,7 +117,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<Verdict> {
     if let Some(b) = &bar {
         b.set_message(format!("building {}", &commit[..commit.len().min(12)]));
     }
-    let build = builder.build(&commit, config.as_deref())?;
+    let build = builder.build(&mut repo, &commit, config.as_deref())?;
     if let BuildOutcome::Failed { reason } = &build {
         if let Some(b) = &bar {
             b.finish_and_clear();

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use kcrash_bisect::kernel::{CompilerRule, KernelBuilder, KernelConfig};
 use kcrash_bisect::stages::{BuildOutcome, Builder};
+use kcrash_bisect::GitRepo;
 
 use crate::testgit;
 
@@ -72,7 +73,9 @@ fn kernel_builder_config_compiler_variables_and_failures() {
 
     for (i, cc) in [(1, "gcc-10"), (2, "gcc")] {
         git(&repo, &["checkout", "-q", &hashes[i]]);
-        let BuildOutcome::Built { artifact: Some(image), .. } = b.build(&hashes[i], Some(config)).unwrap() else {
+        let BuildOutcome::Built { artifact: Some(image), .. } =
+            b.build(&mut GitRepo::open(&repo).unwrap(), &hashes[i], Some(config)).unwrap()
+        else {
             panic!("commit {i} did not build")
         };
         assert_eq!(image, work.join("builds").join(&hashes[i]).join("bzImage"));
@@ -84,7 +87,7 @@ fn kernel_builder_config_compiler_variables_and_failures() {
     }
 
     git(&repo, &["checkout", "-q", &hashes[3]]);
-    match b.build(&hashes[3], Some(config)).unwrap() {
+    match b.build(&mut GitRepo::open(&repo).unwrap(), &hashes[3], Some(config)).unwrap() {
         BuildOutcome::Failed { reason } => {
             assert!(reason.starts_with("make bzImage: exit status 2: "), "{reason}");
             assert!(reason.contains("init/main.c:1:1: error: planted failure"), "{reason}");
@@ -98,7 +101,7 @@ fn kernel_builder_config_compiler_variables_and_failures() {
     let mut old = builder(&repo, &work);
     old.cfg.compilers.retain(|r| r.since == "v5.16");
     git(&repo, &["checkout", "-q", &hashes[1]]);
-    match old.build(&hashes[1], Some(config)).unwrap() {
+    match old.build(&mut GitRepo::open(&repo).unwrap(), &hashes[1], Some(config)).unwrap() {
         BuildOutcome::Failed { reason } => assert_eq!(reason, "no compiler for release v5.10.0"),
         o => panic!("{o:?}"),
     }

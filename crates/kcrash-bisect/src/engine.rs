@@ -508,7 +508,7 @@ impl<'a> Engine<'a> {
     fn build(&mut self, hash: &str, config: Option<&str>) -> Result<(BuildOutcome, Duration)> {
         self.repo.checkout(hash)?;
         let t = Instant::now();
-        let b = self.builder.build(hash, config)?;
+        let b = self.builder.build(&mut *self.repo, hash, config)?;
         Ok((b, t.elapsed()))
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::repo::{release_version, GitRepo, Repo};
+use super::repo::{release_version, Repo};
 use super::stages::{error_lines, kernel_compiler, save_log, BuildOutcome, Builder};
 use super::{Error, Result};
 use crate::process;
@@ -182,8 +182,8 @@ impl KernelBuilder {
 }
 
 impl Builder for KernelBuilder {
-    fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
-        let r = self.build_inner(commit, config);
+    fn build(&mut self, repo: &mut dyn Repo, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
+        let r = self.build_inner(repo, commit, config);
         if let Some(f) = &self.on_phase {
             f(None);
         }
@@ -192,16 +192,12 @@ impl Builder for KernelBuilder {
 }
 
 impl KernelBuilder {
-    fn build_inner(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
+    fn build_inner(&mut self, repo: &mut dyn Repo, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
         let config = config.ok_or_else(|| Error::Config("key `build.config`: kernel builds need a config".into()))?;
         let logs = self.work_dir.join("logs");
         let log_name = format!("{commit}.build.log");
         let mut log = Vec::new();
-        let newest = GitRepo::open(&self.repo)?
-            .release_tags_reachable(commit)?
-            .iter()
-            .filter_map(|(t, _)| release_version(t))
-            .max();
+        let newest = repo.release_tags_reachable(commit)?.iter().filter_map(|(t, _)| release_version(t)).max();
         let Some(cc) = self.cfg.compiler_for(newest).map(str::to_string) else {
             let reason = match newest {
                 None => "no release tag reachable: cannot pick a compiler".to_string(),
@@ -239,6 +235,65 @@ impl KernelBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo::{CommitInfo, RangeCommit};
+
+    /// A history that only knows its release tags: nothing else may be asked of it.
+    struct Tags(Vec<(String, String)>);
+
+    impl Repo for Tags {
+        fn resolve(&mut self, _: &str) -> Result<String> {
+            unreachable!()
+        }
+        fn checkout(&mut self, _: &str) -> Result<()> {
+            unreachable!()
+        }
+        fn commit_info(&mut self, _: &str) -> Result<CommitInfo> {
+            unreachable!()
+        }
+        fn release_tags_at(&mut self, _: &str) -> Result<Vec<String>> {
+            unreachable!()
+        }
+        fn release_tags_reachable(&mut self, _: &str) -> Result<Vec<(String, String)>> {
+            Ok(self.0.clone())
+        }
+        fn is_ancestor(&mut self, _: &str, _: &str) -> Result<bool> {
+            unreachable!()
+        }
+        fn merge_bases(&mut self, _: &str, _: &str) -> Result<Vec<String>> {
+            unreachable!()
+        }
+        fn range(&mut self, _: &str, _: &[String]) -> Result<Vec<RangeCommit>> {
+            unreachable!()
+        }
+        fn is_dirty(&mut self) -> Result<bool> {
+            unreachable!()
+        }
+    }
+
+    /// The compiler comes from the release tags the repository it is given reports, so a
+    /// simulated history drives it (the builder used to run git in its own directory, here
+    /// one that does not exist).
+    #[test]
+    fn compiler_choice_asks_the_repository_it_is_given() {
+        let cfg = KernelConfig { compilers: vec![rule("v5.10", "gcc-10")], ..KernelConfig::default() };
+        let mut b = KernelBuilder {
+            cfg,
+            repo: "/nonexistent/linux".into(),
+            work_dir: "/nonexistent/work".into(),
+            timeout: Duration::from_secs(1),
+            on_phase: None,
+        };
+        let mut old = Tags(vec![("v4.19".into(), "a".repeat(40))]);
+        match b.build(&mut old, &"b".repeat(40), Some("CONFIG_X=y\n")).unwrap() {
+            BuildOutcome::Failed { reason } => assert_eq!(reason, "no compiler for release v4.19.0"),
+            o => panic!("{o:?}"),
+        }
+        let mut untagged = Tags(Vec::new());
+        match b.build(&mut untagged, &"b".repeat(40), Some("CONFIG_X=y\n")).unwrap() {
+            BuildOutcome::Failed { reason } => assert_eq!(reason, "no release tag reachable: cannot pick a compiler"),
+            o => panic!("{o:?}"),
+        }
+    }
 
     fn rule(since: &str, cc: &str) -> CompilerRule {
         CompilerRule { since: since.into(), cc: cc.into() }

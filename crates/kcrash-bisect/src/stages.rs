@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Crash, Error, Result, RunOutcome};
+use super::{Crash, Error, Repo, Result, RunOutcome};
 use crate::process;
 
 /// Result of building one revision.
@@ -42,10 +42,12 @@ impl Progress for NoProgress {}
 
 /// Builds the revision checked out in the repository.
 pub trait Builder {
-    /// `config` is the kernel config text to build with (`None`: the builder's own).
-    /// `Err` only for failures of the build machinery itself (the bisection aborts);
-    /// a revision that does not compile is `Ok(BuildOutcome::Failed)`.
-    fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome>;
+    /// Builds `commit`, checked out in `repo`. `config` is the kernel config text to build
+    /// with (`None`: the builder's own); what a build needs to know of the history (the
+    /// release tags that pick a compiler) it asks `repo`, so that a simulated repository
+    /// drives it as a real one does. `Err` only for failures of the build machinery itself
+    /// (the bisection aborts); a revision that does not compile is `Ok(BuildOutcome::Failed)`.
+    fn build(&mut self, repo: &mut dyn Repo, commit: &str, config: Option<&str>) -> Result<BuildOutcome>;
 }
 
 /// Shrinks the kernel config against a baseline config (spec 2.4). `test` builds and
@@ -114,7 +116,7 @@ pub(crate) fn kernel_compiler(repo: &Path) -> Option<String> {
 }
 
 impl Builder for CommandBuilder {
-    fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
+    fn build(&mut self, _repo: &mut dyn Repo, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
         let (prog, args) = self.argv.split_first().ok_or_else(|| Error::Config("build.command is empty".into()))?;
         let mut cmd = Command::new(prog);
         cmd.args(args).current_dir(&self.repo).env("KCRASH_COMMIT", commit);

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use kcrash_bisect::journal::{FileJournal, Journal, Record};
 use kcrash_bisect::log::Log;
 use kcrash_bisect::stages::{BuildOutcome, Builder, Minimizer, NoProgress, Progress, Tester};
-use kcrash_bisect::{BisectResult, Crash, Engine, Error, GitRepo, Options, Result, RunOutcome, Verdict};
+use kcrash_bisect::{BisectResult, Crash, Engine, Error, GitRepo, Options, Repo, Result, RunOutcome, Verdict};
 
 use crate::testgit;
 
@@ -217,7 +217,7 @@ fn crash(title: &str) -> RunOutcome {
 }
 
 impl Builder for Sim {
-    fn build(&mut self, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
+    fn build(&mut self, _repo: &mut dyn Repo, commit: &str, config: Option<&str>) -> Result<BuildOutcome> {
         let n = history().num[commit];
         self.built.borrow_mut().push(n);
         *self.config.borrow_mut() = config.map(str::to_string);
