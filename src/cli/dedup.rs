@@ -11,8 +11,9 @@ use clap::Args;
 
 use super::exit::Exit;
 use super::signature::LevelArg;
-use kcrash_parse::names::{display_name, insert_name};
-use kcrash_parse::signature::{signature, Level, SIGNATURE_SCHEMA};
+use kcrash_parse::names::{display_name, json_name};
+use kcrash_parse::signature::{signature, Level};
+use kcrash_schema::{DedupGroup, DEDUP_SCHEMA};
 
 #[derive(Args)]
 pub struct DedupArgs {
@@ -72,16 +73,19 @@ pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
     for (sig, g) in &sorted {
         let (first, last) = (display_name(&files[g.first]), display_name(&files[g.last]));
         if args.json {
-            let mut obj = serde_json::json!({
-                "schema": SIGNATURE_SCHEMA,
-                "count": g.count,
-                "signature": sig,
-                "title": g.title,
-                "type": g.crash_type,
-            });
-            insert_name(&mut obj, "first", &first);
-            insert_name(&mut obj, "last", &last);
-            writeln!(out, "{obj}")?;
+            let ((first, first_bytes), (last, last_bytes)) = (json_name(&first), json_name(&last));
+            let line = DedupGroup {
+                count: g.count as u64,
+                first: first.into(),
+                first_bytes,
+                last: last.into(),
+                last_bytes,
+                schema: DEDUP_SCHEMA,
+                signature: sig.as_str().into(),
+                title: g.title.as_str().into(),
+                crash_type: g.crash_type.into(),
+            };
+            writeln!(out, "{}", serde_json::to_string(&line)?)?;
         } else {
             writeln!(out, "{:>7}  {sig}  {}", g.count, g.title)?;
             writeln!(out, "         first: {first}")?;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use serde_json::json;
+use kcrash_schema::{KsigDiff, KsigDifference, KsigLine, KsigSection, KsigSide, KSIG_SCHEMA};
 
 use super::exit::Exit;
 use kcrash_ksig::{self as ksig, Algo, Explanation, SectionDifference, SectionDigest, SignatureDiff};
@@ -73,17 +73,21 @@ pub fn run(args: KsigArgs) -> anyhow::Result<ExitCode> {
 fn print_one(out: &mut impl Write, path: &Path, algo: Algo, args: &KsigArgs) -> anyhow::Result<()> {
     let image = ksig::KernelImage::open(path)?;
     if args.json {
-        let mut obj = json!({ "schema": ksig::KSIG_SCHEMA });
-        names::insert_name(&mut obj, "path", &path_text(path));
-        obj["algo"] = json!(algo.as_str());
-        if args.explain {
-            let e = image.explain(algo)?;
-            obj["signature"] = json!(e.signature.hex());
-            obj["sections"] = e.sections.iter().map(section_json).collect();
-        } else {
-            obj["signature"] = json!(image.signature(algo)?.hex());
-        }
-        writeln!(out, "{obj}")?;
+        let (path, path_bytes) = names::json_name(&path_text(path));
+        let explanation = if args.explain { Some(image.explain(algo)?) } else { None };
+        let (signature, sections) = match &explanation {
+            Some(e) => (e.signature.hex(), Some(e.sections.iter().map(section_json).collect())),
+            None => (image.signature(algo)?.hex(), None),
+        };
+        let line = KsigLine {
+            algo: algo.as_str().into(),
+            path: path.into(),
+            path_bytes,
+            schema: KSIG_SCHEMA,
+            sections,
+            signature: signature.into(),
+        };
+        writeln!(out, "{}", serde_json::to_string(&line)?)?;
     } else if args.explain {
         let e = image.explain(algo)?;
         writeln!(out, "{}  {}", e.signature, path_text(path))?;
@@ -98,17 +102,16 @@ fn run_diff(a: &Path, b: &Path, algo: Algo, as_json: bool) -> anyhow::Result<Exi
     let diff = ksig::diff_files(a, b, algo)?;
     let mut out = std::io::stdout().lock();
     if as_json {
-        let sections: Vec<_> = diff.sections.iter().map(difference_json).collect();
-        let obj = json!({
-            "schema": ksig::KSIG_SCHEMA,
-            "algo": algo.as_str(),
-            "a": side_json(a, &diff.a),
-            "b": side_json(b, &diff.b),
-            "equal": diff.signatures_equal(),
-            "order_changed": diff.order_changed,
-            "sections": sections,
-        });
-        writeln!(out, "{obj}")?;
+        let line = KsigDiff {
+            a: side_json(a, &diff.a),
+            algo: algo.as_str().into(),
+            b: side_json(b, &diff.b),
+            equal: diff.signatures_equal(),
+            order_changed: diff.order_changed,
+            schema: KSIG_SCHEMA,
+            sections: diff.sections.iter().map(difference_json).collect(),
+        };
+        writeln!(out, "{}", serde_json::to_string(&line)?)?;
     } else {
         write_diff(&mut out, &diff, a, b)?;
     }
@@ -162,24 +165,18 @@ fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
     names.map(str::len).max().unwrap_or(0).max("section".len())
 }
 
-fn section_json(s: &SectionDigest) -> serde_json::Value {
-    json!({ "index": s.index, "name": s.name, "size": s.size, "sha256": s.sha256_hex() })
+fn section_json(s: &SectionDigest) -> KsigSection<'_> {
+    KsigSection { index: s.index, name: s.name.as_str().into(), sha256: s.sha256_hex().into(), size: s.size }
 }
 
-fn difference_json(d: &SectionDifference) -> serde_json::Value {
+fn difference_json(d: &SectionDifference) -> KsigDifference<'_> {
     let (a, b) = difference_sides(d);
-    json!({
-        "kind": d.kind(),
-        "name": d.name(),
-        "a": a.map(section_json),
-        "b": b.map(section_json),
-    })
+    KsigDifference { a: a.map(section_json), b: b.map(section_json), kind: d.kind().into(), name: d.name().into() }
 }
 
-fn side_json(path: &Path, signature: &ksig::KernelSignature) -> serde_json::Value {
-    let mut obj = names::name_json("path", &path_text(path));
-    obj["signature"] = json!(signature.hex());
-    obj
+fn side_json(path: &Path, signature: &ksig::KernelSignature) -> KsigSide<'static> {
+    let (path, path_bytes) = names::json_name(&path_text(path));
+    KsigSide { path: path.into(), path_bytes, signature: signature.hex().into() }
 }
 
 /// The file name as printed: escaped (see `kcrash_parse::names`).

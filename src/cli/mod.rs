@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod dedup;
 pub mod exit;
 pub mod input;
+pub mod json;
 pub mod ksig;
 pub mod signature;
 pub mod store;

@@ -6,11 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use serde::Serialize;
-
 use super::input::{buffered_stdout, each_input, finish, sources, Found, Unreadable};
 use kcrash_parse::names::json_name;
-use kcrash_parse::signature::{signature, Level, SIGNATURE_SCHEMA, SIGNATURE_VERSION};
+use kcrash_parse::signature::{signature, Level, SIGNATURE_VERSION};
+use kcrash_schema::{SignatureLine, SIGNATURE_SCHEMA};
 
 /// The signature levels as command-line values.
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -49,24 +48,6 @@ pub struct SignatureArgs {
     pub json: bool,
 }
 
-/// One line of `kcrash signature --json` (keys in the order `serde_json::json!` sorts them).
-#[derive(Serialize)]
-struct SignatureLine<'a> {
-    input: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    input_bytes: Option<Vec<u8>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    level: Option<Level>,
-    schema: u32,
-    signature: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<u32>,
-}
-
 pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
     let level = Level::from(args.level);
     let many = args.files.len() > 1;
@@ -78,7 +59,7 @@ pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 let (input, input_bytes) = json_name(name);
                 let line = SignatureLine {
-                    input,
+                    input: input.into(),
                     input_bytes,
                     level: None,
                     schema: SIGNATURE_SCHEMA,
@@ -98,13 +79,13 @@ pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
         if args.json {
             let (input, input_bytes) = json_name(name);
             let line = SignatureLine {
-                input,
+                input: input.into(),
                 input_bytes,
-                level: Some(level),
+                level: Some(level.as_str().into()),
                 schema: SIGNATURE_SCHEMA,
-                signature: Some(sig.to_string()),
-                text: Some(sig.text()),
-                title: Some(&rep.title),
+                signature: Some(sig.to_string().into()),
+                text: Some(sig.text().into()),
+                title: Some(rep.title.as_str().into()),
                 version: Some(SIGNATURE_VERSION),
             };
             serde_json::to_writer(&mut out, &line)?;

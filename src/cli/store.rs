@@ -13,7 +13,8 @@ use super::exit::Exit;
 use super::input::{each_input, sources, Found, Unreadable};
 use kcrash_parse::names::{display_name, escape_bytes, name_bytes};
 use kcrash_parse::Report;
-use kcrash_store::{CrashDetail, Store, DEFAULT_DB, STORE_JSON_SCHEMA};
+use kcrash_schema::{CrashLine, STORE_SCHEMA};
+use kcrash_store::{CrashDetail, Store, DEFAULT_DB};
 
 #[derive(Args)]
 pub struct IngestArgs {
@@ -117,8 +118,8 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
             let store = Store::open_existing(&db)?;
             for c in store.list()? {
                 if json {
-                    let obj = serde_json::json!({ "schema": STORE_JSON_SCHEMA, "crash": c });
-                    writeln!(out, "{obj}")?;
+                    let line = CrashLine { crash: super::json::crash_summary(&c), schema: STORE_SCHEMA };
+                    writeln!(out, "{}", serde_json::to_string(&line)?)?;
                 } else {
                     writeln!(out, "{:>6} {:>6}  {}  {}", c.id, c.count, c.last_seen, c.title)?;
                 }
@@ -132,8 +133,8 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
                 return Ok(Exit::NotFound.into());
             };
             if json {
-                let obj = serde_json::json!({ "schema": STORE_JSON_SCHEMA, "crash": crash });
-                writeln!(out, "{obj}")?;
+                let line = CrashLine { crash: super::json::crash_detail(&crash), schema: STORE_SCHEMA };
+                writeln!(out, "{}", serde_json::to_string(&line)?)?;
             } else {
                 print_detail(&mut out, &crash)?;
             }

@@ -11,14 +11,12 @@ use std::ops::ControlFlow;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::exit::Exit;
 use super::input::{buffered_stdout, each_input, finish, in_order_parallel, open, sources, Unreadable};
 use kcrash_parse::names::json_name;
-use kcrash_parse::report::REPORT_SCHEMA;
 use kcrash_parse::stream::CrashStream;
 use kcrash_parse::Report;
+use kcrash_schema::{ParseLine, PARSE_SCHEMA};
 
 #[derive(Args)]
 pub struct TitleArgs {
@@ -83,127 +81,10 @@ fn for_each_report(
     })
 }
 
-/// One line of `kcrash parse --json`. Keys come in sorted order, as they did when the line
-/// was built as a `serde_json::Value`: the bytes are the same, without building one.
-#[derive(Serialize)]
-struct ParseLine<'a> {
-    input: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    input_bytes: Option<Vec<u8>>,
-    report: Option<SortedReport<'a>>,
-    schema: u32,
-}
-
-/// A [`Report`] serialised with its keys sorted (see [`ParseLine`]).
-#[derive(Serialize)]
-struct SortedReport<'a> {
-    alt_titles: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comm: Option<&'a str>,
-    context: &'a str,
-    corrupted: bool,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    corrupted_reason: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cpu: Option<u32>,
-    end_pos: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    executor: Option<SortedExecutor>,
-    frame: &'a str,
-    frames: Vec<SortedFrame<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    guilty_file: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hardware: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kernel_version: Option<&'a str>,
-    panicked: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pid: Option<u32>,
-    prefix_len: usize,
-    report: std::borrow::Cow<'a, str>,
-    skip_pos: usize,
-    start_pos: usize,
-    suppressed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    taint: Option<&'a str>,
-    title: &'a str,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    truncated: bool,
-    #[serde(rename = "type")]
-    crash_type: kcrash_parse::CrashType,
-}
-
-#[derive(Serialize)]
-struct SortedExecutor {
-    id: u64,
-    proc: u64,
-}
-
-#[derive(Serialize)]
-struct SortedFrame<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<&'a str>,
-    function: &'a str,
-    inline: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    module: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    offset: Option<u64>,
-    questionable: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u64>,
-}
-
-impl<'a> SortedReport<'a> {
-    fn of(r: &'a Report) -> Self {
-        SortedReport {
-            alt_titles: &r.alt_titles,
-            comm: r.comm.as_deref(),
-            context: &r.context,
-            corrupted: r.corrupted,
-            corrupted_reason: &r.corrupted_reason,
-            cpu: r.cpu,
-            end_pos: r.end_pos,
-            executor: r.executor.map(|e| SortedExecutor { id: e.id, proc: e.proc }),
-            frame: &r.frame,
-            frames: r
-                .frames
-                .iter()
-                .map(|f| SortedFrame {
-                    file: f.file.as_deref(),
-                    function: &f.function,
-                    inline: f.inline,
-                    line: f.line,
-                    module: f.module.as_deref(),
-                    offset: f.offset,
-                    questionable: f.questionable,
-                    size: f.size,
-                })
-                .collect(),
-            guilty_file: r.guilty_file.as_deref(),
-            hardware: r.hardware.as_deref(),
-            kernel_version: r.kernel_version.as_deref(),
-            panicked: r.panicked,
-            pid: r.pid,
-            prefix_len: r.prefix_len,
-            report: String::from_utf8_lossy(&r.report),
-            skip_pos: r.skip_pos,
-            start_pos: r.start_pos,
-            suppressed: r.suppressed,
-            taint: r.taint.as_deref(),
-            title: &r.title,
-            truncated: r.truncated,
-            crash_type: r.crash_type,
-        }
-    }
-}
-
 fn write_json(out: &mut impl Write, input: &str, report: Option<&Report>) -> std::io::Result<()> {
     let (input, input_bytes) = json_name(input);
-    let line = ParseLine { input, input_bytes, report: report.map(SortedReport::of), schema: REPORT_SCHEMA };
+    let line =
+        ParseLine { input: input.into(), input_bytes, report: report.map(super::json::report), schema: PARSE_SCHEMA };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")
 }

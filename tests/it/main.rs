@@ -27,6 +27,7 @@ mod messages;
 mod process;
 mod properties;
 mod qemu_console;
+mod schemas;
 mod signature;
 mod store;
 mod streaming;

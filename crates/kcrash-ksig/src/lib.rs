@@ -32,9 +32,6 @@ use sha2::{Digest, Sha256};
 
 use kcrash_parse::names::display_name;
 
-/// Version of the JSON objects printed by `kcrash ksig --json`.
-pub const KSIG_SCHEMA: u32 = 1;
-
 /// Bytes handed to the hashers at a time: several hashers can then consume the same chunk
 /// while its pages are still in cache, and a huge section is never touched twice far apart.
 const CHUNK: usize = 1 << 20;

@@ -5,9 +5,6 @@ use serde::Serialize;
 use crate::frame::Frame;
 use crate::title::CrashType;
 
-/// Version of the JSON object printed by `kcrash parse --json`.
-pub const REPORT_SCHEMA: u32 = 1;
-
 /// The syzkaller executor that ran the crashing program (`Comm: syz.<proc>.<id>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Executor {

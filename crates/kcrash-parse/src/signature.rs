@@ -38,9 +38,6 @@ pub const SIGNATURE_VERSION: u32 = 1;
 /// Frames hashed by the `stack` level unless the caller asks for another depth.
 pub const DEFAULT_STACK_DEPTH: usize = 5;
 
-/// Version of the JSON objects printed by `kcrash signature --json` and `kcrash dedup --json`.
-pub const SIGNATURE_SCHEMA: u32 = 1;
-
 /// What a signature is computed from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -33,9 +33,6 @@ pub const APPLICATION_ID: i32 = 0x6b63_7273;
 /// (no `crashes.count`) are migrated on open.
 pub const SCHEMA_VERSION: i32 = 2;
 
-/// Version of the JSON objects printed by `kcrash db list --json` and `kcrash db show --json`.
-pub const STORE_JSON_SCHEMA: u32 = 1;
-
 /// The default store file, in the current directory.
 pub const DEFAULT_DB: &str = "kcrash.db";
 
