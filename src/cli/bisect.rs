@@ -63,6 +63,9 @@ impl Progress for Bar {
         self.0.set_length(n as u64);
         self.0.set_position(i as u64);
     }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }
 
 pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {

@@ -6,16 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use kcrash_bisect::config::Config;
 use kcrash_bisect::kernel::PhaseHook;
-use kcrash_bisect::session;
-use kcrash_bisect::stages::{BuildOutcome, NoProgress, Progress};
-use kcrash_bisect::verdict::{Counts, RunClass, Target};
-use kcrash_bisect::{GitRepo, Repo, Verdict};
+use kcrash_bisect::session::{self, CheckOptions};
+use kcrash_bisect::stages::{NoProgress, Progress};
+use kcrash_bisect::Verdict;
 
 use super::bisect::Bar;
 use super::exit::Exit;
@@ -97,63 +95,16 @@ fn check(args: &CheckArgs) -> anyhow::Result<Verdict> {
     let cfg = Config::load(&args.config)?;
     let base = args.config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let workdir = args.workdir.clone().unwrap_or_else(|| PathBuf::from("kcrash-check"));
-    std::fs::create_dir_all(&workdir).with_context(|| format!("create {}", workdir.display()))?;
-    let runs = args.runs.unwrap_or(cfg.runs);
-    let mut repo = GitRepo::open(&cfg.repo)?;
-    let commit = repo.resolve("HEAD")?;
+    let opts = CheckOptions { workdir, runs: args.runs.unwrap_or(cfg.runs), any_crash: args.any_crash };
     let bar = progress_bar(args.quiet);
-    let say = |l: &str| match (&bar, args.quiet) {
+    let mut say = |l: &str| match (&bar, args.quiet) {
         (_, true) => {}
         (Some(b), _) => b.println(l),
         (None, _) => eprintln!("{l}"),
     };
-    let (mut builder, mut tester) = session::stages(&cfg, &base, &workdir, phase_hook(bar.clone()))?;
-    let config = cfg
-        .build
-        .config
-        .as_ref()
-        .map(|p| std::fs::read_to_string(p).with_context(|| format!("read {}", p.display())))
-        .transpose()?;
-    if let Some(b) = &bar {
-        b.set_message(format!("building {}", &commit[..commit.len().min(12)]));
-    }
-    let build = builder.build(&mut repo, &commit, config.as_deref())?;
-    if let BuildOutcome::Failed { reason } = &build {
-        if let Some(b) = &bar {
-            b.finish_and_clear();
-        }
-        say(&format!("{commit}: build failed: {reason}"));
-        return Ok(Verdict::Skip);
-    }
-    if let Some(b) = &bar {
-        b.set_message(format!("testing {}", &commit[..commit.len().min(12)]));
-        b.reset_elapsed();
-    }
     let progress: Box<dyn Progress> = match &bar {
         Some(b) => Box::new(Bar(b.clone())),
         None => Box::new(NoProgress),
     };
-    let outcomes = tester.test(&commit, &build, runs, progress.as_ref())?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    let target = Target { titles: cfg.title.iter().cloned().collect(), any_crash: cfg.any_crash || args.any_crash };
-    let classes: Vec<RunClass> = outcomes.iter().map(|o| target.classify(o)).collect();
-    for (i, c) in classes.iter().enumerate() {
-        say(&format!("run #{i}: {}", c.log_string()));
-    }
-    // One crash is enough here (the bisection's rule wants two): `git bisect run` asks
-    // about one commit and the user chose the number of runs.
-    let c = Counts::of(&classes);
-    let verdict = if c.bad > 0 {
-        Verdict::Bad
-    } else if c.infra > 0 && c.good == 0 {
-        anyhow::bail!("{commit}: infrastructure errors in every run");
-    } else if c.good > 0 && c.good * 2 >= c.total {
-        Verdict::Good
-    } else {
-        Verdict::Skip
-    };
-    say(&format!("{commit}: {}", verdict.as_str()));
-    Ok(verdict)
+    Ok(session::check_head(&cfg, &base, opts, phase_hook(bar.clone()), progress.as_ref(), &mut say)?)
 }

@@ -20,8 +20,9 @@ use crate::journal::FileJournal;
 use crate::kernel::{KernelBuilder, PhaseHook};
 use crate::log::Log;
 use crate::qemu::QemuTester;
-use crate::stages::{CommandBuilder, CommandTester, Progress};
-use crate::{BisectResult, Builder, Engine, Error, GitRepo, Options, Outcome, Repo, Result, Tester};
+use crate::stages::{BuildOutcome, CommandBuilder, CommandTester, Progress};
+use crate::verdict::{Counts, RunClass, Target};
+use crate::{BisectResult, Builder, Engine, Error, GitRepo, Options, Outcome, Repo, Result, Tester, Verdict};
 
 /// The build and test stages `cfg` asks for. `base`: the config file's directory (relative
 /// commands are found there); `on_phase`: told the make phases of a kernel build.
@@ -265,6 +266,70 @@ impl Finished {
     pub fn result_path(&self) -> PathBuf {
         self.workdir.join("result.json")
     }
+}
+
+/// What `kcrash check` is asked beyond its config.
+pub struct CheckOptions {
+    /// The work directory (created when missing).
+    pub workdir: PathBuf,
+    /// Runs of the reproducer.
+    pub runs: usize,
+    /// Any crash counts, not only the config's title.
+    pub any_crash: bool,
+}
+
+/// `kcrash check` (for `git bisect run`): builds and tests the commit checked out in the
+/// config's repository once, with the config's stages. `progress` shows the step and the
+/// runs; `say` gets one line per run and the verdict. One crash is enough for `bad` here
+/// (the bisection's rule wants two): `git bisect run` asks about one commit, and the user
+/// chose the number of runs. A build or boot failure is `skip`.
+pub fn check_head(
+    cfg: &Config,
+    base: &Path,
+    opts: CheckOptions,
+    on_phase: Option<PhaseHook>,
+    progress: &dyn Progress,
+    say: &mut dyn FnMut(&str),
+) -> Result<Verdict> {
+    let workdir = opts.workdir;
+    std::fs::create_dir_all(&workdir).map_err(|e| Error::io(format!("create {}", workdir.display()), e))?;
+    let mut repo = GitRepo::open(&cfg.repo)?;
+    let commit = repo.resolve("HEAD")?;
+    let (mut builder, mut tester) = stages(cfg, base, &workdir, on_phase)?;
+    let config = cfg
+        .build
+        .config
+        .as_ref()
+        .map(|p| std::fs::read_to_string(p).map_err(|e| Error::io(format!("read {}", p.display()), e)))
+        .transpose()?;
+    let short = &commit[..commit.len().min(12)];
+    progress.step(&format!("building {short}"));
+    let build = builder.build(&mut repo, &commit, config.as_deref())?;
+    if let BuildOutcome::Failed { reason } = &build {
+        progress.finish();
+        say(&format!("{commit}: build failed: {reason}"));
+        return Ok(Verdict::Skip);
+    }
+    progress.step(&format!("testing {short}"));
+    let outcomes = tester.test(&commit, &build, opts.runs, progress)?;
+    progress.finish();
+    let target = Target { titles: cfg.title.iter().cloned().collect(), any_crash: cfg.any_crash || opts.any_crash };
+    let classes: Vec<RunClass> = outcomes.iter().map(|o| target.classify(o)).collect();
+    for (i, c) in classes.iter().enumerate() {
+        say(&format!("run #{i}: {}", c.log_string()));
+    }
+    let c = Counts::of(&classes);
+    let verdict = if c.bad > 0 {
+        Verdict::Bad
+    } else if c.infra > 0 && c.good == 0 {
+        return Err(Error::Bisect(format!("{commit}: infrastructure errors in every run")));
+    } else if c.good > 0 && c.good * 2 >= c.total {
+        Verdict::Good
+    } else {
+        Verdict::Skip
+    };
+    say(&format!("{commit}: {}", verdict.as_str()));
+    Ok(verdict)
 }
 
 /// One bisection per work directory: an advisory lock (`flock(2)`) on `<workdir>/lock`, held

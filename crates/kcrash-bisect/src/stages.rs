@@ -32,8 +32,12 @@ pub enum BuildOutcome {
 
 /// Progress hooks; all optional. The CLI draws bars with them on a terminal.
 pub trait Progress {
+    /// A new step begins (its own elapsed time).
     fn step(&self, _msg: &str) {}
+    /// Run `i` of `n` of the step.
     fn run(&self, _i: usize, _n: usize) {}
+    /// Nothing more to show (a progress bar clears itself before the results are printed).
+    fn finish(&self) {}
 }
 
 /// No progress output.
