@@ -23,6 +23,7 @@
 //! Text fields are `Cow<str>`: the binary prints borrowed text, a reader gets owned text.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::borrow::Cow;
 
@@ -46,11 +47,14 @@ fn is_false(b: &bool) -> bool {
 /// One line of `kcrash parse --json`: an input and its (first) crash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParseLine<'a> {
+    /// The input's file name as printed (`-`: standard input).
     pub input: Cow<'a, str>,
+    /// The input's name as bytes, when it is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_bytes: Option<Vec<u8>>,
     /// `null` when the input has no crash.
     pub report: Option<Report<'a>>,
+    /// Version of this shape (the crate's table).
     pub schema: u32,
 }
 
@@ -64,9 +68,12 @@ pub struct Report<'a> {
     pub comm: Option<Cow<'a, str>>,
     /// Console context of the oops line: "" (no timestamps), "console", or the caller id.
     pub context: Cow<'a, str>,
+    /// The report is damaged (interleaved or cut): syzkaller's `corrupted`.
     pub corrupted: bool,
+    /// Why the report is corrupted.
     #[serde(default, skip_serializing_if = "str::is_empty")]
     pub corrupted_reason: Cow<'a, str>,
+    /// CPU of the oops line (`CPU: N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
     /// Byte offset of the end of the last oops-header line after `start_pos`.
@@ -78,13 +85,18 @@ pub struct Report<'a> {
     pub frame: Cow<'a, str>,
     /// Frames of the stack the title's function came from.
     pub frames: Vec<Frame<'a>>,
+    /// The source file to blame (maintainers are found by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guilty_file: Option<Cow<'a, str>>,
+    /// The `Hardware name:` line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware: Option<Cow<'a, str>>,
+    /// Kernel version (`CPU: … Not tainted 6.1.0 #1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel_version: Option<Cow<'a, str>>,
+    /// The kernel panicked (`Kernel panic - not syncing`).
     pub panicked: bool,
+    /// Process id of the crashing task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     /// Length of the context lines before the oops in `report`.
@@ -95,7 +107,9 @@ pub struct Report<'a> {
     pub skip_pos: usize,
     /// Byte offset of the first oops line in the input.
     pub start_pos: usize,
+    /// A suppression matched: syzkaller's `suppressed`.
     pub suppressed: bool,
+    /// Taint flags (`Tainted: G        W`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taint: Option<Cow<'a, str>>,
     /// Sanitised title, as syzkaller prints it.
@@ -111,26 +125,34 @@ pub struct Report<'a> {
 /// The syzkaller executor (`Comm: syz.<proc>.<id>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Executor {
+    /// Program id (`syz.<proc>.<id>`).
     pub id: u64,
+    /// Executor process (`syz.<proc>.<id>`).
     pub proc: u64,
 }
 
 /// One stack frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frame<'a> {
+    /// Source file (symbolised reports).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<Cow<'a, str>>,
+    /// Function name, demangled.
     pub function: Cow<'a, str>,
     /// An inlined function (symbolised reports).
     pub inline: bool,
+    /// Source line (symbolised reports).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// Kernel module (`[ext4]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<Cow<'a, str>>,
+    /// Offset into the function (`+0x1a2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
     /// The kernel marked the frame `?` (not on the reliable stack).
     pub questionable: bool,
+    /// Size of the function (`/0x9f0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
 }
@@ -139,18 +161,22 @@ pub struct Frame<'a> {
 /// `null` signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureLine<'a> {
+    /// The input's file name as printed (`-`: standard input).
     pub input: Cow<'a, str>,
+    /// The input's name as bytes, when it is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_bytes: Option<Vec<u8>>,
     /// `title`, `stack` or `file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<Cow<'a, str>>,
+    /// Version of this shape (the crate's table).
     pub schema: u32,
     /// `<level>-v<version>-<hex>`.
     pub signature: Option<Cow<'a, str>>,
     /// What was hashed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<Cow<'a, str>>,
+    /// The crash's title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<Cow<'a, str>>,
     /// Version of the signature's recipe.
@@ -161,18 +187,25 @@ pub struct SignatureLine<'a> {
 /// One group of `kcrash dedup --json`: the crashes of one signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DedupGroup<'a> {
+    /// Crashes in the group.
     pub count: u64,
     /// The first input holding the crash.
     pub first: Cow<'a, str>,
+    /// The first input's name as bytes, when it is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_bytes: Option<Vec<u8>>,
     /// The last input holding the crash.
     pub last: Cow<'a, str>,
+    /// The last input's name as bytes, when it is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_bytes: Option<Vec<u8>>,
+    /// Version of this shape (the crate's table).
     pub schema: u32,
+    /// The group's signature.
     pub signature: Cow<'a, str>,
+    /// The title of its first crash.
     pub title: Cow<'a, str>,
+    /// Crash type as syzkaller names it.
     #[serde(rename = "type")]
     pub crash_type: Cow<'a, str>,
 }
@@ -181,19 +214,28 @@ pub struct DedupGroup<'a> {
 /// (`C` = [`CrashDetail`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrashLine<C> {
+    /// The crash.
     pub crash: C,
+    /// Version of this shape (the crate's table).
     pub schema: u32,
 }
 
 /// A crash of the store: one stack-level signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrashSummary<'a> {
+    /// Occurrences ingested.
     pub count: u64,
+    /// When the crash was first ingested (UTC, `YYYY-MM-DD HH:MM:SS`).
     pub first_seen: Cow<'a, str>,
+    /// Id in the store.
     pub id: i64,
+    /// When the crash was last ingested.
     pub last_seen: Cow<'a, str>,
+    /// Its `stack`-level signature.
     pub signature: Cow<'a, str>,
+    /// The crash's title.
     pub title: Cow<'a, str>,
+    /// Crash type as syzkaller names it.
     #[serde(rename = "type")]
     pub crash_type: Cow<'a, str>,
 }
@@ -201,14 +243,23 @@ pub struct CrashSummary<'a> {
 /// A crash of the store with its occurrences (oldest first) and its first report's text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrashDetail<'a> {
+    /// Occurrences ingested.
     pub count: u64,
+    /// When the crash was first ingested (UTC, `YYYY-MM-DD HH:MM:SS`).
     pub first_seen: Cow<'a, str>,
+    /// Id in the store.
     pub id: i64,
+    /// When the crash was last ingested.
     pub last_seen: Cow<'a, str>,
+    /// Every report of the crash, oldest first.
     pub occurrences: Vec<Occurrence<'a>>,
+    /// The report text of the crash's first occurrence.
     pub report: Cow<'a, str>,
+    /// Its `stack`-level signature.
     pub signature: Cow<'a, str>,
+    /// The crash's title.
     pub title: Cow<'a, str>,
+    /// Crash type as syzkaller names it.
     #[serde(rename = "type")]
     pub crash_type: Cow<'a, str>,
 }
@@ -216,18 +267,27 @@ pub struct CrashDetail<'a> {
 /// One report of a crash, as ingested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Occurrence<'a> {
+    /// Its `file`-level signature.
     pub file_signature: Cow<'a, str>,
+    /// The source file to blame (maintainers are found by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guilty_file: Option<Cow<'a, str>>,
+    /// The occurrence's id in the store.
     pub id: i64,
     /// The log's file name.
     pub source: Cow<'a, str>,
+    /// The log's name as bytes, when it is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_bytes: Option<Vec<u8>>,
+    /// Its `stack`-level signature (the crash's).
     pub stack_signature: Cow<'a, str>,
+    /// Byte offset of the report in the log.
     pub start_pos: u64,
+    /// When it was ingested.
     pub time: Cow<'a, str>,
+    /// The report's title.
     pub title: Cow<'a, str>,
+    /// Its `title`-level signature.
     pub title_signature: Cow<'a, str>,
 }
 
@@ -236,9 +296,12 @@ pub struct Occurrence<'a> {
 pub struct KsigLine<'a> {
     /// `v1`, `v2` or `v3`.
     pub algo: Cow<'a, str>,
+    /// The file name as printed.
     pub path: Cow<'a, str>,
+    /// The file name as bytes, when it is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_bytes: Option<Vec<u8>>,
+    /// Version of this shape (the crate's table).
     pub schema: u32,
     /// With `--explain`: every hashed section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -252,21 +315,28 @@ pub struct KsigLine<'a> {
 pub struct KsigSection<'a> {
     /// Index in the section header table.
     pub index: usize,
+    /// Section name.
     pub name: Cow<'a, str>,
     /// SHA-256 of the section's bytes, hex.
     pub sha256: Cow<'a, str>,
+    /// Size in bytes.
     pub size: u64,
 }
 
 /// The line of `kcrash ksig --diff --json`: two kernels compared section by section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KsigDiff<'a> {
+    /// The first kernel.
     pub a: KsigSide<'a>,
+    /// Signature generation: `v1`, `v2` or `v3`.
     pub algo: Cow<'a, str>,
+    /// The second kernel.
     pub b: KsigSide<'a>,
+    /// The two signatures are equal.
     pub equal: bool,
     /// The same sections, in another order.
     pub order_changed: bool,
+    /// Version of this shape (the crate's table).
     pub schema: u32,
     /// The sections that differ.
     pub sections: Vec<KsigDifference<'a>>,
@@ -275,9 +345,12 @@ pub struct KsigDiff<'a> {
 /// One kernel of a [`KsigDiff`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KsigSide<'a> {
+    /// The file name as printed.
     pub path: Cow<'a, str>,
+    /// The file name as bytes, when it is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_bytes: Option<Vec<u8>>,
+    /// Hex digest.
     pub signature: Cow<'a, str>,
 }
 
@@ -286,8 +359,10 @@ pub struct KsigSide<'a> {
 pub struct KsigDifference<'a> {
     /// The section in the first kernel (`null`: only in the second).
     pub a: Option<KsigSection<'a>>,
+    /// The section in the second kernel (`null`: only in the first).
     pub b: Option<KsigSection<'a>>,
-    /// `changed`, `added`, `removed`, …
+    /// `changed`, `only-a` or `only-b`.
     pub kind: Cow<'a, str>,
+    /// Section name.
     pub name: Cow<'a, str>,
 }
