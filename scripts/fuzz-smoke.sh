@@ -7,7 +7,7 @@
 # libFuzzer only executes these inputs (-runs=0), it does not mutate: its mutations follow the
 # coverage of each input, and that coverage differs between CPUs (dependency code inlined into
 # kcrash picks AVX2 or SSE2 paths at run time), so libFuzzer with a fixed -seed tested other
-# inputs on CI's machine than here. The mutants depend on the tree alone: the same tree gives
+# inputs on CI's machine than here. The mutants depend only on the tree and ../shared (the seeds): the same tree gives
 # the same result on every machine. Fails on any finding. Long, coverage-guided fuzzing is
 # `scripts/fuzz-long.sh` (README), outside CI; its findings become regressions.
 # Outside CI it skips when cargo-fuzz cannot be had; under CI=true a missing tool or a
@@ -53,7 +53,8 @@ export RUSTC_BOOTSTRAP=1
 # own (cargo does not rebuild when only the wrapper changes).
 export RUSTC_WRAPPER="$PWD/scripts/fuzz-rustc-wrapper.sh"
 target_dir=(--target-dir fuzz/target-ci)
-# No sanitizer: the fuzzed code has no unsafe (the parser forbids it), and ASan would triple the time per input.
+# No sanitizer: the fuzzed code has no unsafe (the parser forbids it; the bisect crate's process
+# and lock code is not reached by bisect_log), and ASan would triple the time per input.
 cargo fuzz build -s none "${target_dir[@]}" >&2 || unavailable "cargo fuzz build failed (nightly features unavailable?)"
 
 work=$(mktemp -d)

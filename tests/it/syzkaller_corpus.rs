@@ -44,7 +44,7 @@ fn write_known_failures(failed: &[&str]) {
     let mut names = failed.to_vec();
     names.sort_by_key(|n| case_key(n));
     let mut text = String::from(
-        "# syzkaller corpus cases that are known to fail (see tests/syzkaller_corpus.rs).\n\
+        "# syzkaller corpus cases that are known to fail (see tests/it/syzkaller_corpus.rs).\n\
          # This list may only shrink. Regenerate after a deliberate change with\n\
          #   KCRASH_UPDATE_KNOWN_FAILURES=1 cargo test --release --test it syzkaller_corpus::\n",
     );

@@ -227,7 +227,7 @@ impl Session {
             }
             Err((_, r)) => (*r, End::Failed),
         };
-        Finished { result, end, restore_error, workdir: self.workdir }
+        Finished { result, end, restore_error, workdir: self.workdir, _lock: self._lock }
     }
 }
 
@@ -249,6 +249,9 @@ pub struct Finished {
     /// The checkout from before could not be restored (a warning: the result stands).
     pub restore_error: Option<String>,
     workdir: PathBuf,
+    /// The work directory stays held until the end is recorded and the value dropped: a
+    /// `--resume` started meanwhile would empty the log this run still writes to.
+    _lock: WorkdirLock,
 }
 
 impl Finished {

@@ -84,8 +84,10 @@ fn first_crash(log: &[u8], min_pos: usize, at: Option<usize>) -> FirstCrash {
         let builder = extract::find_report(rest, &oops);
         let raw = &rest[builder.start..builder.end_pos];
         let (mut rep, origin) = finalize_with_origin(builder, raw, facts);
-        if at.is_none() && origin.firmware_like() && first_banner(log).is_some_and(|b| min_pos + from + oops.start < b)
-        {
+        // An untimestamped oops line before the kernel's banner may be firmware output, and
+        // whether it is depends on the report's text, which the stream ends at the banner
+        // (this report may read past it): the stream decides, for both paths.
+        if at.is_none() && !origin.timestamped && first_banner(log).is_some_and(|b| min_pos + from + oops.start < b) {
             return FirstCrash::FirmwareFirst;
         }
         let shift = min_pos + from;
