@@ -555,3 +555,26 @@ fn one_bisection_per_work_directory() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(json(&out)["commits"][0]["subject"], CULPRIT.to_string());
 }
+
+/// The work directory stays locked until the bisection's end is recorded: a `--resume`
+/// started between the run and its `result.json` would empty the log this run still writes
+/// to (the session once dropped its lock when the run returned).
+#[test]
+fn the_work_directory_stays_locked_until_the_end_is_recorded() {
+    use kcrash_bisect::log::Log;
+    use kcrash_bisect::session::{Session, SessionOptions, WorkdirLock};
+    use kcrash_bisect::stages::NoProgress;
+
+    let s = setup();
+    let cfg = kcrash_bisect::config::Config::load(&s.config).unwrap();
+    let workdir = s.root.join("work");
+    let opts = SessionOptions { workdir: workdir.clone(), resume: false, any_crash: false };
+    let session = Session::open(&cfg, &s.root, opts, None).unwrap();
+    let mut log = Log::to_file(&session.log_path()).unwrap();
+    let finished = session.run(&mut log, &NoProgress);
+    assert!(WorkdirLock::acquire(&workdir).is_err(), "the lock was released before the end was recorded");
+    finished.record(&mut log).unwrap();
+    assert!(finished.result_path().is_file());
+    drop(finished);
+    WorkdirLock::acquire(&workdir).unwrap();
+}
