@@ -72,9 +72,10 @@ for t in $targets; do
     runs=$(runs_for "$t")
     rm -rf "$work/mutants"
     "$mutants_bin" "$work/seeds/$t" "$work/mutants" "$runs" "$seed" "$max_len"
-    # Each input once, no mutation (-runs=0); new inputs would go to the first directory.
+    # Each input once, no mutation (-runs=0, and a fixed -seed all the same); new inputs
+    # would go to the first directory.
     if cargo fuzz run -s none "${target_dir[@]}" "$t" "$work/new/$t" "$work/seeds/$t" "$work/mutants" -- \
-        -runs=0 -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+        -seed="$seed" -runs=0 -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
         echo "fuzz $t: ok, ${execs:-?} inputs ($runs mutants, seed $seed)"
         passed=$((passed + 1))

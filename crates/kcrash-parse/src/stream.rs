@@ -532,18 +532,11 @@ fn same_stream(report: &ContextKey, line: Context<'_>) -> bool {
 /// The first crash of an in-memory log, the first that [`parse_all`] gives: it reads only
 /// as far as it takes to complete that report.
 pub fn first_report(log: &[u8]) -> Option<Report> {
-    let mut stream = CrashStream::default();
     let mut first = None;
-    for chunk in log.chunks(64 << 10) {
-        stream.feed(chunk, &mut |r| {
-            first.get_or_insert(r);
-        });
-        if first.is_some() {
-            return first;
-        }
-    }
-    stream.finish(&mut |r| {
-        first.get_or_insert(r);
+    // Reading a slice cannot fail.
+    let _ = read_until(log, |r| {
+        first = Some(r);
+        ControlFlow::Break(())
     });
     first
 }
