@@ -36,7 +36,7 @@ pub fn open(p: &Path) -> anyhow::Result<Source> {
 }
 
 /// Workers of [`in_order_parallel`]: each may hold a whole input of up to 16 MiB
-/// (`stream::WHOLE_INPUT`), so the bound on memory is this many inputs.
+/// (`kcrash_parse::find::WHOLE_INPUT`), so the bound on memory is this many inputs.
 const MAX_WORKERS: usize = 8;
 
 /// Run `work` on every item on all cores (up to [`MAX_WORKERS`]) and give the results, in the items' order, to

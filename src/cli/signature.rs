@@ -54,7 +54,7 @@ pub fn run(args: SignatureArgs) -> anyhow::Result<ExitCode> {
     let mut out = buffered_stdout();
     let code = each_input(sources(&args.files), |source| {
         let name = source.name.as_str();
-        let rep = kcrash_parse::stream::read_first(source.reader).map_err(|e| Unreadable::error(name, e))?;
+        let rep = kcrash_parse::read_first(source.reader).map_err(|e| Unreadable::error(name, e))?;
         let Some(rep) = rep else {
             if args.json {
                 let (input, input_bytes) = json_name(name);

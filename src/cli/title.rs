@@ -61,8 +61,7 @@ fn for_each_report(
 ) -> anyhow::Result<ExitCode> {
     if files.len() < 2 || files.iter().any(|p| p.as_os_str() == "-") {
         return each_input(sources(files), |source| {
-            let rep =
-                kcrash_parse::stream::read_first(source.reader).map_err(|e| Unreadable::error(&source.name, e))?;
+            let rep = kcrash_parse::read_first(source.reader).map_err(|e| Unreadable::error(&source.name, e))?;
             each(&source.name, rep.as_ref())?;
             Ok(rep.is_some().into())
         });
@@ -70,7 +69,7 @@ fn for_each_report(
     // Many files: read and parse them on every core, print in the given order.
     let read = |p: &PathBuf| -> anyhow::Result<(String, Option<Report>)> {
         let source = open(p)?;
-        let rep = kcrash_parse::stream::read_first(source.reader).map_err(|e| Unreadable::error(&source.name, e))?;
+        let rep = kcrash_parse::read_first(source.reader).map_err(|e| Unreadable::error(&source.name, e))?;
         Ok((source.name, rep))
     };
     in_order_parallel(files, read, |results| {

@@ -185,6 +185,39 @@ fn decoded_location_of_function(i: &[u8]) -> IResult<&[u8], (&[u8], u32)> {
     }
 }
 
+/// Lines inside a trace that are not frames: the unwinder's context switches.
+pub const UNWINDER_MARKERS: &[&[u8]] =
+    &[b"<IRQ>", b"</IRQ>", b"<TASK>", b"</TASK>", b"<NMI>", b"</NMI>", b"<EOI>", b"<SOFTIRQ>", b"</SOFTIRQ>"];
+
+/// Headers that start a trace, which a stack runs through (an unwinder that restarts).
+const TRACE_HEADERS: &[&[u8]] = &[b"Call Trace:", b"Call trace:", b"Backtrace:"];
+
+/// The stack traces of a report's text, in order: runs of frame lines ([`parse_frame`]),
+/// through unwinder markers and trace headers, ended by any other line. Questionable
+/// frames (`? foo+0x…`) are kept, marked.
+pub fn stacks(text: &[u8]) -> Vec<Vec<Frame>> {
+    let mut stacks = Vec::new();
+    let mut current: Vec<Frame> = Vec::new();
+    for line in text.split(|&c| c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(frame) = parse_frame(line, false) {
+            current.push(frame);
+            continue;
+        }
+        let trimmed = line.trim_ascii();
+        if UNWINDER_MARKERS.iter().chain(TRACE_HEADERS).any(|m| trimmed.starts_with(m)) {
+            continue;
+        }
+        if !current.is_empty() {
+            stacks.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        stacks.push(current);
+    }
+    stacks
+}
+
 /// Parse one stack-frame line (console prefix already removed) into a structured frame:
 /// `[? ][[<pc>] ]func+0x1f/0x40[ path/file.c:123][ [inline]][ [module]]`, a symbolised
 /// inline frame `func path/file.c:123 [inline]`, or an ARM32 unwinder line

@@ -1,4 +1,4 @@
-//! The report: what the parser produces for one crash.
+//! The report: what the parser produces for one crash (built by [`crate::oops`]).
 
 use serde::Serialize;
 
@@ -45,6 +45,10 @@ pub struct Report {
     pub skip_pos: usize,
     /// Frames of the stack the title's function came from.
     pub frames: Vec<Frame>,
+    /// Every stack trace of the report text after the prefix, in order, as
+    /// [`crate::frame::stacks`] reads them (crash signatures hash them).
+    #[serde(skip)]
+    pub stacks: Vec<Vec<Frame>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guilty_file: Option<String>,
     /// The report outgrew the parser's limits (see `stream::Limits`) and was cut.
@@ -68,44 +72,4 @@ pub struct Report {
 
 fn ser_lossy<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&String::from_utf8_lossy(b))
-}
-
-/// Parse the first crash in `log`: raw console bytes (`\r\n` line ends, colour escapes,
-/// over-long lines) are prepared first ([`crate::console::prepare`]); byte offsets refer to
-/// the prepared console.
-pub fn parse(log: &[u8]) -> Option<Report> {
-    parse_from(log, 0)
-}
-
-/// Parse the first crash that starts at or after byte `min_pos` of `log` (an offset in the
-/// prepared console, as reports give them).
-pub fn parse_from(log: &[u8], min_pos: usize) -> Option<Report> {
-    parse_prepared(&crate::console::prepare(log), min_pos)
-}
-
-fn parse_prepared(log: &[u8], min_pos: usize) -> Option<Report> {
-    use crate::oops::FirstCrash;
-    match crate::oops::parse_from(log, min_pos) {
-        FirstCrash::Found(report) => Some(*report),
-        FirstCrash::NotFound => None,
-        // Firmware output before the kernel's banner, and the oops lines that follow it
-        // up, are not the kernel's: the stream tells where the first crash of the kernel
-        // starts, as `parse_all` does, and the report is read from there as usual.
-        FirstCrash::FirmwareFirst => {
-            let start = crate::stream::first_report(&log[min_pos..])?.start_pos;
-            crate::oops::parse_at(log, min_pos, min_pos + start)
-        }
-    }
-}
-
-/// Every crash in `log`, in order. A crash starts at an oops line that is not part of the
-/// previous report (a `Kernel panic` after a `WARNING` belongs to the `WARNING`).
-pub fn parse_all(log: &[u8]) -> Vec<Report> {
-    crate::stream::parse_all(log)
-}
-
-/// Cheap check: does any line of `log` (prepared as for [`parse`]) hold an oops header?
-pub fn contains_crash(log: &[u8]) -> bool {
-    let log = crate::console::prepare(log);
-    crate::oops::contains_crash(&log).unwrap_or_else(|| parse_prepared(&log, 0).is_some())
 }

@@ -27,7 +27,6 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::frame::{frame_functions, parse_frame};
 use crate::oops::compiled::GLOBAL_SKIP_LIST;
 use crate::oops::describe::canonical_name;
 use crate::report::Report;
@@ -162,12 +161,11 @@ pub fn strip_compiler_suffix(name: &str) -> &str {
 /// stack, at most `depth`, named by [`signature_name`]. Empty only when the report has
 /// neither frames nor a function in its title.
 pub fn stack_functions(rep: &Report, depth: usize) -> Vec<String> {
-    let body = rep.report.get(rep.prefix_len..).unwrap_or(&rep.report);
-    let stacks = stacks(body);
+    let stacks = signature_stacks(rep);
     let title_frame = signature_name(&rep.frame);
     for stack in &stacks {
-        if let Some(at) = stack.iter().position(|f| !title_frame.is_empty() && f == title_frame) {
-            return stack[at..].iter().take(depth).cloned().collect();
+        if let Some(at) = stack.iter().position(|f| !title_frame.is_empty() && *f == title_frame) {
+            return stack[at..].iter().take(depth).map(|f| f.to_string()).collect();
         }
     }
     let mut out = Vec::new();
@@ -183,26 +181,10 @@ pub fn stack_functions(rep: &Report, depth: usize) -> Vec<String> {
         None if out.is_empty() => stacks.first().map_or(&[][..], |s| &s[..]),
         None => &[],
     };
-    out.extend(rest.iter().cloned());
+    out.extend(rest.iter().map(|f| f.to_string()));
     out.truncate(depth);
     out
 }
-
-/// Lines inside a trace that are not frames: the unwinder's context switches and headers.
-const TRACE_MARKERS: &[&[u8]] = &[
-    b"<IRQ>",
-    b"</IRQ>",
-    b"<TASK>",
-    b"</TASK>",
-    b"<NMI>",
-    b"</NMI>",
-    b"<EOI>",
-    b"<SOFTIRQ>",
-    b"</SOFTIRQ>",
-    b"Call Trace:",
-    b"Call trace:",
-    b"Backtrace:",
-];
 
 /// The name a function has in signatures: compiler suffixes stripped, and the syscall
 /// wrappers' prefixes removed as titles do (`__x64_sys_foo` and `__arm64_sys_foo` are
@@ -219,45 +201,25 @@ pub fn signature_name(function: &str) -> &str {
     }
 }
 
-/// Append a function to a stack; consecutive repeats collapse into one, because the
-/// layers of one syscall's wrappers and the depth of a recursion vary between builds.
-fn push_function(stack: &mut Vec<String>, function: &str) {
-    let name = signature_name(function);
-    if stack.last().map(String::as_str) != Some(name) {
-        stack.push(name.to_string());
-    }
-}
-
-/// The report's stacks: runs of frame lines (through unwinder markers), each as the list
-/// of its non-questionable functions named by [`signature_name`].
-fn stacks(text: &[u8]) -> Vec<Vec<String>> {
-    let mut stacks = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    for line in text.split(|&c| c == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(frame) = parse_frame(line, false) {
-            if !frame.questionable {
-                push_function(&mut current, &frame.function);
+/// The report's stacks as the `stack` level sees them: each stack's non-questionable
+/// functions named by [`signature_name`], consecutive repeats counted once (the layers of
+/// one syscall's wrappers and the depth of a recursion vary between builds); stacks left
+/// empty are dropped.
+fn signature_stacks(rep: &Report) -> Vec<Vec<&str>> {
+    let mut out = Vec::with_capacity(rep.stacks.len());
+    for stack in &rep.stacks {
+        let mut names: Vec<&str> = Vec::new();
+        for frame in stack.iter().filter(|f| !f.questionable) {
+            let name = signature_name(&frame.function);
+            if names.last() != Some(&name) {
+                names.push(name);
             }
-            continue;
         }
-        // ARM32 unwinder lines (`[<pc>] (callee) from [<pc>] (caller+0x…)`) name the callee.
-        if let Some((callee, Some(_))) = frame_functions(line) {
-            push_function(&mut current, &String::from_utf8_lossy(callee));
-            continue;
-        }
-        let trimmed = line.trim_ascii();
-        if TRACE_MARKERS.iter().any(|m| trimmed.starts_with(m)) {
-            continue;
-        }
-        if !current.is_empty() {
-            stacks.push(std::mem::take(&mut current));
+        if !names.is_empty() {
+            out.push(names);
         }
     }
-    if !current.is_empty() {
-        stacks.push(current);
-    }
-    stacks
+    out
 }
 
 #[cfg(test)]
@@ -270,6 +232,7 @@ mod tests {
             crash_type: crate::title::title_to_type(title),
             frame: frame.into(),
             report: text.as_bytes().to_vec(),
+            stacks: crate::frame::stacks(text.as_bytes()),
             ..Report::default()
         }
     }

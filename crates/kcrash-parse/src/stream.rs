@@ -369,7 +369,7 @@ impl CrashStream {
             if open.tail_left == Some(0) {
                 continue; // the report is complete; it only stays open for follow-ups
             }
-            if open.builder.context.matches(line.context) {
+            if open.builder.context().matches(line.context) {
                 if let Some(left) = open.tail_left.as_mut() {
                     *left -= 1;
                 } else if marks & scan::END_OF_REPORT != 0 {
@@ -392,8 +392,8 @@ impl CrashStream {
             if o.done.is_some() {
                 continue;
             }
-            let too_big = o.builder.report.len() > self.limits.max_report;
-            if too_big || p.next.saturating_sub(o.builder.start) > self.limits.max_span {
+            let too_big = o.builder.text_len() > self.limits.max_report;
+            if too_big || p.next.saturating_sub(o.builder.start()) > self.limits.max_span {
                 self.open[i].truncated = too_big;
                 self.close(i);
             }
@@ -410,7 +410,7 @@ impl CrashStream {
         let mut latest_same_stream = None;
         for i in 0..self.open.len() {
             let o = &self.open[i];
-            if o.done.is_some() || !same_stream(&o.builder.context, line.context) {
+            if o.done.is_some() || !same_stream(o.builder.context(), line.context) {
                 continue;
             }
             if let Some(older) = latest_same_stream.replace(i) {
@@ -475,7 +475,7 @@ impl CrashStream {
         let follow_up = marks & scan::NOT_A_SECOND_REPORT_MARK != 0;
         self.open.iter().filter(|o| o.done.is_none() && !o.sealed && recent(o)).any(|o| {
             let continuation = report_body || !ReportBuilder::is_second_report(line, marks, self.previous.view());
-            continuation && (same_stream(&o.builder.context, line.context) || follow_up)
+            continuation && (same_stream(o.builder.context(), line.context) || follow_up)
         })
     }
 
@@ -488,7 +488,7 @@ impl CrashStream {
         }
         let builder = std::mem::replace(&mut o.builder, ReportBuilder::empty());
         let raw = std::mem::take(&mut o.raw);
-        let end = builder.end_pos.saturating_sub(builder.start).min(raw.len());
+        let end = builder.span_len().min(raw.len());
         let facts = LogFacts { suppressed, panicked: o.panicked, hung_up };
         let (mut rep, origin) = finalize_with_origin(builder, &raw[..end], facts);
         rep.truncated |= o.truncated;
@@ -591,47 +591,4 @@ pub fn read_until<R: Read>(
         }
     });
     Ok(flow)
-}
-
-/// An input up to this size is parsed whole by [`read_first`], exactly as syzkaller does;
-/// a longer one is streamed.
-pub const WHOLE_INPUT: usize = 16 << 20;
-
-/// The first crash of a console read from `reader`, with bounded memory. An input of at most
-/// [`WHOLE_INPUT`] bytes gives exactly [`crate::parse`]'s report; a longer one is streamed,
-/// and reading stops once its first report is complete (the first report [`read_all`]
-/// gives: same title, alternative titles and corruption verdict as `parse`).
-pub fn read_first<R: Read>(mut reader: R) -> io::Result<Option<Report>> {
-    // Read into the vector's spare room: no zeroed buffer per input (it cost a CLI run over
-    // many small files a fifth of its time).
-    // Room for a typical console up front: one read and the one that sees the end.
-    let mut data: Vec<u8> = Vec::with_capacity(64 << 10);
-    (&mut reader).take(WHOLE_INPUT as u64 + 1).read_to_end(&mut data)?;
-    if data.len() <= WHOLE_INPUT {
-        return Ok(crate::parse(&data));
-    }
-    // Too long to hold: stream it, the bytes read so far first.
-    let mut stream = CrashStream::default();
-    let mut first = None;
-    let keep = |first: &mut Option<Report>, r: Report| {
-        if first.is_none() {
-            *first = Some(r);
-        }
-    };
-    stream.feed(&data, &mut |r| keep(&mut first, r));
-    drop(data);
-    let mut chunk = vec![0u8; 256 << 10];
-    while first.is_none() {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        stream.feed(&chunk[..n], &mut |r| keep(&mut first, r));
-    }
-    if first.is_none() {
-        stream.finish(&mut |r| keep(&mut first, r));
-    }
-    Ok(first)
 }

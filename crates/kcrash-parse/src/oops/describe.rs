@@ -346,10 +346,6 @@ fn find_line<'t>(
 /// Frames kept in a report's `frames` list.
 const MAX_FRAMES: usize = 64;
 
-/// Lines inside a trace that are not frames: context switches of the unwinder.
-const TRACE_MARKERS: &[&[u8]] =
-    &[b"<IRQ>", b"</IRQ>", b"<TASK>", b"</TASK>", b"<NMI>", b"</NMI>", b"<EOI>", b"<SOFTIRQ>", b"</SOFTIRQ>"];
-
 /// The structured frames of the first stack trace in `text`: from the first frame line,
 /// through unwinder markers, to the first line that is neither.
 fn first_trace(text: &[u8]) -> Vec<Frame> {
@@ -365,7 +361,7 @@ fn first_trace(text: &[u8]) -> Vec<Frame> {
             None if frames.is_empty() => {}
             None => {
                 let t = line.trim_ascii();
-                if !TRACE_MARKERS.iter().any(|m| t.starts_with(m)) {
+                if !frame::UNWINDER_MARKERS.iter().any(|m| t.starts_with(m)) {
                     break;
                 }
             }

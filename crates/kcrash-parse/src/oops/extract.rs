@@ -128,26 +128,26 @@ impl Default for PreviousLine {
 
 /// A report being cut out of the console, fed one line at a time from the oops line on.
 pub struct ReportBuilder {
-    pub group: usize,
-    pub context: ContextKey,
+    pub(super) group: usize,
+    pub(super) context: ContextKey,
     /// Offset of the oops line and of its `\n`.
-    pub start: usize,
-    pub line_end: usize,
+    pub(super) start: usize,
+    pub(super) line_end: usize,
     /// End of the last line after the oops line that holds an oops header (any context).
-    pub end_pos: usize,
+    pub(super) end_pos: usize,
     /// The title is looked for in `report[..report_end]`: up to a second report, unless
     /// caller ids tell the reports apart.
-    pub report_end: usize,
+    pub(super) report_end: usize,
     /// Stripped lines of the oops's context, each ending in `\n`.
-    pub report: Vec<u8>,
+    pub(super) report: Vec<u8>,
     /// Context lines printed just before the oops line, each ending in `\n`.
-    pub prefix: Vec<u8>,
+    pub(super) prefix: Vec<u8>,
     /// A second report began (in any context).
-    pub second_seen: bool,
+    pub(super) second_seen: bool,
     /// Text was left out: a line or the report outgrew its limit.
-    pub truncated: bool,
+    pub(super) truncated: bool,
     /// Lines of the report, as `text_lines` counts them.
-    pub text_lines: usize,
+    pub(super) text_lines: usize,
     min_lines: usize,
     cpu_backtrace: bool,
     skip_rest: bool,
@@ -177,6 +177,26 @@ impl ReportBuilder {
         };
         builder.append(oops_line);
         builder
+    }
+
+    /// The console context (task, CPU or none) the report's lines come from.
+    pub fn context(&self) -> &ContextKey {
+        &self.context
+    }
+
+    /// Offset of the oops line in the text fed so far.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Bytes of report text collected so far.
+    pub fn text_len(&self) -> usize {
+        self.report.len()
+    }
+
+    /// Bytes of console from the oops line to the end of the report's last oops-header line.
+    pub fn span_len(&self) -> usize {
+        self.end_pos.saturating_sub(self.start)
     }
 
     /// A placeholder left behind when a finished builder is taken out of a collection.

@@ -202,6 +202,7 @@ pub fn finalize_with_origin(builder: extract::ReportBuilder, raw: &[u8], facts: 
         end_pos: end_pos.max(line_end),
         skip_pos: line_end,
         frames: described.frames,
+        stacks: crate::frame::stacks(&report),
         context: context.as_context().label(),
         truncated,
         title,
