@@ -12,23 +12,7 @@
 
 use std::path::Path;
 
-/// SplitMix64: small, fast, and the same sequence on every platform.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use kcrash_testsupport::Rng;
 
 /// Bytes that change how a console line is read: line ends, escapes, the punctuation of
 /// timestamps, frames and prefixes.
@@ -38,7 +22,7 @@ fn lines(data: &[u8]) -> Vec<&[u8]> {
     data.split_inclusive(|&b| b == b'\n').collect()
 }
 
-fn mutate(rng: &mut SplitMix, data: &mut Vec<u8>, other: &[u8]) {
+fn mutate(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8]) {
     let n = data.len();
     match rng.below(12) {
         0 if n > 0 => {
@@ -143,7 +127,7 @@ fn main() -> std::io::Result<()> {
         std::process::exit(2);
     }
     std::fs::create_dir_all(out)?;
-    let mut rng = SplitMix(seed);
+    let mut rng = Rng::new(seed);
     for i in 0..count {
         let mut data = inputs[rng.below(inputs.len())].clone();
         let other = &inputs[rng.below(inputs.len())];

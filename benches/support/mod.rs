@@ -9,17 +9,10 @@ use kcrash_parse::corpus::{self, CaseKind};
 
 pub const MB: usize = 1 << 20;
 
-/// syzkaller's annotated report corpus: `KCRASH_SYZ_CORPUS` (as the tests), else
-/// `../shared/corpus/syzkaller` beside the crate.
+/// syzkaller's annotated report corpus, located as the tests locate it (`KCRASH_SYZ_CORPUS`,
+/// else `../shared/corpus/syzkaller`); the benchmarks cannot run without it.
 pub fn syz_report_dir() -> PathBuf {
-    let root = std::env::var_os("KCRASH_SYZ_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/syzkaller"));
-    if root.join("report").is_dir() {
-        root.join("report")
-    } else {
-        root
-    }
+    kcrash_testsupport::syzkaller_reports().expect("the benchmarks need syzkaller's corpus")
 }
 
 /// One console log of a corpus case, and whether the case expects a crash.
@@ -60,25 +53,7 @@ pub fn project_logs() -> Vec<Log> {
     out
 }
 
-/// xorshift64: the same sequence on every machine.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.max(1))
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+pub use kcrash_testsupport::Rng;
 
 /// The material a synthetic console is made of: corpus lines that hold no crash header
 /// (boot messages, syzkaller program output, stray frames: a realistic and slightly
@@ -163,7 +138,7 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
-        out.extend_from_slice(&rng.next().to_le_bytes());
+        out.extend_from_slice(&rng.next_u64().to_le_bytes());
     }
     out.truncate(len);
     out

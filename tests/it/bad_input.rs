@@ -7,7 +7,7 @@ fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut rng = crate::support::Rng::new(seed);
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
-        out.extend_from_slice(&rng.next().to_le_bytes());
+        out.extend_from_slice(&rng.next_u64().to_le_bytes());
     }
     out.truncate(len);
     out

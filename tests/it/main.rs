@@ -19,7 +19,6 @@ mod corpus_snapshots;
 mod dedup;
 mod e2e_qemu;
 mod every_crash;
-mod fast_paths;
 mod fuzz_regressions;
 mod kernel_build;
 mod ksig;

@@ -27,14 +27,17 @@ pub enum Context<'a> {
 }
 
 impl<'a> Context<'a> {
+    /// Printed by a task (`[ T1234]`).
     pub fn is_task(&self) -> bool {
         matches!(self, Context::Caller(c) if c.contains(&b'T'))
     }
 
+    /// Printed by a CPU outside task context (`[    C1]`).
     pub fn is_cpu(&self) -> bool {
         matches!(self, Context::Caller(c) if c.contains(&b'C'))
     }
 
+    /// The prefix carries a caller id (task or CPU).
     pub fn is_caller(&self) -> bool {
         matches!(self, Context::Caller(_))
     }
@@ -53,13 +56,17 @@ impl<'a> Context<'a> {
 
 /// A [`Context`] that owns its caller id, for state kept across lines of a stream.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ContextKey {
+pub(crate) enum ContextKey {
+    /// No timestamp prefix.
     None,
+    /// Timestamp without caller id.
     Console,
+    /// Caller id, exactly as printed.
     Caller(Vec<u8>),
 }
 
 impl ContextKey {
+    /// The owned key of `context`.
     pub fn of(context: Context<'_>) -> Self {
         match context {
             Context::None => ContextKey::None,
@@ -68,6 +75,7 @@ impl ContextKey {
         }
     }
 
+    /// Whether `context` is this one.
     pub fn matches(&self, context: Context<'_>) -> bool {
         match (self, context) {
             (ContextKey::None, Context::None) | (ContextKey::Console, Context::Console) => true,
@@ -76,6 +84,7 @@ impl ContextKey {
         }
     }
 
+    /// The borrowed view of this key.
     pub fn as_context(&self) -> Context<'_> {
         match self {
             ContextKey::None => Context::None,
@@ -94,6 +103,7 @@ pub struct Line<'a> {
     pub next: usize,
     /// The raw line, without its `\n`.
     pub raw: &'a [u8],
+    /// Who printed the line, from its prefix.
     pub context: Context<'a>,
     /// The line with its console prefix removed (and a questionable frame's `?` dropped).
     pub text: &'a [u8],
@@ -102,6 +112,7 @@ pub struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
+    /// The line of `log` from offset `pos` to its `\n` at `next`.
     pub fn new(log: &'a [u8], pos: usize, next: usize) -> Self {
         Self::detached(&log[pos..next], pos, next, true)
     }
@@ -129,6 +140,7 @@ pub struct Lines<'a> {
 }
 
 impl<'a> Lines<'a> {
+    /// The lines of `log` from offset `pos` (a line start) on.
     pub fn new(log: &'a [u8], pos: usize) -> Self {
         Lines { log, pos }
     }
@@ -149,7 +161,7 @@ impl<'a> Iterator for Lines<'a> {
 }
 
 /// The lines holding the given offsets (in increasing order), each once, as `(start, end)`.
-pub fn lines_of<'a>(
+pub(crate) fn lines_of<'a>(
     log: &'a [u8],
     offsets: impl Iterator<Item = usize> + 'a,
 ) -> impl Iterator<Item = (usize, usize)> + 'a {
@@ -165,7 +177,7 @@ pub fn lines_of<'a>(
 }
 
 /// Start and end (the `\n` or the log length) of the line holding byte `at`.
-pub fn line_bounds(log: &[u8], at: usize) -> (usize, usize) {
+pub(crate) fn line_bounds(log: &[u8], at: usize) -> (usize, usize) {
     let start = memchr::memrchr(b'\n', &log[..at]).map_or(0, |i| i + 1);
     let end = memchr::memchr(b'\n', &log[at..]).map_or(log.len(), |i| at + i);
     (start, end)
@@ -233,14 +245,14 @@ pub fn line_context(raw: &[u8]) -> Context<'_> {
 }
 
 /// Seconds since boot of a line with a console timestamp.
-pub fn timestamp_secs(raw: &[u8]) -> Option<f64> {
+pub(crate) fn timestamp_secs(raw: &[u8]) -> Option<f64> {
     let time = kernel_stamp(raw)?;
     std::str::from_utf8(&time[1..time.len() - 1]).ok()?.trim_start().parse().ok()
 }
 
 /// The kernel's timestamp of a raw line, `[    6.857615]`, wherever the prefix grammar finds
 /// it (after a log collector's prefix, after glued user space output).
-pub fn kernel_stamp(raw: &[u8]) -> Option<&[u8]> {
+pub(crate) fn kernel_stamp(raw: &[u8]) -> Option<&[u8]> {
     console_prefix(raw, true)?.time
 }
 

@@ -22,27 +22,39 @@ use crate::report::Report;
 use crate::title::title_to_type;
 
 /// A case that cannot be read: the whole check is invalid, not just this case.
+// The fields say themselves: `case` is the case's file name, the others the offending text.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
     #[error("cannot read {path}")]
+    /// A file or directory could not be read.
     Io {
+        /// What could not be read.
         path: PathBuf,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     #[error("{case}: unknown header field {line:?}")]
+    /// A header line names no known key.
     UnknownHeader { case: String, line: String },
     #[error("{case}: {key} must be Y or N, not {value:?}")]
+    /// A boolean header has a value other than `Y`/`N`.
     BadFlag { case: String, key: String, value: String },
     #[error("{case}: the log is empty")]
+    /// The case holds no console log.
     EmptyLog { case: String },
     #[error("{case}: no empty line separates the headers from the report")]
+    /// The blank line between headers and log is missing.
     NoSeparator { case: String },
     #[error("{case}: header line without `:`: {line:?}")]
+    /// A header line is not `KEY: value`.
     MalformedHeader { case: String, line: String },
     #[error("{case}: missing header {key}")]
+    /// A header the case kind needs is absent.
     MissingHeader { case: String, key: String },
     #[error("{path}: no cases found")]
+    /// The directory holds no case.
     NoCases { path: PathBuf },
 }
 
@@ -51,16 +63,23 @@ pub enum CorpusError {
 pub struct ReportCase {
     /// Expected title; empty when the log holds no crash.
     pub title: String,
+    /// Expected alternative titles (`ALT:` headers).
     pub alt_titles: Vec<String>,
     /// `TYPE:` as written; `None` means the unknown type.
     pub crash_type: Option<String>,
+    /// Expected indicative function (`FRAME:`), when the case gives one.
     pub frame: Option<String>,
+    /// Expected corruption verdict (`CORRUPTED: Y`).
     pub corrupted: bool,
+    /// Expected suppression verdict (`SUPPRESSED: Y`).
     pub suppressed: bool,
+    /// Expected `Kernel panic` verdict.
     pub panicked: bool,
     /// `EXECUTOR:` as written (`proc=P, id=I`).
     pub executor: Option<String>,
+    /// Expected first line of the report, when the case gives one.
     pub start: Option<String>,
+    /// Expected last line of the report, when the case gives one.
     pub end: Option<String>,
     /// The console log: every log line followed by `\n`.
     pub log: Vec<u8>,
@@ -80,24 +99,33 @@ pub struct GuiltyCase {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// What a case checks.
 pub enum CaseKind {
+    /// A console and the report syzkaller makes of it.
     Report(ReportCase),
+    /// A report and its guilty file.
     Guilty(GuiltyCase),
 }
 
 /// One case with its name: the parent directory's name and the file name (`report/44`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
+    /// File name of the case.
     pub name: String,
+    /// What the case checks, with its input.
     pub kind: CaseKind,
 }
 
 /// One field that differs from the expectation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
+    /// File name of the case.
     pub case: String,
+    /// The report field that differs (`title`, `corrupted`, …).
     pub field: &'static str,
+    /// What the case expects.
     pub expected: String,
+    /// What the parser gave.
     pub got: String,
 }
 
@@ -110,11 +138,14 @@ impl std::fmt::Display for Mismatch {
 /// Result of checking one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseOutcome {
+    /// File name of the case.
     pub case: String,
+    /// Every field that differs; empty when the case passed.
     pub mismatches: Vec<Mismatch>,
 }
 
 impl CaseOutcome {
+    /// Whether every field matched.
     pub fn passed(&self) -> bool {
         self.mismatches.is_empty()
     }
@@ -323,8 +354,11 @@ fn load_dir(root: &Path, dir: &Path, cases: &mut Vec<Case>) -> Result<(), Corpus
 /// The parser under test. [`Kcrash`] is this crate's parser; tests substitute fakes to
 /// exercise the comparison itself.
 pub trait Parser: Sync {
+    /// The first crash at or after byte `min_pos`, as [`crate::parse_from`].
     fn parse_from(&self, log: &[u8], min_pos: usize) -> Option<Report>;
+    /// Whether `log` holds a crash, as [`crate::contains_crash`].
     fn contains_crash(&self, log: &[u8]) -> bool;
+    /// The first crash of `log`, as [`crate::parse`].
     fn parse(&self, log: &[u8]) -> Option<Report> {
         self.parse_from(log, 0)
     }

@@ -6,7 +6,7 @@ pub fn demangle(name: &[u8]) -> String {
 }
 
 /// [`demangle`] without a copy for the common symbol that is not mangled.
-pub fn demangled(name: &[u8]) -> Cow<'_, str> {
+pub(crate) fn demangled(name: &[u8]) -> Cow<'_, str> {
     let s = String::from_utf8_lossy(name);
     match demangle_str(&s) {
         Some(d) => Cow::Owned(d),

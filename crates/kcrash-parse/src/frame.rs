@@ -5,18 +5,26 @@ use serde::Serialize;
 /// One parsed stack frame.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Frame {
+    /// Function name, demangled (compiler suffixes such as `.isra.0` kept).
     pub function: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Offset into the function (`+0x1a2`).
     pub offset: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Size of the function (`/0x9f0`).
     pub size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Module the function is in (`[ext4]`), none for the kernel image.
     pub module: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Source file of a symbolised frame.
     pub file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Source line of a symbolised frame.
     pub line: Option<u32>,
+    /// A symbolised inline frame (`[inline]`).
     pub inline: bool,
+    /// The unwinder is not sure of it (`? foo+0x…`): often stack garbage.
     pub questionable: bool,
 }
 
@@ -112,7 +120,7 @@ fn arm_unwind(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
 }
 
 /// Whether a line is a frame line for the stack checks (either shape above).
-pub fn is_frame_line(text: &[u8]) -> bool {
+pub(crate) fn is_frame_line(text: &[u8]) -> bool {
     frame_functions(text).is_some()
 }
 
@@ -186,7 +194,7 @@ fn decoded_location_of_function(i: &[u8]) -> IResult<&[u8], (&[u8], u32)> {
 }
 
 /// Lines inside a trace that are not frames: the unwinder's context switches.
-pub const UNWINDER_MARKERS: &[&[u8]] =
+pub(crate) const UNWINDER_MARKERS: &[&[u8]] =
     &[b"<IRQ>", b"</IRQ>", b"<TASK>", b"</TASK>", b"<NMI>", b"</NMI>", b"<EOI>", b"<SOFTIRQ>", b"</SOFTIRQ>"];
 
 /// Headers that start a trace, which a stack runs through (an unwinder that restarts).

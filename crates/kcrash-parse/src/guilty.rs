@@ -173,7 +173,7 @@ fn dir_of(path: &str) -> String {
 
 /// Lexical path clean-up: collapse `//`, drop `.` elements, resolve `..` against the
 /// preceding element (kept at the start of a relative path, dropped at the root).
-pub fn clean_path(path: &str) -> String {
+pub(crate) fn clean_path(path: &str) -> String {
     let rooted = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {

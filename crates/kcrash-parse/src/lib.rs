@@ -1,14 +1,16 @@
 //! kcrash-parse: Linux kernel console logs into structured crash reports.
 //!
 //! The entry points are in [`find`] (re-exported here: [`parse`], [`parse_all`],
-//! [`read_first`], [`contains_crash`]). The flow of data follows the modules:
-//! console lines ([`console`]) → oops detection and report extraction ([`oops`], and
-//! [`stream`] for every crash of a log read in pieces) → report with frames, stacks, title,
-//! type, guilty file ([`report`], [`frame`], [`title`], [`guilty`]) → crash signatures
-//! ([`signature`]), computed from the stacks the report carries. [`corpus`] reads syzkaller-style annotated cases and checks the parser
-//! against them; [`names`] prints file names safely, for every kcrash crate.
+//! [`read_first`], [`contains_crash`]). The flow of data follows the modules: console lines
+//! ([`console`]) → oops detection and report extraction (the private `oops` engine over its
+//! format table, and [`stream`] for every crash of a log read in pieces) → report with
+//! frames, stacks, title, type, guilty file ([`report`], [`frame`], [`title`], [`guilty`])
+//! → crash signatures ([`signature`](mod@signature)), computed from the stacks the report
+//! carries. [`corpus`] reads syzkaller-style annotated cases and checks the parser against
+//! them; [`names`] prints file names safely, for every kcrash crate.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod console;
 pub mod corpus;
@@ -17,7 +19,7 @@ pub mod find;
 pub mod frame;
 pub mod guilty;
 pub mod names;
-pub mod oops;
+mod oops;
 pub mod report;
 pub mod signature;
 pub mod stream;

@@ -95,13 +95,6 @@ pub fn json_name(display: &str) -> (String, Option<Vec<u8>>) {
     }
 }
 
-/// A JSON object `{field: name}` as [`insert_name`] writes it.
-pub fn name_json(field: &str, display: &str) -> serde_json::Value {
-    let mut obj = serde_json::json!({});
-    insert_name(&mut obj, field, display);
-    obj
-}
-
 #[cfg(unix)]
 fn os_bytes(path: &Path) -> std::borrow::Cow<'_, [u8]> {
     std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).into()
@@ -141,10 +134,10 @@ mod tests {
 
     #[test]
     fn json_names() {
-        assert_eq!(name_json("input", "a\\nb"), serde_json::json!({ "input": "a\nb" }));
-        assert_eq!(
-            name_json("input", "x\\xff"),
-            serde_json::json!({ "input": "x\u{fffd}", "input_bytes": [b'x', 0xff] })
-        );
+        assert_eq!(json_name("a\\nb"), ("a\nb".to_string(), None));
+        assert_eq!(json_name("x\\xff"), ("x\u{fffd}".to_string(), Some(vec![b'x', 0xff])));
+        let mut obj = serde_json::json!({});
+        insert_name(&mut obj, "input", "x\\xff");
+        assert_eq!(obj, serde_json::json!({ "input": "x\u{fffd}", "input_bytes": [b'x', 0xff] }));
     }
 }

@@ -1,4 +1,4 @@
-//! The report: what the parser produces for one crash (built by [`crate::oops`]).
+//! The report: what the parser produces for one crash (built by the oops engine).
 
 use serde::Serialize;
 
@@ -8,7 +8,9 @@ use crate::title::CrashType;
 /// The syzkaller executor that ran the crashing program (`Comm: syz.<proc>.<id>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Executor {
+    /// Executor process number.
     pub proc: u64,
+    /// Program id within the process.
     pub id: u64,
 }
 
@@ -24,12 +26,17 @@ pub struct Report {
     pub crash_type: CrashType,
     /// Indicative function (text after the title's last ` in `).
     pub frame: String,
+    /// The report is unreliable (interleaved or truncated output, no usable stack).
     pub corrupted: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
+    /// Why the report is corrupted (empty when it is not).
     pub corrupted_reason: String,
+    /// The log shows the crash comes from the test environment, not the kernel.
     pub suppressed: bool,
+    /// The kernel printed `Kernel panic - not syncing`.
     pub panicked: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The syzkaller program that crashed, when the report names it.
     pub executor: Option<Executor>,
     /// Extracted report text: context lines before the oops, then the oops lines
     /// with console prefixes removed.
@@ -50,6 +57,7 @@ pub struct Report {
     #[serde(skip)]
     pub stacks: Vec<Vec<Frame>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The source file most likely to blame (the maintainers to tell).
     pub guilty_file: Option<String>,
     /// The report outgrew the parser's limits (see `stream::Limits`) and was cut.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -57,16 +65,22 @@ pub struct Report {
     /// Console context of the oops line: "" (no timestamps), "console", or the caller id.
     pub context: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Kernel release from the report's `CPU: … PID: …` line.
     pub kernel_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// CPU that crashed.
     pub cpu: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Process id of the crashing task.
     pub pid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Command name of the crashing task.
     pub comm: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Taint flags (`Tainted: G        W`).
     pub taint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Hardware name line (`Hardware name: …`).
     pub hardware: Option<String>,
 }
 

@@ -41,15 +41,20 @@ pub const DEFAULT_STACK_DEPTH: usize = 5;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// The title.
     Title,
     #[default]
+    /// The crash type and the top functions from the guilty frame on.
     Stack,
+    /// The crash type and the guilty source file.
     File,
 }
 
 impl Level {
+    /// Every level, coarse first.
     pub const ALL: [Level; 3] = [Level::Title, Level::Stack, Level::File];
 
+    /// The level's name, as in signatures and on the command line.
     pub fn as_str(&self) -> &'static str {
         match self {
             Level::Title => "title",
@@ -67,6 +72,7 @@ impl fmt::Display for Level {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown signature level {0:?} (expected title, stack or file)")]
+/// A level name that is none of [`Level::ALL`].
 pub struct UnknownLevel(pub String);
 
 impl FromStr for Level {
@@ -92,6 +98,7 @@ impl Signature {
         Signature { level, text, hash }
     }
 
+    /// What the signature was computed from.
     pub fn level(&self) -> Level {
         self.level
     }
@@ -172,8 +179,7 @@ pub fn stack_functions(rep: &Report, depth: usize) -> Vec<String> {
     if !title_frame.is_empty() {
         out.push(title_frame.to_string());
     }
-    let first_kept =
-        stacks.iter().find_map(|s| s.iter().position(|f| !GLOBAL_SKIP_LIST.is_match(f.as_bytes())).map(|at| &s[at..]));
+    let first_kept = stacks.iter().find_map(|s| s.iter().position(|f| !is_skipped_function(f)).map(|at| &s[at..]));
     // With nothing the skip list keeps and no title function, the raw top of the first
     // stack is still better than no stack at all.
     let rest = match first_kept {
@@ -199,6 +205,13 @@ pub fn signature_name(function: &str) -> &str {
         }
         name = shorter;
     }
+}
+
+/// Whether the `stack` level passes over `function` when the title names no frame of a
+/// stack: the parser's skip list of reporting machinery, allocators, locking and string
+/// helpers.
+pub fn is_skipped_function(function: &str) -> bool {
+    GLOBAL_SKIP_LIST.is_match(function.as_bytes())
 }
 
 /// The report's stacks as the `stack` level sees them: each stack's non-questionable

@@ -11,7 +11,7 @@
 //! - A report stays open past the next crash of its stream (its task or CPU with caller ids,
 //!   the console without): the title text stops there as syzkaller's does, but the stack of
 //!   a report interrupted by another oops often follows. The crash after that closes it.
-//! - A report stops reading [`TAIL_LINES`] lines after the kernel printed its end, and closes
+//! - A report stops reading `TAIL_LINES` lines after the kernel printed its end, and closes
 //!   at a new boot (`Linux version`), at the end of input, or at the [`Limits`].
 //! - Reports are emitted in the order they started, each as soon as it and every earlier
 //!   report are complete.
@@ -26,7 +26,7 @@ use crate::oops::compiled::ENGINE;
 use crate::oops::extract::is_echo;
 use crate::oops::extract::{groups_of, PreviousLine, ReportBuilder};
 use crate::oops::scan::{self, Marks};
-use crate::oops::{finalize_with_origin, LogFacts, FIRMWARE_REPORTS, LINUX_BANNER};
+use crate::oops::{finalize, LogFacts, FIRMWARE_REPORTS, LINUX_BANNER};
 use crate::report::Report;
 
 /// Bounds that keep a stream's memory and work linear whatever the input.
@@ -139,6 +139,7 @@ impl Default for CrashStream {
 }
 
 impl CrashStream {
+    /// A stream at the start of a console, bounded by `limits`.
     pub fn new(limits: Limits) -> Self {
         CrashStream {
             limits,
@@ -490,7 +491,7 @@ impl CrashStream {
         let raw = std::mem::take(&mut o.raw);
         let end = builder.span_len().min(raw.len());
         let facts = LogFacts { suppressed, panicked: o.panicked, hung_up };
-        let (mut rep, origin) = finalize_with_origin(builder, &raw[..end], facts);
+        let (mut rep, origin) = finalize(builder, &raw[..end], facts);
         rep.truncated |= o.truncated;
         o.firmware = o.before_banner && origin.firmware_like();
         o.done = Some(rep);
@@ -531,7 +532,7 @@ fn same_stream(report: &ContextKey, line: Context<'_>) -> bool {
 
 /// The first crash of an in-memory log, the first that [`parse_all`] gives: it reads only
 /// as far as it takes to complete that report.
-pub fn first_report(log: &[u8]) -> Option<Report> {
+pub(crate) fn first_report(log: &[u8]) -> Option<Report> {
     let mut first = None;
     // Reading a slice cannot fail.
     let _ = read_until(log, |r| {

@@ -9,44 +9,84 @@ use serde::Serialize;
 /// Crash type as syzkaller names it (the `TYPE:` header of the corpus).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum CrashType {
+    /// KFENCE: use-after-free write.
     KfenceUseAfterFreeWrite,
+    /// KFENCE: use-after-free read.
     KfenceUseAfterFreeRead,
+    /// KFENCE: out-of-bounds or invalid write.
     KfenceWrite,
+    /// KFENCE: out-of-bounds or invalid read.
     KfenceRead,
+    /// KFENCE: memory corruption.
     KfenceMemoryCorruption,
+    /// KFENCE: invalid free.
     KfenceInvalidFree,
+    /// KMSAN: use of an uninitialised value.
     KmsanUninitValue,
+    /// KMSAN: use-after-free (and info leaks after free).
     KmsanUseAfterFreeRead,
+    /// KMSAN: uninitialised kernel memory leaked to user space or USB.
     KmsanInfoLeak,
+    /// KASAN: NULL pointer dereference, write.
     KasanNullPtrDerefWrite,
+    /// KASAN: NULL pointer dereference, read.
     KasanNullPtrDerefRead,
+    /// Kernel NULL pointer dereference (page fault).
     NullPtrDeref,
+    /// KASAN: out-of-bounds or wild write.
     KasanWrite,
+    /// KASAN: out-of-bounds or wild read.
     KasanRead,
+    /// KASAN: double or invalid free.
     KasanInvalidFree,
+    /// KASAN: use-after-free write.
     KasanUseAfterFreeWrite,
+    /// KASAN: use-after-free read.
     KasanUseAfterFreeRead,
+    /// Another memory-safety bug: paging request, corrupted list, fault on protected memory.
     MemorySafetyBug,
+    /// `WARNING: refcount bug`.
     RefcountWarning,
+    /// UBSAN: array index out of bounds.
     MemorySafetyUbsan,
+    /// KCSAN: data race.
     KcsanDataRace,
+    /// KCSAN: assertion of exclusive access failed.
     KcsanAssert,
+    /// Locking bug found by lockdep (deadlock, bad unlock balance, held lock freed).
     Lockdep,
+    /// Sleeping function called from atomic context.
     AtomicSleep,
+    /// Memory leak (kmemleak).
     Leak,
+    /// Other `BUG:`/`kernel BUG` reports.
     Bug,
+    /// Other `WARNING:` reports.
     Warning,
+    /// Hangs and stalls: hung tasks, soft/hard lockups, RCU stalls.
     Hang,
+    /// What syzkaller counts as denial of service: alignment traps, double faults, busy
+    /// inodes after unmount, unhandled faults.
     DoS,
+    /// The machine stopped printing (syzkaller: `no output from test machine`).
     NoOutput,
+    /// The machine rebooted unexpectedly.
     Reboot,
+    /// syzkaller itself failed (`SYZFAIL:`).
     SyzFailure,
+    /// The connection to the machine was lost.
     LostConnection,
+    /// Other UBSAN reports.
     Ubsan,
+    /// Other KASAN reports.
     KasanUnknown,
+    /// Other KFENCE reports.
     KfenceUnknown,
+    /// Other KMSAN reports.
     KmsanUnknown,
+    /// Other KCSAN reports.
     KcsanUnknown,
+    /// No known type.
     #[default]
     Unknown,
 }

@@ -90,64 +90,9 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
-/// Whether this is a CI run (`CI=true`): then a missing input fails instead of skipping.
-pub fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 /// The project's root (the repository).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A directory of `../shared` that a test needs, or `None` after saying loudly that the test
-/// did not run; under `CI=true` a missing directory fails the test.
-fn shared(dir: PathBuf, what: &str) -> Option<PathBuf> {
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let message = format!("{what} not found at {}: NOT CHECKED", dir.display());
-    assert!(!under_ci(), "{message}");
-    eprintln!("\n!!! {message}\n");
-    None
-}
-
-/// syzkaller's annotated corpus: `KCRASH_SYZ_CORPUS`, or `../shared/corpus/syzkaller`.
-pub fn syzkaller_corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("KCRASH_SYZ_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/corpus/syzkaller"));
-    shared(dir, "syzkaller corpus (set KCRASH_SYZ_CORPUS)")
-}
-
-/// The report cases of syzkaller's corpus (`<corpus>/report`).
-pub fn syzkaller_reports() -> Option<PathBuf> {
-    shared(syzkaller_corpus()?.join("report"), "syzkaller report cases")
-}
-
-/// The real syzbot bisection logs of `../shared/seeds`.
-pub fn shared_seeds() -> Option<PathBuf> {
-    shared(root().join("../shared/seeds"), "bisection seed logs")
-}
-
-/// SplitMix64: a small deterministic generator, so that a failure reproduces.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+pub use kcrash_testsupport::{shared_seeds, syzkaller_corpus, syzkaller_reports, Rng};

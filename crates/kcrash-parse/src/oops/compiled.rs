@@ -248,8 +248,6 @@ pub struct OopsEngine {
     pub any_stack_start: Regex,
     /// Bit k: `stack_starts[k]` is one of [`table::DUMP_LINES`].
     pub dump_lines: u32,
-    pub info_with_stack: AhoCorasick,
-    pub not_a_second_report: AhoCorasick,
     pub suppressions: Regex,
     /// Over a whole log: the suppression patterns (bits `0..`), then
     /// [`LOG_FACT_PANIC`] and [`LOG_FACT_HANGUP`] (plain texts).
@@ -303,8 +301,6 @@ fn build() -> OopsEngine {
             .enumerate()
             .filter(|(_, s)| table::DUMP_LINES.contains(s))
             .fold(0, |mask, (k, _)| mask | 1 << k),
-        info_with_stack: AhoCorasick::new(table::INFO_WITH_STACK).expect("static markers"),
-        not_a_second_report: AhoCorasick::new(table::NOT_A_SECOND_REPORT).expect("static markers"),
         suppressions: compile_any(table::SUPPRESSIONS.iter().copied()),
         log_facts: Gate::new(fact_patterns.iter().map(String::as_str)),
         stall_anchors: compile_any(STALL_ANCHORS.iter().copied()),

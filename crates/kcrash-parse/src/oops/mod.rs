@@ -9,6 +9,8 @@ pub mod compiled;
 pub mod corrupt;
 pub mod describe;
 pub mod extract;
+#[cfg(test)]
+mod fast_path_tests;
 pub mod gate;
 pub mod lists;
 mod metadata;
@@ -83,7 +85,7 @@ fn first_crash(log: &[u8], min_pos: usize, at: Option<usize>) -> FirstCrash {
         }
         let builder = extract::find_report(rest, &oops);
         let raw = &rest[builder.start..builder.end_pos];
-        let (mut rep, origin) = finalize_with_origin(builder, raw, facts);
+        let (mut rep, origin) = finalize(builder, raw, facts);
         // An untimestamped oops line before the kernel's banner may be firmware output, and
         // whether it is depends on the report's text, which the stream ends at the banner
         // (this report may read past it): the stream decides, for both paths.
@@ -143,15 +145,10 @@ impl Origin {
     }
 }
 
-/// Title, corruption and the rest of the report from a cut-out report. `raw` holds the raw
-/// log bytes from the oops line on (at least the oops line), for the rare report whose
-/// header does not survive prefix stripping.
-pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) -> Report {
-    finalize_with_origin(builder, raw, facts).0
-}
-
-/// [`finalize`], and where the report seems to come from.
-pub fn finalize_with_origin(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) -> (Report, Origin) {
+/// Title, corruption and the rest of the report from a cut-out report, and where the report
+/// seems to come from. `raw` holds the raw log bytes from the oops line on (at least the
+/// oops line), for the rare report whose header does not survive prefix stripping.
+pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) -> (Report, Origin) {
     let group = &ENGINE.groups[builder.group];
     let oops_line = &raw[..(builder.line_end - builder.start).min(raw.len())];
     let timestamped = crate::console::timestamp_secs(oops_line).is_some();

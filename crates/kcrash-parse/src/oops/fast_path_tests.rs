@@ -2,17 +2,17 @@
 //! parse spent its time in per-line and per-name regex calls). The regexes stay here as
 //! the oracles.
 
-use kcrash_parse::oops::compiled::{compile_any, SkipList};
-use kcrash_parse::oops::lists::GLOBAL_SKIP;
+use super::compiled::{compile_any, SkipList};
+use super::lists::GLOBAL_SKIP;
 use proptest::prelude::*;
 use regex::bytes::Regex;
 
 /// The report cases of syzkaller's corpus (`../shared/corpus/syzkaller`, or
 /// `KCRASH_SYZ_CORPUS`); `None` after saying so loudly when it is missing, except under
 /// `CI=true`, where a missing corpus fails the test.
-fn syzkaller_reports() -> Option<Vec<kcrash_parse::corpus::Case>> {
-    let dir = crate::support::syzkaller_reports()?;
-    Some(kcrash_parse::corpus::load(&dir).unwrap_or_else(|e| panic!("syzkaller corpus: {e}")))
+fn syzkaller_reports() -> Option<Vec<crate::corpus::Case>> {
+    let dir = kcrash_testsupport::syzkaller_reports()?;
+    Some(crate::corpus::load(&dir).unwrap_or_else(|e| panic!("syzkaller corpus: {e}")))
 }
 
 /// What `frame_from_title` replaces: the function after the last usable ` in `.
@@ -35,7 +35,7 @@ fn title() -> impl Strategy<Value = String> {
 proptest! {
     #[test]
     fn frame_from_title_is_the_regex(t in title()) {
-        prop_assert_eq!(kcrash_parse::title::frame_from_title(&t), frame_by_regex(&t));
+        prop_assert_eq!(crate::title::frame_from_title(&t), frame_by_regex(&t));
     }
 
     #[test]
@@ -58,7 +58,7 @@ fn frame_from_title_examples() {
         "lost in ",
         "INFO: task hung in  foo",
     ] {
-        assert_eq!(kcrash_parse::title::frame_from_title(t), frame_by_regex(t), "{t:?}");
+        assert_eq!(crate::title::frame_from_title(t), frame_by_regex(t), "{t:?}");
     }
 }
 
@@ -70,9 +70,9 @@ fn skip_list_on_corpus_names() {
     let alternation = compile_any(GLOBAL_SKIP.iter().copied());
     let mut names = 0;
     for case in cases {
-        let kcrash_parse::corpus::CaseKind::Report(r) = case.kind else { continue };
-        for line in kcrash_parse::console::Lines::new(&r.log, 0) {
-            if let Some((first, second)) = kcrash_parse::frame::frame_functions(line.text) {
+        let crate::corpus::CaseKind::Report(r) = case.kind else { continue };
+        for line in crate::console::Lines::new(&r.log, 0) {
+            if let Some((first, second)) = crate::frame::frame_functions(line.text) {
                 for name in std::iter::once(first).chain(second) {
                     assert_eq!(list.is_match(name), alternation.is_match(name), "{}", String::from_utf8_lossy(name));
                     names += 1;
@@ -88,10 +88,10 @@ fn skip_list_on_corpus_names() {
 #[test]
 fn title_gate_keeps_every_matching_format() {
     let mut logs: Vec<Vec<u8>> = Vec::new();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = kcrash_testsupport::repo_root();
     let Some(cases) = syzkaller_reports() else { return };
     for case in cases {
-        if let kcrash_parse::corpus::CaseKind::Report(r) = case.kind {
+        if let crate::corpus::CaseKind::Report(r) = case.kind {
             logs.push(r.log);
         }
     }
@@ -108,7 +108,7 @@ fn title_gate_keeps_every_matching_format() {
             }
         }
     }
-    let engine = &*kcrash_parse::oops::compiled::ENGINE;
+    let engine = &*crate::oops::compiled::ENGINE;
     let mut matches = 0;
     for log in &logs {
         for group in &engine.groups {
@@ -137,7 +137,7 @@ fn title_gate_keeps_every_matching_format() {
     assert!(starts > 400, "only {starts} stack starts");
     // And the suppression patterns of the whole-log facts.
     let suppressions: Vec<regex::bytes::Regex> =
-        kcrash_parse::oops::table::SUPPRESSIONS.iter().map(|p| kcrash_parse::oops::compiled::compile(p)).collect();
+        crate::oops::table::SUPPRESSIONS.iter().map(|p| crate::oops::compiled::compile(p)).collect();
     let mut suppressed = 0;
     for log in &logs {
         let possible = engine.log_facts.possible(log);

@@ -1,0 +1,91 @@
+//! What kcrash's tests, benchmarks and fuzz inputs share (a dev-dependency only): where the
+//! shared corpora are and what a missing one means, and the one deterministic RNG.
+//!
+//! A test that needs a shared corpus asks for it here: when the corpus is missing the test
+//! says so loudly and does not run, and under `CI=true` it fails instead.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+/// Whether this is a CI run (`CI=true`): then a missing input fails instead of skipping.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A shared directory that a test needs, or `None` after saying loudly that the test did
+/// not run; under `CI=true` a missing directory fails the test.
+pub fn shared(dir: PathBuf, what: &str) -> Option<PathBuf> {
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let message = format!("{what} not found at {}: NOT CHECKED", dir.display());
+    assert!(!under_ci(), "{message}");
+    eprintln!("\n!!! {message}\n");
+    None
+}
+
+/// syzkaller's annotated corpus: `KCRASH_SYZ_CORPUS`, or `../shared/corpus/syzkaller`
+/// beside the repository.
+pub fn syzkaller_corpus() -> Option<PathBuf> {
+    let dir = std::env::var_os("KCRASH_SYZ_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/corpus/syzkaller"));
+    shared(dir, "syzkaller corpus (set KCRASH_SYZ_CORPUS)")
+}
+
+/// The report cases of syzkaller's corpus (`<corpus>/report`).
+pub fn syzkaller_reports() -> Option<PathBuf> {
+    shared(syzkaller_corpus()?.join("report"), "syzkaller report cases")
+}
+
+/// The real syzbot bisection logs of `../shared/seeds`.
+pub fn shared_seeds() -> Option<PathBuf> {
+    shared(repo_root().join("../shared/seeds"), "bisection seed logs")
+}
+
+/// SplitMix64: small, fast, and the same sequence on every platform, so that a failure
+/// reproduces and generated inputs depend on the seed alone.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator whose sequence is fixed by `seed`.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sequence is SplitMix64's: the fuzz step's mutants and every generated test input
+    /// depend on it.
+    #[test]
+    fn splitmix64_reference_values() {
+        let mut rng = Rng::new(1234567);
+        let first: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
+        assert_eq!(first, [6457827717110365317, 3203168211198807973, 9817491932198370423]);
+    }
+}
