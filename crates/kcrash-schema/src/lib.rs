@@ -12,13 +12,14 @@
 //! | `kcrash db show --json` | crash | [`CrashLine`] of [`CrashDetail`] | [`STORE_SCHEMA`] |
 //! | `kcrash ksig --json` | file | [`KsigLine`] | [`KSIG_SCHEMA`] |
 //! | `kcrash ksig --diff --json` | pair | [`KsigDiff`] | [`KSIG_SCHEMA`] |
-//!
-//! (`kcrash bisect --json` and `kcrash bisect-log --json` print `kcrash_bisect`'s
-//! `BisectResult` and parsed logs, versioned by `kcrash_bisect::RESULT_SCHEMA`.)
+//! | `kcrash bisect --json`, `result.json` | bisection | [`BisectResult`] | [`RESULT_SCHEMA`] |
+//! | `kcrash bisect-log --json` | log file | [`BisectLogLine`] | [`RESULT_SCHEMA`] |
 //!
 //! A file name is a string, exact when the name is UTF-8; otherwise each invalid byte is
 //! U+FFFD and the field `<name>_bytes` beside it holds the name's bytes. Fields are declared
-//! in sorted order: the keys of every line come sorted, as they always have.
+//! in sorted order: the keys of every line come sorted, as they always have. The exception
+//! is [`BisectResult`], whose fields come in the order a reader of `result.json` wants them
+//! (`bisect-log --json` prints it inside its line with sorted keys, as it always has).
 //!
 //! Text fields are `Cow<str>`: the binary prints borrowed text, a reader gets owned text.
 
@@ -39,6 +40,8 @@ pub const DEDUP_SCHEMA: u32 = 1;
 pub const STORE_SCHEMA: u32 = 1;
 /// Version of [`KsigLine`] and [`KsigDiff`].
 pub const KSIG_SCHEMA: u32 = 1;
+/// Version of [`BisectResult`] and [`BisectLogLine`].
+pub const RESULT_SCHEMA: u32 = 1;
 
 fn is_false(b: &bool) -> bool {
     !b
@@ -365,4 +368,166 @@ pub struct KsigDifference<'a> {
     pub kind: Cow<'a, str>,
     /// Section name.
     pub name: Cow<'a, str>,
+}
+
+/// Cause: first commit where the crash appears. Fix: first commit where it is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Look for the commit that brought the crash.
+    #[default]
+    Cause,
+    /// Look for the commit that fixed it.
+    Fix,
+}
+
+impl Mode {
+    /// The mode's name, as in the configuration and the result.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Cause => "cause",
+            Mode::Fix => "fix",
+        }
+    }
+}
+
+/// Kind of a bisection's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Exactly one commit.
+    Found,
+    /// No bisection was possible: crash on the oldest release (cause), not fixed or HEAD
+    /// broken (fix), or the merge base did not crash (fix, cross tree). `commits` holds the
+    /// commit that ended the search.
+    Range,
+    /// The crash did not happen on the start commit.
+    NotReproduced,
+    /// Several candidates because of skipped revisions.
+    Inconclusive,
+    /// The bisection could not go on (`error` says why).
+    Error,
+    /// Stopped by SIGINT/SIGTERM: the step in flight was abandoned (`--resume` continues).
+    Interrupted,
+}
+
+/// A commit as shown in results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CommitRef {
+    /// Full hash.
+    pub hash: String,
+    /// First line of the message.
+    pub subject: String,
+    /// `Name <email>` of the author.
+    pub author: String,
+    /// Author date, as git prints it.
+    pub date: String,
+}
+
+/// Recipients of a culprit report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Recipients {
+    /// The culprit's author and the people its tags name (`Signed-off-by`, `Reviewed-by`,
+    /// …), and, when they are few, its maintainers.
+    pub to: Vec<String>,
+    /// The maintainers' lists and reviewers to copy.
+    pub cc: Vec<String>,
+}
+
+/// One crash seen in a run, as far as bisection cares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Crash {
+    /// The report's title.
+    pub title: String,
+    /// Its alternative titles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alt_titles: Vec<String>,
+    /// Report text (may be empty when the crash came from a log line only).
+    #[serde(default)]
+    pub report: String,
+}
+
+impl Crash {
+    /// Title and alternative titles.
+    pub fn titles(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.title.as_str()).chain(self.alt_titles.iter().map(String::as_str))
+    }
+}
+
+/// The result of a bisection: `kcrash bisect --json`, `<workdir>/result.json`, and what
+/// `kcrash bisect-log` reconstructs from a log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BisectResult {
+    /// Version of this shape ([`RESULT_SCHEMA`]).
+    pub schema: u32,
+    /// Cause or fix bisection.
+    pub mode: Mode,
+    /// What the bisection found.
+    pub result: Outcome,
+    /// The culprit (`found`), the candidates (`inconclusive`), or the commit that ended the
+    /// search (`range`).
+    pub commits: Vec<CommitRef>,
+    /// Kernel signature (`kcrash ksig`) of the build at the culprit.
+    pub culprit_signature: Option<String>,
+    /// Kernel signature of the build at the culprit's parent.
+    pub parent_signature: Option<String>,
+    /// The culprit does not change the kernel image (the same kernel signature as its parent).
+    pub noop: bool,
+    /// Whether the culprit is a release tag commit.
+    pub release: bool,
+    /// Whether the culprit is a merge.
+    pub merge: bool,
+    /// How sure the bisection is of its result, in [0, 1].
+    pub confidence: f64,
+    /// The reproducer crashed in only some runs of a revision.
+    pub flaky: bool,
+    /// Revisions built and tested.
+    pub revisions_tested: u32,
+    /// Time spent building, in seconds.
+    pub build_seconds: f64,
+    /// Time spent testing, in seconds.
+    pub test_seconds: f64,
+    /// Who to tell about the culprit.
+    pub recipients: Recipients,
+    /// The crash bisected (from the start revision).
+    pub crash: Option<Crash>,
+    /// With a baseline config: the config bisected with (`original`, `baseline`,
+    /// `minimized`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// Why the bisection stopped with `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One line of `kcrash bisect-log --json`: a bisection log read back (`L`: the log's steps
+/// as `kcrash_bisect::logread` reads them) and the result it shows. Printed with every
+/// object's keys sorted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BisectLogLine<'a, L> {
+    /// The log's file name.
+    pub file: Cow<'a, str>,
+    /// The log's name as bytes, when it is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_bytes: Option<Vec<u8>>,
+    /// What the log says, step by step.
+    pub log: L,
+    /// The result's crash as kcrash parses its report.
+    pub parsed_crash: Option<ParsedCrash<'a>>,
+    /// The result the log shows.
+    pub result: BisectResult,
+    /// Version of this shape ([`RESULT_SCHEMA`]).
+    pub schema: u32,
+}
+
+/// The titles and type of a crash report re-parsed by kcrash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParsedCrash<'a> {
+    /// Alternative titles.
+    pub alt_titles: Vec<Cow<'a, str>>,
+    /// The title.
+    pub title: Cow<'a, str>,
+    /// Crash type as syzkaller names it.
+    #[serde(rename = "type")]
+    pub crash_type: Cow<'a, str>,
 }

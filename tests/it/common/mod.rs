@@ -101,13 +101,9 @@ pub struct History {
 pub fn history() -> &'static History {
     static H: OnceLock<History> = OnceLock::new();
     H.get_or_init(|| {
-        // One template per test binary, inside target/ (no litter in /tmp).
-        let exe = std::env::current_exe().unwrap();
-        let stem = exe.file_stem().unwrap().to_string_lossy().into_owned();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bisect-history-{stem}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        make_history(&dir);
+        // Made once, inside target/ (no litter in /tmp), again only when this file changes.
+        let key = testgit::generator_key(include_str!("mod.rs"));
+        let dir = testgit::fixture("bisect-history", &key, make_history);
         let mut hash = HashMap::new();
         let mut num = HashMap::new();
         for l in git(&dir, &["log", "--all", "--format=%H %s"], 0).lines() {

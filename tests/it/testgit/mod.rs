@@ -33,3 +33,34 @@ pub fn git(dir: &Path, args: &[&str], who: &Identity, date: Option<u64>) -> Stri
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A repository made by `make` in an empty directory, made once and kept under
+/// `target/tmp/fixtures/<name>-<key>`, as gitoxide keeps the output of its fixture scripts:
+/// `key` is a hash of the generator's source, so a changed generator makes a new fixture
+/// and an unchanged one is never made twice, whichever test process (cargo test's threads,
+/// nextest's processes) asks first. A fixture is complete once renamed into place; a file
+/// lock makes the processes that ask at the same time wait for the first one.
+pub fn fixture(name: &str, key: &str, make: impl FnOnce(&Path)) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    let dir = root.join(format!("{name}-{key}"));
+    if dir.is_dir() {
+        return dir;
+    }
+    std::fs::create_dir_all(&root).unwrap();
+    let lock = std::fs::File::create(root.join(format!("{name}-{key}.lock"))).unwrap();
+    lock.lock().unwrap();
+    if !dir.is_dir() {
+        let partial = root.join(format!("{name}-{key}.partial"));
+        // Left by a process killed while making it.
+        let _ = std::fs::remove_dir_all(&partial);
+        std::fs::create_dir_all(&partial).unwrap();
+        make(&partial);
+        std::fs::rename(&partial, &dir).unwrap();
+    }
+    dir
+}
+
+/// The key of a generator whose source is `source`: 16 hex digits of its BLAKE3 hash.
+pub fn generator_key(source: &str) -> String {
+    blake3::hash(source.as_bytes()).to_hex()[..16].to_string()
+}
