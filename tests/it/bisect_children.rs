@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::support;
 use crate::testgit;
-use support::alive;
+use support::{alive, ScriptedBisect};
 
 const WHO: testgit::Identity = testgit::Identity { author: ("A", "a@example.com"), committer: ("C", "c@example.com") };
 
@@ -54,42 +54,25 @@ fi
 exit 0
 "#;
 
-struct Setup {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    repo: PathBuf,
-    config: PathBuf,
-    calls: PathBuf,
-}
-
 fn write_script(path: &Path, text: &str, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-fn setup(test_timeout: u64) -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_path_buf();
-    let repo = root.join("linux");
-    make_repo(&repo);
-    write_script(&root.join("build.sh"), BUILD, 0o755);
-    write_script(&root.join("test.sh"), TEST, 0o755);
-    let config = root.join("bisect.toml");
-    let text = format!(
+fn setup(test_timeout: u64) -> ScriptedBisect {
+    let key = testgit::generator_key(include_str!("bisect_children.rs"));
+    let history = testgit::fixture("children-history", &key, make_repo);
+    let config = format!(
         "repo = \"linux\"\nstart = \"master\"\ngood = \"v1.0\"\nruns = 2\n\n\
          [build]\ncommand = [\"./build.sh\"]\nartifact = \"out/kernel\"\ntimeout = 30\n\n\
          [test]\ncommand = [\"./test.sh\"]\ntimeout = {test_timeout}\n"
     );
-    std::fs::write(&config, text).unwrap();
-    let calls = root.join("calls.txt");
-    Setup { _tmp: tmp, root, repo, config, calls }
+    ScriptedBisect::new(&history, BUILD, TEST, &config)
 }
 
-fn kcrash_cmd(s: &Setup, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kcrash"));
-    c.args(args).current_dir(&s.root).env("CALLS", &s.calls);
-    c
+fn kcrash_cmd(s: &ScriptedBisect, args: &[&str]) -> Command {
+    s.kcrash(args)
 }
 
 /// Runs a child to its end, killing it (and failing) after `limit`.
@@ -117,7 +100,7 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn calls(s: &Setup) -> usize {
+fn calls(s: &ScriptedBisect) -> usize {
     std::fs::read_to_string(&s.calls).map_or(0, |c| c.lines().count())
 }
 
@@ -197,7 +180,7 @@ fn colours_and_crlf_in_the_console_are_a_crash_for_check_and_bisect() {
 }
 
 /// A test command that leaves a `sleep` in a session of its own, holding its output.
-fn escaping_test(s: &Setup, then: &str) -> PathBuf {
+fn escaping_test(s: &ScriptedBisect, then: &str) -> PathBuf {
     let pid_file = s.root.join("daemon.pid");
     let script = format!(
         "#!/bin/sh\nsetsid sh -c 'echo $$ > \"$0\"; exec sleep 20' '{p}' &\n\

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::ScriptedBisect;
 use crate::testgit;
 
 const WHO: testgit::Identity =
@@ -73,30 +74,10 @@ fi
 exit 0
 "#;
 
-struct Setup {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    repo: PathBuf,
-    config: PathBuf,
-    calls: PathBuf,
-}
-
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_path_buf();
-    let repo = root.join("linux");
-    make_repo(&repo);
-    for (name, text) in [("build.sh", BUILD), ("test.sh", TEST)] {
-        let p = root.join(name);
-        std::fs::write(&p, text).unwrap();
-        let mut perm = std::fs::metadata(&p).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-        std::fs::set_permissions(&p, perm).unwrap();
-    }
-    let config = root.join("bisect.toml");
-    std::fs::write(&config, config_text("")).unwrap();
-    let calls = root.join("calls.txt");
-    Setup { _tmp: tmp, root, repo, config, calls }
+fn setup() -> ScriptedBisect {
+    let key = testgit::generator_key(include_str!("bisect_e2e.rs"));
+    let history = testgit::fixture("e2e-history", &key, make_repo);
+    ScriptedBisect::new(&history, BUILD, TEST, &config_text(""))
 }
 
 fn config_text(extra: &str) -> String {
@@ -118,7 +99,7 @@ timeout = 60
     )
 }
 
-fn kcrash(s: &Setup, args: &[&str]) -> Output {
+fn kcrash(s: &ScriptedBisect, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kcrash")).args(args).current_dir(&s.root).env("CALLS", &s.calls).output().unwrap()
 }
 
@@ -128,7 +109,7 @@ fn json(out: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: stdout {text:?}, stderr {}", String::from_utf8_lossy(&out.stderr)))
 }
 
-fn calls(s: &Setup) -> Vec<String> {
+fn calls(s: &ScriptedBisect) -> Vec<String> {
     std::fs::read_to_string(&s.calls).unwrap_or_default().lines().map(str::to_string).collect()
 }
 
@@ -207,7 +188,7 @@ fn any_crash_flag_and_text_output() {
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn expect_error(s: &Setup, config: &str, want: &str) {
+fn expect_error(s: &ScriptedBisect, config: &str, want: &str) {
     std::fs::write(&s.config, config).unwrap();
     let out = kcrash(s, &["bisect", "--config", s.config.to_str().unwrap(), "--workdir", "wd-err"]);
     assert_eq!(out.status.code(), Some(2), "{config}");
@@ -461,7 +442,7 @@ if grep -q bug=1 "$KCRASH_ARTIFACT"; then echo "KCRASH-RESULT: crashed: WARNING 
 "#;
 
 /// `kcrash bisect --json --quiet --workdir wd` with extra arguments and environment.
-fn spawn_bisect(s: &Setup, extra: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+fn spawn_bisect(s: &ScriptedBisect, extra: &[&str], env: &[(&str, &str)]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_kcrash"))
         .args(["bisect", "--config", s.config.to_str().unwrap(), "--json", "--workdir", "wd", "--quiet"])
         .args(extra)

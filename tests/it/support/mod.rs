@@ -96,3 +96,55 @@ pub fn root() -> PathBuf {
 }
 
 pub use kcrash_testsupport::{shared_seeds, syzkaller_corpus, syzkaller_reports, Rng};
+
+/// A place where `kcrash bisect` and `kcrash check` run real build and test scripts against a
+/// small git history: a temporary directory holding the repository `linux/` (a clone of a
+/// cached fixture, so that every test checks out on its own), `build.sh` and `test.sh`,
+/// `bisect.toml`, and `calls.txt`, where the test scripts record the commits they ran on.
+pub struct ScriptedBisect {
+    _tmp: tempfile::TempDir,
+    /// The directory: `kcrash` runs here.
+    pub root: PathBuf,
+    /// The repository, `<root>/linux`.
+    pub repo: PathBuf,
+    /// `<root>/bisect.toml`.
+    pub config: PathBuf,
+    /// `<root>/calls.txt` (the test scripts get it as `$CALLS`).
+    pub calls: PathBuf,
+}
+
+impl ScriptedBisect {
+    /// `history`: the fixture repository (`crate::testgit::fixture`); `config`: the text of
+    /// `bisect.toml`.
+    pub fn new(history: &Path, build: &str, test: &str, config: &str) -> ScriptedBisect {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let repo = root.join("linux");
+        let status = Command::new("git")
+            .args(["clone", "-q"])
+            .arg(history)
+            .arg(&repo)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot clone {}", history.display());
+        for (name, text) in [("build.sh", build), ("test.sh", test)] {
+            let path = root.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let config_path = root.join("bisect.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let calls = root.join("calls.txt");
+        ScriptedBisect { _tmp: tmp, root, repo, config: config_path, calls }
+    }
+
+    /// `kcrash ARGS` here, with `$CALLS` set.
+    pub fn kcrash(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(KCRASH);
+        c.args(args).current_dir(&self.root).env("CALLS", &self.calls);
+        c
+    }
+}
