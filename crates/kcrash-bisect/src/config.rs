@@ -6,34 +6,38 @@ use serde::Deserialize;
 
 use super::{Error, Mode, Result};
 
+/// A bisection config, parsed and checked.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Kernel work tree (relative paths are relative to the config file).
-    pub repo: PathBuf,
+    pub(crate) repo: PathBuf,
     #[serde(default)]
-    pub mode: Mode,
-    pub start: String,
+    pub(crate) mode: Mode,
+    pub(crate) start: String,
     #[serde(default)]
-    pub good: Option<String>,
+    pub(crate) good: Option<String>,
     /// Fix mode: branch tip to look for the fix on (default: the checked-out HEAD).
     #[serde(default)]
-    pub head: Option<String>,
+    pub(crate) head: Option<String>,
     #[serde(default)]
-    pub cross_tree: bool,
+    pub(crate) cross_tree: bool,
+    /// Runs of the reproducer per revision (default 10).
     #[serde(default = "default_runs")]
     pub runs: usize,
     #[serde(default)]
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
     #[serde(default)]
-    pub any_crash: bool,
+    pub(crate) any_crash: bool,
     /// Oldest release the walk tests (`v4.19`).
     #[serde(default)]
-    pub oldest_release: Option<String>,
+    pub(crate) oldest_release: Option<String>,
     /// Budget of the whole bisection in seconds (none by default).
     #[serde(default)]
-    pub timeout: Option<u64>,
+    pub(crate) timeout: Option<u64>,
+    /// `[build]`: how revisions are built.
     pub build: BuildConfig,
+    /// `[test]`: how they are tested.
     pub test: TestConfig,
 }
 
@@ -53,8 +57,10 @@ fn default_test_timeout() -> u64 {
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum BuildKind {
+    /// Run `build.command`.
     #[default]
     Command,
+    /// Build a kernel with `[build.kernel]`.
     Kernel,
 }
 
@@ -62,54 +68,60 @@ pub enum BuildKind {
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum TestKind {
+    /// Run `test.command` once per run.
     #[default]
     Command,
+    /// Boot the built kernel in QEMU with `[test.qemu]`.
     Qemu,
 }
 
+/// `[build]` of the config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuildConfig {
+    /// The build stage (default `command`).
     #[serde(default)]
     pub kind: BuildKind,
     /// argv run in the repository; a non-zero exit is a build failure.
     #[serde(default)]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// What the build produces (relative to the repository), passed to the test command.
     #[serde(default)]
-    pub artifact: Option<PathBuf>,
+    pub(crate) artifact: Option<PathBuf>,
     /// ELF image to compute kernel signatures from (relative to the repository).
     #[serde(default)]
-    pub vmlinux: Option<PathBuf>,
+    pub(crate) vmlinux: Option<PathBuf>,
     /// Kernel config file to build with (relative to the config file); the build command
     /// finds it in `KCRASH_CONFIG`.
     #[serde(default)]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Smaller config tried first; used when it reproduces the crash.
     #[serde(default)]
-    pub baseline_config: Option<PathBuf>,
+    pub(crate) baseline_config: Option<PathBuf>,
     /// Seconds.
     #[serde(default = "default_build_timeout")]
-    pub timeout: u64,
+    pub(crate) timeout: u64,
     /// `kind = "kernel"` options.
     #[serde(default)]
     pub kernel: super::kernel::KernelConfig,
 }
 
+/// `[test]` of the config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestConfig {
+    /// The test stage (default `command`).
     #[serde(default)]
     pub kind: TestKind,
     /// argv run once per run; stdout is the console.
     #[serde(default)]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// Seconds per run.
     #[serde(default = "default_test_timeout")]
-    pub timeout: u64,
+    pub(crate) timeout: u64,
     /// Runs at the same time.
     #[serde(default = "default_parallel")]
-    pub parallel: usize,
+    pub(crate) parallel: usize,
     /// `kind = "qemu"` options.
     #[serde(default)]
     pub qemu: super::qemu::QemuConfig,
@@ -140,6 +152,8 @@ impl Config {
         Ok(c)
     }
 
+    /// Reads, parses and checks the config file at `path`; relative paths in it are
+    /// resolved against the file's directory.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("cannot read {}", kcrash_parse::names::display_name(path)), e))?;

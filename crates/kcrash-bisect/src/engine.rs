@@ -19,6 +19,7 @@ use super::{
 /// What to bisect.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Cause or fix bisection.
     pub mode: Mode,
     /// The revision the crash was seen on.
     pub start: String,
@@ -98,14 +99,14 @@ fn replay_key(commit: &str, config: Option<&str>) -> String {
 
 /// Which config the bisection built with, when a baseline config was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigChoice {
+enum ConfigChoice {
     Original,
     Baseline,
     Minimized,
 }
 
 impl ConfigChoice {
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             ConfigChoice::Original => "original",
             ConfigChoice::Baseline => "baseline",
@@ -165,7 +166,7 @@ pub struct Engine<'a> {
 /// Thins the release list like syzkaller (since 2023-08): the first two stable
 /// sub-releases (and the middle one when there are more than 5), then plain releases with
 /// a stride growing with age, always keeping the oldest. `tags` must be newest first.
-pub fn pick_releases(tags: &[String]) -> Vec<String> {
+fn pick_releases(tags: &[String]) -> Vec<String> {
     let plain_start = tags
         .iter()
         .position(|t| release_version(t).is_some_and(|v| t.matches('.').count() == 1 || v.2 == 0))
@@ -205,7 +206,7 @@ fn estimate_steps(all: usize) -> usize {
 
 /// Addresses from the culprit's author and its Signed-off-by/Reviewed/Acked/Tested tags
 /// (not Cc: lines, which syzkaller deliberately drops), lower-cased, unique, sorted.
-pub fn commit_recipients(info: &CommitInfo) -> Vec<String> {
+fn commit_recipients(info: &CommitInfo) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut add = |addr: &str| {
         let a = addr.trim().to_lowercase();
@@ -272,6 +273,7 @@ enum LoopEnd {
 }
 
 impl<'a> Engine<'a> {
+    /// An engine over these stages; nothing runs before [`Engine::run`].
     pub fn new(
         repo: &'a mut dyn Repo,
         builder: &'a mut dyn Builder,

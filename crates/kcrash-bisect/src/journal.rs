@@ -21,36 +21,51 @@ pub enum Record {
     /// Also holds the revisions as resolved at the first start: a resume must not
     /// re-resolve `HEAD`, which the killed run left pointing elsewhere.
     Header {
+        /// Journal format version.
         version: u32,
+        /// The options that identify the bisection; a journal with another key (or
+        /// version) is refused.
         key: String,
+        /// The start revision, resolved.
         start: String,
+        /// Fix mode: the revision the fix is looked for at, resolved.
         #[serde(default)]
         head: Option<String>,
+        /// Cause mode: the known good revision, resolved.
         #[serde(default)]
         good: Option<String>,
     },
     /// A revision built and tested.
     Test {
+        /// The revision's hash.
         commit: String,
         /// Digest of the kernel config the revision was built with, when one was given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         config: Option<String>,
+        /// The build's outcome.
         build: BuildOutcome,
+        /// Every run's outcome (none when the build failed).
         runs: Vec<RunOutcome>,
+        /// How long the build took.
         build_time: Duration,
+        /// How long the runs took.
         test_time: Duration,
     },
     /// A revision built only (the culprit's parent, for its signature).
     Build {
+        /// The revision's hash.
         commit: String,
+        /// Digest of the kernel config the revision was built with, when one was given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         config: Option<String>,
+        /// The build's outcome.
         build: BuildOutcome,
+        /// How long the build took.
         build_time: Duration,
     },
 }
 
-pub const JOURNAL_VERSION: u32 = 1;
+pub(crate) const JOURNAL_VERSION: u32 = 1;
 
 /// Where the engine keeps its finished steps.
 pub trait Journal {
@@ -85,6 +100,7 @@ impl FileJournal {
         FileJournal { path: path.to_path_buf(), file: None, resume }
     }
 
+    /// The journal file.
     pub fn path(&self) -> &Path {
         &self.path
     }

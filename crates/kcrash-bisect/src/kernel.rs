@@ -53,6 +53,7 @@ pub struct KernelConfig {
 pub struct CompilerRule {
     /// Release tag (`v5.16`).
     pub since: String,
+    /// Compiler for commits whose newest reachable release is `since` or later.
     pub cc: String,
 }
 
@@ -83,7 +84,7 @@ impl Default for KernelConfig {
 
 impl KernelConfig {
     /// Checks the values; the message names the key.
-    pub fn check(&self) -> std::result::Result<(), String> {
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
         for r in &self.compilers {
             if release_version(&r.since).is_none() {
                 return Err(format!("key `build.kernel.compilers`: `{}` is not a release tag like \"v5.16\"", r.since));
@@ -100,7 +101,7 @@ impl KernelConfig {
 
     /// The compiler for a commit whose newest reachable release is `newest` (`None`: no
     /// release tag reachable). `None` when the table has no answer.
-    pub fn compiler_for(&self, newest: Option<(u32, u32, u32)>) -> Option<&str> {
+    fn compiler_for(&self, newest: Option<(u32, u32, u32)>) -> Option<&str> {
         if self.compilers.is_empty() {
             return Some(&self.cc);
         }
@@ -116,7 +117,7 @@ impl KernelConfig {
 
 /// Build variables that would otherwise put the time, user, host and build count into the
 /// kernel and change its signature on every build.
-pub const BUILD_ENV: [(&str, &str); 4] = [
+const BUILD_ENV: [(&str, &str); 4] = [
     ("KBUILD_BUILD_TIMESTAMP", "Thu Jan  1 00:00:00 UTC 1970"),
     ("KBUILD_BUILD_USER", "kcrash"),
     ("KBUILD_BUILD_HOST", "kcrash"),
@@ -125,7 +126,7 @@ pub const BUILD_ENV: [(&str, &str); 4] = [
 
 /// The config as written to `.config`: `LOCALVERSION_AUTO` off (it adds the git hash to
 /// the version string, so every commit would differ).
-pub fn prepare_config(text: &str) -> String {
+fn prepare_config(text: &str) -> String {
     let mut out: String = text
         .lines()
         .filter(|l| !l.starts_with("CONFIG_LOCALVERSION_AUTO=") && !l.starts_with("# CONFIG_LOCALVERSION_AUTO "))
@@ -140,7 +141,9 @@ pub type PhaseHook = Box<dyn Fn(Option<&str>) + Send>;
 
 /// The kernel build stage.
 pub struct KernelBuilder {
+    /// `[build.kernel]` of the config.
     pub cfg: KernelConfig,
+    /// The kernel work tree.
     pub repo: PathBuf,
     /// Build logs (`logs/<commit>.build.log`) and images (`builds/<commit>/`) go here.
     pub work_dir: PathBuf,

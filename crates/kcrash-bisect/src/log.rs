@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use super::{Error, Result};
 
-/// Collects the log lines and, when opened on a file, writes each line through at once, so
-/// a killed bisection leaves its log up to the last finished line.
 /// Receives each log line as it is written.
 type Echo = Box<dyn FnMut(&str)>;
 
+/// Collects the log lines and, when opened on a file, writes each line through at once, so
+/// a killed bisection leaves its log up to the last finished line.
 #[derive(Default)]
 pub struct Log {
     lines: Vec<String>,
@@ -21,6 +21,7 @@ pub struct Log {
 }
 
 impl Log {
+    /// A log kept in memory only.
     pub fn new() -> Log {
         Log::default()
     }
@@ -37,7 +38,7 @@ impl Log {
         self
     }
 
-    pub fn line(&mut self, s: impl Into<String>) {
+    pub(crate) fn line(&mut self, s: impl Into<String>) {
         let s = s.into();
         for l in s.split('\n') {
             if let Some(f) = &mut self.file {
@@ -51,10 +52,12 @@ impl Log {
         }
     }
 
+    /// Every line so far.
     pub fn lines(&self) -> &[String] {
         &self.lines
     }
 
+    /// Every line so far, each ending with a newline.
     pub fn text(&self) -> String {
         let mut s = self.lines.join("\n");
         s.push('\n');
@@ -140,13 +143,13 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
 }
 
 /// Go's `%q` of a string slice: `["a@b" "c@d"]`.
-pub fn go_quoted_list(items: &[String]) -> String {
+pub(crate) fn go_quoted_list(items: &[String]) -> String {
     let quoted: Vec<String> =
         items.iter().map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))).collect();
     format!("[{}]", quoted.join(" "))
 }
 
-/// Inverse of [`go_quoted_list`]; `None` when the text is not such a list.
+/// Inverse of `go_quoted_list`; `None` when the text is not such a list.
 pub fn parse_go_quoted_list(s: &str) -> Option<Vec<String>> {
     let inner = s.trim().strip_prefix('[')?.strip_suffix(']')?;
     let mut out = Vec::new();

@@ -15,18 +15,26 @@ use super::{secs, BisectResult, CommitRef, Crash, Mode, Outcome, Recipients, Ver
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum StepKind {
+    /// The first commit tested: the one the crash was seen on.
     Start,
+    /// A release of the release walk (`testing release`).
     Release {
+        /// The release tag.
         tag: String,
     },
+    /// The known good commit (`testing good commit`).
     Good,
+    /// Fix mode: the branch tip (`testing current HEAD`).
     Head,
+    /// Fix mode: a merge base checked for the bug.
     MergeBase,
+    /// A bisection step.
     Bisect,
     /// The culprit's parent, built only for its signature.
     Parent,
     /// The start commit with another kernel config (baseline, minimizer candidate).
     Config {
+        /// Which config (`testing <config> config`): `baseline`, or a minimizer's label.
         config: String,
     },
 }
@@ -34,25 +42,29 @@ pub enum StepKind {
 /// One `testing commit` block.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
+    /// Why the commit was tested.
     #[serde(flatten)]
     pub kind: StepKind,
+    /// The commit's hash.
     pub commit: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
+    subject: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub compiler: Option<String>,
+    compiler: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub signature: Option<String>,
+    signature: Option<String>,
+    /// Why the build failed (`failed building …`), when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_error: Option<String>,
     /// `all runs: …` (the run count is not in the log then).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub all_runs: Option<RunClass>,
+    /// Each run's class (`run #i: …`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<RunClass>,
     /// `good`/`bad`/`skip` as git was told (fix mode: inverted), bisection steps only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub git_term: Option<Verdict>,
+    git_term: Option<Verdict>,
     /// In crash terms: bad = the bug showed. From the git term when there is one, else
     /// from the runs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,52 +74,59 @@ pub struct Step {
 /// The culprit block (`X is the first bad commit` …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Culprit {
+    /// The commit's hash.
     pub hash: String,
-    pub subject: String,
-    pub author: String,
-    pub date: String,
-    pub merge: bool,
+    subject: String,
+    author: String,
+    date: String,
+    merge: bool,
+    /// Files the commit changes, from its diffstat.
     pub files: Vec<String>,
 }
 
 /// Everything read from one log.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ParsedLog {
-    pub mode: Mode,
+    mode: Mode,
+    /// The start commit (`bisecting cause commit starting from` / `fixing commit since`).
     pub start: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub syzkaller: Option<String>,
+    syzkaller: Option<String>,
+    /// Release tags of the release walk, in the order tested.
     pub releases_tested: Vec<String>,
+    /// Every `testing commit` block, in log order.
     pub steps: Vec<Step>,
+    /// The culprit block, when the log has one.
     pub culprit: Option<Culprit>,
-    pub culprit_signature: Option<String>,
-    pub parent_signature: Option<String>,
+    culprit_signature: Option<String>,
+    parent_signature: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub release_tag: Option<String>,
-    pub recipients: Recipients,
-    pub revisions_tested: Option<u32>,
-    pub total_seconds: Option<f64>,
-    pub build_seconds: Option<f64>,
-    pub test_seconds: Option<f64>,
+    release_tag: Option<String>,
+    recipients: Recipients,
+    revisions_tested: Option<u32>,
+    total_seconds: Option<f64>,
+    build_seconds: Option<f64>,
+    test_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_probability: Option<f64>,
+    error_probability: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub flaky_estimate: Option<f64>,
+    flaky_estimate: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub candidates: Vec<String>,
+    candidates: Vec<String>,
     /// End of a "0 commits" result: (commit, subject).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub range_commit: Option<(String, String)>,
-    pub not_reproduced: bool,
+    range_commit: Option<(String, String)>,
+    not_reproduced: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    error: Option<String>,
     /// `bisecting with the … config`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub config: Option<String>,
+    config: Option<String>,
     /// `first bad commit:` (or `first good commit:`) hash and subject.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub first: Option<(String, String)>,
-    pub crash: Option<Crash>,
+    first: Option<(String, String)>,
+    crash: Option<Crash>,
+    /// Lines that could not be read, with their line numbers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }

@@ -1,7 +1,7 @@
 //! Child processes with a deadline, each in its own process group.
 //!
 //! Every external command kcrash runs (git, build and test commands, QEMU) goes through
-//! [`run`], [`run_interruptible`], [`stream`] or [`spawn`]:
+//! [`run`], `run_interruptible`, `stream` or `spawn`:
 //!
 //! - The child is started directly (so a program that cannot be executed is an error of the
 //!   spawn, and a signal death stays a signal) as the leader of a new process group.
@@ -11,7 +11,7 @@
 //!   that left the group (`setsid`) but still carry the marker are killed with it.
 //! - The deadline ends the wait whatever the pipes do: output is read with `poll`, and after
 //!   the kill the pipes get a short grace; processes still holding them are named in
-//!   [`Output::strays`] instead of being waited for.
+//!   [`Output::describe_status`] instead of being waited for.
 //! - A watchdog (`sh`) joins the group with a pipe from kcrash as its stdin: when kcrash dies
 //!   for any reason (even SIGKILL) the pipe closes and the watchdog kills the marked
 //!   processes and the whole group.
@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Environment variable that marks every process a command started.
-pub const MARKER_VAR: &str = "KCRASH_SUPERVISOR";
+const MARKER_VAR: &str = "KCRASH_SUPERVISOR";
 
 /// How long the pipes may stay open after the command's group was killed.
 const GRACE: Duration = Duration::from_millis(500);
@@ -38,17 +38,20 @@ const STDERR_TAIL: usize = 64 << 10;
 pub struct Output {
     /// `None` when the child was killed because of the timeout.
     pub status: Option<ExitStatus>,
-    /// Empty for [`stream`], which hands stdout over as it comes.
+    /// Empty for `stream`, which hands stdout over as it comes.
     pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
+    /// Whether it was killed because of the timeout.
     pub timed_out: bool,
+    /// How long it ran.
     pub elapsed: Duration,
     /// Processes outside the command's group and unmarked that still held its output open
     /// after the kill (`pid 123 (sleep)`); kcrash stopped reading instead of waiting for them.
-    pub strays: Option<String>,
+    strays: Option<String>,
 }
 
 impl Output {
+    /// Whether the child exited with status 0.
     pub fn success(&self) -> bool {
         self.status.is_some_and(|s| s.success())
     }
@@ -68,7 +71,7 @@ impl Output {
 }
 
 /// `exit status 3`, `killed by signal 11 (SIGSEGV)`.
-pub fn describe_exit(s: ExitStatus) -> String {
+fn describe_exit(s: ExitStatus) -> String {
     match (s.code(), s.signal()) {
         (Some(c), _) => format!("exit status {c}"),
         (None, Some(sig)) => match signal_name(sig) {
@@ -419,29 +422,33 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
 
 /// [`run`] that also stops (killing the command) when SIGINT/SIGTERM arrived
 /// ([`crate::interrupt`]): the error's kind is then [`ErrorKind::Interrupted`].
-pub fn run_interruptible(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
+pub(crate) fn run_interruptible(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
     run_inner(cmd, timeout, true, None)
 }
 
 /// [`run_interruptible`] that hands stdout to `on_stdout` as it arrives instead of keeping
 /// it ([`Output::stdout`] stays empty) and keeps only the last 64 KiB of stderr: memory does
 /// not grow with the output.
-pub fn stream(cmd: &mut Command, timeout: Duration, on_stdout: &mut dyn FnMut(&[u8])) -> std::io::Result<Output> {
+pub(crate) fn stream(
+    cmd: &mut Command,
+    timeout: Duration,
+    on_stdout: &mut dyn FnMut(&[u8]),
+) -> std::io::Result<Output> {
     run_inner(cmd, timeout, true, Some(on_stdout))
 }
 
 /// A child started by [`spawn`] for streaming its output (QEMU): in its own process group,
 /// killed with its group and reaped when dropped.
-pub struct Running {
+pub(crate) struct Running {
     group: Group,
-    pub stdout: Option<std::process::ChildStdout>,
-    pub stderr: Option<std::process::ChildStderr>,
+    pub(crate) stdout: Option<std::process::ChildStdout>,
+    pub(crate) stderr: Option<std::process::ChildStderr>,
 }
 
 impl Running {
     /// The exit status once the child has ended; its group is killed first, so nothing it
     /// left behind keeps the pipes open.
-    pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+    pub(crate) fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
         if self.group.done {
             return Ok(self.group.status);
         }
@@ -455,14 +462,14 @@ impl Running {
     }
 
     /// Kills the whole group and reaps the leader.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         self.group.finish();
     }
 }
 
 /// Starts `cmd` with stdin closed and stdout/stderr piped, for callers that read its output
 /// while it runs. Errors only when the program cannot be started.
-pub fn spawn(cmd: &Command) -> std::io::Result<Running> {
+pub(crate) fn spawn(cmd: &Command) -> std::io::Result<Running> {
     let mut cmd = clone_command(cmd);
     let mut group = Group::start(&mut cmd)?;
     let stdout = group.child.stdout.take();

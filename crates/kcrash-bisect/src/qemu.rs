@@ -27,7 +27,7 @@ pub const INIT_END: &str = "KCRASH-INIT: end";
 
 /// Kernel command line every boot starts with: the console on the first serial port (QEMU's
 /// stdio), and a reboot right after a panic so that QEMU (`-no-reboot`) exits.
-pub const BASE_CMDLINE: &str = "console=ttyS0 panic=-1";
+const BASE_CMDLINE: &str = "console=ttyS0 panic=-1";
 
 /// Lines after which a kernel adds little to a report; the rest of it is waited for
 /// [`QemuConfig::report_wait`] seconds at most.
@@ -66,13 +66,14 @@ pub struct QemuConfig {
     /// Statically linked busybox for the generated initramfs.
     #[serde(default = "default_busybox")]
     pub busybox: String,
-    /// Appended to [`BASE_CMDLINE`]. Unknown `key=value` words reach init (and the
-    /// reproducer) as environment variables.
+    /// Appended to `BASE_CMDLINE` (`console=ttyS0 panic=-1`). Unknown `key=value` words
+    /// reach init (and the reproducer) as environment variables.
     #[serde(default)]
     pub cmdline: String,
     /// MiB.
     #[serde(default = "default_memory")]
     pub memory: u32,
+    /// Virtual CPUs.
     #[serde(default = "default_cpus")]
     pub cpus: u32,
     /// VMs run at the same time.
@@ -131,7 +132,7 @@ impl Default for QemuConfig {
 
 impl QemuConfig {
     /// Makes the config-relative paths absolute.
-    pub fn resolve(&mut self, base: &Path) {
+    pub(crate) fn resolve(&mut self, base: &Path) {
         for p in [&mut self.kernel, &mut self.initramfs, &mut self.disk, &mut self.reproducer].into_iter().flatten() {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -140,7 +141,7 @@ impl QemuConfig {
     }
 
     /// Checks the values; the message names the key.
-    pub fn check(&self) -> std::result::Result<(), String> {
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
         if !matches!(self.accel.as_str(), "tcg" | "kvm") {
             return Err("key `test.qemu.accel`: must be \"tcg\" or \"kvm\"".into());
         }
@@ -166,7 +167,14 @@ pub enum Ending {
     /// The reader said the run was over (a complete report or the end mark).
     Complete,
     /// QEMU exited by itself.
-    Exited { success: bool, status: String, stderr: String },
+    Exited {
+        /// Whether its exit status was 0 (false when it did not exit).
+        success: bool,
+        /// Its exit status, as text.
+        status: String,
+        /// What it wrote to stderr.
+        stderr: String,
+    },
     /// The run's time was up.
     Timeout,
 }
@@ -330,10 +338,10 @@ impl ConsoleReader {
 }
 
 /// What goes into a generated initramfs.
-pub struct InitramfsSpec<'a> {
-    pub busybox: &'a Path,
-    pub reproducer: Option<&'a Path>,
-    pub include: &'a [PathBuf],
+struct InitramfsSpec<'a> {
+    busybox: &'a Path,
+    reproducer: Option<&'a Path>,
+    include: &'a [PathBuf],
 }
 
 /// The generated `/init`: mounts, start mark, reproducer, end mark, reboot (QEMU runs with
@@ -393,7 +401,7 @@ fn is_dynamic_elf(data: &[u8]) -> bool {
 }
 
 /// Builds the initramfs (uncompressed cpio) for `spec`.
-pub fn build_initramfs(spec: &InitramfsSpec<'_>) -> Result<Vec<u8>> {
+fn build_initramfs(spec: &InitramfsSpec<'_>) -> Result<Vec<u8>> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io(format!("read {}", p.display()), e));
     let busybox = read(spec.busybox)?;
     if is_dynamic_elf(&busybox) {
@@ -442,7 +450,9 @@ fn find_program(name: &str) -> Option<PathBuf> {
 
 /// The QEMU test stage.
 pub struct QemuTester {
+    /// `[test.qemu]` of the config.
     pub cfg: QemuConfig,
+    /// The kernel work tree.
     pub repo: PathBuf,
     /// Per run.
     pub timeout: Duration,
@@ -453,7 +463,7 @@ pub struct QemuTester {
 
 impl QemuTester {
     /// The QEMU command line of one run.
-    pub fn command(&self, kernel: &Path, initramfs: Option<&Path>) -> Command {
+    fn command(&self, kernel: &Path, initramfs: Option<&Path>) -> Command {
         let c = &self.cfg;
         let mut cmd = Command::new(&c.qemu);
         cmd.args(["-accel", &c.accel, "-m", &c.memory.to_string(), "-smp", &c.cpus.to_string()]);

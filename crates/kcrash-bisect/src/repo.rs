@@ -10,12 +10,17 @@ use crate::process;
 /// Everything the engine needs to know about one commit.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CommitInfo {
+    /// Full hash.
     pub hash: String,
+    /// Parents' full hashes, in order.
     pub parents: Vec<String>,
+    /// Author name.
     pub author_name: String,
+    /// Author email address.
     pub author_email: String,
     /// Author date in git's default format (`Wed Nov 20 17:45:26 2019 +0800`).
     pub date: String,
+    /// Subject line.
     pub subject: String,
     /// Message body after the subject line.
     pub body: String,
@@ -26,7 +31,9 @@ pub struct CommitInfo {
 /// A commit with its parents inside a candidate range (see [`Repo::range`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeCommit {
+    /// Full hash.
     pub hash: String,
+    /// Parents' full hashes (those outside the range too).
     pub parents: Vec<String>,
 }
 
@@ -36,6 +43,7 @@ pub trait Repo {
     fn resolve(&mut self, rev: &str) -> Result<String>;
     /// Check out `hash` (detached) in the work tree.
     fn checkout(&mut self, hash: &str) -> Result<()>;
+    /// What the log and the result show of `hash`.
     fn commit_info(&mut self, hash: &str) -> Result<CommitInfo>;
     /// Release tags (`vA.B`, `vA.B.C`, no `-rc`) pointing at `hash`.
     fn release_tags_at(&mut self, hash: &str) -> Result<Vec<String>>;
@@ -44,6 +52,7 @@ pub trait Repo {
     fn release_tags_reachable(&mut self, hash: &str) -> Result<Vec<(String, String)>>;
     /// Whether `a` is an ancestor of `b` (or equal to it).
     fn is_ancestor(&mut self, a: &str, b: &str) -> Result<bool>;
+    /// The best common ancestors of `a` and `b` (`git merge-base --all`).
     fn merge_bases(&mut self, a: &str, b: &str) -> Result<Vec<String>>;
     /// Commits reachable from `bad` but from none of `goods`, children before parents.
     fn range(&mut self, bad: &str, goods: &[String]) -> Result<Vec<RangeCommit>>;
@@ -59,14 +68,16 @@ pub trait Repo {
 /// One line of get_maintainer.pl output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Maintainer {
+    /// Address, lower-cased.
     pub email: String,
     /// Mailing lists, maintainers and supporters go to To, the rest to Cc.
     pub to: bool,
+    /// Whether it is a mailing list.
     pub list: bool,
 }
 
 /// Parses get_maintainer.pl output (`Name <addr> (role)` or `addr (role)` lines).
-pub fn parse_maintainers(out: &str) -> Vec<Maintainer> {
+fn parse_maintainers(out: &str) -> Vec<Maintainer> {
     out.lines()
         .filter_map(|l| {
             let l = l.trim();
@@ -91,7 +102,7 @@ pub fn parse_maintainers(out: &str) -> Vec<Maintainer> {
 }
 
 /// Parses a release tag name into a sort key; `None` for anything else (rc tags included).
-pub fn release_version(tag: &str) -> Option<(u32, u32, u32)> {
+pub(crate) fn release_version(tag: &str) -> Option<(u32, u32, u32)> {
     let rest = tag.strip_prefix('v')?;
     let mut parts = rest.split('.');
     let major = parts.next()?.parse().ok()?;
@@ -113,6 +124,7 @@ pub struct GitRepo {
 }
 
 impl GitRepo {
+    /// The work tree at `dir`; an error when git does not see a repository there.
     pub fn open(dir: &Path) -> Result<GitRepo> {
         let repo = GitRepo { dir: dir.to_path_buf(), timeout: Duration::from_secs(3 * 3600) };
         repo.git(&["rev-parse", "--git-dir"])
@@ -120,6 +132,7 @@ impl GitRepo {
         Ok(repo)
     }
 
+    /// The work tree.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -145,12 +158,12 @@ impl GitRepo {
     }
 
     /// The commit checked out now.
-    pub fn head(&self) -> Result<String> {
+    fn head(&self) -> Result<String> {
         Ok(self.git(&["rev-parse", "HEAD"])?.trim().to_string())
     }
 
     /// The branch checked out now, or the commit when detached; see [`GitRepo::restore`].
-    pub fn current_ref(&self) -> Result<String> {
+    pub(crate) fn current_ref(&self) -> Result<String> {
         match self.git(&["symbolic-ref", "--quiet", "--short", "HEAD"]) {
             Ok(b) if !b.trim().is_empty() => Ok(b.trim().to_string()),
             _ => self.head(),
@@ -158,7 +171,7 @@ impl GitRepo {
     }
 
     /// Checks out what [`GitRepo::current_ref`] returned (a branch stays a branch).
-    pub fn restore(&self, r: &str) -> Result<()> {
+    pub(crate) fn restore(&self, r: &str) -> Result<()> {
         self.git(&["checkout", "--quiet", "--force", r])?;
         Ok(())
     }

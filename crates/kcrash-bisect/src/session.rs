@@ -26,7 +26,7 @@ use crate::{BisectResult, Builder, Engine, Error, GitRepo, Options, Outcome, Rep
 
 /// The build and test stages `cfg` asks for. `base`: the config file's directory (relative
 /// commands are found there); `on_phase`: told the make phases of a kernel build.
-pub fn stages(
+fn stages(
     cfg: &Config,
     base: &Path,
     workdir: &Path,
@@ -244,7 +244,9 @@ pub enum End {
 
 /// A bisection that ran.
 pub struct Finished {
+    /// The result; after an error or an interruption, what the log says so far.
     pub result: BisectResult,
+    /// How the run ended.
     pub end: End,
     /// The checkout from before could not be restored (a warning: the result stands).
     pub restore_error: Option<String>,

@@ -15,6 +15,7 @@ use crate::process;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "build", rename_all = "kebab-case")]
 pub enum BuildOutcome {
+    /// The revision built.
     Built {
         /// Compiler identity, when known (`gcc (GCC) 10.2.1 …`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,7 +28,10 @@ pub enum BuildOutcome {
         artifact: Option<PathBuf>,
     },
     /// The revision does not build: the verdict is skip.
-    Failed { reason: String },
+    Failed {
+        /// Why, in one line.
+        reason: String,
+    },
 }
 
 /// Progress hooks; all optional. The CLI draws bars with them on a terminal.
@@ -58,6 +62,7 @@ pub trait Builder {
 /// tests the start commit with a candidate config and says whether the crash is still there
 /// ([`super::Verdict::Bad`]). Returns the config to bisect with.
 pub trait Minimizer {
+    /// Shrinks `original` towards `baseline`, asking `test` about candidates.
     fn minimize(
         &mut self,
         original: &str,
@@ -80,15 +85,15 @@ pub trait Tester {
 
 /// `[build] kind = "command"`: an argv run in the repository. With a kernel config, the
 /// config is written to `config_dir` and its path passed in `KCRASH_CONFIG`.
-pub struct CommandBuilder {
-    pub repo: PathBuf,
-    pub config_dir: PathBuf,
+pub(crate) struct CommandBuilder {
+    pub(crate) repo: PathBuf,
+    pub(crate) config_dir: PathBuf,
     /// Where to keep each build's output (`<commit>.build.log`).
-    pub log_dir: Option<PathBuf>,
-    pub argv: Vec<String>,
-    pub artifact: PathBuf,
-    pub vmlinux: Option<PathBuf>,
-    pub timeout: Duration,
+    pub(crate) log_dir: Option<PathBuf>,
+    pub(crate) argv: Vec<String>,
+    pub(crate) artifact: PathBuf,
+    pub(crate) vmlinux: Option<PathBuf>,
+    pub(crate) timeout: Duration,
 }
 
 /// Up to 20 lines that look like errors, else the last lines of the output.
@@ -165,19 +170,19 @@ impl Builder for CommandBuilder {
 }
 
 /// `[test] kind = "command"`: an argv run once per run; its stdout is the console.
-pub struct CommandTester {
-    pub repo: PathBuf,
-    pub argv: Vec<String>,
-    pub timeout: Duration,
+pub(crate) struct CommandTester {
+    pub(crate) repo: PathBuf,
+    pub(crate) argv: Vec<String>,
+    pub(crate) timeout: Duration,
     /// Runs at the same time (at least 1).
-    pub parallel: usize,
+    pub(crate) parallel: usize,
     /// Where to keep the console of every run that was not OK (`<commit>.<run>.log`).
-    pub log_dir: Option<PathBuf>,
+    pub(crate) log_dir: Option<PathBuf>,
 }
 
 /// Prefix of lines by which a test command can state a run's outcome itself
 /// (`KCRASH-RESULT: boot failed: <title>`, `… infra: <msg>`, `… crashed: <title>`, `… ok`).
-pub const RESULT_DIRECTIVE: &str = "KCRASH-RESULT: ";
+const RESULT_DIRECTIVE: &str = "KCRASH-RESULT: ";
 
 /// A `KCRASH-RESULT:` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,7 +215,7 @@ const MAX_DIRECTIVE_LINE: usize = 4096;
 /// which removes `\r` and terminal escapes), scanned for the first directive, and written
 /// to the run's log file when there is one. Only the first report and the line being
 /// received are kept, so memory does not grow with the console.
-pub struct ConsoleSink {
+struct ConsoleSink {
     stream: kcrash_parse::stream::CrashStream,
     first: Option<kcrash_parse::Report>,
     directive: Option<Directive>,
@@ -220,7 +225,7 @@ pub struct ConsoleSink {
 
 impl ConsoleSink {
     /// `file`: where the console is copied as it comes (best effort).
-    pub fn new(file: Option<std::fs::File>) -> Self {
+    fn new(file: Option<std::fs::File>) -> Self {
         ConsoleSink {
             stream: kcrash_parse::stream::CrashStream::default(),
             first: None,
@@ -230,7 +235,7 @@ impl ConsoleSink {
         }
     }
 
-    pub fn feed(&mut self, data: &[u8]) {
+    fn feed(&mut self, data: &[u8]) {
         use std::io::Write;
         if let Some(f) = &mut self.file {
             if f.write_all(data).is_err() {
@@ -267,7 +272,7 @@ impl ConsoleSink {
     }
 
     /// Appends `data` (the command's stderr) to the log file only.
-    pub fn log_extra(&mut self, data: &[u8]) {
+    fn log_extra(&mut self, data: &[u8]) {
         use std::io::Write;
         if let Some(f) = &mut self.file {
             let _ = f.write_all(data);
@@ -275,7 +280,7 @@ impl ConsoleSink {
     }
 
     /// The run's outcome, given how the command ended. The log file is flushed and closed.
-    pub fn finish(mut self, exited_ok: bool, status: &str) -> RunOutcome {
+    fn finish(mut self, exited_ok: bool, status: &str) -> RunOutcome {
         use std::io::Write;
         if let Some(mut f) = self.file.take() {
             let _ = f.flush();
@@ -373,7 +378,7 @@ impl Tester for CommandTester {
 
 /// Runs `runs` runs on `parallel` threads; results in run order, so the log does not depend
 /// on timing. The first harness error stops the remaining runs.
-pub fn run_parallel(
+pub(crate) fn run_parallel(
     runs: usize,
     parallel: usize,
     progress: &dyn Progress,

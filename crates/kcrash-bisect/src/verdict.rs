@@ -9,23 +9,31 @@ use super::{Crash, RunOutcome, Verdict};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "class", rename_all = "kebab-case")]
 pub enum RunClass {
+    /// No crash.
     Ok,
     /// The bisected crash (or, with `--any-crash`, any non-transient crash).
     SameBug {
+        /// The crash's title.
         title: String,
     },
     /// A crash with another title: inconclusive run.
     OtherBug {
+        /// The crash's title.
         title: String,
     },
     /// Lost connection, SYZFATAL and the like: inconclusive run.
     Transient {
+        /// The crash's title.
         title: String,
     },
+    /// The kernel did not boot, or failed basic testing.
     BootFailed {
+        /// What went wrong, as a crash title.
         title: String,
     },
+    /// The test harness failed, not the kernel.
     Infra {
+        /// What failed.
         msg: String,
     },
 }
@@ -44,7 +52,7 @@ impl RunClass {
     }
 
     /// Inverse of [`RunClass::log_string`]; also accepts syzkaller's other verdict strings.
-    pub fn from_log_string(s: &str) -> Option<RunClass> {
+    pub(crate) fn from_log_string(s: &str) -> Option<RunClass> {
         let s = s.trim_end();
         if s == "OK" {
             return Some(RunClass::Ok);
@@ -72,11 +80,11 @@ pub fn is_transient(title: &str) -> bool {
 
 /// The crash a bisection looks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// Title and alternative titles of the bisected crash; empty before the start test.
-    pub titles: Vec<String>,
+    pub(crate) titles: Vec<String>,
     /// syzkaller's rule: every non-transient crash counts.
-    pub any_crash: bool,
+    pub(crate) any_crash: bool,
 }
 
 impl Target {
@@ -89,7 +97,7 @@ impl Target {
     }
 
     /// Classifies one run. With no titles known yet (the start test) every crash counts.
-    pub fn classify(&self, run: &RunOutcome) -> RunClass {
+    pub(crate) fn classify(&self, run: &RunOutcome) -> RunClass {
         match run {
             RunOutcome::Ok => RunClass::Ok,
             RunOutcome::BootFailed { title } => RunClass::BootFailed { title: title.clone() },
@@ -112,15 +120,15 @@ impl Target {
 
 /// Counts of one test, the input of the verdict rule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub total: usize,
-    pub good: usize,
-    pub bad: usize,
-    pub infra: usize,
+pub(crate) struct Counts {
+    pub(crate) total: usize,
+    pub(crate) good: usize,
+    pub(crate) bad: usize,
+    pub(crate) infra: usize,
 }
 
 impl Counts {
-    pub fn of(classes: &[RunClass]) -> Counts {
+    pub(crate) fn of(classes: &[RunClass]) -> Counts {
         let mut c = Counts { total: classes.len(), ..Counts::default() };
         for cl in classes {
             match cl {
@@ -133,14 +141,14 @@ impl Counts {
         c
     }
 
-    pub fn skip(&self) -> usize {
+    fn skip(&self) -> usize {
         self.total - self.good - self.bad - self.infra
     }
 }
 
 /// Result of the verdict rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     Verdict(Verdict),
     /// Too many infra errors to say anything: the bisection aborts.
     AbortInfra,
@@ -148,7 +156,7 @@ pub enum Decision {
 
 /// syzkaller's current rule (2024): good needs no crash and half (flaky: three quarters)
 /// OK runs; bad needs max(2, (total-infra)/6) crashes and half the runs informative.
-pub fn decide(c: Counts, flaky: bool) -> Decision {
+pub(crate) fn decide(c: Counts, flaky: bool) -> Decision {
     let want_bad = ((c.total - c.infra) / 6).max(2);
     let want_good = if flaky { c.total * 3 / 4 } else { c.total / 2 };
     let want_informative = c.total / 2;
@@ -165,7 +173,7 @@ pub fn decide(c: Counts, flaky: bool) -> Decision {
 
 /// The representative crash of a test: the first crash (in run order) with the most
 /// frequent counted title; ties go to the title seen first, so the choice is deterministic.
-pub fn representative<'a>(runs: &'a [RunOutcome], classes: &[RunClass]) -> Option<&'a Crash> {
+pub(crate) fn representative<'a>(runs: &'a [RunOutcome], classes: &[RunClass]) -> Option<&'a Crash> {
     let mut counts: Vec<(&str, usize, usize)> = Vec::new();
     for (i, (run, class)) in runs.iter().zip(classes).enumerate() {
         if let (RunOutcome::Crashed(c), RunClass::SameBug { .. }) = (run, class) {

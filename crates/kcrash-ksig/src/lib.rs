@@ -18,6 +18,7 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::fmt;
 use std::fs::File;
@@ -49,8 +50,10 @@ pub enum Algo {
 }
 
 impl Algo {
+    /// Every generation, oldest first.
     pub const ALL: [Algo; 3] = [Algo::V1, Algo::V2, Algo::V3];
 
+    /// `v1`, `v2` or `v3`: the name [`Display`](fmt::Display) prints and `FromStr` reads.
     pub fn as_str(self) -> &'static str {
         match self {
             Algo::V1 => "v1",
@@ -105,10 +108,12 @@ pub struct KernelSignature {
 }
 
 impl KernelSignature {
+    /// The generation that computed it.
     pub fn algo(&self) -> Algo {
         self.algo
     }
 
+    /// The raw digest ([`Algo::digest_len`] bytes).
     pub fn as_bytes(&self) -> &[u8] {
         &self.digest
     }
@@ -130,13 +135,15 @@ impl fmt::Display for KernelSignature {
 pub struct SectionDigest {
     /// Index in the section header table.
     pub index: usize,
+    /// Section name (`.text`); bytes that are not UTF-8 are U+FFFD.
     pub name: String,
     /// Size in bytes (`sh_size`).
     pub size: u64,
-    pub sha256: [u8; 32],
+    sha256: [u8; 32],
 }
 
 impl SectionDigest {
+    /// The SHA-256 of the section's bytes, in lower-case hex.
     pub fn sha256_hex(&self) -> String {
         to_hex(&self.sha256)
     }
@@ -150,6 +157,7 @@ impl SectionDigest {
 /// A signature together with the per-section digests it was computed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explanation {
+    /// The kernel signature.
     pub signature: KernelSignature,
     /// Hashed sections, in section-header order.
     pub sections: Vec<SectionDigest>,
@@ -158,27 +166,54 @@ pub struct Explanation {
 /// Why a file has no signature. Every variant names the file (escaped, see [`kcrash_parse::names`]).
 #[derive(Debug, thiserror::Error)]
 pub enum KsigError {
+    /// Opening or reading the file failed.
     #[error("{}: cannot read", display_name(path))]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The path is a directory.
     #[error("{}: is a directory, not a vmlinux", display_name(path))]
-    Directory { path: PathBuf },
+    Directory {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The path is neither a regular file nor a pipe (a device could be read forever).
     #[error("{}: not a regular file or pipe", display_name(path))]
-    NotAFile { path: PathBuf },
+    NotAFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file does not start with the ELF magic.
     #[error("{}: not an ELF file", display_name(path))]
-    NotElf { path: PathBuf },
+    NotElf {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The ELF headers cannot be parsed, or a section runs past the end of the file.
     #[error("{}: truncated or malformed ELF: {detail}", display_name(path))]
-    Malformed { path: PathBuf, detail: String },
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, as the ELF parser says it.
+        detail: String,
+    },
     /// The signature hashes sections; a file stripped of its section headers
     /// (`strip --strip-section-headers`, some loaders' images) has none to hash.
     #[error("{}: ELF file without section headers: no sections to hash", display_name(path))]
-    NoSectionHeaders { path: PathBuf },
+    NoSectionHeaders {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file was truncated, extended or rewritten while it was being hashed.
     #[error("{}: file changed while reading", display_name(path))]
-    Changed { path: PathBuf },
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 impl KsigError {
@@ -232,6 +267,7 @@ pub struct KernelImage {
 }
 
 impl KernelImage {
+    /// Opens the file at `path`; a pipe is read whole here. Nothing is hashed yet.
     pub fn open(path: &Path) -> Result<Self, KsigError> {
         let io_err = |source| KsigError::Io { path: path.to_path_buf(), source };
         let file = File::open(path).map_err(io_err)?;
@@ -251,6 +287,7 @@ impl KernelImage {
         Ok(KernelImage { path: path.to_path_buf(), bytes })
     }
 
+    /// The path it was opened with.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -266,7 +303,7 @@ impl KernelImage {
     }
 
     /// The sections that go into the signature, in section-header order.
-    pub fn hashed_sections(&self) -> Result<Vec<HashedSection>, KsigError> {
+    fn hashed_sections(&self) -> Result<Vec<HashedSection>, KsigError> {
         let walked = match &self.bytes {
             Bytes::File { file, .. } => self.walk(&object::read::ReadCache::new(file)),
             Bytes::Memory(data) => self.walk(data.as_slice()),
@@ -418,13 +455,13 @@ fn is_pipe(_meta: &std::fs::Metadata) -> bool {
 
 /// A section that goes into the signature: where its bytes are in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HashedSection {
-    pub index: usize,
-    pub name: String,
+struct HashedSection {
+    index: usize,
+    name: String,
     /// Offset of the section's bytes in the file (`sh_offset`).
-    pub offset: u64,
+    offset: u64,
     /// Size in bytes (`sh_size`).
-    pub size: u64,
+    size: u64,
 }
 
 /// The signature's selection rule, independent of algorithm.
@@ -482,7 +519,12 @@ impl RawHasher {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SectionDifference {
     /// Present in both, different bytes.
-    Changed { a: SectionDigest, b: SectionDigest },
+    Changed {
+        /// The section in A.
+        a: SectionDigest,
+        /// The section in B.
+        b: SectionDigest,
+    },
     /// Hashed in A only.
     OnlyInA(SectionDigest),
     /// Hashed in B only.
@@ -490,6 +532,7 @@ pub enum SectionDifference {
 }
 
 impl SectionDifference {
+    /// The section's name.
     pub fn name(&self) -> &str {
         match self {
             SectionDifference::Changed { a, .. } => &a.name,
@@ -511,8 +554,11 @@ impl SectionDifference {
 /// sections only B has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureDiff {
+    /// Kernel A's signature.
     pub a: KernelSignature,
+    /// Kernel B's signature.
     pub b: KernelSignature,
+    /// The sections that differ.
     pub sections: Vec<SectionDifference>,
     /// The sections both have appear in a different order. With equal section bytes this
     /// alone changes a signature, which the per-section list cannot show.
@@ -520,7 +566,7 @@ pub struct SignatureDiff {
 }
 
 impl SignatureDiff {
-    pub fn new(a: &Explanation, b: &Explanation) -> Self {
+    fn new(a: &Explanation, b: &Explanation) -> Self {
         let key = |sections: &[SectionDigest]| -> Vec<(String, usize)> {
             let mut seen = std::collections::HashMap::<&str, usize>::new();
             sections
@@ -560,6 +606,7 @@ impl SignatureDiff {
         SignatureDiff { a: a.signature.clone(), b: b.signature.clone(), sections, order_changed }
     }
 
+    /// Whether the two signatures are the same.
     pub fn signatures_equal(&self) -> bool {
         self.a == self.b
     }

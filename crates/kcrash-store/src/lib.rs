@@ -14,6 +14,7 @@
 //!   start of each transaction, so a transaction never fails half-way on lock upgrade).
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,11 +28,11 @@ use kcrash_parse::report::Report;
 use kcrash_parse::signature::{signature, Level};
 
 /// `PRAGMA application_id` of a kcrash store: "kcrs" in ASCII.
-pub const APPLICATION_ID: i32 = 0x6b63_7273;
+const APPLICATION_ID: i32 = 0x6b63_7273;
 
 /// `PRAGMA user_version`: the schema version this code reads and writes. Version 1 stores
 /// (no `crashes.count`) are migrated on open.
-pub const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 2;
 
 /// The default store file, in the current directory.
 pub const DEFAULT_DB: &str = "kcrash.db";
@@ -72,25 +73,58 @@ ALTER TABLE crashes ADD COLUMN count INTEGER NOT NULL DEFAULT 0;
 UPDATE crashes SET count = (SELECT count(*) FROM occurrences o WHERE o.crash_id = crashes.id);
 ";
 
+/// Why the store could not be opened, read or written. Every variant names the store file.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Opening an existing store to read it, and there is no file.
     #[error("{}: no crash store there (ingest creates one)", display_name(path))]
-    Missing { path: PathBuf },
+    Missing {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// The file is not a kcrash store (an empty or another SQLite database, or not SQLite at
+    /// all); it is left untouched.
     #[error("{}: not a kcrash crash store ({reason}); refusing to touch it", display_name(path))]
-    Foreign { path: PathBuf, reason: String },
+    Foreign {
+        /// The store file.
+        path: PathBuf,
+        /// What was found instead.
+        reason: String,
+    },
+    /// SQLite finds the database malformed.
     #[error("{}: the crash store is damaged (database disk image is malformed)", display_name(path))]
-    Corrupt { path: PathBuf },
+    Corrupt {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// The store was written by a newer kcrash.
     #[error(
         "{}: crash store schema version {found} is newer than this kcrash supports ({SCHEMA_VERSION})",
         display_name(path)
     )]
-    TooNew { path: PathBuf, found: i32 },
+    TooNew {
+        /// The store file.
+        path: PathBuf,
+        /// The file's schema version (`user_version`).
+        found: i32,
+    },
+    /// SQLite cannot open the file.
     #[error("{}: cannot open the crash store: {reason}", display_name(path))]
-    CannotOpen { path: PathBuf, reason: &'static str },
+    CannotOpen {
+        /// The store file.
+        path: PathBuf,
+        /// `is a directory`, `no such directory` or `unable to open database file`.
+        reason: &'static str,
+    },
     /// Any other SQLite error. Its cause is part of the message (not a `source()`), so that
     /// an error chain printed in full names it once.
     #[error("{}: {error}", display_name(path))]
-    Sqlite { path: PathBuf, error: rusqlite::Error },
+    Sqlite {
+        /// The store file.
+        path: PathBuf,
+        /// The SQLite error.
+        error: rusqlite::Error,
+    },
 }
 
 /// The result of recording one crash.
@@ -102,6 +136,7 @@ pub struct Ingested {
     pub new: bool,
     /// How many occurrences the crash has now, this one included.
     pub count: u64,
+    /// The report's title.
     pub title: String,
 }
 
@@ -109,44 +144,64 @@ pub struct Ingested {
 /// `YYYY-MM-DD HH:MM:SS`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CrashSummary {
+    /// The crash's id in the store.
     pub id: i64,
+    /// The `stack`-level signature that identifies the crash.
     pub signature: String,
+    /// Title of the first report recorded.
     pub title: String,
+    /// Crash type of the first report recorded.
     #[serde(rename = "type")]
     pub crash_type: String,
+    /// Number of occurrences.
     pub count: u64,
+    /// Time of the first occurrence.
     pub first_seen: String,
+    /// Time of the last occurrence.
     pub last_seen: String,
 }
 
 /// One report of a crash, as ingested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Occurrence {
+    /// The occurrence's id in the store.
     pub id: i64,
+    /// The report's title.
     pub title: String,
+    /// The report's `title`-level signature.
     pub title_signature: String,
+    /// The report's `stack`-level signature (the crash's).
     pub stack_signature: String,
+    /// The report's `file`-level signature.
     pub file_signature: String,
+    /// The source file most likely to blame, when the report names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guilty_file: Option<String>,
     /// The log's file name; each byte that is not UTF-8 is U+FFFD, and then `source_bytes`
     /// holds the name's bytes.
     pub source: String,
+    /// The log's file name as bytes, when they are not UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_bytes: Option<Vec<u8>>,
+    /// Byte offset of the report's first oops line in the log.
     pub start_pos: u64,
+    /// When the occurrence was recorded (UTC, `YYYY-MM-DD HH:MM:SS`).
     pub time: String,
 }
 
 /// A crash with its occurrences (oldest first) and the report text of the first one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CrashDetail {
+    /// The crash, as [`Store::list`] gives it.
     #[serde(flatten)]
     pub summary: CrashSummary,
+    /// Every occurrence, oldest first.
     pub occurrences: Vec<Occurrence>,
+    /// Report text of the first occurrence; each byte that is not UTF-8 is U+FFFD.
     pub report: String,
 }
 
+/// An open crash store: one SQLite connection to the file.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
