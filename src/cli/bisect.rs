@@ -15,7 +15,8 @@ use kcrash_bisect::log::{go_duration, Log};
 use kcrash_bisect::session::{End, Session, SessionOptions};
 use kcrash_bisect::stages::{NoProgress, Progress};
 use kcrash_bisect::{logread, BisectResult, Outcome, RESULT_SCHEMA};
-use kcrash_parse::names::{display_name, insert_name};
+use kcrash_parse::names::{display_name, json_name};
+use kcrash_schema::{BisectLogLine, ParsedCrash};
 
 #[derive(Args)]
 pub struct BisectArgs {
@@ -196,18 +197,21 @@ pub fn run_bisect_log(args: BisectLogArgs) -> anyhow::Result<ExitCode> {
         all_ok &= parsed.start.is_some() && result.result != Outcome::Error;
         let report = result.crash.as_ref().and_then(|c| kcrash_parse::parse(c.report.as_bytes()));
         if args.json {
-            let mut obj = serde_json::json!({
-                "schema": RESULT_SCHEMA,
-                "log": parsed,
-                "result": result,
-                "parsed_crash": report.as_ref().map(|r| serde_json::json!({
-                    "title": r.title,
-                    "alt_titles": r.alt_titles,
-                    "type": r.crash_type,
-                })),
-            });
-            insert_name(&mut obj, "file", &display_name(f));
-            writeln!(out, "{obj}")?;
+            let (file, file_bytes) = json_name(&display_name(f));
+            let line = BisectLogLine {
+                file: file.into(),
+                file_bytes,
+                log: &parsed,
+                parsed_crash: report.as_ref().map(|r| ParsedCrash {
+                    alt_titles: r.alt_titles.iter().map(|t| t.as_str().into()).collect(),
+                    title: r.title.as_str().into(),
+                    crash_type: r.crash_type.as_str().into(),
+                }),
+                result,
+                schema: RESULT_SCHEMA,
+            };
+            // Through a JSON value: every object's keys sorted, as this line always had them.
+            writeln!(out, "{}", serde_json::to_value(&line)?)?;
             continue;
         }
         writeln!(out, "file:       {}", display_name(f))?;

@@ -148,9 +148,17 @@ fn finds_the_planted_culprit() {
     let out = kcrash(&s, &["bisect-log", "--json", log.to_str().unwrap()]);
     assert!(out.status.success());
     assert_eq!(json(&out)["result"], v);
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.root.join("wd/result.json")).unwrap()).unwrap();
+    let saved_text = std::fs::read_to_string(s.root.join("wd/result.json")).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&saved_text).unwrap();
     assert_eq!(saved, v);
+
+    // Both are their schema types, byte for byte.
+    let printed = String::from_utf8(out.stdout.clone()).unwrap();
+    let line: kcrash_schema::BisectLogLine<kcrash_bisect::logread::ParsedLog> =
+        serde_json::from_str(printed.trim_end()).unwrap();
+    assert_eq!(serde_json::to_value(&line).unwrap().to_string(), printed.trim_end());
+    let result: kcrash_schema::BisectResult = serde_json::from_str(&saved_text).unwrap();
+    assert_eq!(serde_json::to_string_pretty(&result).unwrap(), saved_text.trim_end());
 
     // Resuming a finished bisection tests nothing again and gives the same answer.
     let before = calls(&s);

@@ -31,8 +31,17 @@ pub use engine::{Engine, Options};
 pub use repo::{CommitInfo, GitRepo, Repo};
 pub use stages::{BuildOutcome, Builder, Tester};
 
-/// Version of the JSON result printed by `kcrash bisect --json` and `kcrash bisect-log --json`.
-pub const RESULT_SCHEMA: u32 = 1;
+// The result's types are the output schema's (kcrash-schema), documented there.
+pub use kcrash_schema::{BisectResult, CommitRef, Crash, Mode, Outcome, Recipients, RESULT_SCHEMA};
+
+/// The crash of a parsed report, as far as bisection cares.
+pub fn crash_of(report: &kcrash_parse::Report) -> Crash {
+    Crash {
+        title: report.title.clone(),
+        alt_titles: report.alt_titles.clone(),
+        report: String::from_utf8_lossy(&report.report).into_owned(),
+    }
+}
 
 /// Errors of the bisection library; rendered once by the CLI.
 #[derive(Debug, thiserror::Error)]
@@ -88,55 +97,6 @@ impl Error {
 /// Result of the bisection library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Cause: first commit where the crash appears. Fix: first commit where it is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Look for the commit that introduced the crash.
-    #[default]
-    Cause,
-    /// Look for the commit that fixed it.
-    Fix,
-}
-
-impl Mode {
-    /// `cause` or `fix`, as the config and the JSON result spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Cause => "cause",
-            Mode::Fix => "fix",
-        }
-    }
-}
-
-/// One crash seen in a run, as far as bisection cares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Crash {
-    /// The crash's title.
-    pub title: String,
-    /// Its alternative titles.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub alt_titles: Vec<String>,
-    /// Report text (may be empty when the crash came from a log line only).
-    #[serde(default)]
-    pub report: String,
-}
-
-impl Crash {
-    pub(crate) fn from_report(r: &kcrash_parse::Report) -> Self {
-        Crash {
-            title: r.title.clone(),
-            alt_titles: r.alt_titles.clone(),
-            report: String::from_utf8_lossy(&r.report).into_owned(),
-        }
-    }
-
-    /// Title and alternative titles.
-    pub(crate) fn titles(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.title.as_str()).chain(self.alt_titles.iter().map(String::as_str))
-    }
-}
-
 /// What one run of the reproducer produced, before classification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
@@ -178,96 +138,6 @@ impl Verdict {
             Verdict::Skip => "skip",
         }
     }
-}
-
-/// A commit as shown in results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct CommitRef {
-    /// Full hash.
-    pub hash: String,
-    /// Subject line; empty when not known (inconclusive candidates).
-    pub subject: String,
-    /// `Name <email>`; empty when not known (all but a found culprit).
-    pub author: String,
-    /// Author date in git's default format; empty when not known.
-    pub date: String,
-}
-
-/// Kind of the result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// Exactly one commit.
-    Found,
-    /// No bisection was possible: crash on the oldest release (cause), not fixed or HEAD
-    /// broken (fix), or the merge base did not crash (fix, cross tree). `commits` holds the
-    /// commit that ended the search.
-    Range,
-    /// The crash did not happen on the start commit.
-    NotReproduced,
-    /// Several candidates because of skipped revisions.
-    Inconclusive,
-    /// An error stopped the bisection (`error` says which).
-    Error,
-    /// Stopped by SIGINT/SIGTERM: the step in flight was abandoned (`--resume` continues).
-    Interrupted,
-}
-
-/// Recipients of a culprit report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Recipients {
-    /// Addresses for To:.
-    pub to: Vec<String>,
-    /// Addresses for Cc:.
-    pub cc: Vec<String>,
-}
-
-/// The JSON result of a bisection (also reconstructed from a log by [`logread`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BisectResult {
-    pub(crate) schema: u32,
-    /// Cause or fix bisection.
-    pub mode: Mode,
-    /// How the bisection ended.
-    pub result: Outcome,
-    /// The culprit (`found`), the commit that ended the search (`range`) or the
-    /// candidates (`inconclusive`); empty otherwise.
-    pub commits: Vec<CommitRef>,
-    /// Kernel signature of the culprit, when it and its single parent both have one.
-    pub culprit_signature: Option<String>,
-    /// Kernel signature of the culprit's parent, when `culprit_signature` is set.
-    pub parent_signature: Option<String>,
-    /// The culprit and its parent have the same kernel signature: the commit does not
-    /// change the kernel.
-    pub noop: bool,
-    /// Whether the culprit is a release tag commit.
-    pub release: bool,
-    /// Whether the culprit is a merge.
-    pub merge: bool,
-    /// Probability that the result is right, given the reproducer's estimated reliability
-    /// (1 − the log's accumulated error probability).
-    pub confidence: f64,
-    /// Whether the reproducer turned out flaky (a bad revision crashed in fewer than half
-    /// of its informative runs).
-    pub flaky: bool,
-    /// Revisions built and tested (a failed build does not count).
-    pub revisions_tested: u32,
-    /// Total build time.
-    pub build_seconds: f64,
-    /// Total test time.
-    pub test_seconds: f64,
-    /// Who to tell about the culprit (`found` only).
-    pub recipients: Recipients,
-    /// The crash the result rests on: the culprit's (cause mode) or the one on the commit
-    /// that ended the search; without alternative titles.
-    pub crash: Option<Crash>,
-    /// With a baseline config: the config bisected with (`original`, `baseline`,
-    /// `minimized`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<String>,
-    /// What stopped the bisection (`result: error`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
 }
 
 /// Short name of a kernel config (16 hex digits of its SHA-256), as the journal and the

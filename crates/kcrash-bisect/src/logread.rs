@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::log::{parse_go_duration, parse_go_quoted_list};
 use super::verdict::RunClass;
 use super::{secs, BisectResult, CommitRef, Crash, Mode, Outcome, Recipients, Verdict, RESULT_SCHEMA};
 
 /// Why a revision was tested.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum StepKind {
     /// The first commit tested: the one the crash was seen on.
@@ -40,39 +40,39 @@ pub enum StepKind {
 }
 
 /// One `testing commit` block.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Why the commit was tested.
     #[serde(flatten)]
     pub kind: StepKind,
     /// The commit's hash.
     pub commit: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     subject: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     compiler: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     signature: Option<String>,
     /// Why the build failed (`failed building …`), when it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_error: Option<String>,
     /// `all runs: …` (the run count is not in the log then).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_runs: Option<RunClass>,
     /// Each run's class (`run #i: …`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<RunClass>,
     /// `good`/`bad`/`skip` as git was told (fix mode: inverted), bisection steps only.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     git_term: Option<Verdict>,
     /// In crash terms: bad = the bug showed. From the git term when there is one, else
     /// from the runs.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
 }
 
 /// The culprit block (`X is the first bad commit` …).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Culprit {
     /// The commit's hash.
     pub hash: String,
@@ -85,12 +85,12 @@ pub struct Culprit {
 }
 
 /// Everything read from one log.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ParsedLog {
     mode: Mode,
     /// The start commit (`bisecting cause commit starting from` / `fixing commit since`).
     pub start: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     syzkaller: Option<String>,
     /// Release tags of the release walk, in the order tested.
     pub releases_tested: Vec<String>,
@@ -100,34 +100,34 @@ pub struct ParsedLog {
     pub culprit: Option<Culprit>,
     culprit_signature: Option<String>,
     parent_signature: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     release_tag: Option<String>,
     recipients: Recipients,
     revisions_tested: Option<u32>,
     total_seconds: Option<f64>,
     build_seconds: Option<f64>,
     test_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     error_probability: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     flaky_estimate: Option<f64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     candidates: Vec<String>,
     /// End of a "0 commits" result: (commit, subject).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     range_commit: Option<(String, String)>,
     not_reproduced: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     /// `bisecting with the … config`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     config: Option<String>,
     /// `first bad commit:` (or `first good commit:`) hash and subject.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     first: Option<(String, String)>,
     crash: Option<Crash>,
     /// Lines that could not be read, with their line numbers.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 

@@ -306,7 +306,7 @@ impl ConsoleReader {
         if let Some(r) = self.reports.iter().find(|r| !r.suppressed) {
             // A crash before init started is the kernel's, not the reproducer's.
             return match self.init_started_at {
-                Some(at) if r.start_pos >= at => RunOutcome::Crashed(Crash::from_report(r)),
+                Some(at) if r.start_pos >= at => RunOutcome::Crashed(crate::crash_of(r)),
                 _ => RunOutcome::BootFailed { title: r.title.clone() },
             };
         }

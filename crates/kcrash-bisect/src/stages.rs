@@ -305,7 +305,7 @@ impl ConsoleSink {
             None => {}
         }
         if let Some(rep) = &self.first {
-            return RunOutcome::Crashed(Crash::from_report(rep));
+            return RunOutcome::Crashed(crate::crash_of(rep));
         }
         if exited_ok {
             RunOutcome::Ok
