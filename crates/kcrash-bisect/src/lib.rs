@@ -16,6 +16,7 @@ pub mod journal;
 pub mod kernel;
 pub mod log;
 pub mod logread;
+pub mod noisy;
 pub mod process;
 pub mod qemu;
 pub mod repo;
