@@ -35,6 +35,11 @@ pub struct BisectArgs {
     /// syzkaller's rule: any crash counts as bad, not only the bisected one.
     #[arg(long)]
     pub any_crash: bool,
+    /// Search strategy, instead of the config's `strategy`: `syzkaller` (a fixed number of
+    /// runs per revision and syzkaller's verdict rule) or `noisy` (a probability for every
+    /// commit, for flaky reproducers; cause bisections).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["syzkaller", "noisy"]))]
+    pub strategy: Option<String>,
     /// Do not echo the log on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -74,7 +79,11 @@ pub fn run_bisect(args: BisectArgs) -> anyhow::Result<ExitCode> {
     let base = args.config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let workdir = args.workdir.clone().unwrap_or_else(|| PathBuf::from("kcrash-bisect"));
     let bar = super::check::progress_bar(args.quiet);
-    let opts = SessionOptions { workdir, resume: args.resume, any_crash: args.any_crash };
+    let strategy = args.strategy.as_deref().map(|s| match s {
+        "noisy" => kcrash_bisect::Strategy::Noisy,
+        _ => kcrash_bisect::Strategy::Syzkaller,
+    });
+    let opts = SessionOptions { workdir, resume: args.resume, any_crash: args.any_crash, strategy };
     let session = Session::open(&cfg, &base, opts, super::check::phase_hook(bar.clone()))?;
     let log_path = session.log_path();
     let mut log = Log::to_file(&log_path)?;

@@ -557,7 +557,7 @@ fn the_work_directory_stays_locked_until_the_end_is_recorded() {
     let s = setup();
     let cfg = kcrash_bisect::config::Config::load(&s.config).unwrap();
     let workdir = s.root.join("work");
-    let opts = SessionOptions { workdir: workdir.clone(), resume: false, any_crash: false };
+    let opts = SessionOptions { workdir: workdir.clone(), resume: false, any_crash: false, strategy: None };
     let session = Session::open(&cfg, &s.root, opts, None).unwrap();
     let mut log = Log::to_file(&session.log_path()).unwrap();
     let finished = session.run(&mut log, &NoProgress);

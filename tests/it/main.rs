@@ -11,6 +11,7 @@ mod bad_input;
 mod bisect_children;
 mod bisect_e2e;
 mod bisect_log;
+mod bisect_noisy;
 mod bisect_resume;
 mod bisect_scenarios;
 mod cli;

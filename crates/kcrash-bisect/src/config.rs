@@ -35,6 +35,12 @@ pub struct Config {
     /// Budget of the whole bisection in seconds (none by default).
     #[serde(default)]
     pub(crate) timeout: Option<u64>,
+    /// How the range is searched: `syzkaller` (default) or `noisy`.
+    #[serde(default)]
+    pub(crate) strategy: super::Strategy,
+    /// `noisy`: the probability the culprit must hold (default 0.95).
+    #[serde(default = "default_confidence")]
+    pub(crate) confidence: f64,
     /// `[build]`: how revisions are built.
     pub build: BuildConfig,
     /// `[test]`: how they are tested.
@@ -43,6 +49,10 @@ pub struct Config {
 
 fn default_runs() -> usize {
     10
+}
+
+fn default_confidence() -> f64 {
+    0.95
 }
 
 fn default_build_timeout() -> u64 {
@@ -171,6 +181,12 @@ impl Config {
         }
         if self.runs == 0 || self.runs > 1000 {
             return bad("runs", "must be between 1 and 1000");
+        }
+        if !(self.confidence > 0.5 && self.confidence < 1.0) {
+            return bad("confidence", "must be above 0.5 and below 1");
+        }
+        if self.strategy == super::Strategy::Noisy && self.mode == Mode::Fix {
+            return bad("strategy", "\"noisy\" bisects causes only for now (mode = \"cause\")");
         }
         if let Some(r) = &self.oldest_release {
             if super::repo::release_version(r).is_none() {

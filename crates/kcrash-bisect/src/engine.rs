@@ -13,8 +13,10 @@ use super::repo::{release_version, CommitInfo, RangeCommit, Repo};
 use super::stages::{BuildOutcome, Builder, Minimizer, Progress, Tester};
 use super::verdict::{decide, representative, Counts, Decision, RunClass, Target};
 use super::{
-    secs, BisectResult, CommitRef, Crash, Error, Mode, Outcome, Recipients, Result, RunOutcome, Verdict, RESULT_SCHEMA,
+    secs, BisectResult, Candidate, CommitRef, Crash, Error, Mode, Outcome, Recipients, Result, RunOutcome, Strategy,
+    Verdict, RESULT_SCHEMA,
 };
+use crate::noisy::{Costs, Culprit, NoisySearch, RangeNode, Step};
 
 /// What to bisect.
 #[derive(Debug, Clone)]
@@ -47,6 +49,10 @@ pub struct Options {
     pub oldest_release: Option<String>,
     /// Wall-clock budget of the whole bisection (syzbot uses 12 h).
     pub timeout: Option<Duration>,
+    /// How the range is searched.
+    pub strategy: Strategy,
+    /// `noisy`: the probability a culprit must hold to be the result.
+    pub confidence: f64,
 }
 
 impl Default for Options {
@@ -64,6 +70,8 @@ impl Default for Options {
             baseline_config: None,
             oldest_release: None,
             timeout: None,
+            strategy: Strategy::Syzkaller,
+            confidence: 0.95,
         }
     }
 }
@@ -84,13 +92,26 @@ impl Options {
             digest(self.config.as_deref()),
             digest(self.baseline_config.as_deref()),
             self.oldest_release
-        )
+        ) + &match self.strategy {
+            // Journals of syzkaller-strategy bisections keep the key they always had.
+            Strategy::Syzkaller => String::new(),
+            Strategy::Noisy => format!(" strategy=noisy confidence={}", self.confidence),
+        }
     }
 }
 
 /// Short name of a config in the journal.
 fn digest(config: Option<&str>) -> Option<String> {
     config.map(super::config_digest)
+}
+
+/// The replay key of the `n`th test of a revision (the first keeps the plain key).
+fn occurrence_key(key: &str, n: usize) -> String {
+    if n == 0 {
+        key.to_string()
+    } else {
+        format!("{key}#{n}")
+    }
 }
 
 fn replay_key(commit: &str, config: Option<&str>) -> String {
@@ -124,6 +145,8 @@ struct Tested {
     crash: Option<Crash>,
     bad_ratio: f64,
     good_runs: usize,
+    /// Runs that crashed with the bisected bug.
+    bad_runs: usize,
 }
 
 impl Tested {
@@ -161,6 +184,8 @@ pub struct Engine<'a> {
     test_time: Duration,
     started: Instant,
     step: usize,
+    /// `noisy`: the candidates of an inconclusive result.
+    candidates: Vec<Candidate>,
 }
 
 /// Thins the release list like syzkaller (since 2023-08): the first two stable
@@ -308,6 +333,7 @@ impl<'a> Engine<'a> {
             test_time: Duration::ZERO,
             started: Instant::now(),
             step: 0,
+            candidates: Vec::new(),
         }
     }
 
@@ -341,14 +367,26 @@ impl<'a> Engine<'a> {
     }
 
     fn run_inner(&mut self) -> Result<BisectResult> {
+        if self.opts.strategy == Strategy::Noisy && self.opts.mode == Mode::Fix {
+            self.log.line("# noisy strategy");
+            return Err(Error::Config("strategy \"noisy\" bisects causes only for now (mode = \"cause\")".into()));
+        }
         let Revs { start, head, good } = self.open_journal()?;
 
         match self.opts.mode {
             Mode::Cause => self.log.line(format!("bisecting cause commit starting from {start}")),
             Mode::Fix => self.log.line(format!("bisecting fixing commit since {start}")),
         }
+        if self.opts.strategy == Strategy::Noisy {
+            self.log.line(format!("# noisy strategy, confidence {}", self.opts.confidence));
+        }
         let first = self.test(&start)?;
-        if first.verdict != Verdict::Bad {
+        // A flaky reproducer's crash counts however rare it was: noisy weighs every run.
+        let reproduced = match self.opts.strategy {
+            Strategy::Syzkaller => first.verdict == Verdict::Bad,
+            Strategy::Noisy => first.bad_runs > 0,
+        };
+        if !reproduced {
             self.log.line("the crash wasn't reproduced on the original commit");
             self.log_totals();
             return Ok(self.result(Outcome::NotReproduced, Vec::new(), None, 1.0));
@@ -375,7 +413,13 @@ impl<'a> Engine<'a> {
             },
         };
 
-        let (end, confidence) = self.bisect_loop(&start, &bad, &good_end)?;
+        let (end, confidence) = match self.opts.strategy {
+            Strategy::Syzkaller => self.bisect_loop(&start, &bad, &good_end)?,
+            Strategy::Noisy => match self.noisy_loop(&start, &bad, &good_end)? {
+                Ok(end) => end,
+                Err(res) => return Ok(*res),
+            },
+        };
         let confidence = (confidence * 1e6).round() / 1e6;
         self.log.line(format!("accumulated error probability: {:.6}", 1.0 - confidence));
         match end {
@@ -426,14 +470,22 @@ impl<'a> Engine<'a> {
                 Ok(revs)
             }
             Some(Record::Header { version, key: k, start, head, good }) if version == JOURNAL_VERSION && k == key => {
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 for r in it {
                     let key = match &r {
-                        Record::Test { commit, config, .. } | Record::Build { commit, config, .. } => {
-                            replay_key(commit, config.as_deref())
+                        Record::Test { commit, config, .. } => replay_key(commit, config.as_deref()),
+                        // A build only is looked up by the first test's key: it stands for it.
+                        Record::Build { commit, config, .. } => {
+                            self.replay.insert(replay_key(commit, config.as_deref()), r);
+                            continue;
                         }
                         Record::Header { .. } => continue,
                     };
-                    self.replay.insert(key, r);
+                    // The noisy strategy tests a revision again: each later test is replayed
+                    // under its occurrence.
+                    let n = seen.entry(key.clone()).or_default();
+                    self.replay.insert(occurrence_key(&key, *n), r);
+                    *n += 1;
                 }
                 Ok(Revs { start, head, good })
             }
@@ -468,6 +520,8 @@ impl<'a> Engine<'a> {
             }),
             config: self.config_choice.map(|c| c.as_str().to_string()),
             error: None,
+            strategy: self.opts.strategy,
+            candidates: self.candidates.clone(),
         }
     }
 
@@ -613,6 +667,13 @@ impl<'a> Engine<'a> {
 
     /// Builds and tests `hash` with `config` (journal replay instead when it has it).
     fn test_with(&mut self, hash: &str, config: Option<&str>) -> Result<Tested> {
+        let runs = self.runs_for_next_test();
+        self.test_runs(hash, config, runs, 0)
+    }
+
+    /// Builds `hash` and runs the reproducer `runs` times; `occurrence`: how many times the
+    /// revision was tested before (the noisy strategy tests again), for the journal replay.
+    fn test_runs(&mut self, hash: &str, config: Option<&str>, runs: usize, occurrence: usize) -> Result<Tested> {
         if let Some(limit) = self.opts.timeout {
             // Replayed steps cost nothing, so a resumed run gets a fresh budget.
             if self.started.elapsed() > limit {
@@ -626,7 +687,8 @@ impl<'a> Engine<'a> {
         self.step += 1;
         self.progress.step(&format!("step {}: testing {}", self.step, short(hash)));
         let cfg = digest(config);
-        let replayed = match self.replay.get(&replay_key(hash, cfg.as_deref())) {
+        let wanted_runs = runs;
+        let replayed = match self.replay.get(&occurrence_key(&replay_key(hash, cfg.as_deref()), occurrence)) {
             Some(Record::Test { build, runs, build_time, test_time, .. }) => {
                 Some((build.clone(), runs.clone(), *build_time, *test_time))
             }
@@ -639,9 +701,8 @@ impl<'a> Engine<'a> {
                 let mut runs = Vec::new();
                 let mut test_time = Duration::ZERO;
                 if let BuildOutcome::Built { .. } = build {
-                    let n = self.runs_for_next_test();
                     let t = Instant::now();
-                    runs = self.tester.test(hash, &build, n, self.progress)?;
+                    runs = self.tester.test(hash, &build, wanted_runs, self.progress)?;
                     test_time = t.elapsed();
                 }
                 self.journal.append(&Record::Test {
@@ -659,7 +720,7 @@ impl<'a> Engine<'a> {
         self.test_time += test_time;
         self.log_build(hash, &build);
         let tested = if let BuildOutcome::Failed { .. } = build {
-            Tested { verdict: Verdict::Skip, build, crash: None, bad_ratio: 0.0, good_runs: 0 }
+            Tested { verdict: Verdict::Skip, build, crash: None, bad_ratio: 0.0, good_runs: 0, bad_runs: 0 }
         } else {
             self.first_test_done = true;
             self.tested += 1;
@@ -714,7 +775,11 @@ impl<'a> Engine<'a> {
             }
             Verdict::Good => {}
         }
-        Ok(Tested { verdict, build, crash, bad_ratio, good_runs: counts.good })
+        if crash.is_none() && counts.bad > 0 && self.opts.strategy == Strategy::Noisy {
+            // The noisy strategy weighs a single crash: it names the bug as well.
+            crash = representative(runs, &classes).cloned();
+        }
+        Ok(Tested { verdict, build, crash, bad_ratio, good_runs: counts.good, bad_runs: counts.bad })
     }
 
     /// Release walk (or the configured good commit). `Ok(Err(result))` ends early.
@@ -930,6 +995,124 @@ impl<'a> Engine<'a> {
                 Verdict::Good => goods.push(best),
                 Verdict::Skip => {
                     skipped.insert(best);
+                }
+            }
+        }
+    }
+
+    /// The `noisy` strategy's search of the range between `good_end` and `bad_end`: test
+    /// whatever [`NoisySearch`] asks for until one culprit holds the confidence. The tests
+    /// of the start and of the good end so far are its first evidence. `Ok(Err(result))`:
+    /// the bug is older than the range.
+    #[allow(clippy::type_complexity)]
+    fn noisy_loop(
+        &mut self,
+        start: &str,
+        bad_end: &str,
+        good_end: &str,
+    ) -> Result<std::result::Result<(LoopEnd, f64), Box<BisectResult>>> {
+        let mut range = self.repo.range(bad_end, &[good_end.to_string()])?;
+        range.reverse();
+        let index: HashMap<&str, usize> = range.iter().enumerate().map(|(i, c)| (c.hash.as_str(), i)).collect();
+        let nodes: Vec<RangeNode> = range
+            .iter()
+            .map(|c| RangeNode { parents: c.parents.iter().filter_map(|p| index.get(p.as_str()).copied()).collect() })
+            .collect();
+        let hashes: Vec<String> = range.iter().map(|c| c.hash.clone()).collect();
+        drop(index);
+        let n = hashes.len();
+        let hash_of = |r: usize| if r == n { good_end.to_string() } else { hashes[r].clone() };
+        let mut search = NoisySearch::new(&nodes);
+        self.log.line(format!(
+            "# noisy bisection: {n} commits between {good_end} and {bad_end}, confidence {}",
+            self.opts.confidence
+        ));
+        let mut tests_of: HashMap<usize, usize> = HashMap::new();
+        for (r, hash) in [(n.checked_sub(1), start), (Some(n), good_end)] {
+            if let (Some(r), Some(t)) = (r.filter(|_| hash == start || r == Some(n)), self.cache.get(hash)) {
+                search.observe(r, t.bad_runs as u32, t.good_runs as u32);
+                *tests_of.entry(r).or_default() += 1;
+            }
+        }
+        let runs = self.opts.runs.max(1) as u32;
+        // Fixed relative costs (a build as 10 minutes, a round of runs as 6, syzbot's
+        // figures): measured times would make the choices, and so a resumed run, differ.
+        let costs = Costs { build: 600.0, run_round: 360.0, machines: runs };
+        // Far more tests than a noisy search of any range needs: the budget when nothing
+        // else (timeout) stops it.
+        let max_tests = 4 * (usize::BITS - n.leading_zeros()) as usize + 40;
+        let mut tests = 0;
+        loop {
+            let step = if tests >= max_tests { Step::Stuck } else { search.next_step(self.opts.confidence, &costs) };
+            match step {
+                Step::Test { revision, runs } => {
+                    tests += 1;
+                    let hash = hash_of(revision);
+                    let mass = search.bug_probabilities()[revision];
+                    self.log.line(format!("# noisy: testing {hash}, P(bug present) {mass:.6}"));
+                    let occurrence = tests_of.entry(revision).or_default();
+                    let config = self.config.clone();
+                    let t = self.test_runs(&hash, config.as_deref(), runs as usize, *occurrence)?;
+                    *occurrence += 1;
+                    if t.bad_runs + t.good_runs == 0 {
+                        // Did not build, or no run said anything (boot failures): no evidence,
+                        // and none to expect.
+                        search.mark_unusable(revision);
+                    } else {
+                        search.observe(revision, t.bad_runs as u32, t.good_runs as u32);
+                    }
+                    // The latest test stands for the revision (its crash, its signature).
+                    let keep = self.cache.get(&hash).is_none_or(|old| old.crash.is_none() || t.crash.is_some());
+                    if keep {
+                        self.cache.insert(hash.clone(), t);
+                    }
+                    let (best, p) = search.best();
+                    let best = match best {
+                        Culprit::Commit(i) => hashes[i].clone(),
+                        Culprit::BeforeRange => format!("before {good_end}"),
+                    };
+                    self.log.line(format!(
+                        "# noisy: most probable culprit {best} ({p:.6}), crash rate {:.2}",
+                        search.crash_rate()
+                    ));
+                }
+                Step::Found { culprit: Culprit::Commit(i), probability } => {
+                    if !self.cache.contains_key(&hashes[i]) {
+                        // Found between tested neighbours: its own crash and signature are
+                        // still wanted for the result.
+                        let config = self.config.clone();
+                        let occurrence = tests_of.get(&i).copied().unwrap_or(0);
+                        let t = self.test_runs(&hashes[i], config.as_deref(), runs as usize, occurrence)?;
+                        self.cache.insert(hashes[i].clone(), t);
+                    }
+                    self.log_first_bad(&hashes[i])?;
+                    return Ok(Ok((LoopEnd::Culprit(hashes[i].clone()), probability)));
+                }
+                Step::Found { culprit: Culprit::BeforeRange, probability } => {
+                    self.log.line(format!("# noisy: the bug is older than {good_end} ({probability:.6})"));
+                    let mut res = self.range_result("the crash already happens on the good commit", good_end, None)?;
+                    res.confidence = (probability * 1e6).round() / 1e6;
+                    return Ok(Err(res));
+                }
+                Step::Stuck => {
+                    let top = search.top(0.99, 10);
+                    let (_, p) = search.best();
+                    self.candidates = top
+                        .iter()
+                        .map(|(c, p)| Candidate {
+                            hash: match c {
+                                Culprit::Commit(i) => hashes[*i].clone(),
+                                Culprit::BeforeRange => format!("before {good_end}"),
+                            },
+                            probability: (p * 1e6).round() / 1e6,
+                        })
+                        .collect();
+                    for c in &self.candidates {
+                        self.log.line(format!("# noisy candidate {} {:.6}", c.hash, c.probability));
+                    }
+                    let list =
+                        self.candidates.iter().map(|c| c.hash.clone()).filter(|h| !h.starts_with("before ")).collect();
+                    return Ok(Ok((LoopEnd::Inconclusive(list), p)));
                 }
             }
         }

@@ -33,7 +33,9 @@ pub use repo::{CommitInfo, GitRepo, Repo};
 pub use stages::{BuildOutcome, Builder, Tester};
 
 // The result's types are the output schema's (kcrash-schema), documented there.
-pub use kcrash_schema::{BisectResult, CommitRef, Crash, Mode, Outcome, Recipients, RESULT_SCHEMA};
+pub use kcrash_schema::{
+    BisectResult, Candidate, CommitRef, Crash, Mode, Outcome, Recipients, Strategy, RESULT_SCHEMA,
+};
 
 /// The crash of a parsed report, as far as bisection cares.
 pub fn crash_of(report: &kcrash_parse::Report) -> Crash {

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::log::{parse_go_duration, parse_go_quoted_list};
 use super::verdict::RunClass;
-use super::{secs, BisectResult, CommitRef, Crash, Mode, Outcome, Recipients, Verdict, RESULT_SCHEMA};
+use super::{
+    secs, BisectResult, Candidate, CommitRef, Crash, Mode, Outcome, Recipients, Strategy, Verdict, RESULT_SCHEMA,
+};
 
 /// Why a revision was tested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +128,12 @@ pub struct ParsedLog {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first: Option<(String, String)>,
     crash: Option<Crash>,
+    /// The log is the `noisy` strategy's (it has `# noisy` lines).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    noisy: bool,
+    /// `# noisy candidate HASH PROBABILITY` lines of an inconclusive noisy bisection.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    candidate_probabilities: Vec<Candidate>,
     /// Lines that could not be read, with their line numbers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -219,7 +227,17 @@ pub fn parse(text: &str) -> ParsedLog {
             State::Top => {}
         }
 
-        if let Some(h) = line.strip_prefix("bisecting cause commit starting from ") {
+        if let Some(rest) = line.strip_prefix("# noisy") {
+            // The noisy strategy's comment lines: its probabilities, and its candidates.
+            p.noisy = true;
+            if let Some((hash, probability)) = rest
+                .strip_prefix(" candidate ")
+                .and_then(|c| c.rsplit_once(' '))
+                .and_then(|(h, pr)| Some((h, pr.parse().ok()?)))
+            {
+                p.candidate_probabilities.push(Candidate { hash: hash.to_string(), probability });
+            }
+        } else if let Some(h) = line.strip_prefix("bisecting cause commit starting from ") {
             p.mode = Mode::Cause;
             p.start = Some(h.trim().to_string());
         } else if let Some(h) = line.strip_prefix("bisecting fixing commit since ") {
@@ -487,6 +505,8 @@ impl ParsedLog {
             crash: self.crash.clone(),
             config: self.config.clone(),
             error,
+            strategy: if self.noisy { Strategy::Noisy } else { Strategy::Syzkaller },
+            candidates: self.candidate_probabilities.clone(),
         }
     }
 }

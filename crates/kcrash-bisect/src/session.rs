@@ -117,6 +117,8 @@ pub struct SessionOptions {
     pub resume: bool,
     /// Any crash counts as the bug, not only the config's title (syzkaller's rule).
     pub any_crash: bool,
+    /// The search strategy, instead of the config's.
+    pub strategy: Option<crate::Strategy>,
 }
 
 /// A bisection ready to run: its repository checked, its work directory held.
@@ -195,6 +197,8 @@ impl Session {
             baseline_config: read_config(&cfg.build.baseline_config)?,
             oldest_release: cfg.oldest_release.clone(),
             timeout: cfg.timeout.map(Duration::from_secs),
+            strategy: opts.strategy.unwrap_or(cfg.strategy),
+            confidence: cfg.confidence,
         };
         Ok(Session { repo, builder, tester, journal, workdir, original, options, _lock: lock })
     }

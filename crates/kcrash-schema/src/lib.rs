@@ -498,6 +498,49 @@ pub struct BisectResult {
     /// Why the bisection stopped with `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The search strategy (absent: `syzkaller`, as before the field existed).
+    #[serde(default, skip_serializing_if = "Strategy::is_syzkaller")]
+    pub strategy: Strategy,
+    /// `noisy`: the most probable culprits with their probabilities (those holding 99 % of
+    /// the probability, at most 10), most probable first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+}
+
+/// How a bisection searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// syzkaller's: a fixed number of runs per revision, its verdict rule, binary search.
+    #[default]
+    Syzkaller,
+    /// A probability for every candidate commit, updated by every run; stops at a
+    /// confidence.
+    Noisy,
+}
+
+impl Strategy {
+    /// Whether this is the default, `syzkaller`.
+    pub fn is_syzkaller(&self) -> bool {
+        *self == Strategy::Syzkaller
+    }
+
+    /// The strategy's name, as in the configuration and the result.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Syzkaller => "syzkaller",
+            Strategy::Noisy => "noisy",
+        }
+    }
+}
+
+/// A possible culprit and its probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Full hash (or `before <hash>`: the bug is older than the range's good end).
+    pub hash: String,
+    /// Probability that it is the culprit.
+    pub probability: f64,
 }
 
 /// One line of `kcrash bisect-log --json`: a bisection log read back (`L`: the log's steps

@@ -147,6 +147,9 @@ pub struct World {
     pub title: String,
     /// An unrelated crash in this range, in this many runs out of 10.
     pub other: Option<(u32, u32, usize)>,
+    /// Each run where the bug is present crashes with this probability, drawn from a
+    /// generator seeded with the second number (instead of every run, or `flaky`'s 2 of 10).
+    pub rate: Option<(f64, u64)>,
 }
 
 impl Default for World {
@@ -163,6 +166,7 @@ impl Default for World {
             lost_connection: false,
             title: TITLE.to_string(),
             other: None,
+            rate: None,
         }
     }
 }
@@ -184,11 +188,21 @@ pub struct Sim {
     pub tested_with: Rc<RefCell<Vec<TestedWith>>>,
     /// Config of the last build, which the next test runs.
     pub config: Rc<RefCell<Option<String>>>,
+    /// Draws of `World::rate`.
+    pub rng: Rc<RefCell<kcrash_testsupport::Rng>>,
 }
 
 impl Sim {
     pub fn new(world: World) -> Sim {
-        Sim { world, built: Rc::default(), tested: Rc::default(), tested_with: Rc::default(), config: Rc::default() }
+        let rng = Rc::new(RefCell::new(kcrash_testsupport::Rng::new(world.rate.map_or(0, |r| r.1))));
+        Sim {
+            world,
+            built: Rc::default(),
+            tested: Rc::default(),
+            tested_with: Rc::default(),
+            config: Rc::default(),
+            rng,
+        }
     }
 
     fn present(&self, n: u32) -> bool {
@@ -251,7 +265,13 @@ impl Tester for Sim {
             return Ok(v);
         }
         let mut v = vec![RunOutcome::Ok; runs];
-        if self.present(n) {
+        if let (true, Some((rate, _))) = (self.present(n), w.rate) {
+            for r in v.iter_mut() {
+                if (self.rng.borrow_mut().next_u64() >> 11) as f64 / ((1u64 << 53) as f64) < rate {
+                    *r = crash(&w.title);
+                }
+            }
+        } else if self.present(n) {
             let crashes = if w.flaky { (runs / 6).max(2) } else { runs };
             for r in v.iter_mut().take(crashes) {
                 *r = crash(&w.title);

@@ -1,0 +1,103 @@
+//! The `noisy` strategy in the engine, against the simulated world: it finds the culprit
+//! with a certain and with flaky reproducers, its log reads back to its result, and a kill
+//! at any journal entry resumes to the same result and log.
+
+use crate::common;
+
+use common::*;
+use kcrash_bisect::journal::{FileJournal, NoJournal};
+use kcrash_bisect::{logread, BisectResult, Error, Mode, Options, Outcome, Strategy};
+
+fn opts(start: u32) -> Options {
+    Options { mode: Mode::Cause, start: h(start), strategy: Strategy::Noisy, ..Options::default() }
+}
+
+fn bisect(world: World, o: Options) -> Run {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = clone_history(tmp.path());
+    let r = bisect_in(&dir, world, o, &mut NoJournal);
+    let res = r.result.as_ref().ok().or(r.error_result.as_ref()).unwrap();
+    let back = logread::parse(&r.log.text()).result();
+    assert_eq!(&back, res, "log read back differs; log:\n{}", r.log.text());
+    r
+}
+
+fn found(r: &Run) -> (u32, f64) {
+    let res = r.result.as_ref().unwrap_or_else(|e| panic!("{e}\n{}", r.log.text()));
+    assert_eq!(res.result, Outcome::Found, "{}", r.log.text());
+    assert_eq!(res.strategy, Strategy::Noisy);
+    (n(&res.commits[0].hash), res.confidence)
+}
+
+#[test]
+fn finds_the_culprit_with_a_certain_reproducer() {
+    for intro in [602, 650, 791, 804] {
+        let r = bisect(World { intro: Some(intro), ..World::default() }, opts(905));
+        let (culprit, confidence) = found(&r);
+        assert_eq!(culprit, intro, "{}", r.log.text());
+        assert!(confidence >= 0.95, "{confidence}");
+    }
+}
+
+#[test]
+fn finds_the_culprit_with_a_flaky_reproducer() {
+    // Crashes in 30 % of runs: 20 seeds, each a different draw of every run.
+    let mut right = 0;
+    for seed in 1..=20 {
+        let r = bisect(World { intro: Some(703), rate: Some((0.3, seed)), ..World::default() }, opts(905));
+        if r.result.as_ref().is_ok_and(|res| res.result == Outcome::Found && n(&res.commits[0].hash) == 703) {
+            right += 1;
+        }
+    }
+    assert!(right >= 18, "{right} of 20 right");
+}
+
+#[test]
+fn the_syzkaller_strategy_is_unchanged_by_the_option() {
+    let w = World { intro: Some(602), ..World::default() };
+    let plain = bisect(w.clone(), Options { start: h(905), ..Options::default() });
+    let res: &BisectResult = plain.result.as_ref().unwrap();
+    assert_eq!(res.strategy, Strategy::Syzkaller);
+    assert!(res.candidates.is_empty());
+    assert!(!plain.log.text().contains("# noisy"));
+    let json = serde_json::to_string(res).unwrap();
+    assert!(!json.contains("strategy") && !json.contains("candidates"), "{json}");
+}
+
+#[test]
+fn fix_bisection_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = clone_history(tmp.path());
+    let r = bisect_in(&dir, World::default(), Options { mode: Mode::Fix, ..opts(905) }, &mut NoJournal);
+    assert!(matches!(r.result, Err(Error::Config(_))), "{:?}", r.result);
+}
+
+#[test]
+fn resume_gives_the_same_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = clone_history(tmp.path());
+    // Deterministic flakiness (2 of 10 runs): the resumed run sees what the full run saw.
+    let world = World { intro: Some(702), flaky: true, ..World::default() };
+    let full = bisect_in(&dir, world.clone(), opts(905), &mut NoJournal);
+    let mut want = full.result.expect("uninterrupted run");
+    (want.build_seconds, want.test_seconds) = (0.0, 0.0);
+    let full_tests = full.sim.tested.borrow().len();
+    let mut kills = 0;
+    for k in [1, 2, 3, 5, 8, 13, 21] {
+        let jpath = tmp.path().join(format!("journal-{k}.jsonl"));
+        let mut j = KillingJournal { inner: FileJournal::new(&jpath, false), limit: k, appended: 0 };
+        let first = bisect_in(&dir, world.clone(), opts(905), &mut j);
+        match first.result {
+            Err(Error::Interrupted) => kills += 1,
+            Ok(_) => continue,
+            Err(e) => panic!("k={k}: {e}"),
+        }
+        let second = bisect_in(&dir, world.clone(), opts(905), &mut FileJournal::new(&jpath, true));
+        let mut got = second.result.unwrap_or_else(|e| panic!("k={k}: resume failed: {e}"));
+        (got.build_seconds, got.test_seconds) = (0.0, 0.0);
+        assert_eq!(got, want, "k={k}");
+        let total = first.sim.tested.borrow().len() + second.sim.tested.borrow().len();
+        assert!(total <= full_tests + 1, "k={k}: {total} tests vs {full_tests}");
+    }
+    assert!(kills >= 4, "only {kills} kill points hit");
+}
