@@ -750,6 +750,11 @@ impl<'a> Engine<'a> {
         }
         let counts = Counts::of(&classes);
         let verdict = match decide(counts, self.flaky) {
+            // Infra errors say nothing about the bug: the noisy strategy weighs the other
+            // runs, and gives up only when no run said anything.
+            Decision::AbortInfra if self.opts.strategy == Strategy::Noisy && counts.good + counts.bad > 0 => {
+                Verdict::Skip
+            }
             Decision::AbortInfra => {
                 return Err(Error::Infra("unable to determine the verdict because of infra errors".into()))
             }

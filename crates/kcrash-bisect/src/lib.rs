@@ -21,6 +21,7 @@ pub mod process;
 pub mod qemu;
 pub mod repo;
 pub mod session;
+pub mod sim;
 pub mod stages;
 pub mod verdict;
 

@@ -1,0 +1,361 @@
+//! A simulated world for the engine: an in-memory history ([`SimRepo`]) and a builder and
+//! tester ([`SimWorld`]) with a planted culprit, a reproducer that crashes in a fraction of
+//! runs, commits that do not build, boot failures, infra errors, an unrelated crash, and a
+//! clock that charges what builds and runs would cost. The benchmark and the examples drive
+//! both strategies through it: no git, no build, no process.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::repo::{CommitInfo, RangeCommit, Repo};
+use crate::stages::{BuildOutcome, Builder, Progress, Tester};
+use crate::{Crash, Error, Result, RunOutcome};
+
+/// A history in memory: commits `0..n` in an order where parents come first, named
+/// `c<index>` padded to a fixed width, and release tags on some of them.
+#[derive(Debug, Clone)]
+pub struct SimRepo {
+    parents: Vec<Vec<usize>>,
+    tags: Vec<(String, usize)>,
+}
+
+impl SimRepo {
+    /// `n` commits in a line; release tags `v1.0`, `v2.0`, … on the commits `tags` names.
+    pub fn linear(n: usize, tags: &[usize]) -> SimRepo {
+        let parents = (0..n).map(|i| if i == 0 { vec![] } else { vec![i - 1] }).collect();
+        SimRepo::with_parents(parents, tags)
+    }
+
+    /// `n` commits on a main line into which a side branch of `side` commits, forked
+    /// `side + 5` commits earlier, is merged every `every` commits (the merge commits count
+    /// in `n`), as subsystem trees are merged into the kernel.
+    pub fn with_merges(n: usize, every: usize, side: usize, tags: &[usize]) -> SimRepo {
+        let mut parents: Vec<Vec<usize>> = Vec::with_capacity(n);
+        // Main-line commit of each index (side commits are not on it).
+        let mut main: Vec<usize> = Vec::new();
+        while parents.len() < n {
+            let i = parents.len();
+            let on_main = main.len();
+            if on_main > side + 5 && on_main.is_multiple_of(every) && i + side < n {
+                let fork = main[on_main - side - 5];
+                let mut prev = fork;
+                for _ in 0..side {
+                    parents.push(vec![prev]);
+                    prev = parents.len() - 1;
+                }
+                parents.push(vec![*main.last().expect("main line"), prev]);
+            } else {
+                parents.push(main.last().map(|&p| vec![p]).unwrap_or_default());
+            }
+            main.push(parents.len() - 1);
+        }
+        SimRepo::with_parents(parents, tags)
+    }
+
+    fn with_parents(parents: Vec<Vec<usize>>, tags: &[usize]) -> SimRepo {
+        let tags = tags.iter().enumerate().map(|(k, &c)| (format!("v{}.0", k + 1), c)).collect();
+        SimRepo { parents, tags }
+    }
+
+    /// Commits in the history.
+    pub fn len(&self) -> usize {
+        self.parents.len()
+    }
+
+    /// Whether the history is empty.
+    pub fn is_empty(&self) -> bool {
+        self.parents.is_empty()
+    }
+
+    /// The name of commit `i`.
+    pub fn hash(&self, i: usize) -> String {
+        format!("c{i:07}")
+    }
+
+    /// The index of a commit name.
+    pub fn index(&self, hash: &str) -> Result<usize> {
+        hash.strip_prefix('c')
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&i| i < self.len() && hash.len() == 8)
+            .ok_or_else(|| Error::Setup(format!("no commit {hash}")))
+    }
+
+    /// Whether the history of commit `i` holds commit `c`.
+    pub fn has_ancestor(&self, i: usize, c: usize) -> bool {
+        self.ancestors(i)[c]
+    }
+
+    fn ancestors(&self, i: usize) -> Vec<bool> {
+        let mut seen = vec![false; self.len()];
+        let mut stack = vec![i];
+        while let Some(x) = stack.pop() {
+            if !std::mem::replace(&mut seen[x], true) {
+                stack.extend(&self.parents[x]);
+            }
+        }
+        seen
+    }
+}
+
+impl Repo for SimRepo {
+    fn resolve(&mut self, rev: &str) -> Result<String> {
+        if let Some((_, c)) = self.tags.iter().find(|(t, _)| t == rev) {
+            return Ok(self.hash(*c));
+        }
+        Ok(self.hash(self.index(rev)?))
+    }
+
+    fn checkout(&mut self, hash: &str) -> Result<()> {
+        self.index(hash).map(|_| ())
+    }
+
+    fn commit_info(&mut self, hash: &str) -> Result<CommitInfo> {
+        let i = self.index(hash)?;
+        Ok(CommitInfo {
+            hash: hash.to_string(),
+            parents: self.parents[i].iter().map(|&p| self.hash(p)).collect(),
+            author_name: "Sim Author".into(),
+            author_email: "author@example.com".into(),
+            date: "Thu Jan 1 00:00:00 2026 +0000".into(),
+            subject: format!("commit {i}"),
+            body: String::new(),
+            stat: Vec::new(),
+        })
+    }
+
+    fn release_tags_at(&mut self, hash: &str) -> Result<Vec<String>> {
+        let i = self.index(hash)?;
+        Ok(self.tags.iter().filter(|(_, c)| *c == i).map(|(t, _)| t.clone()).collect())
+    }
+
+    fn release_tags_reachable(&mut self, hash: &str) -> Result<Vec<(String, String)>> {
+        let seen = self.ancestors(self.index(hash)?);
+        Ok(self.tags.iter().filter(|(_, c)| seen[*c]).map(|(t, c)| (t.clone(), self.hash(*c))).collect())
+    }
+
+    fn is_ancestor(&mut self, a: &str, b: &str) -> Result<bool> {
+        Ok(self.ancestors(self.index(b)?)[self.index(a)?])
+    }
+
+    fn merge_bases(&mut self, a: &str, b: &str) -> Result<Vec<String>> {
+        let (a, b) = (self.ancestors(self.index(a)?), self.ancestors(self.index(b)?));
+        // The newest common ancestor: enough for the linear and merged histories here.
+        Ok((0..self.len()).rev().find(|&i| a[i] && b[i]).map(|i| vec![self.hash(i)]).unwrap_or_default())
+    }
+
+    fn range(&mut self, bad: &str, goods: &[String]) -> Result<Vec<RangeCommit>> {
+        let mut inside = self.ancestors(self.index(bad)?);
+        for g in goods {
+            for (i, old) in self.ancestors(self.index(g)?).into_iter().enumerate() {
+                inside[i] &= !old;
+            }
+        }
+        Ok((0..self.len())
+            .rev()
+            .filter(|&i| inside[i])
+            .map(|i| RangeCommit {
+                hash: self.hash(i),
+                parents: self.parents[i].iter().map(|&p| self.hash(p)).collect(),
+            })
+            .collect())
+    }
+
+    fn is_dirty(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// How the simulated kernel and reproducer behave, and what things cost (seconds).
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The commit that brings the bug.
+    pub culprit: usize,
+    /// Probability that a run of a revision with the bug crashes with its title.
+    pub crash_rate: f64,
+    /// Commits that do not build: one in this many, chosen by a hash of the commit and the
+    /// seed (0: every commit builds).
+    pub build_failure_one_in: u64,
+    /// Probability that a run fails to boot, and that it is an infra error.
+    pub boot_failure_rate: f64,
+    /// Probability that a run is an infra error.
+    pub infra_rate: f64,
+    /// Commits `[from, to)` crash in some runs with another title (an unrelated bug), with
+    /// this probability.
+    pub unrelated: Option<(usize, usize, f64)>,
+    /// Seed of every draw.
+    pub seed: u64,
+    /// A full build.
+    pub build_seconds: f64,
+    /// A run that does not crash (the reproducer runs to its end).
+    pub clean_run_seconds: f64,
+    /// Shortest and longest run that crashes.
+    pub crash_run_seconds: (f64, f64),
+    /// Machines that run at once.
+    pub machines: usize,
+}
+
+impl Scenario {
+    /// syzbot's costs (a build 10 min, a clean run 6 min, a crash after 1–5 min, 10
+    /// machines), a culprit that crashes in every run, nothing else going wrong.
+    pub fn new(culprit: usize, seed: u64) -> Scenario {
+        Scenario {
+            culprit,
+            crash_rate: 1.0,
+            build_failure_one_in: 0,
+            boot_failure_rate: 0.0,
+            infra_rate: 0.0,
+            unrelated: None,
+            seed,
+            build_seconds: 600.0,
+            clean_run_seconds: 360.0,
+            crash_run_seconds: (60.0, 300.0),
+            machines: 10,
+        }
+    }
+}
+
+/// What the simulation charged.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bill {
+    /// Simulated wall time.
+    pub seconds: f64,
+    /// Builds.
+    pub builds: u32,
+    /// Runs.
+    pub runs: u32,
+}
+
+/// The builder and tester of a [`Scenario`] over a [`SimRepo`]; clones share the bill.
+#[derive(Clone)]
+pub struct SimWorld {
+    repo: Rc<SimRepo>,
+    scenario: Scenario,
+    state: Rc<RefCell<(u64, Bill)>>,
+}
+
+impl SimWorld {
+    /// The world of `scenario` over `repo`.
+    pub fn new(repo: &SimRepo, scenario: Scenario) -> SimWorld {
+        let state = Rc::new(RefCell::new((scenario.seed, Bill::default())));
+        SimWorld { repo: Rc::new(repo.clone()), scenario, state }
+    }
+
+    /// What was charged so far.
+    pub fn bill(&self) -> Bill {
+        self.state.borrow().1
+    }
+
+    /// A uniform draw in [0, 1) (SplitMix64).
+    fn draw(&self) -> f64 {
+        let mut state = self.state.borrow_mut();
+        state.0 = state.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn builds(&self, i: usize) -> bool {
+        let one_in = self.scenario.build_failure_one_in;
+        // The start and the culprit build: a scenario about them, not about luck.
+        if one_in == 0 || i == self.scenario.culprit || i + 1 == self.repo.len() {
+            return true;
+        }
+        let mut z = (i as u64) ^ self.scenario.seed.rotate_left(17);
+        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        !(z ^ (z >> 33)).is_multiple_of(one_in)
+    }
+}
+
+fn crash(title: &str) -> RunOutcome {
+    RunOutcome::Crashed(Crash {
+        title: title.to_string(),
+        alt_titles: Vec::new(),
+        report: format!("{title}\nCall Trace:\n frame+0x1/0x2\n"),
+    })
+}
+
+/// The title of the planted bug.
+pub const BUG_TITLE: &str = "KASAN: use-after-free Read in sim_culprit";
+/// The title of the unrelated bug.
+pub const UNRELATED_TITLE: &str = "WARNING in sim_unrelated";
+
+impl Builder for SimWorld {
+    fn build(&mut self, _repo: &mut dyn Repo, commit: &str, _config: Option<&str>) -> Result<BuildOutcome> {
+        let i = self.repo.index(commit)?;
+        {
+            let bill = &mut self.state.borrow_mut().1;
+            bill.builds += 1;
+            bill.seconds += self.scenario.build_seconds;
+        }
+        if !self.builds(i) {
+            return Ok(BuildOutcome::Failed { reason: "error: simulated build failure".into() });
+        }
+        Ok(BuildOutcome::Built { compiler: None, signature: Some(format!("sign-{i}")), artifact: None })
+    }
+}
+
+impl Tester for SimWorld {
+    fn test(&mut self, commit: &str, _b: &BuildOutcome, runs: usize, _p: &dyn Progress) -> Result<Vec<RunOutcome>> {
+        let i = self.repo.index(commit)?;
+        let s = self.scenario.clone();
+        let has_bug = self.repo.has_ancestor(i, s.culprit);
+        let mut out = Vec::with_capacity(runs);
+        let mut seconds = 0.0;
+        for round in (0..runs).collect::<Vec<_>>().chunks(s.machines.max(1)) {
+            let mut longest: f64 = 0.0;
+            for _ in round {
+                let (outcome, t) = if self.draw() < s.infra_rate {
+                    (RunOutcome::Infra { msg: "simulated infra error".into() }, s.clean_run_seconds)
+                } else if self.draw() < s.boot_failure_rate {
+                    (RunOutcome::BootFailed { title: "simulated boot failure".into() }, s.crash_run_seconds.0)
+                } else if has_bug && self.draw() < s.crash_rate {
+                    let t = s.crash_run_seconds.0 + self.draw() * (s.crash_run_seconds.1 - s.crash_run_seconds.0);
+                    (crash(BUG_TITLE), t)
+                } else if s.unrelated.is_some_and(|(a, b, p)| a <= i && i < b && self.draw() < p) {
+                    (crash(UNRELATED_TITLE), s.crash_run_seconds.1)
+                } else {
+                    (RunOutcome::Ok, s.clean_run_seconds)
+                };
+                longest = longest.max(t);
+                out.push(outcome);
+            }
+            seconds += longest;
+        }
+        let bill = &mut self.state.borrow_mut().1;
+        bill.runs += runs as u32;
+        bill.seconds += seconds;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_history_has_merges_and_ranges_are_ancestries() {
+        let mut repo = SimRepo::with_merges(200, 20, 6, &[0, 50]);
+        assert_eq!(repo.len(), 200);
+        let merges = (0..repo.len()).filter(|&i| repo.parents[i].len() == 2).count();
+        assert!(merges >= 5, "{merges} merges");
+        let range = repo.range(&repo.hash(199), &[repo.hash(50)]).unwrap();
+        assert!(range.iter().all(|c| {
+            let i = repo.index(&c.hash).unwrap();
+            repo.has_ancestor(199, i) && !repo.has_ancestor(50, i)
+        }));
+        assert_eq!(repo.resolve("v2.0").unwrap(), repo.hash(50));
+    }
+
+    #[test]
+    fn the_bill_counts_rounds_of_parallel_runs() {
+        let repo = SimRepo::linear(10, &[0]);
+        let mut world = SimWorld::new(&repo, Scenario::new(5, 1));
+        let built = world.build(&mut repo.clone(), &repo.hash(2), None).unwrap();
+        world.test(&repo.hash(2), &built, 20, &crate::stages::NoProgress).unwrap();
+        let bill = world.bill();
+        assert_eq!((bill.builds, bill.runs), (1, 20));
+        assert_eq!(bill.seconds, 600.0 + 2.0 * 360.0);
+    }
+}
