@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let mut rep = kcrash_parse::Report { title: text.lines().next().unwrap_or("").to_string(), ..Default::default() };
     rep.frames = data.split(|&b| b == b'\n').filter_map(|l| kcrash_parse::frame::parse_frame(l, false)).collect();
-    rep.stacks = kcrash_parse::frame::stacks(data);
+    rep.report = data.to_vec();
     rep.guilty_file = text.lines().nth(1).map(str::to_string);
     sign(&rep);
     for word in text.split_whitespace() {

@@ -52,10 +52,6 @@ pub struct Report {
     pub skip_pos: usize,
     /// Frames of the stack the title's function came from.
     pub frames: Vec<Frame>,
-    /// Every stack trace of the report text after the prefix, in order, as
-    /// [`crate::frame::stacks`] reads them (crash signatures hash them).
-    #[serde(skip)]
-    pub stacks: Vec<Vec<Frame>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     /// The source file most likely to blame (the maintainers to tell).
     pub guilty_file: Option<String>,
@@ -86,4 +82,14 @@ pub struct Report {
 
 fn ser_lossy<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&String::from_utf8_lossy(b))
+}
+
+impl Report {
+    /// Every stack trace of the report (the text after the context prefix), in order, as
+    /// the frame grammar reads them ([`crate::frame::stacks`]); crash signatures hash them.
+    /// Read on demand: a parse that needs no signature does not pay for it (a third more
+    /// instructions per report when it was read with every report).
+    pub fn stacks(&self) -> Vec<Vec<Frame>> {
+        crate::frame::stacks(self.report.get(self.prefix_len..).unwrap_or(&self.report))
+    }
 }

@@ -171,8 +171,8 @@ pub fn stack_functions(rep: &Report, depth: usize) -> Vec<String> {
     let stacks = signature_stacks(rep);
     let title_frame = signature_name(&rep.frame);
     for stack in &stacks {
-        if let Some(at) = stack.iter().position(|f| !title_frame.is_empty() && *f == title_frame) {
-            return stack[at..].iter().take(depth).map(|f| f.to_string()).collect();
+        if let Some(at) = stack.iter().position(|f| !title_frame.is_empty() && f.as_str() == title_frame) {
+            return stack[at..].iter().take(depth).cloned().collect();
         }
     }
     let mut out = Vec::new();
@@ -187,7 +187,7 @@ pub fn stack_functions(rep: &Report, depth: usize) -> Vec<String> {
         None if out.is_empty() => stacks.first().map_or(&[][..], |s| &s[..]),
         None => &[],
     };
-    out.extend(rest.iter().map(|f| f.to_string()));
+    out.extend(rest.iter().cloned());
     out.truncate(depth);
     out
 }
@@ -218,14 +218,15 @@ pub fn is_skipped_function(function: &str) -> bool {
 /// functions named by [`signature_name`], consecutive repeats counted once (the layers of
 /// one syscall's wrappers and the depth of a recursion vary between builds); stacks left
 /// empty are dropped.
-fn signature_stacks(rep: &Report) -> Vec<Vec<&str>> {
-    let mut out = Vec::with_capacity(rep.stacks.len());
-    for stack in &rep.stacks {
-        let mut names: Vec<&str> = Vec::new();
+fn signature_stacks(rep: &Report) -> Vec<Vec<String>> {
+    let stacks = rep.stacks();
+    let mut out = Vec::with_capacity(stacks.len());
+    for stack in &stacks {
+        let mut names: Vec<String> = Vec::new();
         for frame in stack.iter().filter(|f| !f.questionable) {
             let name = signature_name(&frame.function);
-            if names.last() != Some(&name) {
-                names.push(name);
+            if names.last().map(String::as_str) != Some(name) {
+                names.push(name.to_string());
             }
         }
         if !names.is_empty() {
@@ -245,7 +246,6 @@ mod tests {
             crash_type: crate::title::title_to_type(title),
             frame: frame.into(),
             report: text.as_bytes().to_vec(),
-            stacks: crate::frame::stacks(text.as_bytes()),
             ..Report::default()
         }
     }

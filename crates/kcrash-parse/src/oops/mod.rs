@@ -199,7 +199,6 @@ pub fn finalize(builder: extract::ReportBuilder, raw: &[u8], facts: LogFacts) ->
         end_pos: end_pos.max(line_end),
         skip_pos: line_end,
         frames: described.frames,
-        stacks: crate::frame::stacks(&report),
         context: context.as_context().label(),
         truncated,
         title,
