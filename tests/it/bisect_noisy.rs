@@ -101,3 +101,70 @@ fn resume_gives_the_same_result() {
     }
     assert!(kills >= 4, "only {kills} kill points hit");
 }
+
+/// One bisection of the simulated world with a file journal in `dir` (resuming when asked).
+fn sim_bisect(
+    repo: &kcrash_bisect::sim::SimRepo,
+    scenario: kcrash_bisect::sim::Scenario,
+    o: Options,
+    journal: &std::path::Path,
+    resume: bool,
+) -> (kcrash_bisect::Result<BisectResult>, kcrash_bisect::sim::Bill, String) {
+    let world = kcrash_bisect::sim::SimWorld::new(repo, scenario);
+    let (mut b, mut t) = (world.clone(), world.clone());
+    let mut sim_repo = repo.clone();
+    let mut log = kcrash_bisect::log::Log::new();
+    let mut j = FileJournal::new(journal, resume);
+    let progress = kcrash_bisect::stages::NoProgress;
+    let r = kcrash_bisect::Engine::new(&mut sim_repo, &mut b, &mut t, &mut j, &mut log, &progress, o).run();
+    (r, world.bill(), log.text())
+}
+
+/// Regression: a release of the walk that came out "skip" lies inside the range and the
+/// noisy search tests it again; resuming from the whole journal replayed the walk's record
+/// for the search's test, ran tests again and could end at another culprit.
+#[test]
+fn resuming_a_finished_journal_runs_nothing_and_gives_the_same_result() {
+    use kcrash_bisect::sim::{Scenario, SimRepo};
+    let repo = SimRepo::linear(400, &[0, 100, 300]);
+    let tmp = tempfile::tempdir().unwrap();
+    for seed in 0..150u64 {
+        let mut scenario = Scenario::new(280 + (seed % 20) as usize, seed);
+        scenario.crash_rate = 0.1;
+        let o = Options { start: repo.hash(399), strategy: Strategy::Noisy, ..Options::default() };
+        let path = tmp.path().join(format!("journal-{seed}.jsonl"));
+        let (first, _, _) = sim_bisect(&repo, scenario.clone(), o.clone(), &path, false);
+        let (again, bill, log) = sim_bisect(&repo, scenario, o, &path, true);
+        let (mut first, mut again) = (first.unwrap(), again.unwrap_or_else(|e| panic!("seed {seed}: {e}")));
+        (first.build_seconds, first.test_seconds, again.build_seconds, again.test_seconds) = (0.0, 0.0, 0.0, 0.0);
+        assert_eq!(again, first, "seed {seed}\n{log}");
+        assert_eq!(bill.runs, 0, "seed {seed}: the resumed run tested again");
+    }
+}
+
+/// Regression: "the bug is older than the range" read back from the log as an error.
+#[test]
+fn an_older_bug_reads_back_as_the_range_result() {
+    use kcrash_bisect::sim::{Scenario, SimRepo};
+    let repo = SimRepo::linear(200, &[0]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ranges = 0;
+    for seed in 0..100u64 {
+        let mut scenario = Scenario::new(20, seed);
+        scenario.crash_rate = 0.15;
+        let o = Options {
+            start: repo.hash(199),
+            good: Some(repo.hash(50)),
+            strategy: Strategy::Noisy,
+            ..Options::default()
+        };
+        let (result, _, log) = sim_bisect(&repo, scenario, o, &tmp.path().join(format!("j{seed}")), false);
+        let Ok(result) = result else { continue };
+        let back = logread::parse(&log).result();
+        let (mut a, mut b) = (result.clone(), back);
+        (a.build_seconds, a.test_seconds, b.build_seconds, b.test_seconds) = (0.0, 0.0, 0.0, 0.0);
+        assert_eq!(b, a, "seed {seed}\n{log}");
+        ranges += (result.result == Outcome::Range) as u32;
+    }
+    assert!(ranges >= 5, "only {ranges} range results");
+}

@@ -186,6 +186,10 @@ pub struct Engine<'a> {
     step: usize,
     /// `noisy`: the candidates of an inconclusive result.
     candidates: Vec<Candidate>,
+    /// Tests so far of each replay key (commit and config): the next one's occurrence.
+    occurrences: HashMap<String, usize>,
+    /// The revision built last (commit, config digest, outcome): still checked out.
+    last_build: Option<(String, Option<String>, BuildOutcome)>,
 }
 
 /// Thins the release list like syzkaller (since 2023-08): the first two stable
@@ -334,6 +338,8 @@ impl<'a> Engine<'a> {
             started: Instant::now(),
             step: 0,
             candidates: Vec::new(),
+            last_build: None,
+            occurrences: HashMap::new(),
         }
     }
 
@@ -562,6 +568,8 @@ impl<'a> Engine<'a> {
 
     /// Builds (or replays) the checked-out revision.
     fn build(&mut self, hash: &str, config: Option<&str>) -> Result<(BuildOutcome, Duration)> {
+        // The checkout moves: what was built last is gone.
+        self.last_build = None;
         self.repo.checkout(hash)?;
         let t = Instant::now();
         let b = self.builder.build(&mut *self.repo, hash, config)?;
@@ -668,12 +676,13 @@ impl<'a> Engine<'a> {
     /// Builds and tests `hash` with `config` (journal replay instead when it has it).
     fn test_with(&mut self, hash: &str, config: Option<&str>) -> Result<Tested> {
         let runs = self.runs_for_next_test();
-        self.test_runs(hash, config, runs, 0)
+        self.test_runs(hash, config, runs)
     }
 
-    /// Builds `hash` and runs the reproducer `runs` times; `occurrence`: how many times the
-    /// revision was tested before (the noisy strategy tests again), for the journal replay.
-    fn test_runs(&mut self, hash: &str, config: Option<&str>, runs: usize, occurrence: usize) -> Result<Tested> {
+    /// Builds `hash` and runs the reproducer `runs` times. Each test of a revision (with a
+    /// config) is the journal's next record for it: the noisy strategy tests again, and a
+    /// resumed run replays the records in the order they were written.
+    fn test_runs(&mut self, hash: &str, config: Option<&str>, runs: usize) -> Result<Tested> {
         if let Some(limit) = self.opts.timeout {
             // Replayed steps cost nothing, so a resumed run gets a fresh budget.
             if self.started.elapsed() > limit {
@@ -688,7 +697,11 @@ impl<'a> Engine<'a> {
         self.progress.step(&format!("step {}: testing {}", self.step, short(hash)));
         let cfg = digest(config);
         let wanted_runs = runs;
-        let replayed = match self.replay.get(&occurrence_key(&replay_key(hash, cfg.as_deref()), occurrence)) {
+        let key = replay_key(hash, cfg.as_deref());
+        let count = self.occurrences.entry(key.clone()).or_default();
+        let occurrence = *count;
+        *count += 1;
+        let replayed = match self.replay.get(&occurrence_key(&key, occurrence)) {
             Some(Record::Test { build, runs, build_time, test_time, .. }) => {
                 Some((build.clone(), runs.clone(), *build_time, *test_time))
             }
@@ -697,7 +710,17 @@ impl<'a> Engine<'a> {
         let (build, runs, build_time, test_time) = match replayed {
             Some(r) => r,
             None => {
-                let (build, build_time) = self.build(hash, config)?;
+                // A revision tested again right after its last test is still checked out and
+                // built: its runs need no new build (the noisy strategy's re-runs).
+                let reuse = match &self.last_build {
+                    Some((h, c, b)) if occurrence > 0 && h == hash && *c == cfg => Some(b.clone()),
+                    _ => None,
+                };
+                let (build, build_time) = match reuse {
+                    Some(b) => (b, Duration::ZERO),
+                    None => self.build(hash, config)?,
+                };
+                self.last_build = Some((hash.to_string(), cfg.clone(), build.clone()));
                 let mut runs = Vec::new();
                 let mut test_time = Duration::ZERO;
                 if let BuildOutcome::Built { .. } = build {
@@ -1032,11 +1055,12 @@ impl<'a> Engine<'a> {
             "# noisy bisection: {n} commits between {good_end} and {bad_end}, confidence {}",
             self.opts.confidence
         ));
-        let mut tests_of: HashMap<usize, usize> = HashMap::new();
-        for (r, hash) in [(n.checked_sub(1), start), (Some(n), good_end)] {
-            if let (Some(r), Some(t)) = (r.filter(|_| hash == start || r == Some(n)), self.cache.get(hash)) {
+        // Every revision of the range tested so far (the start, releases of the walk) and the
+        // good end: their runs are the first evidence.
+        let _ = start;
+        for r in 0..=n {
+            if let Some(t) = self.cache.get(&hash_of(r)) {
                 search.observe(r, t.bad_runs as u32, t.good_runs as u32);
-                *tests_of.entry(r).or_default() += 1;
             }
         }
         let runs = self.opts.runs.max(1) as u32;
@@ -1055,10 +1079,8 @@ impl<'a> Engine<'a> {
                     let hash = hash_of(revision);
                     let mass = search.bug_probabilities()[revision];
                     self.log.line(format!("# noisy: testing {hash}, P(bug present) {mass:.6}"));
-                    let occurrence = tests_of.entry(revision).or_default();
                     let config = self.config.clone();
-                    let t = self.test_runs(&hash, config.as_deref(), runs as usize, *occurrence)?;
-                    *occurrence += 1;
+                    let t = self.test_runs(&hash, config.as_deref(), runs as usize)?;
                     if t.bad_runs + t.good_runs == 0 {
                         // Did not build, or no run said anything (boot failures): no evidence,
                         // and none to expect.
@@ -1086,18 +1108,19 @@ impl<'a> Engine<'a> {
                         // Found between tested neighbours: its own crash and signature are
                         // still wanted for the result.
                         let config = self.config.clone();
-                        let occurrence = tests_of.get(&i).copied().unwrap_or(0);
-                        let t = self.test_runs(&hashes[i], config.as_deref(), runs as usize, occurrence)?;
+                        let t = self.test_runs(&hashes[i], config.as_deref(), runs as usize)?;
                         self.cache.insert(hashes[i].clone(), t);
                     }
                     self.log_first_bad(&hashes[i])?;
                     return Ok(Ok((LoopEnd::Culprit(hashes[i].clone()), probability)));
                 }
                 Step::Found { culprit: Culprit::BeforeRange, probability } => {
-                    self.log.line(format!("# noisy: the bug is older than {good_end} ({probability:.6})"));
-                    let mut res = self.range_result("the crash already happens on the good commit", good_end, None)?;
-                    res.confidence = (probability * 1e6).round() / 1e6;
-                    return Ok(Err(res));
+                    return Ok(Err(self.older_than_range(good_end, probability)?));
+                }
+                // Nothing left worth testing, and "older than the range" is the best guess.
+                Step::Stuck if search.best().0 == Culprit::BeforeRange => {
+                    let (_, probability) = search.best();
+                    return Ok(Err(self.older_than_range(good_end, probability)?));
                 }
                 Step::Stuck => {
                     let top = search.top(0.99, 10);
@@ -1121,6 +1144,21 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+    }
+
+    /// The noisy strategy's `range` result: the bug is older than the good end, with this
+    /// probability. Logged in the words `bisect-log` reads as a range result.
+    fn older_than_range(&mut self, good_end: &str, probability: f64) -> Result<Box<BisectResult>> {
+        let confidence = (probability * 1e6).round() / 1e6;
+        self.log.line(format!("# noisy: the bug is older than {good_end} ({probability:.6})"));
+        self.log.line(format!("accumulated error probability: {:.6}", 1.0 - confidence));
+        let mut res = self.range_result(
+            "oldest tested release already had the bug or it had kernel test errors (the good commit, noisy)",
+            good_end,
+            None,
+        )?;
+        res.confidence = confidence;
+        Ok(res)
     }
 
     /// Tests a bisection step and updates the reproduction estimate and confidence.

@@ -193,9 +193,12 @@ impl NoisySearch {
         let absent = log_binomial_likelihood(SPURIOUS_RATE, crashed, clean);
         let mut member = vec![false; n + 1];
         self.mark_ancestors(revision, &mut member);
-        for g in 0..RATE_GRID {
-            let present = log_binomial_likelihood(self.rates[g], crashed, clean);
-            let (with, without) = (present.exp(), absent.exp());
+        // Likelihoods of many runs underflow: scale them by the largest, which cancels in
+        // the normalisation.
+        let present: Vec<f64> = self.rates.iter().map(|&r| log_binomial_likelihood(r, crashed, clean)).collect();
+        let top = present.iter().copied().fold(absent, f64::max);
+        for (g, present) in present.iter().enumerate() {
+            let (with, without) = ((present - top).exp(), (absent - top).exp());
             let row = &mut self.joint[g * (n + 1)..(g + 1) * (n + 1)];
             for (c, w) in row.iter_mut().enumerate() {
                 *w *= if member[c] { with } else { without };
@@ -577,6 +580,19 @@ mod tests {
         let Step::Test { revision: next, .. } = search.next_step(0.95, &COSTS) else { panic!() };
         assert_ne!(next, revision);
         assert!(next.abs_diff(revision) <= 2, "{next} is next to {revision}");
+    }
+
+    /// Regression: the likelihood of hundreds of mixed runs underflowed to zero for every
+    /// hypothesis, and the search stopped with no probability anywhere.
+    #[test]
+    fn many_runs_at_once_keep_the_posterior_alive() {
+        let range = linear(100);
+        let mut search = NoisySearch::new(&range);
+        search.observe(99, 600, 600);
+        search.observe(0, 0, 1200);
+        let total: f64 = search.culprit_probabilities().iter().sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        assert!(matches!(search.next_step(0.95, &COSTS), Step::Test { .. }));
     }
 
     #[test]
