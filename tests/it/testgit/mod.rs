@@ -56,11 +56,25 @@ pub fn fixture(name: &str, key: &str, make: impl FnOnce(&Path)) -> std::path::Pa
         std::fs::create_dir_all(&partial).unwrap();
         make(&partial);
         std::fs::rename(&partial, &dir).unwrap();
+        // Fixtures of older generators are not asked for again.
+        for entry in std::fs::read_dir(&root).unwrap().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let old = file.strip_prefix(&format!("{name}-")).is_some_and(|rest| !rest.starts_with(key));
+            if old && entry.path().is_dir() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            } else if old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
     dir
 }
 
-/// The key of a generator whose source is `source`: 16 hex digits of its BLAKE3 hash.
+/// The key of a generator whose source is `source`: 16 hex digits of the BLAKE3 hash of it
+/// and of this file (its `git` runs the generator's commands).
 pub fn generator_key(source: &str) -> String {
-    blake3::hash(source.as_bytes()).to_hex()[..16].to_string()
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(source.as_bytes());
+    hasher.update(include_str!("mod.rs").as_bytes());
+    hasher.finalize().to_hex()[..16].to_string()
 }
