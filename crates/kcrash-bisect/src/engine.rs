@@ -1072,7 +1072,26 @@ impl<'a> Engine<'a> {
         let max_tests = 4 * (usize::BITS - n.leading_zeros()) as usize + 40;
         let mut tests = 0;
         loop {
-            let step = if tests >= max_tests { Step::Stuck } else { search.next_step(self.opts.confidence, &costs) };
+            let step = if tests >= max_tests {
+                Step::Stuck
+            } else {
+                match search.next_step(self.opts.confidence, &costs) {
+                    // Verification: a culprit that holds the confidence is tested further, with
+                    // its parents, until it holds five times less doubt (0.99 for 0.95); if
+                    // the runs move the probability elsewhere, the search goes on.
+                    Step::Found { culprit: Culprit::Commit(i), probability } => {
+                        let target = 1.0 - (1.0 - self.opts.confidence) / 5.0;
+                        match search.verification_step(i, target, &costs) {
+                            Some(test) => {
+                                self.log.line(format!("# noisy: verifying {} ({probability:.6})", hashes[i]));
+                                test
+                            }
+                            None => Step::Found { culprit: Culprit::Commit(i), probability },
+                        }
+                    }
+                    step => step,
+                }
+            };
             match step {
                 Step::Test { revision, runs } => {
                     tests += 1;

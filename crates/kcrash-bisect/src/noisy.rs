@@ -98,6 +98,8 @@ pub struct NoisySearch {
     joint: Vec<f64>,
     /// Crash rate of each grid point.
     rates: [f64; RATE_GRID],
+    /// Parents of each commit in the range.
+    parents: Vec<Vec<usize>>,
 }
 
 impl NoisySearch {
@@ -163,6 +165,7 @@ impl NoisySearch {
             tested: Vec::new(),
             joint,
             rates,
+            parents: range.iter().map(|node| node.parents.clone()).collect(),
         }
     }
 
@@ -304,6 +307,31 @@ impl NoisySearch {
             Some((value, revision)) if value > 0.0 => Step::Test { revision, runs },
             _ => Step::Stuck,
         }
+    }
+
+    /// Verification of a found culprit: `None` once it holds `target`, else the test of the
+    /// culprit or of one of its parents (the good end for a culprit without parents in the
+    /// range) that tells most per unit of cost: the two sides of the culprit's edge are
+    /// where a wrong answer hides.
+    pub fn verification_step(&self, culprit: usize, target: f64, costs: &Costs) -> Option<Step> {
+        if self.culprit_probabilities()[culprit] >= target {
+            return None;
+        }
+        let mut sides = vec![culprit];
+        sides.extend(&self.parents[culprit]);
+        if self.parents[culprit].is_empty() {
+            sides.push(self.len());
+        }
+        let runs = costs.machines.max(1);
+        let best = sides
+            .into_iter()
+            .filter(|&r| !self.unusable[r])
+            .map(|r| {
+                let cost = costs.run_round + if self.built[r] { 0.0 } else { costs.build };
+                (self.expected_information(r, runs) / cost.max(f64::MIN_POSITIVE), r)
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))?;
+        (best.0 > 0.0).then_some(Step::Test { revision: best.1, runs })
     }
 
     /// The revisions worth weighing: every usable revision tested so far, and for each of a
@@ -593,6 +621,23 @@ mod tests {
         let total: f64 = search.culprit_probabilities().iter().sum();
         assert!((total - 1.0).abs() < 1e-9, "{total}");
         assert!(matches!(search.next_step(0.95, &COSTS), Step::Test { .. }));
+    }
+
+    #[test]
+    fn verification_tests_the_two_sides_of_the_culprit() {
+        let range = linear(16);
+        let mut search = NoisySearch::new(&range);
+        search.observe(15, 10, 0);
+        search.observe(16, 0, 10);
+        search.observe(9, 10, 0);
+        search.observe(8, 0, 10);
+        let (culprit, p) = search.best();
+        assert_eq!(culprit, Culprit::Commit(9));
+        match search.verification_step(9, 0.9999999, &COSTS) {
+            Some(Step::Test { revision, .. }) => assert!(revision == 9 || revision == 8, "{revision}"),
+            other => panic!("{other:?} at {p}"),
+        }
+        assert_eq!(search.verification_step(9, p * 0.99, &COSTS), None);
     }
 
     #[test]
