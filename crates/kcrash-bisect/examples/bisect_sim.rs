@@ -20,13 +20,18 @@ use kcrash_bisect::{Engine, Options, Outcome, Strategy};
 #[derive(Default)]
 struct Tally {
     right: u32,
+    /// Bisections whose culprit can be told apart at all: its parents build (a parent that
+    /// does not build could be the culprit as well) and so does a release below it.
+    identifiable: u32,
+    /// Right results among those.
+    right_identifiable: u32,
     wrong: u32,
     other: u32,
     /// Why the others are not right or wrong: counts per outcome (or error).
     why: std::collections::BTreeMap<String, u32>,
     hours: Vec<f64>,
-    builds: u64,
-    runs: u64,
+    builds: Vec<f64>,
+    runs: Vec<f64>,
     /// (claimed confidence, right) of every `found` result.
     claims: Vec<(f64, bool)>,
 }
@@ -49,9 +54,9 @@ fn main() {
     println!("{bisections} bisections per cell, {commits} commits, releases at 0 and {release}, seed {seed}");
     println!();
     println!(
-        "| history | p | unrelated | strategy | right | wrong | other | mean h | p95 h | builds | runs | other: why |"
+        "| history | p | unrelated | strategy | right | wrong | other | right of identifiable | mean h | p95 h | builds | p95 builds | runs | p95 runs | other: why |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut all_claims: Vec<(f64, bool)> = Vec::new();
     for (shape, repo) in &histories {
         for rate in [1.0, 0.5, 0.3, 0.2, 0.1] {
@@ -73,6 +78,9 @@ fn main() {
                             scenario.unrelated = Some((from, from + (commits - release) / 4, 0.3));
                         }
                         let world = SimWorld::new(repo, scenario);
+                        let identifiable = repo.parents(culprit).iter().all(|&p| world.builds(p))
+                            && (world.builds(release) || world.builds(0));
+                        t.identifiable += identifiable as u32;
                         let (mut builder, mut tester) = (world.clone(), world.clone());
                         let mut sim_repo = repo.clone();
                         let mut log = Log::new();
@@ -89,13 +97,14 @@ fn main() {
                         .run();
                         let bill = world.bill();
                         t.hours.push(bill.seconds / 3600.0);
-                        t.builds += bill.builds as u64;
-                        t.runs += bill.runs as u64;
+                        t.builds.push(bill.builds as f64);
+                        t.runs.push(bill.runs as f64);
                         match result {
                             Ok(r) if r.result == Outcome::Found => {
                                 let right = r.commits[0].hash == repo.hash(culprit);
                                 if right {
                                     t.right += 1;
+                                    t.right_identifiable += identifiable as u32;
                                 } else {
                                     t.wrong += 1;
                                 }
@@ -115,15 +124,20 @@ fn main() {
                     let mean = t.hours.iter().sum::<f64>() / t.hours.len() as f64;
                     let p95 = percentile(&mut t.hours, 0.95);
                     let pct = |x: u32| 100.0 * x as f64 / bisections as f64;
+                    let mean_of = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
                     println!(
-                        "| {shape} | {rate} | {} | {} | {:.1} % | {:.1} % | {:.1} % | {mean:.1} | {p95:.1} | {:.1} | {:.0} | {} |",
+                        "| {shape} | {rate} | {} | {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % of {} | {mean:.1} | {p95:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {} |",
                         if unrelated { "yes" } else { "no" },
                         strategy.as_str(),
                         pct(t.right),
                         pct(t.wrong),
                         pct(t.other),
-                        t.builds as f64 / bisections as f64,
-                        t.runs as f64 / bisections as f64,
+                        100.0 * t.right_identifiable as f64 / t.identifiable.max(1) as f64,
+                        t.identifiable,
+                        mean_of(&t.builds),
+                        percentile(&mut t.builds, 0.95),
+                        mean_of(&t.runs),
+                        percentile(&mut t.runs, 0.95),
                         t.why.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "),
                     );
                     if strategy == Strategy::Noisy {

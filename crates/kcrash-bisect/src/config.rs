@@ -41,6 +41,9 @@ pub struct Config {
     /// `noisy`: the probability the culprit must hold (default 0.95).
     #[serde(default = "default_confidence")]
     pub(crate) confidence: f64,
+    /// `noisy`: end a revision's runs at the bug's second crash (default true).
+    #[serde(default = "default_true")]
+    pub(crate) adaptive_runs: bool,
     /// `[build]`: how revisions are built.
     pub build: BuildConfig,
     /// `[test]`: how they are tested.
@@ -49,6 +52,10 @@ pub struct Config {
 
 fn default_runs() -> usize {
     10
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_confidence() -> f64 {

@@ -53,6 +53,9 @@ pub struct Options {
     pub strategy: Strategy,
     /// `noisy`: the probability a culprit must hold to be the result.
     pub confidence: f64,
+    /// `noisy`: a revision's runs end at the bug's second crash (the runs still going are
+    /// stopped): two crashes say the bug is there whatever the other runs say.
+    pub adaptive_runs: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             timeout: None,
             strategy: Strategy::Syzkaller,
             confidence: 0.95,
+            adaptive_runs: true,
         }
     }
 }
@@ -95,12 +99,30 @@ impl Options {
         ) + &match self.strategy {
             // Journals of syzkaller-strategy bisections keep the key they always had.
             Strategy::Syzkaller => String::new(),
-            Strategy::Noisy => format!(" strategy=noisy confidence={}", self.confidence),
+            Strategy::Noisy => {
+                format!(" strategy=noisy confidence={}", self.confidence)
+                    + if self.adaptive_runs { "" } else { " adaptive_runs=false" }
+            }
         }
     }
 }
 
 /// Short name of a config in the journal.
+/// Rounds of runs of the start commit the noisy strategy makes before it says the crash was
+/// not reproduced (60 runs with `runs = 10`: a reproducer crashing in 10 % of runs is missed
+/// 0.2 % of the time).
+const NOISY_START_ROUNDS: usize = 3;
+
+/// Crashes of the bug after which a noisy test of `planned` runs stops: half of them. Runs
+/// that crash end sooner than runs that do not, so the runs ended when a test stops are no
+/// fair sample of the crash rate; what the search learns from a stopped test is only that
+/// at least this many of the planned runs crash ([`NoisySearch::observe_stopped`]). Half the
+/// runs says "present" beyond doubt and still bounds the rate from below: stopping at the
+/// second crash left the rate unknown and cost more tests than it saved.
+fn noisy_deciding_crashes(planned: usize) -> usize {
+    planned.div_ceil(2).max(2)
+}
+
 fn digest(config: Option<&str>) -> Option<String> {
     config.map(super::config_digest)
 }
@@ -147,9 +169,44 @@ struct Tested {
     good_runs: usize,
     /// Runs that crashed with the bisected bug.
     bad_runs: usize,
+    /// What the noisy search learns from the test, one entry per test pooled in it.
+    evidence: Vec<Evidence>,
+}
+
+/// What one test of a revision tells the noisy search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Evidence {
+    /// Every run ran: this many crashed with the bug and this many did not.
+    Runs { crashed: u32, clean: u32 },
+    /// The test was stopped at its `crashed`-th crash of the bug, `planned` runs asked for.
+    Stopped { crashed: u32, planned: u32 },
+}
+
+impl Evidence {
+    fn feed(self, search: &mut NoisySearch, revision: usize) {
+        match self {
+            Evidence::Runs { crashed, clean } => search.observe(revision, crashed, clean),
+            Evidence::Stopped { crashed, planned } => search.observe_stopped(revision, crashed, planned),
+        }
+    }
 }
 
 impl Tested {
+    /// The runs of two tests of one revision as one test: the later build and verdict,
+    /// every run counted, the first crash kept.
+    fn pooled(self, later: Tested) -> Tested {
+        let (good_runs, bad_runs) = (self.good_runs + later.good_runs, self.bad_runs + later.bad_runs);
+        let informative = good_runs + bad_runs;
+        Tested {
+            bad_ratio: if informative > 0 { bad_runs as f64 / informative as f64 } else { 0.0 },
+            crash: self.crash.or(later.crash),
+            good_runs,
+            bad_runs,
+            evidence: self.evidence.into_iter().chain(later.evidence).collect(),
+            ..later
+        }
+    }
+
     fn signature(&self) -> Option<&str> {
         match &self.build {
             BuildOutcome::Built { signature, .. } => signature.as_deref(),
@@ -386,7 +443,10 @@ impl<'a> Engine<'a> {
         if self.opts.strategy == Strategy::Noisy {
             self.log.line(format!("# noisy strategy, confidence {}", self.opts.confidence));
         }
-        let first = self.test(&start)?;
+        let mut first = self.test(&start)?;
+        if self.opts.strategy == Strategy::Noisy {
+            first = self.noisy_start_rounds(&start, first)?;
+        }
         // A flaky reproducer's crash counts however rare it was: noisy weighs every run.
         let reproduced = match self.opts.strategy {
             Strategy::Syzkaller => first.verdict == Verdict::Bad,
@@ -440,6 +500,25 @@ impl<'a> Engine<'a> {
                 Ok(self.result(Outcome::Inconclusive, commits, None, confidence))
             }
         }
+    }
+
+    /// The noisy strategy's start: a reproducer that crashes in one run of ten gives no
+    /// crash in 20 runs 12 % of the time, and a bisection given up there is lost. The start
+    /// is tested again, up to [`NOISY_START_ROUNDS`] rounds in all, until a run crashes; the
+    /// cache keeps the runs of every round, the search's first evidence.
+    fn noisy_start_rounds(&mut self, start: &str, mut first: Tested) -> Result<Tested> {
+        let mut rounds = 1;
+        while first.bad_runs == 0 && rounds < NOISY_START_ROUNDS && !matches!(first.build, BuildOutcome::Failed { .. })
+        {
+            rounds += 1;
+            self.log.line(format!("# noisy: no crash on the start commit yet, testing it again (round {rounds})"));
+            let config = self.config.clone();
+            let runs = self.opts.runs.max(1) * 2;
+            let more = self.test_runs(start, config.as_deref(), runs)?;
+            first = first.pooled(more);
+        }
+        self.cache.insert(start.to_string(), first.clone());
+        Ok(first)
     }
 
     /// Resolves the revisions, before the first checkout moves HEAD.
@@ -725,7 +804,25 @@ impl<'a> Engine<'a> {
                 let mut test_time = Duration::ZERO;
                 if let BuildOutcome::Built { .. } = build {
                     let t = Instant::now();
-                    runs = self.tester.test(hash, &build, wanted_runs, self.progress)?;
+                    runs = if self.opts.strategy == Strategy::Noisy && self.opts.adaptive_runs {
+                        let target = &self.target;
+                        // Before the bug's title is known (the start) every crash counts: they
+                        // must share a title then, so that another bug cannot name it.
+                        let enough = |ended: &[RunOutcome]| {
+                            let mut titles: HashMap<&str, usize> = HashMap::new();
+                            for run in ended {
+                                if let (RunOutcome::Crashed(c), RunClass::SameBug { .. }) = (run, target.classify(run))
+                                {
+                                    let key = if target.titles.is_empty() { c.title.as_str() } else { "" };
+                                    *titles.entry(key).or_default() += 1;
+                                }
+                            }
+                            titles.values().any(|&n| n >= noisy_deciding_crashes(wanted_runs))
+                        };
+                        self.tester.test_until(hash, &build, wanted_runs, self.progress, &enough)?
+                    } else {
+                        self.tester.test(hash, &build, wanted_runs, self.progress)?
+                    };
                     test_time = t.elapsed();
                 }
                 self.journal.append(&Record::Test {
@@ -743,11 +840,19 @@ impl<'a> Engine<'a> {
         self.test_time += test_time;
         self.log_build(hash, &build);
         let tested = if let BuildOutcome::Failed { .. } = build {
-            Tested { verdict: Verdict::Skip, build, crash: None, bad_ratio: 0.0, good_runs: 0, bad_runs: 0 }
+            Tested {
+                verdict: Verdict::Skip,
+                build,
+                crash: None,
+                bad_ratio: 0.0,
+                good_runs: 0,
+                bad_runs: 0,
+                evidence: Vec::new(),
+            }
         } else {
             self.first_test_done = true;
             self.tested += 1;
-            self.verdict_of(build, &runs)?
+            self.verdict_of(build, &runs, wanted_runs)?
         };
         Ok(tested)
     }
@@ -761,7 +866,8 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn verdict_of(&mut self, build: BuildOutcome, runs: &[RunOutcome]) -> Result<Tested> {
+    /// The verdict of a test of `planned` runs; fewer in `runs` when it was stopped early.
+    fn verdict_of(&mut self, build: BuildOutcome, runs: &[RunOutcome], planned: usize) -> Result<Tested> {
         let classes: Vec<RunClass> = runs.iter().map(|r| self.target.classify(r)).collect();
         let strings: Vec<String> = classes.iter().map(RunClass::log_string).collect();
         if !strings.is_empty() && strings.iter().all(|s| *s == strings[0]) {
@@ -807,7 +913,20 @@ impl<'a> Engine<'a> {
             // The noisy strategy weighs a single crash: it names the bug as well.
             crash = representative(runs, &classes).cloned();
         }
-        Ok(Tested { verdict, build, crash, bad_ratio, good_runs: counts.good, bad_runs: counts.bad })
+        let evidence = if runs.len() < planned {
+            Evidence::Stopped { crashed: counts.bad as u32, planned: planned as u32 }
+        } else {
+            Evidence::Runs { crashed: counts.bad as u32, clean: counts.good as u32 }
+        };
+        Ok(Tested {
+            verdict,
+            build,
+            crash,
+            bad_ratio,
+            good_runs: counts.good,
+            bad_runs: counts.bad,
+            evidence: vec![evidence],
+        })
     }
 
     /// Release walk (or the configured good commit). `Ok(Err(result))` ends early.
@@ -1060,7 +1179,9 @@ impl<'a> Engine<'a> {
         let _ = start;
         for r in 0..=n {
             if let Some(t) = self.cache.get(&hash_of(r)) {
-                search.observe(r, t.bad_runs as u32, t.good_runs as u32);
+                for e in &t.evidence {
+                    e.feed(&mut search, r);
+                }
             }
         }
         let runs = self.opts.runs.max(1) as u32;
@@ -1105,7 +1226,9 @@ impl<'a> Engine<'a> {
                         // and none to expect.
                         search.mark_unusable(revision);
                     } else {
-                        search.observe(revision, t.bad_runs as u32, t.good_runs as u32);
+                        for e in &t.evidence {
+                            e.feed(&mut search, revision);
+                        }
                     }
                     // The latest test stands for the revision (its crash, its signature).
                     let keep = self.cache.get(&hash).is_none_or(|old| old.crash.is_none() || t.crash.is_some());

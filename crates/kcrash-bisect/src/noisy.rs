@@ -186,19 +186,40 @@ impl NoisySearch {
         if crashed + clean == 0 {
             return;
         }
+        let present: Vec<f64> = self.rates.iter().map(|&r| log_binomial_likelihood(r, crashed, clean)).collect();
+        let absent = log_binomial_likelihood(SPURIOUS_RATE, crashed, clean);
+        self.update(revision, (crashed, clean), &present, absent);
+    }
+
+    /// Record a test of `planned` runs of `revision` that was stopped once `crashed` of its
+    /// runs had crashed with the bug's title. Runs that crash end sooner than runs that do
+    /// not, so the runs ended by then are no fair sample of the crash rate: all this says is
+    /// that at least `crashed` of the `planned` runs crash.
+    pub fn observe_stopped(&mut self, revision: usize, crashed: u32, planned: u32) {
+        if crashed == 0 {
+            return;
+        }
+        let planned = planned.max(crashed);
+        let tail =
+            |rate: f64| -> f64 { binomial(rate, planned)[crashed as usize..].iter().sum::<f64>().max(1e-300).ln() };
+        let present: Vec<f64> = self.rates.iter().map(|&r| tail(r)).collect();
+        self.update(revision, (crashed, 0), &present, tail(SPURIOUS_RATE))
+    }
+
+    /// Multiplies in the likelihood of one test: `present[g]` (log) for hypotheses where the
+    /// revision has the bug and the rate is grid point `g`, `absent` (log) for the others.
+    fn update(&mut self, revision: usize, runs: (u32, u32), present: &[f64], absent: f64) {
         self.built[revision] = true;
         if self.runs[revision] == (0, 0) {
             self.tested.push(revision);
         }
-        self.runs[revision].0 += crashed;
-        self.runs[revision].1 += clean;
+        self.runs[revision].0 += runs.0;
+        self.runs[revision].1 += runs.1;
         let n = self.len();
-        let absent = log_binomial_likelihood(SPURIOUS_RATE, crashed, clean);
         let mut member = vec![false; n + 1];
         self.mark_ancestors(revision, &mut member);
         // Likelihoods of many runs underflow: scale them by the largest, which cancels in
         // the normalisation.
-        let present: Vec<f64> = self.rates.iter().map(|&r| log_binomial_likelihood(r, crashed, clean)).collect();
         let top = present.iter().copied().fold(absent, f64::max);
         for (g, present) in present.iter().enumerate() {
             let (with, without) = ((present - top).exp(), (absent - top).exp());
@@ -661,5 +682,24 @@ mod tests {
         let held: f64 = top.iter().map(|t| t.1).sum();
         assert!(held >= 0.99 || top.len() == 10);
         assert!(top.iter().all(|(c, _)| matches!(c, Culprit::Commit(4) | Culprit::Commit(5))), "{top:?}");
+    }
+
+    /// Regression: a stopped test recorded as its ended runs (its crashes, none of the clean
+    /// runs still going) drove the crash rate towards 1, and a later 0-of-10 at a revision
+    /// with the bug then looked good beyond doubt: 30 % wrong culprits at p = 0.3.
+    #[test]
+    fn a_stopped_test_says_present_without_raising_the_rate() {
+        let range = linear(10);
+        let mut stopped = NoisySearch::new(&range);
+        let mut naive = NoisySearch::new(&range);
+        stopped.observe(0, 0, 40);
+        naive.observe(0, 0, 40);
+        for _ in 0..6 {
+            stopped.observe_stopped(9, 5, 10);
+            naive.observe(9, 5, 0);
+        }
+        assert!(stopped.bug_probabilities()[9] > 0.999);
+        let (fair, biased) = (stopped.crash_rate(), naive.crash_rate());
+        assert!(fair + 0.15 < biased, "fair {fair}, biased {biased}");
     }
 }

@@ -21,7 +21,7 @@ use std::io::{ErrorKind, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Environment variable that marks every process a command started.
@@ -343,10 +343,29 @@ impl Tail {
 /// Where streamed stdout goes.
 type Sink<'a> = dyn FnMut(&[u8]) + 'a;
 
+/// What ends a wait early besides the timeout: Ctrl-C/SIGTERM ([`crate::interrupt`]) and,
+/// when given, a flag another thread sets (the runs a decision no longer needs).
+#[derive(Clone, Copy)]
+enum Stop<'a> {
+    Never,
+    Interrupt { abandon: Option<&'a AtomicBool> },
+}
+
+impl Stop<'_> {
+    fn requested(self) -> bool {
+        match self {
+            Stop::Never => false,
+            Stop::Interrupt { abandon } => {
+                crate::interrupt::requested() || abandon.is_some_and(|a| a.load(Ordering::SeqCst))
+            }
+        }
+    }
+}
+
 fn run_inner(
     cmd: &mut Command,
     timeout: Duration,
-    interruptible: bool,
+    stop: Stop<'_>,
     on_stdout: Option<&mut Sink<'_>>,
 ) -> std::io::Result<Output> {
     let start = Instant::now();
@@ -377,7 +396,7 @@ fn run_inner(
             timed_out = true;
             break;
         }
-        if interruptible && crate::interrupt::requested() {
+        if stop.requested() {
             interrupted = true;
             break;
         }
@@ -417,24 +436,27 @@ fn run_inner(
 /// Runs `cmd` with stdin closed, capturing stdout and stderr, killing its process group
 /// after `timeout`. Errors only when the program cannot be started.
 pub fn run(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
-    run_inner(cmd, timeout, false, None)
+    run_inner(cmd, timeout, Stop::Never, None)
 }
 
 /// [`run`] that also stops (killing the command) when SIGINT/SIGTERM arrived
 /// ([`crate::interrupt`]): the error's kind is then [`ErrorKind::Interrupted`].
 pub(crate) fn run_interruptible(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
-    run_inner(cmd, timeout, true, None)
+    run_inner(cmd, timeout, Stop::Interrupt { abandon: None }, None)
 }
 
 /// [`run_interruptible`] that hands stdout to `on_stdout` as it arrives instead of keeping
 /// it ([`Output::stdout`] stays empty) and keeps only the last 64 KiB of stderr: memory does
 /// not grow with the output.
+/// It also stops when `abandon` is set (by another thread): the error's kind is then
+/// [`ErrorKind::Interrupted`] too, and the caller tells the two apart by the flag.
 pub(crate) fn stream(
     cmd: &mut Command,
     timeout: Duration,
+    abandon: Option<&AtomicBool>,
     on_stdout: &mut dyn FnMut(&[u8]),
 ) -> std::io::Result<Output> {
-    run_inner(cmd, timeout, true, Some(on_stdout))
+    run_inner(cmd, timeout, Stop::Interrupt { abandon }, Some(on_stdout))
 }
 
 /// A child started by [`spawn`] for streaming its output (QEMU): in its own process group,

@@ -8,6 +8,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -504,7 +505,13 @@ impl QemuTester {
     }
 
     /// One boot: QEMU's console streamed into a [`ConsoleReader`] until the run is over.
-    fn run_vm(&self, kernel: &Path, initramfs: Option<&Path>) -> Result<(RunOutcome, Vec<u8>)> {
+    /// `None` when `abandon` was set first (the test was decided without this run).
+    fn run_vm(
+        &self,
+        kernel: &Path,
+        initramfs: Option<&Path>,
+        abandon: &AtomicBool,
+    ) -> Result<Option<(RunOutcome, Vec<u8>)>> {
         let cmd = self.command(kernel, initramfs);
         let mut child =
             process::spawn(&cmd).map_err(|e| Error::Infra(format!("cannot start {}: {e}", self.cfg.qemu)))?;
@@ -534,12 +541,15 @@ impl QemuTester {
             if now >= self.timeout {
                 break Ending::Timeout;
             }
-            if crate::interrupt::requested() {
-                // Ctrl-C/SIGTERM: the run is abandoned, not judged.
+            if crate::interrupt::requested() || abandon.load(Ordering::SeqCst) {
+                // Ctrl-C/SIGTERM, or the test is decided: the run is abandoned, not judged.
                 child.kill();
                 let _ = out_thread.join();
                 let _ = err_thread.join();
-                return Err(Error::Interrupted);
+                if crate::interrupt::requested() {
+                    return Err(Error::Interrupted);
+                }
+                return Ok(None);
             }
             let wait = (self.timeout - now).min(Duration::from_millis(200));
             match rx.recv_timeout(wait) {
@@ -573,14 +583,14 @@ impl QemuTester {
                         None => (false, "did not exit after closing its output".to_string()),
                     };
                     let _ = out_thread.join();
-                    return Ok(reader.finish(&Ending::Exited { success, status, stderr }));
+                    return Ok(Some(reader.finish(&Ending::Exited { success, status, stderr })));
                 }
             }
         };
         child.kill();
         let _ = out_thread.join();
         let _ = err_thread.join();
-        Ok(reader.finish(&ending))
+        Ok(Some(reader.finish(&ending)))
     }
 }
 
@@ -591,6 +601,17 @@ impl Tester for QemuTester {
         build: &BuildOutcome,
         runs: usize,
         progress: &dyn Progress,
+    ) -> Result<Vec<RunOutcome>> {
+        self.test_until(commit, build, runs, progress, &super::stages::all_runs)
+    }
+
+    fn test_until(
+        &mut self,
+        commit: &str,
+        build: &BuildOutcome,
+        runs: usize,
+        progress: &dyn Progress,
+        enough: &dyn Fn(&[RunOutcome]) -> bool,
     ) -> Result<Vec<RunOutcome>> {
         let kernel = match (&self.cfg.kernel, build) {
             (Some(k), _) => k.clone(),
@@ -609,13 +630,15 @@ impl Tester for QemuTester {
         // A commit tested again (the start commit is) gets new numbers, not overwrites.
         let first = (0..).find(|n| !consoles.join(format!("{commit}.{n}.log")).exists()).unwrap_or(0);
         let this = &*self;
-        let run_one = |i: usize| -> Result<RunOutcome> {
-            let (outcome, console) = this.run_vm(&kernel, initramfs.as_deref())?;
+        let run_one = |i: usize, abandon: &AtomicBool| -> Result<Option<RunOutcome>> {
+            let Some((outcome, console)) = this.run_vm(&kernel, initramfs.as_deref(), abandon)? else {
+                return Ok(None);
+            };
             // Kept for every run: the console is the evidence of the verdict.
             let _ = std::fs::write(consoles.join(format!("{commit}.{}.log", first + i)), console);
-            Ok(outcome)
+            Ok(Some(outcome))
         };
-        super::stages::run_parallel(runs, self.cfg.vms, progress, run_one)
+        super::stages::run_parallel(runs, self.cfg.vms, progress, enough, run_one)
     }
 }
 

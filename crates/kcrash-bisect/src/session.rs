@@ -199,6 +199,7 @@ impl Session {
             timeout: cfg.timeout.map(Duration::from_secs),
             strategy: opts.strategy.unwrap_or(cfg.strategy),
             confidence: cfg.confidence,
+            adaptive_runs: cfg.adaptive_runs,
         };
         Ok(Session { repo, builder, tester, journal, workdir, original, options, _lock: lock })
     }

@@ -80,6 +80,11 @@ impl SimRepo {
             .ok_or_else(|| Error::Setup(format!("no commit {hash}")))
     }
 
+    /// The parents of commit `i`.
+    pub fn parents(&self, i: usize) -> &[usize] {
+        &self.parents[i]
+    }
+
     /// Whether the history of commit `i` holds commit `c`.
     pub fn has_ancestor(&self, i: usize, c: usize) -> bool {
         self.ancestors(i)[c]
@@ -255,7 +260,8 @@ impl SimWorld {
         ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn builds(&self, i: usize) -> bool {
+    /// Whether commit `i` builds in this world.
+    pub fn builds(&self, i: usize) -> bool {
         let one_in = self.scenario.build_failure_one_in;
         // The start and the culprit build: a scenario about them, not about luck.
         if one_in == 0 || i == self.scenario.culprit || i + 1 == self.repo.len() {
@@ -297,15 +303,31 @@ impl Builder for SimWorld {
 }
 
 impl Tester for SimWorld {
-    fn test(&mut self, commit: &str, _b: &BuildOutcome, runs: usize, _p: &dyn Progress) -> Result<Vec<RunOutcome>> {
+    fn test(&mut self, commit: &str, b: &BuildOutcome, runs: usize, p: &dyn Progress) -> Result<Vec<RunOutcome>> {
+        self.test_until(commit, b, runs, p, &crate::stages::all_runs)
+    }
+
+    /// Rounds of `machines` runs at once; within a round the runs end in the order of
+    /// their simulated times, and once `enough` says so the round ends there (the runs
+    /// still going are stopped and left out, and no round follows).
+    fn test_until(
+        &mut self,
+        commit: &str,
+        _b: &BuildOutcome,
+        runs: usize,
+        _p: &dyn Progress,
+        enough: &dyn Fn(&[RunOutcome]) -> bool,
+    ) -> Result<Vec<RunOutcome>> {
         let i = self.repo.index(commit)?;
         let s = self.scenario.clone();
         let has_bug = self.repo.has_ancestor(i, s.culprit);
-        let mut out = Vec::with_capacity(runs);
+        let mut kept: Vec<(usize, RunOutcome)> = Vec::with_capacity(runs);
+        let mut ended: Vec<RunOutcome> = Vec::new();
         let mut seconds = 0.0;
+        let mut decided = false;
         for round in (0..runs).collect::<Vec<_>>().chunks(s.machines.max(1)) {
-            let mut longest: f64 = 0.0;
-            for _ in round {
+            let mut round_runs: Vec<(f64, usize, RunOutcome)> = Vec::with_capacity(round.len());
+            for &run in round {
                 let (outcome, t) = if self.draw() < s.infra_rate {
                     (RunOutcome::Infra { msg: "simulated infra error".into() }, s.clean_run_seconds)
                 } else if self.draw() < s.boot_failure_rate {
@@ -318,15 +340,30 @@ impl Tester for SimWorld {
                 } else {
                     (RunOutcome::Ok, s.clean_run_seconds)
                 };
+                round_runs.push((t, run, outcome));
+            }
+            // Stable: runs ending at the same time end in run order.
+            round_runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut longest: f64 = 0.0;
+            for (t, run, outcome) in round_runs {
                 longest = longest.max(t);
-                out.push(outcome);
+                ended.push(outcome.clone());
+                kept.push((run, outcome));
+                if enough(&ended) {
+                    decided = true;
+                    break;
+                }
             }
             seconds += longest;
+            if decided {
+                break;
+            }
         }
+        kept.sort_by_key(|(run, _)| *run);
         let bill = &mut self.state.borrow_mut().1;
-        bill.runs += runs as u32;
+        bill.runs += kept.len() as u32;
         bill.seconds += seconds;
-        Ok(out)
+        Ok(kept.into_iter().map(|(_, o)| o).collect())
     }
 }
 
@@ -357,5 +394,20 @@ mod tests {
         let bill = world.bill();
         assert_eq!((bill.builds, bill.runs), (1, 20));
         assert_eq!(bill.seconds, 600.0 + 2.0 * 360.0);
+    }
+
+    #[test]
+    fn a_test_stopped_early_keeps_the_runs_ended_first_and_bills_until_then() {
+        let repo = SimRepo::linear(10, &[0]);
+        let mut world = SimWorld::new(&repo, Scenario::new(5, 1));
+        let built = world.build(&mut repo.clone(), &repo.hash(7), None).unwrap();
+        let two = |ended: &[RunOutcome]| ended.len() >= 2;
+        let runs = world.test_until(&repo.hash(7), &built, 20, &crate::stages::NoProgress, &two).unwrap();
+        assert_eq!(runs.len(), 2);
+        assert!(runs.iter().all(|r| matches!(r, RunOutcome::Crashed(_))));
+        let bill = world.bill();
+        assert_eq!(bill.runs, 2);
+        // One round, ended at the second crash: less than a clean run's 6 minutes.
+        assert!(bill.seconds < 600.0 + 360.0, "{}", bill.seconds);
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -81,6 +82,27 @@ pub trait Tester {
         runs: usize,
         progress: &dyn Progress,
     ) -> Result<Vec<RunOutcome>>;
+
+    /// [`Tester::test`] that may end early: after each run ends, `enough` gets the runs
+    /// ended so far (in the order they ended); once it says yes, no run starts and the runs
+    /// in flight are stopped and left out. The runs kept come in run order. Testers that
+    /// cannot stop runs run them all.
+    fn test_until(
+        &mut self,
+        commit: &str,
+        build: &BuildOutcome,
+        runs: usize,
+        progress: &dyn Progress,
+        enough: &dyn Fn(&[RunOutcome]) -> bool,
+    ) -> Result<Vec<RunOutcome>> {
+        let _ = enough;
+        self.test(commit, build, runs, progress)
+    }
+}
+
+/// Never enough: every run of a test runs.
+pub(crate) fn all_runs(_: &[RunOutcome]) -> bool {
+    false
 }
 
 /// `[build] kind = "command"`: an argv run in the repository. With a kernel config, the
@@ -330,12 +352,23 @@ impl Tester for CommandTester {
         runs: usize,
         progress: &dyn Progress,
     ) -> Result<Vec<RunOutcome>> {
+        self.test_until(commit, build, runs, progress, &all_runs)
+    }
+
+    fn test_until(
+        &mut self,
+        commit: &str,
+        build: &BuildOutcome,
+        runs: usize,
+        progress: &dyn Progress,
+        enough: &dyn Fn(&[RunOutcome]) -> bool,
+    ) -> Result<Vec<RunOutcome>> {
         let (prog, args) = self.argv.split_first().ok_or_else(|| Error::Config("test.command is empty".into()))?;
         let artifact = match build {
             BuildOutcome::Built { artifact: Some(a), .. } => a.clone(),
             _ => PathBuf::new(),
         };
-        let run_one = |i: usize| -> Result<RunOutcome> {
+        let run_one = |i: usize, abandon: &AtomicBool| -> Result<Option<RunOutcome>> {
             let mut cmd = Command::new(prog);
             cmd.args(args)
                 .current_dir(&self.repo)
@@ -351,13 +384,17 @@ impl Tester for CommandTester {
                 std::fs::File::create(p).ok()
             });
             let mut sink = ConsoleSink::new(file);
-            let res = process::stream(&mut cmd, self.timeout, &mut |d| sink.feed(d));
+            let res = process::stream(&mut cmd, self.timeout, Some(abandon), &mut |d| sink.feed(d));
             let out = match res {
                 Ok(out) => out,
                 Err(e) => {
                     drop(sink);
                     if let Some(p) = &part {
                         let _ = std::fs::remove_file(p);
+                    }
+                    if e.kind() == std::io::ErrorKind::Interrupted && !crate::interrupt::requested() {
+                        // Stopped because the runs ended so far decide the test.
+                        return Ok(None);
                     }
                     return Err(match e.kind() {
                         std::io::ErrorKind::Interrupted => Error::Interrupted,
@@ -370,35 +407,38 @@ impl Tester for CommandTester {
             if let (Some(part), Some(log)) = (&part, &log) {
                 let _ = if outcome != RunOutcome::Ok { std::fs::rename(part, log) } else { std::fs::remove_file(part) };
             }
-            Ok(outcome)
+            Ok(Some(outcome))
         };
-        run_parallel(runs, self.parallel, progress, run_one)
+        run_parallel(runs, self.parallel, progress, enough, run_one)
     }
 }
 
 /// Runs `runs` runs on `parallel` threads; results in run order, so the log does not depend
-/// on timing. The first harness error stops the remaining runs.
+/// on timing. The first harness error stops the remaining runs. Once `enough` says the runs
+/// ended so far decide the test, no run starts and `abandon` (which `run_one` watches) stops
+/// those in flight: they give `Ok(None)` and are left out.
 pub(crate) fn run_parallel(
     runs: usize,
     parallel: usize,
     progress: &dyn Progress,
-    run_one: impl Fn(usize) -> Result<RunOutcome> + Sync,
+    enough: &dyn Fn(&[RunOutcome]) -> bool,
+    run_one: impl Fn(usize, &AtomicBool) -> Result<Option<RunOutcome>> + Sync,
 ) -> Result<Vec<RunOutcome>> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
+    let abandon = AtomicBool::new(false);
     let (tx, rx) = std::sync::mpsc::channel();
-    let mut results: Vec<Option<Result<RunOutcome>>> = (0..runs).map(|_| None).collect();
+    let mut results: Vec<Option<Result<Option<RunOutcome>>>> = (0..runs).map(|_| None).collect();
     progress.run(0, runs);
     std::thread::scope(|scope| {
         for _ in 0..parallel.clamp(1, runs.max(1)) {
             let tx = tx.clone();
-            let (next, run_one) = (&next, &run_one);
+            let (next, abandon, run_one) = (&next, &abandon, &run_one);
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= runs {
                     break;
                 }
-                let r = run_one(i);
+                let r = run_one(i, abandon);
                 let failed = r.is_err();
                 if tx.send((i, r)).is_err() || failed {
                     next.store(runs, Ordering::SeqCst);
@@ -407,18 +447,27 @@ pub(crate) fn run_parallel(
             });
         }
         drop(tx);
-        let mut done = 0;
+        let mut ended: Vec<RunOutcome> = Vec::new();
         for (i, r) in rx {
+            if let Ok(Some(outcome)) = &r {
+                ended.push(outcome.clone());
+                if !abandon.load(Ordering::SeqCst) && enough(&ended) {
+                    next.store(runs, Ordering::SeqCst);
+                    abandon.store(true, Ordering::SeqCst);
+                }
+            }
             results[i] = Some(r);
-            done += 1;
-            progress.run(done, runs);
+            progress.run(ended.len(), runs);
         }
     });
+    let stopped = abandon.load(Ordering::SeqCst);
     let mut out = Vec::with_capacity(runs);
     for r in results {
         match r {
-            Some(r) => out.push(r?),
-            None => return Err(Error::Infra("repro testing failure: runs were abandoned".into())),
+            Some(Ok(Some(outcome))) => out.push(outcome),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(None)) | None if stopped => {}
+            Some(Ok(None)) | None => return Err(Error::Infra("repro testing failure: runs were abandoned".into())),
         }
     }
     Ok(out)
@@ -469,6 +518,37 @@ mod tests {
         }
         t.argv = vec!["kcrash-no-such-test-command".into()];
         assert!(t.test("c0ffee", &build, 3, &NoProgress).unwrap_err().is_infra());
+    }
+
+    #[test]
+    fn runs_a_decision_does_not_need_are_stopped_and_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        // Runs 0 and 1 crash at once; the others would write a marker after 30 s.
+        let script = "if [ $KCRASH_RUN -lt 2 ]; then echo \"KCRASH-RESULT: crashed: run $KCRASH_RUN\"; exit 0; fi; \
+                      sleep 30; touch finished.$KCRASH_RUN";
+        let mut t = CommandTester {
+            repo: dir.path().to_path_buf(),
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            timeout: Duration::from_secs(60),
+            parallel: 4,
+            log_dir: Some(dir.path().join("runs")),
+        };
+        let build = BuildOutcome::Built { compiler: None, signature: None, artifact: None };
+        let two_crashes =
+            |ended: &[RunOutcome]| ended.iter().filter(|r| matches!(r, RunOutcome::Crashed(_))).count() >= 2;
+        let runs = t.test_until("c0ffee", &build, 8, &NoProgress, &two_crashes).unwrap();
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        // The stopped runs were killed (their process groups), not waited for, and left no
+        // console behind.
+        std::thread::sleep(Duration::from_millis(200));
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("finished"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert!(!dir.path().join("runs/c0ffee.2.log.part").exists());
+        assert!(!dir.path().join("runs/c0ffee.2.log").exists());
     }
 
     #[test]
