@@ -161,6 +161,9 @@ fn print_result(out: &mut impl Write, r: &BisectResult) -> std::io::Result<()> {
     if r.result == Outcome::Found || r.result == Outcome::Inconclusive {
         writeln!(out, "confidence: {:.3}", r.confidence)?;
     }
+    if let Some(v) = &r.verification {
+        writeln!(out, "verified:   {} {} ({} runs)", v.kind.as_str(), v.outcome.as_str(), v.runs)?;
+    }
     if !r.recipients.to.is_empty() {
         writeln!(out, "to:         {}", r.recipients.to.join(", "))?;
     }

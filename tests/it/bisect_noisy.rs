@@ -6,7 +6,9 @@ use crate::common;
 
 use common::*;
 use kcrash_bisect::journal::{FileJournal, NoJournal};
-use kcrash_bisect::{logread, BisectResult, Error, Mode, Options, Outcome, Strategy};
+use kcrash_bisect::{
+    logread, BisectResult, Error, Mode, Options, Outcome, Strategy, Verification, VerificationKind, VerificationOutcome,
+};
 
 fn opts(start: u32) -> Options {
     Options { mode: Mode::Cause, start: h(start), strategy: Strategy::Noisy, ..Options::default() }
@@ -61,7 +63,7 @@ fn the_syzkaller_strategy_is_unchanged_by_the_option() {
     assert!(res.candidates.is_empty());
     assert!(!plain.log.text().contains("# noisy"));
     let json = serde_json::to_string(res).unwrap();
-    assert!(!json.contains("strategy") && !json.contains("candidates"), "{json}");
+    assert!(!json.contains("strategy") && !json.contains("candidates") && !json.contains("verification"), "{json}");
 }
 
 #[test]
@@ -223,4 +225,33 @@ fn tests_stopped_early_do_not_mislead_the_search() {
     }
     assert!(stopped > 0, "no test was stopped early");
     assert!(wrong <= 1 && right >= 290, "{right} right, {wrong} wrong of {SEEDS}");
+}
+
+#[test]
+fn the_culprit_is_verified_by_retesting_unless_told_not_to() {
+    use kcrash_bisect::sim::{Scenario, SimRepo};
+    let repo = SimRepo::linear(300, &[0, 100]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut scenario = Scenario::new(201, 3);
+    scenario.crash_rate = 0.3;
+    let o = Options { start: repo.hash(299), strategy: Strategy::Noisy, ..Options::default() };
+    let (retest, retest_bill, log) = sim_bisect(&repo, scenario.clone(), o.clone(), &tmp.path().join("a"), false);
+    let retest = retest.unwrap();
+    assert_eq!(retest.commits[0].hash, repo.hash(201), "{log}");
+    let v = retest.verification.expect("verification");
+    assert_eq!((v.kind, v.outcome), (VerificationKind::Retest, VerificationOutcome::Confirmed));
+    assert!(v.runs > 0, "{log}");
+    assert!(log.contains(&format!("# noisy verification: retest confirmed, {} runs", v.runs)), "{log}");
+    let back = logread::parse(&log).result();
+    assert_eq!(back.verification, Some(v));
+
+    let none = Options { verify: VerificationKind::None, ..o };
+    let (unverified, bill, log) = sim_bisect(&repo, scenario, none, &tmp.path().join("b"), false);
+    let unverified = unverified.unwrap();
+    assert_eq!(
+        unverified.verification,
+        Some(Verification { kind: VerificationKind::None, outcome: VerificationOutcome::Skipped, runs: 0 })
+    );
+    assert!(!log.contains("# noisy: verifying"), "{log}");
+    assert!(bill.runs < retest_bill.runs, "{} runs unverified, {} verified", bill.runs, retest_bill.runs);
 }

@@ -148,14 +148,20 @@ fn main() {
         }
     }
     println!();
-    println!("Calibration of `noisy` (all cells): of the culprits found claiming confidence ≥ c, the fraction right.");
+    println!("Calibration of `noisy` (all cells): the culprits found, by the confidence they claimed.");
     println!();
-    println!("| c | found | right |");
-    println!("|---|---|---|");
-    for c in [0.95, 0.97, 0.99, 0.999] {
-        let claimed: Vec<&(f64, bool)> = all_claims.iter().filter(|(p, _)| *p >= c).collect();
+    println!("| claimed | found | mean claimed | right |");
+    println!("|---|---|---|---|");
+    for (low, high) in [(0.95, 0.99), (0.99, 0.999), (0.999, 1.01)] {
+        let claimed: Vec<&(f64, bool)> = all_claims.iter().filter(|(p, _)| *p >= low && *p < high).collect();
+        if claimed.is_empty() {
+            println!("| [{low}, {}) | 0 | | |", high.min(1.0));
+            continue;
+        }
         let right = claimed.iter().filter(|(_, r)| *r).count();
-        let share = if claimed.is_empty() { 0.0 } else { 100.0 * right as f64 / claimed.len() as f64 };
-        println!("| {c} | {} | {share:.1} % |", claimed.len());
+        let mean = claimed.iter().map(|(p, _)| p).sum::<f64>() / claimed.len() as f64;
+        let share = 100.0 * right as f64 / claimed.len() as f64;
+        let upper = if high > 1.0 { "1]".to_string() } else { format!("{high})") };
+        println!("| [{low}, {upper} | {} | {:.2} % | {share:.1} % |", claimed.len(), 100.0 * mean);
     }
 }

@@ -44,6 +44,9 @@ pub struct Config {
     /// `noisy`: end a revision's runs at the bug's second crash (default true).
     #[serde(default = "default_true")]
     pub(crate) adaptive_runs: bool,
+    /// `noisy`: how a culprit is checked: `retest` (default) or `none`.
+    #[serde(default)]
+    pub(crate) verify: super::VerificationKind,
     /// `[build]`: how revisions are built.
     pub build: BuildConfig,
     /// `[test]`: how they are tested.
@@ -189,6 +192,9 @@ impl Config {
         if self.runs == 0 || self.runs > 1000 {
             return bad("runs", "must be between 1 and 1000");
         }
+        if self.verify == super::VerificationKind::Revert {
+            return bad("verify", "\"revert\" is not supported yet (use \"retest\" or \"none\")");
+        }
         if !(self.confidence > 0.5 && self.confidence < 1.0) {
             return bad("confidence", "must be above 0.5 and below 1");
         }
@@ -323,5 +329,7 @@ command = ["./run.sh"]
         assert!(e.contains("key `test.command`"), "{e}");
         let e = err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nruns = \"x\""));
         assert!(e.contains("key `runs`"), "{e}");
+        assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nverify = \"maybe\"")).contains("verify"));
+        assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nverify = \"revert\"")).contains("verify"));
     }
 }

@@ -14,7 +14,7 @@ use super::stages::{BuildOutcome, Builder, Minimizer, Progress, Tester};
 use super::verdict::{decide, representative, Counts, Decision, RunClass, Target};
 use super::{
     secs, BisectResult, Candidate, CommitRef, Crash, Error, Mode, Outcome, Recipients, Result, RunOutcome, Strategy,
-    Verdict, RESULT_SCHEMA,
+    Verdict, Verification, VerificationKind, VerificationOutcome, RESULT_SCHEMA,
 };
 use crate::noisy::{Costs, Culprit, NoisySearch, RangeNode, Step};
 
@@ -56,6 +56,8 @@ pub struct Options {
     /// `noisy`: a revision's runs end at the bug's second crash (the runs still going are
     /// stopped): two crashes say the bug is there whatever the other runs say.
     pub adaptive_runs: bool,
+    /// `noisy`: how a culprit that holds the confidence is checked.
+    pub verify: VerificationKind,
 }
 
 impl Default for Options {
@@ -76,6 +78,7 @@ impl Default for Options {
             strategy: Strategy::Syzkaller,
             confidence: 0.95,
             adaptive_runs: true,
+            verify: VerificationKind::Retest,
         }
     }
 }
@@ -102,6 +105,10 @@ impl Options {
             Strategy::Noisy => {
                 format!(" strategy=noisy confidence={}", self.confidence)
                     + if self.adaptive_runs { "" } else { " adaptive_runs=false" }
+                    + &match self.verify {
+                        VerificationKind::Retest => String::new(),
+                        v => format!(" verify={}", v.as_str()),
+                    }
             }
         }
     }
@@ -243,6 +250,8 @@ pub struct Engine<'a> {
     step: usize,
     /// `noisy`: the candidates of an inconclusive result.
     candidates: Vec<Candidate>,
+    /// `noisy`: how the culprit was checked.
+    verification: Option<Verification>,
     /// Tests so far of each replay key (commit and config): the next one's occurrence.
     occurrences: HashMap<String, usize>,
     /// The revision built last (commit, config digest, outcome): still checked out.
@@ -395,6 +404,7 @@ impl<'a> Engine<'a> {
             started: Instant::now(),
             step: 0,
             candidates: Vec::new(),
+            verification: None,
             last_build: None,
             occurrences: HashMap::new(),
         }
@@ -607,6 +617,7 @@ impl<'a> Engine<'a> {
             error: None,
             strategy: self.opts.strategy,
             candidates: self.candidates.clone(),
+            verification: self.verification,
         }
     }
 
@@ -1192,6 +1203,9 @@ impl<'a> Engine<'a> {
         // else (timeout) stops it.
         let max_tests = 4 * (usize::BITS - n.leading_zeros()) as usize + 40;
         let mut tests = 0;
+        // The culprit under verification, and the informative runs verification cost.
+        let (mut verifying, mut verification_runs) = (None::<usize>, 0u32);
+        let mut refuted = false;
         loop {
             let step = if tests >= max_tests {
                 Step::Stuck
@@ -1200,17 +1214,26 @@ impl<'a> Engine<'a> {
                     // Verification: a culprit that holds the confidence is tested further, with
                     // its parents, until it holds five times less doubt (0.99 for 0.95); if
                     // the runs move the probability elsewhere, the search goes on.
-                    Step::Found { culprit: Culprit::Commit(i), probability } => {
+                    Step::Found { culprit: Culprit::Commit(i), probability }
+                        if self.opts.verify == VerificationKind::Retest =>
+                    {
                         let target = 1.0 - (1.0 - self.opts.confidence) / 5.0;
                         match search.verification_step(i, target, &costs) {
                             Some(test) => {
                                 self.log.line(format!("# noisy: verifying {} ({probability:.6})", hashes[i]));
+                                verifying = Some(i);
                                 test
                             }
                             None => Step::Found { culprit: Culprit::Commit(i), probability },
                         }
                     }
-                    step => step,
+                    step => {
+                        // The runs of a verification moved the probability off its culprit.
+                        if verifying.take().is_some() && matches!(step, Step::Test { .. }) {
+                            refuted = true;
+                        }
+                        step
+                    }
                 }
             };
             match step {
@@ -1221,6 +1244,9 @@ impl<'a> Engine<'a> {
                     self.log.line(format!("# noisy: testing {hash}, P(bug present) {mass:.6}"));
                     let config = self.config.clone();
                     let t = self.test_runs(&hash, config.as_deref(), runs as usize)?;
+                    if verifying.is_some() {
+                        verification_runs += (t.bad_runs + t.good_runs) as u32;
+                    }
                     if t.bad_runs + t.good_runs == 0 {
                         // Did not build, or no run said anything (boot failures): no evidence,
                         // and none to expect.
@@ -1253,6 +1279,11 @@ impl<'a> Engine<'a> {
                         let t = self.test_runs(&hashes[i], config.as_deref(), runs as usize)?;
                         self.cache.insert(hashes[i].clone(), t);
                     }
+                    let (kind, outcome) = match self.opts.verify {
+                        VerificationKind::None => (VerificationKind::None, VerificationOutcome::Skipped),
+                        kind => (kind, VerificationOutcome::Confirmed),
+                    };
+                    self.set_verification(Verification { kind, outcome, runs: verification_runs });
                     self.log_first_bad(&hashes[i])?;
                     return Ok(Ok((LoopEnd::Culprit(hashes[i].clone()), probability)));
                 }
@@ -1280,12 +1311,24 @@ impl<'a> Engine<'a> {
                     for c in &self.candidates {
                         self.log.line(format!("# noisy candidate {} {:.6}", c.hash, c.probability));
                     }
+                    if refuted || verifying.is_some() {
+                        let outcome = VerificationOutcome::Refuted;
+                        let kind = VerificationKind::Retest;
+                        self.set_verification(Verification { kind, outcome, runs: verification_runs });
+                    }
                     let list =
                         self.candidates.iter().map(|c| c.hash.clone()).filter(|h| !h.starts_with("before ")).collect();
                     return Ok(Ok((LoopEnd::Inconclusive(list), p)));
                 }
             }
         }
+    }
+
+    /// Records how the culprit was checked, in the result and in the log (`# noisy
+    /// verification: KIND OUTCOME, RUNS runs`, which `bisect-log` reads back).
+    fn set_verification(&mut self, v: Verification) {
+        self.log.line(format!("# noisy verification: {} {}, {} runs", v.kind.as_str(), v.outcome.as_str(), v.runs));
+        self.verification = Some(v);
     }
 
     /// The noisy strategy's `range` result: the bug is older than the good end, with this

@@ -35,7 +35,8 @@ pub use stages::{BuildOutcome, Builder, Tester};
 
 // The result's types are the output schema's (kcrash-schema), documented there.
 pub use kcrash_schema::{
-    BisectResult, Candidate, CommitRef, Crash, Mode, Outcome, Recipients, Strategy, RESULT_SCHEMA,
+    BisectResult, Candidate, CommitRef, Crash, Mode, Outcome, Recipients, Strategy, Verification, VerificationKind,
+    VerificationOutcome, RESULT_SCHEMA,
 };
 
 /// The crash of a parsed report, as far as bisection cares.

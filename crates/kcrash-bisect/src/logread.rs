@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::log::{parse_go_duration, parse_go_quoted_list};
 use super::verdict::RunClass;
 use super::{
-    secs, BisectResult, Candidate, CommitRef, Crash, Mode, Outcome, Recipients, Strategy, Verdict, RESULT_SCHEMA,
+    secs, BisectResult, Candidate, CommitRef, Crash, Mode, Outcome, Recipients, Strategy, Verdict, Verification,
+    RESULT_SCHEMA,
 };
 
 /// Why a revision was tested.
@@ -134,6 +135,9 @@ pub struct ParsedLog {
     /// `# noisy candidate HASH PROBABILITY` lines of an inconclusive noisy bisection.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     candidate_probabilities: Vec<Candidate>,
+    /// `# noisy verification: KIND OUTCOME, RUNS runs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verification: Option<Verification>,
     /// Lines that could not be read, with their line numbers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -236,6 +240,11 @@ pub fn parse(text: &str) -> ParsedLog {
                 .and_then(|(h, pr)| Some((h, pr.parse().ok()?)))
             {
                 p.candidate_probabilities.push(Candidate { hash: hash.to_string(), probability });
+            } else if let Some(v) = rest.strip_prefix(" verification: ") {
+                match parse_verification(v) {
+                    Some(v) => p.verification = Some(v),
+                    None => p.warnings.push(format!("line {lineno}: unreadable verification: {v:?}")),
+                }
             }
         } else if let Some(h) = line.strip_prefix("bisecting cause commit starting from ") {
             p.mode = Mode::Cause;
@@ -507,8 +516,21 @@ impl ParsedLog {
             error,
             strategy: if self.noisy { Strategy::Noisy } else { Strategy::Syzkaller },
             candidates: self.candidate_probabilities.clone(),
+            verification: self.verification,
         }
     }
+}
+
+/// `KIND OUTCOME, RUNS runs` of a `# noisy verification:` line.
+fn parse_verification(text: &str) -> Option<Verification> {
+    let (what, runs) = text.split_once(", ")?;
+    let (kind, outcome) = what.split_once(' ')?;
+    let quoted = |s: &str| serde_json::Value::String(s.to_string());
+    Some(Verification {
+        kind: serde_json::from_value(quoted(kind)).ok()?,
+        outcome: serde_json::from_value(quoted(outcome)).ok()?,
+        runs: runs.strip_suffix(" runs")?.parse().ok()?,
+    })
 }
 
 /// Total time of a log, for display.

@@ -200,6 +200,7 @@ impl Session {
             strategy: opts.strategy.unwrap_or(cfg.strategy),
             confidence: cfg.confidence,
             adaptive_runs: cfg.adaptive_runs,
+            verify: cfg.verify,
         };
         Ok(Session { repo, builder, tester, journal, workdir, original, options, _lock: lock })
     }

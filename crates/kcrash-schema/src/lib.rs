@@ -505,6 +505,10 @@ pub struct BisectResult {
     /// the probability, at most 10), most probable first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<Candidate>,
+    /// `noisy`: how the culprit was checked once it held the confidence (absent for
+    /// `syzkaller`, and when no culprit reached the confidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
 }
 
 /// How a bisection searches.
@@ -530,6 +534,70 @@ impl Strategy {
         match self {
             Strategy::Syzkaller => "syzkaller",
             Strategy::Noisy => "noisy",
+        }
+    }
+}
+
+/// How a culprit was checked, and what came of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// What was done.
+    pub kind: VerificationKind,
+    /// What came of it.
+    pub outcome: VerificationOutcome,
+    /// Runs of the verification that said something about the bug (crashed with it, or
+    /// ran clean).
+    pub runs: u32,
+}
+
+/// The `verify` setting: how a culprit is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum VerificationKind {
+    /// The culprit and its parents are tested again until the culprit holds five times less
+    /// doubt than the confidence allows.
+    #[default]
+    Retest,
+    /// The start commit with the culprit reverted is built and tested: it must not crash.
+    Revert,
+    /// No check.
+    None,
+}
+
+impl VerificationKind {
+    /// The setting's name, as in the configuration and the result.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationKind::Retest => "retest",
+            VerificationKind::Revert => "revert",
+            VerificationKind::None => "none",
+        }
+    }
+}
+
+/// What a verification showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerificationOutcome {
+    /// The culprit holds.
+    Confirmed,
+    /// The runs contradict it: with `retest`, no culprit held afterwards; with `revert`, the
+    /// reverted start still crashed with the bug.
+    Refuted,
+    /// `revert`: the culprit does not revert cleanly on the start commit.
+    RevertConflicts,
+    /// No check was made (`verify = "none"`).
+    Skipped,
+}
+
+impl VerificationOutcome {
+    /// The outcome's name, as in the result.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationOutcome::Confirmed => "confirmed",
+            VerificationOutcome::Refuted => "refuted",
+            VerificationOutcome::RevertConflicts => "revert-conflicts",
+            VerificationOutcome::Skipped => "skipped",
         }
     }
 }
