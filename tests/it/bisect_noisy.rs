@@ -255,3 +255,37 @@ fn the_culprit_is_verified_by_retesting_unless_told_not_to() {
     assert!(!log.contains("# noisy: verifying"), "{log}");
     assert!(bill.runs < retest_bill.runs, "{} runs unverified, {} verified", bill.runs, retest_bill.runs);
 }
+
+#[test]
+fn verify_by_revert_tests_the_start_without_the_culprit() {
+    use kcrash_bisect::sim::{Scenario, SimRepo};
+    let repo = SimRepo::linear(300, &[0, 100]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut scenario = Scenario::new(201, 3);
+    scenario.crash_rate = 0.5;
+    let o = Options {
+        start: repo.hash(299),
+        strategy: Strategy::Noisy,
+        verify: VerificationKind::Revert,
+        ..Options::default()
+    };
+    let path = tmp.path().join("j");
+    let (result, _, log) = sim_bisect(&repo, scenario.clone(), o.clone(), &path, false);
+    let result = result.unwrap();
+    assert_eq!(result.commits[0].hash, repo.hash(201), "{log}");
+    let v = result.verification.expect("verification");
+    assert_eq!((v.kind, v.outcome), (VerificationKind::Revert, VerificationOutcome::Confirmed), "{log}");
+    assert!(v.runs >= 10, "{log}");
+    let reverted = format!("{}{:07}", repo.hash(299), 201);
+    assert!(log.contains(&format!("testing commit {reverted}")), "{log}");
+    let mut back = logread::parse(&log).result();
+    let mut want = result.clone();
+    (want.build_seconds, want.test_seconds, back.build_seconds, back.test_seconds) = (0.0, 0.0, 0.0, 0.0);
+    assert_eq!(back, want, "{log}");
+    // Resumed from its journal: the revert's test is replayed, nothing runs again.
+    let (again, bill, _) = sim_bisect(&repo, scenario, o, &path, true);
+    let mut again = again.unwrap();
+    (again.build_seconds, again.test_seconds) = (0.0, 0.0);
+    assert_eq!(again, want);
+    assert_eq!(bill.runs, 0);
+}

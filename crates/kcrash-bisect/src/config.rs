@@ -44,7 +44,7 @@ pub struct Config {
     /// `noisy`: end a revision's runs at the bug's second crash (default true).
     #[serde(default = "default_true")]
     pub(crate) adaptive_runs: bool,
-    /// `noisy`: how a culprit is checked: `retest` (default) or `none`.
+    /// `noisy`: how a culprit is checked: `retest` (default), `revert` or `none`.
     #[serde(default)]
     pub(crate) verify: super::VerificationKind,
     /// `[build]`: how revisions are built.
@@ -192,9 +192,6 @@ impl Config {
         if self.runs == 0 || self.runs > 1000 {
             return bad("runs", "must be between 1 and 1000");
         }
-        if self.verify == super::VerificationKind::Revert {
-            return bad("verify", "\"revert\" is not supported yet (use \"retest\" or \"none\")");
-        }
         if !(self.confidence > 0.5 && self.confidence < 1.0) {
             return bad("confidence", "must be above 0.5 and below 1");
         }
@@ -330,6 +327,5 @@ command = ["./run.sh"]
         let e = err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nruns = \"x\""));
         assert!(e.contains("key `runs`"), "{e}");
         assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nverify = \"maybe\"")).contains("verify"));
-        assert!(err(&GOOD.replace("start = \"v5.6\"", "start = \"v5.6\"\nverify = \"revert\"")).contains("verify"));
     }
 }

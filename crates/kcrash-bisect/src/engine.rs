@@ -1187,7 +1187,6 @@ impl<'a> Engine<'a> {
         ));
         // Every revision of the range tested so far (the start, releases of the walk) and the
         // good end: their runs are the first evidence.
-        let _ = start;
         for r in 0..=n {
             if let Some(t) = self.cache.get(&hash_of(r)) {
                 for e in &t.evidence {
@@ -1279,11 +1278,20 @@ impl<'a> Engine<'a> {
                         let t = self.test_runs(&hashes[i], config.as_deref(), runs as usize)?;
                         self.cache.insert(hashes[i].clone(), t);
                     }
-                    let (kind, outcome) = match self.opts.verify {
-                        VerificationKind::None => (VerificationKind::None, VerificationOutcome::Skipped),
-                        kind => (kind, VerificationOutcome::Confirmed),
+                    let verification = match self.opts.verify {
+                        VerificationKind::None => Verification {
+                            kind: VerificationKind::None,
+                            outcome: VerificationOutcome::Skipped,
+                            runs: 0,
+                        },
+                        VerificationKind::Retest => Verification {
+                            kind: VerificationKind::Retest,
+                            outcome: VerificationOutcome::Confirmed,
+                            runs: verification_runs,
+                        },
+                        VerificationKind::Revert => self.verify_by_revert(start, &hashes[i], search.crash_rate())?,
                     };
-                    self.set_verification(Verification { kind, outcome, runs: verification_runs });
+                    self.set_verification(verification);
                     self.log_first_bad(&hashes[i])?;
                     return Ok(Ok((LoopEnd::Culprit(hashes[i].clone()), probability)));
                 }
@@ -1322,6 +1330,37 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+    }
+
+    /// `verify = "revert"`: the start commit with the culprit reverted (a commit made aside,
+    /// no branch touched) is built and tested; a crash of the bug refutes the culprit, runs
+    /// enough to have seen the crash at the estimated `rate` confirm it.
+    fn verify_by_revert(&mut self, start: &str, culprit: &str, rate: f64) -> Result<Verification> {
+        let kind = VerificationKind::Revert;
+        self.log.line(format!("# noisy: verifying {culprit} by reverting it on {start}"));
+        let Some(reverted) = self.repo.revert(start, culprit)? else {
+            self.log.line(format!("# noisy: {culprit} does not revert cleanly on {start}"));
+            return Ok(Verification { kind, outcome: VerificationOutcome::RevertConflicts, runs: 0 });
+        };
+        self.log.line(format!("# noisy: {start} with {culprit} reverted is {reverted}"));
+        let doubt = (1.0 - self.opts.confidence) / 5.0;
+        let (mut crashed, mut clean) = (0usize, 0usize);
+        let config = self.config.clone();
+        for _ in 0..NOISY_START_ROUNDS {
+            let t = self.test_runs(&reverted, config.as_deref(), self.opts.runs.max(1) * 2)?;
+            if t.bad_runs + t.good_runs == 0 {
+                self.log.line("# noisy: the revert could not be tested (build, boot or infra errors)".to_string());
+                let runs = (crashed + clean) as u32;
+                return Ok(Verification { kind, outcome: VerificationOutcome::Skipped, runs });
+            }
+            (crashed, clean) = (crashed + t.bad_runs, clean + t.good_runs);
+            // Enough clean runs that the bug, were it there, would have crashed one.
+            if crashed > 0 || (1.0 - rate).powi(clean as i32) <= doubt {
+                break;
+            }
+        }
+        let outcome = if crashed > 0 { VerificationOutcome::Refuted } else { VerificationOutcome::Confirmed };
+        Ok(Verification { kind, outcome, runs: (crashed + clean) as u32 })
     }
 
     /// Records how the culprit was checked, in the result and in the log (`# noisy

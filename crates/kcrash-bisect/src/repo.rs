@@ -58,6 +58,13 @@ pub trait Repo {
     fn range(&mut self, bad: &str, goods: &[String]) -> Result<Vec<RangeCommit>>;
     /// Whether tracked files have uncommitted changes.
     fn is_dirty(&mut self) -> Result<bool>;
+    /// A commit that is `onto` with `commit` reverted, made without touching a branch or the
+    /// work tree; `None` when the revert does not apply cleanly. The same inputs give the
+    /// same commit (a resumed bisection finds its test in the journal).
+    fn revert(&mut self, onto: &str, commit: &str) -> Result<Option<String>> {
+        let _ = (onto, commit);
+        Err(Error::Setup("this repository cannot revert commits".into()))
+    }
     /// Maintainers of the files `hash` touches, from the kernel's
     /// `scripts/get_maintainer.pl`; empty when unavailable. Best effort, never an error.
     fn maintainers(&mut self, _hash: &str) -> Vec<Maintainer> {
@@ -303,6 +310,52 @@ impl Repo for GitRepo {
         let out = self.git(&["status", "--porcelain", "--untracked-files=no"])?;
         Ok(!out.trim().is_empty())
     }
+
+    fn revert(&mut self, onto: &str, commit: &str) -> Result<Option<String>> {
+        let info = self.commit_info(commit)?;
+        let git_dir = PathBuf::from(self.git(&["rev-parse", "--absolute-git-dir"])?.trim());
+        let tree = git_dir.join(format!("kcrash-revert-{}", std::process::id()));
+        // A work tree left by a killed run: gone before this one is made.
+        let _ = self.git(&["worktree", "remove", "--force", &tree.to_string_lossy()]);
+        let _ = std::fs::remove_dir_all(&tree);
+        let _ = self.git(&["worktree", "prune"]);
+        self.git(&["worktree", "add", "--detach", "--quiet", &tree.to_string_lossy(), onto])?;
+        let mut temp = GitRepo { dir: tree.clone(), timeout: self.timeout };
+        let made = temp.revert_here(commit, info.parents.len() > 1);
+        temp.dir = self.dir.clone();
+        let _ = self.git(&["worktree", "remove", "--force", &tree.to_string_lossy()]);
+        let _ = std::fs::remove_dir_all(&tree);
+        let _ = self.git(&["worktree", "prune"]);
+        made
+    }
+}
+
+impl GitRepo {
+    /// `git revert` of `commit` in this (temporary) work tree, committed under a fixed
+    /// identity and date so that the same revert is the same commit; `None` on conflicts.
+    fn revert_here(&self, commit: &str, merge: bool) -> Result<Option<String>> {
+        let mut args =
+            vec!["-c", "user.name=kcrash", "-c", "user.email=kcrash@localhost", "-c", "commit.gpgsign=false"];
+        args.extend(["revert", "--no-edit"]);
+        if merge {
+            // A merge is reverted against its first parent: the side branch goes.
+            args.extend(["-m", "1"]);
+        }
+        args.push(commit);
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(&self.dir).args(&args);
+        cmd.env("LC_ALL", "C").env("GIT_PAGER", "cat").env("GIT_TERMINAL_PROMPT", "0");
+        for var in ["GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"] {
+            cmd.env(var, "1700000000 +0000");
+        }
+        let out = process::run(&mut cmd, self.timeout)
+            .map_err(|e| Error::Git { args: args.join(" "), msg: format!("cannot run git: {e}") })?;
+        if !out.success() {
+            let _ = self.git(&["revert", "--abort"]);
+            return Ok(None);
+        }
+        Ok(Some(self.head()?))
+    }
 }
 
 #[cfg(test)]
@@ -327,6 +380,52 @@ mod tests {
                 ("linux-kernel@vger.kernel.org", true, true),
             ]
         );
+    }
+
+    /// A history of three commits: `a.txt` made, `b.txt` made, `a.txt` changed.
+    fn three_commits(dir: &Path) -> Vec<String> {
+        let git = |args: &[&str]| {
+            let out = Command::new("git")
+                .arg("-C")
+                .arg(dir)
+                .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        git(&["init", "--quiet", "--initial-branch=main"]);
+        let mut hashes = Vec::new();
+        for (file, text) in [("a.txt", "one\n"), ("b.txt", "bee\n"), ("a.txt", "two\n")] {
+            std::fs::write(dir.join(file), text).unwrap();
+            git(&["add", file]);
+            git(&["commit", "--quiet", "-m", file]);
+            hashes.push(git(&["rev-parse", "HEAD"]));
+        }
+        hashes
+    }
+
+    #[test]
+    fn revert_makes_a_commit_aside_and_says_when_it_conflicts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = three_commits(tmp.path());
+        let mut repo = GitRepo::open(tmp.path()).unwrap();
+        let reverted = repo.revert(&h[2], &h[1]).unwrap().expect("b.txt reverts cleanly");
+        // The same revert is the same commit; the branch, the work tree and the list of
+        // work trees are as they were.
+        assert_eq!(repo.revert(&h[2], &h[1]).unwrap().as_deref(), Some(reverted.as_str()));
+        assert_eq!(repo.git(&["rev-parse", "main"]).unwrap().trim(), h[2]);
+        assert!(!repo.is_dirty().unwrap());
+        assert_eq!(repo.git(&["worktree", "list"]).unwrap().lines().count(), 1);
+        let info = repo.commit_info(&reverted).unwrap();
+        assert_eq!(info.parents, vec![h[2].clone()]);
+        let files = repo.git(&["ls-tree", "--name-only", &reverted]).unwrap();
+        assert_eq!(files.trim(), "a.txt");
+        // The first commit's a.txt was changed since: reverting it conflicts.
+        assert_eq!(repo.revert(&h[2], &h[0]).unwrap(), None);
+        assert_eq!(repo.git(&["worktree", "list"]).unwrap().lines().count(), 1);
+        assert!(!repo.is_dirty().unwrap());
     }
 
     #[test]

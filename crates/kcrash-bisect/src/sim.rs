@@ -72,6 +72,18 @@ impl SimRepo {
         format!("c{i:07}")
     }
 
+    /// The commit a revert was made on and the commit it reverts, for a name
+    /// [`Repo::revert`] gave (`c<onto><reverted>`, seven digits each, hex like a hash);
+    /// `None` for other names.
+    pub fn reverted(&self, hash: &str) -> Option<(usize, usize)> {
+        if hash.len() != 15 || !hash.is_char_boundary(8) {
+            return None;
+        }
+        let (onto, reverted) = hash.split_at(8);
+        let reverted = self.index(&format!("c{reverted}")).ok()?;
+        Some((self.index(onto).ok()?, reverted))
+    }
+
     /// The index of a commit name.
     pub fn index(&self, hash: &str) -> Result<usize> {
         hash.strip_prefix('c')
@@ -111,6 +123,9 @@ impl Repo for SimRepo {
     }
 
     fn checkout(&mut self, hash: &str) -> Result<()> {
+        if self.reverted(hash).is_some() {
+            return Ok(());
+        }
         self.index(hash).map(|_| ())
     }
 
@@ -167,6 +182,12 @@ impl Repo for SimRepo {
 
     fn is_dirty(&mut self) -> Result<bool> {
         Ok(false)
+    }
+
+    /// Reverts always apply here: `c<onto><reverted>` names the result.
+    fn revert(&mut self, onto: &str, commit: &str) -> Result<Option<String>> {
+        let (onto, commit) = (self.index(onto)?, self.index(commit)?);
+        Ok(Some(format!("{}{commit:07}", self.hash(onto))))
     }
 }
 
@@ -289,7 +310,10 @@ pub const UNRELATED_TITLE: &str = "WARNING in sim_unrelated";
 
 impl Builder for SimWorld {
     fn build(&mut self, _repo: &mut dyn Repo, commit: &str, _config: Option<&str>) -> Result<BuildOutcome> {
-        let i = self.repo.index(commit)?;
+        let i = match self.repo.reverted(commit) {
+            Some((onto, _)) => onto,
+            None => self.repo.index(commit)?,
+        };
         {
             let bill = &mut self.state.borrow_mut().1;
             bill.builds += 1;
@@ -318,9 +342,14 @@ impl Tester for SimWorld {
         _p: &dyn Progress,
         enough: &dyn Fn(&[RunOutcome]) -> bool,
     ) -> Result<Vec<RunOutcome>> {
-        let i = self.repo.index(commit)?;
         let s = self.scenario.clone();
-        let has_bug = self.repo.has_ancestor(i, s.culprit);
+        let (i, has_bug) = match self.repo.reverted(commit) {
+            Some((onto, reverted)) => (onto, reverted != s.culprit && self.repo.has_ancestor(onto, s.culprit)),
+            None => {
+                let i = self.repo.index(commit)?;
+                (i, self.repo.has_ancestor(i, s.culprit))
+            }
+        };
         let mut kept: Vec<(usize, RunOutcome)> = Vec::with_capacity(runs);
         let mut ended: Vec<RunOutcome> = Vec::new();
         let mut seconds = 0.0;
