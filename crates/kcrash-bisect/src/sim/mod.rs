@@ -4,6 +4,8 @@
 //! clock that charges what builds and runs would cost. The benchmark and the examples drive
 //! both strategies through it: no git, no build, no process.
 
+pub mod grid;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -212,6 +214,11 @@ pub struct Scenario {
     pub seed: u64,
     /// A full build.
     pub build_seconds: f64,
+    /// A build of a commit at most `incremental_within` commits from the one built before
+    /// it (in the history's order): only what changed between them is compiled again.
+    pub incremental_build_seconds: f64,
+    /// How near the previous build a commit must be for an incremental build (0: never).
+    pub incremental_within: usize,
     /// A run that does not crash (the reproducer runs to its end).
     pub clean_run_seconds: f64,
     /// Shortest and longest run that crashes.
@@ -221,8 +228,9 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// syzbot's costs (a build 10 min, a clean run 6 min, a crash after 1–5 min, 10
-    /// machines), a culprit that crashes in every run, nothing else going wrong.
+    /// syzbot's costs (a build 10 min, 3 min within 50 commits of the last build, a clean
+    /// run 6 min, a crash after 1–5 min, 10 machines), a culprit that crashes in every run,
+    /// nothing else going wrong.
     pub fn new(culprit: usize, seed: u64) -> Scenario {
         Scenario {
             culprit,
@@ -233,6 +241,8 @@ impl Scenario {
             unrelated: None,
             seed,
             build_seconds: 600.0,
+            incremental_build_seconds: 180.0,
+            incremental_within: 50,
             clean_run_seconds: 360.0,
             crash_run_seconds: (60.0, 300.0),
             machines: 10,
@@ -257,13 +267,15 @@ pub struct SimWorld {
     repo: Rc<SimRepo>,
     scenario: Scenario,
     state: Rc<RefCell<(u64, Bill)>>,
+    /// The commit built last (what the build directory holds).
+    last_built: Rc<RefCell<Option<usize>>>,
 }
 
 impl SimWorld {
     /// The world of `scenario` over `repo`.
     pub fn new(repo: &SimRepo, scenario: Scenario) -> SimWorld {
         let state = Rc::new(RefCell::new((scenario.seed, Bill::default())));
-        SimWorld { repo: Rc::new(repo.clone()), scenario, state }
+        SimWorld { repo: Rc::new(repo.clone()), scenario, state, last_built: Rc::new(RefCell::new(None)) }
     }
 
     /// What was charged so far.
@@ -315,9 +327,12 @@ impl Builder for SimWorld {
             None => self.repo.index(commit)?,
         };
         {
+            let near =
+                self.last_built.borrow().is_some_and(|last| last.abs_diff(i) <= self.scenario.incremental_within);
+            *self.last_built.borrow_mut() = Some(i);
             let bill = &mut self.state.borrow_mut().1;
             bill.builds += 1;
-            bill.seconds += self.scenario.build_seconds;
+            bill.seconds += if near { self.scenario.incremental_build_seconds } else { self.scenario.build_seconds };
         }
         if !self.builds(i) {
             return Ok(BuildOutcome::Failed { reason: "error: simulated build failure".into() });
