@@ -10,8 +10,16 @@ use kcrash_bisect::{
     logread, BisectResult, Error, Mode, Options, Outcome, Strategy, Verification, VerificationKind, VerificationOutcome,
 };
 
+/// The scripted world decides by commit, and the fixture's commits share one tree: equal
+/// trees cannot be taken to behave alike there.
 fn opts(start: u32) -> Options {
-    Options { mode: Mode::Cause, start: h(start), strategy: Strategy::Noisy, ..Options::default() }
+    Options {
+        mode: Mode::Cause,
+        start: h(start),
+        strategy: Strategy::Noisy,
+        reuse_equal_trees: false,
+        ..Options::default()
+    }
 }
 
 fn bisect(world: World, o: Options) -> Run {
@@ -288,4 +296,28 @@ fn verify_by_revert_tests_the_start_without_the_culprit() {
     (again.build_seconds, again.test_seconds) = (0.0, 0.0);
     assert_eq!(again, want);
     assert_eq!(bill.runs, 0);
+}
+
+/// Commits that change nothing (empty commits, merges that bring nothing) have the tree of
+/// their parent: never tested themselves (their parent is), never the culprit.
+#[test]
+fn commits_with_an_earlier_tree_are_tested_as_one_with_it() {
+    use kcrash_bisect::sim::{Scenario, SimRepo};
+    let empty: Vec<usize> = (150..300).filter(|i| i % 3 == 0).collect();
+    let repo = SimRepo::linear(300, &[0, 100]).with_empty_commits(&empty);
+    let tmp = tempfile::tempdir().unwrap();
+    for seed in 0..20u64 {
+        let culprit = 151 + (seed as usize * 7) % 140;
+        let culprit = if culprit % 3 == 0 { culprit + 1 } else { culprit };
+        let mut scenario = Scenario::new(culprit, seed);
+        scenario.crash_rate = 0.5;
+        let o = Options { start: repo.hash(299), strategy: Strategy::Noisy, ..Options::default() };
+        let (result, _, log) = sim_bisect(&repo, scenario, o, &tmp.path().join(format!("j{seed}")), false);
+        let result = result.unwrap_or_else(|e| panic!("seed {seed}: {e}\n{log}"));
+        assert_eq!(result.commits[0].hash, repo.hash(culprit), "seed {seed}\n{log}");
+        assert!(log.contains("# noisy: 50 commits have the tree of another revision"), "{log}");
+        for e in &empty {
+            assert!(!log.contains(&format!("testing commit {}\n", repo.hash(*e))), "{} tested\n{log}", repo.hash(*e));
+        }
+    }
 }

@@ -47,6 +47,9 @@ pub struct Config {
     /// `noisy`: how a culprit is checked: `retest` (default), `revert` or `none`.
     #[serde(default)]
     pub(crate) verify: super::VerificationKind,
+    /// `noisy`: revisions with one git tree are tested as one (default true).
+    #[serde(default = "default_true")]
+    pub(crate) reuse_equal_trees: bool,
     /// `[build]`: how revisions are built.
     pub build: BuildConfig,
     /// `[test]`: how they are tested.

@@ -58,6 +58,9 @@ pub struct Options {
     pub adaptive_runs: bool,
     /// `noisy`: how a culprit that holds the confidence is checked.
     pub verify: VerificationKind,
+    /// `noisy`: revisions with the same git tree are taken to behave alike (tested as one).
+    /// Off when the build or the test looks at the commit itself, not its source.
+    pub reuse_equal_trees: bool,
 }
 
 impl Default for Options {
@@ -79,6 +82,7 @@ impl Default for Options {
             confidence: 0.95,
             adaptive_runs: true,
             verify: VerificationKind::Retest,
+            reuse_equal_trees: true,
         }
     }
 }
@@ -105,6 +109,7 @@ impl Options {
             Strategy::Noisy => {
                 format!(" strategy=noisy confidence={}", self.confidence)
                     + if self.adaptive_runs { "" } else { " adaptive_runs=false" }
+                    + if self.reuse_equal_trees { "" } else { " reuse_equal_trees=false" }
                     + &match self.verify {
                         VerificationKind::Retest => String::new(),
                         v => format!(" verify={}", v.as_str()),
@@ -1185,6 +1190,31 @@ impl<'a> Engine<'a> {
             "# noisy bisection: {n} commits between {good_end} and {bad_end}, confidence {}",
             self.opts.confidence
         ));
+        // Revisions with one tree have one source: they have the bug together, and one is
+        // tested for all (the good end first, so that a commit back at its tree is good).
+        let mut revisions: Vec<String> = hashes.clone();
+        revisions.push(good_end.to_string());
+        let trees = if self.opts.reuse_equal_trees { self.repo.trees(&revisions)? } else { vec![None; n + 1] };
+        drop(revisions);
+        let mut canonical: Vec<usize> = (0..=n).collect();
+        let mut first_with: HashMap<&str, usize> = HashMap::new();
+        for r in std::iter::once(n).chain(0..n) {
+            if let Some(tree) = trees[r].as_deref() {
+                match first_with.get(tree) {
+                    Some(&c) => {
+                        search.equate(c, r);
+                        canonical[r] = c;
+                    }
+                    None => {
+                        first_with.insert(tree, r);
+                    }
+                }
+            }
+        }
+        let same = (0..=n).filter(|&r| canonical[r] != r).count();
+        if same > 0 {
+            self.log.line(format!("# noisy: {same} commits have the tree of another revision, tested as one with it"));
+        }
         // Every revision of the range tested so far (the start, releases of the walk) and the
         // good end: their runs are the first evidence.
         for r in 0..=n {
@@ -1238,6 +1268,8 @@ impl<'a> Engine<'a> {
             match step {
                 Step::Test { revision, runs } => {
                     tests += 1;
+                    // The revision with its tree that is tested for it.
+                    let revision = canonical[revision];
                     let hash = hash_of(revision);
                     let mass = search.bug_probabilities()[revision];
                     self.log.line(format!("# noisy: testing {hash}, P(bug present) {mass:.6}"));
@@ -1248,11 +1280,16 @@ impl<'a> Engine<'a> {
                     }
                     if t.bad_runs + t.good_runs == 0 {
                         // Did not build, or no run said anything (boot failures): no evidence,
-                        // and none to expect.
-                        search.mark_unusable(revision);
+                        // and none to expect, for it and the revisions with its tree.
+                        for r in (0..=n).filter(|&r| canonical[r] == revision) {
+                            search.mark_unusable(r);
+                        }
                     } else {
                         for e in &t.evidence {
                             e.feed(&mut search, revision);
+                        }
+                        for r in (0..=n).filter(|&r| canonical[r] == revision) {
+                            search.mark_built(r);
                         }
                     }
                     // The latest test stands for the revision (its crash, its signature).
@@ -1292,6 +1329,13 @@ impl<'a> Engine<'a> {
                         VerificationKind::Revert => self.verify_by_revert(start, &hashes[i], search.crash_rate())?,
                     };
                     self.set_verification(verification);
+                    // A parent with the tree of a tested revision has that revision's build
+                    // (its signature for the no-op check): not built again.
+                    for r in (0..n).filter(|&r| canonical[r] != r) {
+                        if let Some(t) = self.cache.get(&hash_of(canonical[r])).cloned() {
+                            self.cache.entry(hashes[r].clone()).or_insert(t);
+                        }
+                    }
                     self.log_first_bad(&hashes[i])?;
                     return Ok(Ok((LoopEnd::Culprit(hashes[i].clone()), probability)));
                 }

@@ -231,6 +231,33 @@ impl NoisySearch {
         normalise(&mut self.joint);
     }
 
+    /// Revisions `a` and `b` have the same source (the same git tree): one has the bug
+    /// exactly when the other has, so no commit that is an ancestor of one but not of the
+    /// other can be the culprit (such commits change nothing the two trees differ in). Their
+    /// runs count for both from then on. Does nothing when that would leave no culprit.
+    pub fn equate(&mut self, a: usize, b: usize) {
+        let n = self.len();
+        let (mut in_a, mut in_b) = (vec![false; n + 1], vec![false; n + 1]);
+        self.mark_ancestors(a, &mut in_a);
+        self.mark_ancestors(b, &mut in_b);
+        let kept: f64 = (0..RATE_GRID)
+            .flat_map(|g| (0..=n).map(move |c| (g, c)))
+            .filter(|&(_, c)| in_a[c] == in_b[c])
+            .map(|(g, c)| self.joint[g * (n + 1) + c])
+            .sum();
+        if kept <= 0.0 {
+            return;
+        }
+        for g in 0..RATE_GRID {
+            for c in 0..=n {
+                if in_a[c] != in_b[c] {
+                    self.joint[g * (n + 1) + c] = 0.0;
+                }
+            }
+        }
+        normalise(&mut self.joint);
+    }
+
     /// The revision was built (its next runs cost no build).
     pub fn mark_built(&mut self, revision: usize) {
         self.built[revision] = true;
@@ -701,5 +728,20 @@ mod tests {
         assert!(stopped.bug_probabilities()[9] > 0.999);
         let (fair, biased) = (stopped.crash_rate(), naive.crash_rate());
         assert!(fair + 0.15 < biased, "fair {fair}, biased {biased}");
+    }
+
+    #[test]
+    fn revisions_with_one_tree_rule_out_the_commits_between_them() {
+        let range = linear(10);
+        let mut search = NoisySearch::new(&range);
+        // 6 is 3's tree again (4..=6 changed nothing in sum): 4, 5 and 6 cannot bring the bug.
+        search.equate(3, 6);
+        let p = search.culprit_probabilities();
+        assert_eq!((p[4], p[5], p[6]), (0.0, 0.0, 0.0));
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        // Runs of 3 now say as much about 6.
+        search.observe(3, 10, 0);
+        let bug = search.bug_probabilities();
+        assert!((bug[3] - bug[6]).abs() < 1e-12, "{} {}", bug[3], bug[6]);
     }
 }

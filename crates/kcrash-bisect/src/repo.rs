@@ -58,6 +58,11 @@ pub trait Repo {
     fn range(&mut self, bad: &str, goods: &[String]) -> Result<Vec<RangeCommit>>;
     /// Whether tracked files have uncommitted changes.
     fn is_dirty(&mut self) -> Result<bool>;
+    /// The git tree (the source, as one object name) of each of `hashes`; `None` where it
+    /// is not known. Equal trees build and behave alike.
+    fn trees(&mut self, hashes: &[String]) -> Result<Vec<Option<String>>> {
+        Ok(vec![None; hashes.len()])
+    }
     /// A commit that is `onto` with `commit` reverted, made without touching a branch or the
     /// work tree; `None` when the revert does not apply cleanly. The same inputs give the
     /// same commit (a resumed bisection finds its test in the journal).
@@ -311,6 +316,26 @@ impl Repo for GitRepo {
         Ok(!out.trim().is_empty())
     }
 
+    fn trees(&mut self, hashes: &[String]) -> Result<Vec<Option<String>>> {
+        let mut out = Vec::with_capacity(hashes.len());
+        // A few hundred at a time keeps the command line short.
+        for chunk in hashes.chunks(256) {
+            let specs: Vec<String> = chunk.iter().map(|h| format!("{h}^{{tree}}")).collect();
+            let mut args = vec!["rev-parse"];
+            args.extend(specs.iter().map(String::as_str));
+            let text = self.git(&args)?;
+            let trees: Vec<Option<String>> = text.lines().map(|l| Some(l.trim().to_string())).collect();
+            if trees.len() != chunk.len() {
+                return Err(Error::Git {
+                    args: "rev-parse …^{tree}".into(),
+                    msg: "one tree per commit expected".into(),
+                });
+            }
+            out.extend(trees);
+        }
+        Ok(out)
+    }
+
     fn revert(&mut self, onto: &str, commit: &str) -> Result<Option<String>> {
         let info = self.commit_info(commit)?;
         let git_dir = PathBuf::from(self.git(&["rev-parse", "--absolute-git-dir"])?.trim());
@@ -412,10 +437,23 @@ mod tests {
         let h = three_commits(tmp.path());
         let mut repo = GitRepo::open(tmp.path()).unwrap();
         let reverted = repo.revert(&h[2], &h[1]).unwrap().expect("b.txt reverts cleanly");
+        // An empty commit has its parent's tree; the others their own.
+        let empty = {
+            let mut cmd = Command::new("git");
+            cmd.arg("-C").arg(tmp.path());
+            cmd.args(["-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "--allow-empty", "-m", "e"]);
+            assert!(cmd.status().unwrap().success());
+            repo.head().unwrap()
+        };
+        let trees = repo.trees(&[h[1].clone(), h[2].clone(), empty, reverted.clone()]).unwrap();
+        assert!(trees.iter().all(Option::is_some));
+        assert_ne!(trees[0], trees[1]);
+        assert_eq!(trees[1], trees[2]);
+        assert_ne!(trees[1], trees[3]);
         // The same revert is the same commit; the branch, the work tree and the list of
         // work trees are as they were.
         assert_eq!(repo.revert(&h[2], &h[1]).unwrap().as_deref(), Some(reverted.as_str()));
-        assert_eq!(repo.git(&["rev-parse", "main"]).unwrap().trim(), h[2]);
+        assert_eq!(repo.git(&["rev-parse", "main^"]).unwrap().trim(), h[2]);
         assert!(!repo.is_dirty().unwrap());
         assert_eq!(repo.git(&["worktree", "list"]).unwrap().lines().count(), 1);
         let info = repo.commit_info(&reverted).unwrap();

@@ -201,6 +201,7 @@ impl Session {
             confidence: cfg.confidence,
             adaptive_runs: cfg.adaptive_runs,
             verify: cfg.verify,
+            reuse_equal_trees: cfg.reuse_equal_trees,
         };
         Ok(Session { repo, builder, tester, journal, workdir, original, options, _lock: lock })
     }

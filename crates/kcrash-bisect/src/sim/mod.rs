@@ -19,6 +19,8 @@ use crate::{Crash, Error, Result, RunOutcome};
 pub struct SimRepo {
     parents: Vec<Vec<usize>>,
     tags: Vec<(String, usize)>,
+    /// Commits that change nothing: their tree is their first parent's.
+    empty: Vec<bool>,
 }
 
 impl SimRepo {
@@ -56,7 +58,26 @@ impl SimRepo {
 
     fn with_parents(parents: Vec<Vec<usize>>, tags: &[usize]) -> SimRepo {
         let tags = tags.iter().enumerate().map(|(k, &c)| (format!("v{}.0", k + 1), c)).collect();
-        SimRepo { parents, tags }
+        let empty = vec![false; parents.len()];
+        SimRepo { parents, tags, empty }
+    }
+
+    /// The same history where `commits` change nothing (empty commits, or merges that
+    /// bring nothing new): they have their first parent's tree.
+    pub fn with_empty_commits(mut self, commits: &[usize]) -> SimRepo {
+        for &c in commits {
+            self.empty[c] = !self.parents[c].is_empty();
+        }
+        self
+    }
+
+    /// The commit whose tree commit `i` has: itself, or the first non-empty one up its
+    /// first parents.
+    pub fn tree_of(&self, mut i: usize) -> usize {
+        while self.empty[i] {
+            i = self.parents[i][0];
+        }
+        i
     }
 
     /// Commits in the history.
@@ -186,6 +207,10 @@ impl Repo for SimRepo {
         Ok(false)
     }
 
+    fn trees(&mut self, hashes: &[String]) -> Result<Vec<Option<String>>> {
+        hashes.iter().map(|h| Ok(Some(format!("tree-{}", self.tree_of(self.index(h)?))))).collect()
+    }
+
     /// Reverts always apply here: `c<onto><reverted>` names the result.
     fn revert(&mut self, onto: &str, commit: &str) -> Result<Option<String>> {
         let (onto, commit) = (self.index(onto)?, self.index(commit)?);
@@ -300,6 +325,8 @@ impl SimWorld {
         if one_in == 0 || i == self.scenario.culprit || i + 1 == self.repo.len() {
             return true;
         }
+        // The source decides: a commit that changes nothing builds as its parent does.
+        let i = self.repo.tree_of(i);
         let mut z = (i as u64) ^ self.scenario.seed.rotate_left(17);
         z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
         z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
