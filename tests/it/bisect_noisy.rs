@@ -308,7 +308,7 @@ fn commits_with_an_earlier_tree_are_tested_as_one_with_it() {
     let tmp = tempfile::tempdir().unwrap();
     for seed in 0..20u64 {
         let culprit = 151 + (seed as usize * 7) % 140;
-        let culprit = if culprit % 3 == 0 { culprit + 1 } else { culprit };
+        let culprit = if culprit.is_multiple_of(3) { culprit + 1 } else { culprit };
         let mut scenario = Scenario::new(culprit, seed);
         scenario.crash_rate = 0.5;
         let o = Options { start: repo.hash(299), strategy: Strategy::Noisy, ..Options::default() };
