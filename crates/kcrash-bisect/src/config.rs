@@ -41,7 +41,7 @@ pub struct Config {
     /// `noisy`: the probability the culprit must hold (default 0.95).
     #[serde(default = "default_confidence")]
     pub(crate) confidence: f64,
-    /// `noisy`: end a revision's runs at the bug's second crash (default true).
+    /// `noisy`: end a revision's runs once half of them crashed with the bug (default true).
     #[serde(default = "default_true")]
     pub(crate) adaptive_runs: bool,
     /// `noisy`: how a culprit is checked: `retest` (default), `revert` or `none`.

@@ -53,8 +53,8 @@ pub struct Options {
     pub strategy: Strategy,
     /// `noisy`: the probability a culprit must hold to be the result.
     pub confidence: f64,
-    /// `noisy`: a revision's runs end at the bug's second crash (the runs still going are
-    /// stopped): two crashes say the bug is there whatever the other runs say.
+    /// `noisy`: a revision's runs end once half of them crashed with the bug (the runs
+    /// still going are stopped); the search then learns only "at least half crash".
     pub adaptive_runs: bool,
     /// `noisy`: how a culprit that holds the confidence is checked.
     pub verify: VerificationKind,
@@ -107,7 +107,9 @@ impl Options {
             // Journals of syzkaller-strategy bisections keep the key they always had.
             Strategy::Syzkaller => String::new(),
             Strategy::Noisy => {
-                format!(" strategy=noisy confidence={}", self.confidence)
+                // `noisy2`: the start's rounds, stopped tests and equal trees changed which tests
+                // are made; an older noisy journal would mix the two searches.
+                format!(" strategy=noisy2 confidence={}", self.confidence)
                     + if self.adaptive_runs { "" } else { " adaptive_runs=false" }
                     + if self.reuse_equal_trees { "" } else { " reuse_equal_trees=false" }
                     + &match self.verify {
@@ -119,7 +121,6 @@ impl Options {
     }
 }
 
-/// Short name of a config in the journal.
 /// Rounds of runs of the start commit the noisy strategy makes before it says the crash was
 /// not reproduced (60 runs with `runs = 10`: a reproducer crashing in 10 % of runs is missed
 /// 0.2 % of the time).
@@ -135,6 +136,7 @@ fn noisy_deciding_crashes(planned: usize) -> usize {
     planned.div_ceil(2).max(2)
 }
 
+/// Short name of a config in the journal.
 fn digest(config: Option<&str>) -> Option<String> {
     config.map(super::config_digest)
 }
@@ -1257,8 +1259,11 @@ impl<'a> Engine<'a> {
                         }
                     }
                     step => {
-                        // The runs of a verification moved the probability off its culprit.
-                        if verifying.take().is_some() && matches!(step, Step::Test { .. }) {
+                        // The runs of a verification moved the probability off its culprit
+                        // (to another test, another culprit, or nothing worth testing).
+                        if verifying.take().is_some()
+                            && !matches!(step, Step::Found { culprit: Culprit::Commit(_), .. })
+                        {
                             refuted = true;
                         }
                         step
@@ -1321,9 +1326,15 @@ impl<'a> Engine<'a> {
                             outcome: VerificationOutcome::Skipped,
                             runs: 0,
                         },
+                        // Verification ends without the target when no test could tell more
+                        // (the culprit's neighbours do not build): nothing was confirmed.
                         VerificationKind::Retest => Verification {
                             kind: VerificationKind::Retest,
-                            outcome: VerificationOutcome::Confirmed,
+                            outcome: if probability >= 1.0 - (1.0 - self.opts.confidence) / 5.0 {
+                                VerificationOutcome::Confirmed
+                            } else {
+                                VerificationOutcome::Skipped
+                            },
                             runs: verification_runs,
                         },
                         VerificationKind::Revert => self.verify_by_revert(start, &hashes[i], search.crash_rate())?,
@@ -1382,7 +1393,17 @@ impl<'a> Engine<'a> {
     fn verify_by_revert(&mut self, start: &str, culprit: &str, rate: f64) -> Result<Verification> {
         let kind = VerificationKind::Revert;
         self.log.line(format!("# noisy: verifying {culprit} by reverting it on {start}"));
-        let Some(reverted) = self.repo.revert(start, culprit)? else {
+        let reverted = match self.repo.revert(start, culprit) {
+            Ok(r) => r,
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
+            // The check is optional: a repository that cannot make the revert keeps the
+            // culprit found, unchecked.
+            Err(e) => {
+                self.log.line(format!("# noisy: cannot revert {culprit} on {start}: {e}"));
+                return Ok(Verification { kind, outcome: VerificationOutcome::Skipped, runs: 0 });
+            }
+        };
+        let Some(reverted) = reverted else {
             self.log.line(format!("# noisy: {culprit} does not revert cleanly on {start}"));
             return Ok(Verification { kind, outcome: VerificationOutcome::RevertConflicts, runs: 0 });
         };
@@ -1403,7 +1424,14 @@ impl<'a> Engine<'a> {
                 break;
             }
         }
-        let outcome = if crashed > 0 { VerificationOutcome::Refuted } else { VerificationOutcome::Confirmed };
+        let outcome = if crashed > 0 {
+            VerificationOutcome::Refuted
+        } else if (1.0 - rate).powi(clean as i32) <= doubt {
+            VerificationOutcome::Confirmed
+        } else {
+            // Three rounds without a crash, but too few runs for a reproducer this rare.
+            VerificationOutcome::Skipped
+        };
         Ok(Verification { kind, outcome, runs: (crashed + clean) as u32 })
     }
 

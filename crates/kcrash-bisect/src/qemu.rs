@@ -594,6 +594,22 @@ impl QemuTester {
     }
 }
 
+/// The number of a commit's next console: after the highest kept. A stopped test leaves gaps
+/// (runs killed before their end keep no console), and a later test of the commit must not
+/// overwrite the consoles after them.
+fn next_console_number(consoles: &Path, commit: &str) -> usize {
+    let prefix = format!("{commit}.");
+    std::fs::read_dir(consoles)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix(&prefix)?.strip_suffix(".log")?.parse::<usize>().ok()
+        })
+        .max()
+        .map_or(0, |n| n + 1)
+}
+
 impl Tester for QemuTester {
     fn test(
         &mut self,
@@ -628,7 +644,7 @@ impl Tester for QemuTester {
         let consoles = self.work_dir.join("consoles");
         std::fs::create_dir_all(&consoles).map_err(|e| Error::io(format!("create {}", consoles.display()), e))?;
         // A commit tested again (the start commit is) gets new numbers, not overwrites.
-        let first = (0..).find(|n| !consoles.join(format!("{commit}.{n}.log")).exists()).unwrap_or(0);
+        let first = next_console_number(&consoles, commit);
         let this = &*self;
         let run_one = |i: usize, abandon: &AtomicBool| -> Result<Option<RunOutcome>> {
             let Some((outcome, console)) = this.run_vm(&kernel, initramfs.as_deref(), abandon)? else {
@@ -645,6 +661,18 @@ impl Tester for QemuTester {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: consoles were numbered from the first free number, so after a stopped
+    /// test (a gap where a killed run kept nothing) the next test overwrote later consoles.
+    #[test]
+    fn consoles_are_numbered_after_the_highest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(next_console_number(dir.path(), "abc"), 0);
+        for name in ["abc.1.log", "abc.2.log", "abcd.7.log", "abc.x.log"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        assert_eq!(next_console_number(dir.path(), "abc"), 3);
+    }
 
     #[test]
     fn cpio_entries_are_aligned_and_terminated() {

@@ -339,28 +339,52 @@ impl Repo for GitRepo {
     fn revert(&mut self, onto: &str, commit: &str) -> Result<Option<String>> {
         let info = self.commit_info(commit)?;
         let git_dir = PathBuf::from(self.git(&["rev-parse", "--absolute-git-dir"])?.trim());
+        // Work trees left by killed runs (their process is gone) go first.
+        if let Ok(entries) = std::fs::read_dir(&git_dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(pid) = name.strip_prefix("kcrash-revert-").and_then(|p| p.parse::<i32>().ok()) else {
+                    continue;
+                };
+                if !process_alive(pid) {
+                    self.remove_worktree(&e.path());
+                }
+            }
+        }
         let tree = git_dir.join(format!("kcrash-revert-{}", std::process::id()));
-        // A work tree left by a killed run: gone before this one is made.
-        let _ = self.git(&["worktree", "remove", "--force", &tree.to_string_lossy()]);
-        let _ = std::fs::remove_dir_all(&tree);
-        let _ = self.git(&["worktree", "prune"]);
-        self.git(&["worktree", "add", "--detach", "--quiet", &tree.to_string_lossy(), onto])?;
-        let mut temp = GitRepo { dir: tree.clone(), timeout: self.timeout };
-        let made = temp.revert_here(commit, info.parents.len() > 1);
-        temp.dir = self.dir.clone();
-        let _ = self.git(&["worktree", "remove", "--force", &tree.to_string_lossy()]);
-        let _ = std::fs::remove_dir_all(&tree);
-        let _ = self.git(&["worktree", "prune"]);
+        self.remove_worktree(&tree);
+        let made =
+            self.git(&["worktree", "add", "--detach", "--quiet", &tree.to_string_lossy(), onto]).and_then(|_| {
+                GitRepo { dir: tree.clone(), timeout: self.timeout }.revert_here(commit, info.parents.len() > 1)
+            });
+        // On every path, the temporary work tree goes.
+        self.remove_worktree(&tree);
         made
     }
 }
 
+/// Whether a process with this pid exists (signal 0 checks without sending).
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 sends nothing; it only checks that the process exists.
+    let sent = unsafe { libc::kill(pid, 0) } == 0;
+    pid > 0 && (sent || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
 impl GitRepo {
+    /// Removes a temporary work tree and its registration, whatever state it is in.
+    fn remove_worktree(&self, tree: &Path) {
+        let _ = self.git(&["worktree", "remove", "--force", &tree.to_string_lossy()]);
+        let _ = std::fs::remove_dir_all(tree);
+        let _ = self.git(&["worktree", "prune"]);
+    }
+
     /// `git revert` of `commit` in this (temporary) work tree, committed under a fixed
     /// identity and date so that the same revert is the same commit; `None` on conflicts.
     fn revert_here(&self, commit: &str, merge: bool) -> Result<Option<String>> {
+        // Hooks and the environment's identity would make the commit differ between runs.
         let mut args =
             vec!["-c", "user.name=kcrash", "-c", "user.email=kcrash@localhost", "-c", "commit.gpgsign=false"];
+        args.extend(["-c", "core.hooksPath=/dev/null"]);
         args.extend(["revert", "--no-edit"]);
         if merge {
             // A merge is reverted against its first parent: the side branch goes.
@@ -372,6 +396,9 @@ impl GitRepo {
         cmd.env("LC_ALL", "C").env("GIT_PAGER", "cat").env("GIT_TERMINAL_PROMPT", "0");
         for var in ["GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"] {
             cmd.env(var, "1700000000 +0000");
+        }
+        for var in ["GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"] {
+            cmd.env_remove(var);
         }
         let out = process::run(&mut cmd, self.timeout)
             .map_err(|e| Error::Git { args: args.join(" "), msg: format!("cannot run git: {e}") })?;
@@ -460,6 +487,18 @@ mod tests {
         assert_eq!(info.parents, vec![h[2].clone()]);
         let files = repo.git(&["ls-tree", "--name-only", &reverted]).unwrap();
         assert_eq!(files.trim(), "a.txt");
+        // A work tree a killed run left (its pid is gone) is removed by the next revert.
+        let git_dir = tmp.path().join(".git");
+        let stale = git_dir.join("kcrash-revert-2147483646");
+        std::fs::create_dir_all(&stale).unwrap();
+        repo.revert(&h[2], &h[1]).unwrap();
+        assert!(!stale.exists());
+        let left: Vec<_> = std::fs::read_dir(&git_dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("kcrash-revert-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
         // The first commit's a.txt was changed since: reverting it conflicts.
         assert_eq!(repo.revert(&h[2], &h[0]).unwrap(), None);
         assert_eq!(repo.git(&["worktree", "list"]).unwrap().lines().count(), 1);
