@@ -321,3 +321,62 @@ fn commits_with_an_earlier_tree_are_tested_as_one_with_it() {
         }
     }
 }
+
+/// A repository that cannot make reverts (the trait's default), otherwise the simulation's.
+struct NoRevert(kcrash_bisect::sim::SimRepo);
+
+impl kcrash_bisect::Repo for NoRevert {
+    fn resolve(&mut self, rev: &str) -> kcrash_bisect::Result<String> {
+        self.0.resolve(rev)
+    }
+    fn checkout(&mut self, hash: &str) -> kcrash_bisect::Result<()> {
+        self.0.checkout(hash)
+    }
+    fn commit_info(&mut self, hash: &str) -> kcrash_bisect::Result<kcrash_bisect::CommitInfo> {
+        self.0.commit_info(hash)
+    }
+    fn release_tags_at(&mut self, hash: &str) -> kcrash_bisect::Result<Vec<String>> {
+        self.0.release_tags_at(hash)
+    }
+    fn release_tags_reachable(&mut self, hash: &str) -> kcrash_bisect::Result<Vec<(String, String)>> {
+        self.0.release_tags_reachable(hash)
+    }
+    fn is_ancestor(&mut self, a: &str, b: &str) -> kcrash_bisect::Result<bool> {
+        self.0.is_ancestor(a, b)
+    }
+    fn merge_bases(&mut self, a: &str, b: &str) -> kcrash_bisect::Result<Vec<String>> {
+        self.0.merge_bases(a, b)
+    }
+    fn range(&mut self, bad: &str, goods: &[String]) -> kcrash_bisect::Result<Vec<kcrash_bisect::repo::RangeCommit>> {
+        self.0.range(bad, goods)
+    }
+    fn is_dirty(&mut self) -> kcrash_bisect::Result<bool> {
+        self.0.is_dirty()
+    }
+}
+
+/// Regression: a revert the repository could not make turned a found culprit into an error.
+#[test]
+fn a_revert_that_cannot_be_made_leaves_the_culprit_unchecked() {
+    use kcrash_bisect::sim::{Scenario, SimRepo, SimWorld};
+    let repo = SimRepo::linear(300, &[0, 100]);
+    let world = SimWorld::new(&repo, Scenario::new(201, 3));
+    let (mut b, mut t) = (world.clone(), world.clone());
+    let mut no_revert = NoRevert(repo.clone());
+    let mut log = kcrash_bisect::log::Log::new();
+    let o = Options {
+        start: repo.hash(299),
+        strategy: Strategy::Noisy,
+        verify: VerificationKind::Revert,
+        ..Options::default()
+    };
+    let progress = kcrash_bisect::stages::NoProgress;
+    let result = kcrash_bisect::Engine::new(&mut no_revert, &mut b, &mut t, &mut NoJournal, &mut log, &progress, o)
+        .run()
+        .unwrap_or_else(|e| panic!("{e}\n{}", log.text()));
+    assert_eq!(result.result, Outcome::Found);
+    assert_eq!(result.commits[0].hash, repo.hash(201));
+    let v = result.verification.unwrap();
+    assert_eq!((v.kind, v.outcome), (VerificationKind::Revert, VerificationOutcome::Skipped));
+    assert!(log.text().contains("# noisy: cannot revert"), "{}", log.text());
+}
