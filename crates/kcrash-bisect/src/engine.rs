@@ -88,6 +88,12 @@ impl Default for Options {
 }
 
 impl Options {
+    /// `noisy`: the doubt a verified culprit may keep, five times less than `confidence`
+    /// allows (0.01 for 0.95).
+    fn verified_doubt(&self) -> f64 {
+        (1.0 - self.confidence) / 5.0
+    }
+
     /// Identity of a bisection, stored in the journal header.
     fn journal_key(&self) -> String {
         format!(
@@ -822,25 +828,23 @@ impl<'a> Engine<'a> {
                 let mut test_time = Duration::ZERO;
                 if let BuildOutcome::Built { .. } = build {
                     let t = Instant::now();
-                    runs = if self.opts.strategy == Strategy::Noisy && self.opts.adaptive_runs {
-                        let target = &self.target;
-                        // Before the bug's title is known (the start) every crash counts: they
-                        // must share a title then, so that another bug cannot name it.
-                        let enough = |ended: &[RunOutcome]| {
-                            let mut titles: HashMap<&str, usize> = HashMap::new();
-                            for run in ended {
-                                if let (RunOutcome::Crashed(c), RunClass::SameBug { .. }) = (run, target.classify(run))
-                                {
-                                    let key = if target.titles.is_empty() { c.title.as_str() } else { "" };
-                                    *titles.entry(key).or_default() += 1;
-                                }
+                    let target = &self.target;
+                    // Before the bug's title is known (the start) every crash counts: they
+                    // must share a title then, so that another bug cannot name it.
+                    let half_crashed = |ended: &[RunOutcome]| {
+                        let mut titles: HashMap<&str, usize> = HashMap::new();
+                        for run in ended {
+                            if let (RunOutcome::Crashed(c), RunClass::SameBug { .. }) = (run, target.classify(run)) {
+                                let key = if target.titles.is_empty() { c.title.as_str() } else { "" };
+                                *titles.entry(key).or_default() += 1;
                             }
-                            titles.values().any(|&n| n >= noisy_deciding_crashes(wanted_runs))
-                        };
-                        self.tester.test_until(hash, &build, wanted_runs, self.progress, &enough)?
-                    } else {
-                        self.tester.test(hash, &build, wanted_runs, self.progress)?
+                        }
+                        titles.values().any(|&n| n >= noisy_deciding_crashes(wanted_runs))
                     };
+                    let adaptive = self.opts.strategy == Strategy::Noisy && self.opts.adaptive_runs;
+                    let enough: &dyn Fn(&[RunOutcome]) -> bool =
+                        if adaptive { &half_crashed } else { &super::stages::all_runs };
+                    runs = self.tester.test_until(hash, &build, wanted_runs, self.progress, enough)?;
                     test_time = t.elapsed();
                 }
                 self.journal.append(&Record::Test {
@@ -1248,8 +1252,7 @@ impl<'a> Engine<'a> {
                     Step::Found { culprit: Culprit::Commit(i), probability }
                         if self.opts.verify == VerificationKind::Retest =>
                     {
-                        let target = 1.0 - (1.0 - self.opts.confidence) / 5.0;
-                        match search.verification_step(i, target, &costs) {
+                        match search.verification_step(i, 1.0 - self.opts.verified_doubt(), &costs) {
                             Some(test) => {
                                 self.log.line(format!("# noisy: verifying {} ({probability:.6})", hashes[i]));
                                 verifying = Some(i);
@@ -1283,19 +1286,16 @@ impl<'a> Engine<'a> {
                     if verifying.is_some() {
                         verification_runs += (t.bad_runs + t.good_runs) as u32;
                     }
+                    let same_tree = (0..=n).filter(|&r| canonical[r] == revision);
                     if t.bad_runs + t.good_runs == 0 {
                         // Did not build, or no run said anything (boot failures): no evidence,
                         // and none to expect, for it and the revisions with its tree.
-                        for r in (0..=n).filter(|&r| canonical[r] == revision) {
-                            search.mark_unusable(r);
-                        }
+                        same_tree.for_each(|r| search.mark_unusable(r));
                     } else {
                         for e in &t.evidence {
                             e.feed(&mut search, revision);
                         }
-                        for r in (0..=n).filter(|&r| canonical[r] == revision) {
-                            search.mark_built(r);
-                        }
+                        same_tree.for_each(|r| search.mark_built(r));
                     }
                     // The latest test stands for the revision (its crash, its signature).
                     let keep = self.cache.get(&hash).is_none_or(|old| old.crash.is_none() || t.crash.is_some());
@@ -1330,7 +1330,7 @@ impl<'a> Engine<'a> {
                         // (the culprit's neighbours do not build): nothing was confirmed.
                         VerificationKind::Retest => Verification {
                             kind: VerificationKind::Retest,
-                            outcome: if probability >= 1.0 - (1.0 - self.opts.confidence) / 5.0 {
+                            outcome: if probability >= 1.0 - self.opts.verified_doubt() {
                                 VerificationOutcome::Confirmed
                             } else {
                                 VerificationOutcome::Skipped
@@ -1408,7 +1408,9 @@ impl<'a> Engine<'a> {
             return Ok(Verification { kind, outcome: VerificationOutcome::RevertConflicts, runs: 0 });
         };
         self.log.line(format!("# noisy: {start} with {culprit} reverted is {reverted}"));
-        let doubt = (1.0 - self.opts.confidence) / 5.0;
+        let doubt = self.opts.verified_doubt();
+        // Enough clean runs that the bug, were it there, would have crashed one.
+        let enough_clean = |clean: usize| (1.0 - rate).powi(clean as i32) <= doubt;
         let (mut crashed, mut clean) = (0usize, 0usize);
         let config = self.config.clone();
         for _ in 0..NOISY_START_ROUNDS {
@@ -1419,14 +1421,13 @@ impl<'a> Engine<'a> {
                 return Ok(Verification { kind, outcome: VerificationOutcome::Skipped, runs });
             }
             (crashed, clean) = (crashed + t.bad_runs, clean + t.good_runs);
-            // Enough clean runs that the bug, were it there, would have crashed one.
-            if crashed > 0 || (1.0 - rate).powi(clean as i32) <= doubt {
+            if crashed > 0 || enough_clean(clean) {
                 break;
             }
         }
         let outcome = if crashed > 0 {
             VerificationOutcome::Refuted
-        } else if (1.0 - rate).powi(clean as i32) <= doubt {
+        } else if enough_clean(clean) {
             VerificationOutcome::Confirmed
         } else {
             // Three rounds without a crash, but too few runs for a reproducer this rare.

@@ -611,16 +611,6 @@ fn next_console_number(consoles: &Path, commit: &str) -> usize {
 }
 
 impl Tester for QemuTester {
-    fn test(
-        &mut self,
-        commit: &str,
-        build: &BuildOutcome,
-        runs: usize,
-        progress: &dyn Progress,
-    ) -> Result<Vec<RunOutcome>> {
-        self.test_until(commit, build, runs, progress, &super::stages::all_runs)
-    }
-
     fn test_until(
         &mut self,
         commit: &str,

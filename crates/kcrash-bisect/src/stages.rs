@@ -74,19 +74,10 @@ pub trait Minimizer {
 
 /// Runs the reproducer against a built revision.
 pub trait Tester {
-    /// `runs` runs; `Err` when the harness itself fails (infra abort).
-    fn test(
-        &mut self,
-        commit: &str,
-        build: &BuildOutcome,
-        runs: usize,
-        progress: &dyn Progress,
-    ) -> Result<Vec<RunOutcome>>;
-
-    /// [`Tester::test`] that may end early: after each run ends, `enough` gets the runs
-    /// ended so far (in the order they ended); once it says yes, no run starts and the runs
-    /// in flight are stopped and left out. The runs kept come in run order. Testers that
-    /// cannot stop runs run them all.
+    /// Up to `runs` runs; `Err` when the harness itself fails (infra abort). After each run
+    /// ends, `enough` gets the runs ended so far (in the order they ended); once it says
+    /// yes, no run starts and the runs in flight are stopped and left out. The runs kept
+    /// come in run order. Testers that cannot stop runs run them all.
     fn test_until(
         &mut self,
         commit: &str,
@@ -94,9 +85,17 @@ pub trait Tester {
         runs: usize,
         progress: &dyn Progress,
         enough: &dyn Fn(&[RunOutcome]) -> bool,
+    ) -> Result<Vec<RunOutcome>>;
+
+    /// All `runs` runs ([`Tester::test_until`] that never has enough).
+    fn test(
+        &mut self,
+        commit: &str,
+        build: &BuildOutcome,
+        runs: usize,
+        progress: &dyn Progress,
     ) -> Result<Vec<RunOutcome>> {
-        let _ = enough;
-        self.test(commit, build, runs, progress)
+        self.test_until(commit, build, runs, progress, &all_runs)
     }
 }
 
@@ -345,16 +344,6 @@ pub fn run_outcome(console: &[u8], exited_ok: bool, status: &str) -> RunOutcome 
 }
 
 impl Tester for CommandTester {
-    fn test(
-        &mut self,
-        commit: &str,
-        build: &BuildOutcome,
-        runs: usize,
-        progress: &dyn Progress,
-    ) -> Result<Vec<RunOutcome>> {
-        self.test_until(commit, build, runs, progress, &all_runs)
-    }
-
     fn test_until(
         &mut self,
         commit: &str,

@@ -249,7 +249,15 @@ impl Builder for Sim {
 }
 
 impl Tester for Sim {
-    fn test(&mut self, commit: &str, _b: &BuildOutcome, runs: usize, _p: &dyn Progress) -> Result<Vec<RunOutcome>> {
+    /// Decides every run at once: it cannot stop runs, so `enough` is not asked.
+    fn test_until(
+        &mut self,
+        commit: &str,
+        _b: &BuildOutcome,
+        runs: usize,
+        _p: &dyn Progress,
+        _enough: &dyn Fn(&[RunOutcome]) -> bool,
+    ) -> Result<Vec<RunOutcome>> {
         let n = history().num[commit];
         self.tested.borrow_mut().push(n);
         let digest = self.config.borrow().as_ref().map(|c| kcrash_bisect::config_digest(c));

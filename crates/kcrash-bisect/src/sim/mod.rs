@@ -369,10 +369,6 @@ impl Builder for SimWorld {
 }
 
 impl Tester for SimWorld {
-    fn test(&mut self, commit: &str, b: &BuildOutcome, runs: usize, p: &dyn Progress) -> Result<Vec<RunOutcome>> {
-        self.test_until(commit, b, runs, p, &crate::stages::all_runs)
-    }
-
     /// Rounds of `machines` runs at once; within a round the runs end in the order of
     /// their simulated times, and once `enough` says so the round ends there (the runs
     /// still going are stopped and left out, and no round follows).
@@ -396,9 +392,11 @@ impl Tester for SimWorld {
         let mut ended: Vec<RunOutcome> = Vec::new();
         let mut seconds = 0.0;
         let mut decided = false;
-        for round in (0..runs).collect::<Vec<_>>().chunks(s.machines.max(1)) {
+        let machines = s.machines.max(1);
+        for first in (0..runs).step_by(machines) {
+            let round = first..(first + machines).min(runs);
             let mut round_runs: Vec<(f64, usize, RunOutcome)> = Vec::with_capacity(round.len());
-            for &run in round {
+            for run in round {
                 let (outcome, t) = if self.draw() < s.infra_rate {
                     (RunOutcome::Infra { msg: "simulated infra error".into() }, s.clean_run_seconds)
                 } else if self.draw() < s.boot_failure_rate {
