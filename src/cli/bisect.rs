@@ -35,9 +35,10 @@ pub struct BisectArgs {
     /// syzkaller's rule: any crash counts as bad, not only the bisected one.
     #[arg(long)]
     pub any_crash: bool,
-    /// Search strategy, instead of the config's `strategy`: `syzkaller` (a fixed number of
-    /// runs per revision and syzkaller's verdict rule) or `noisy` (a probability for every
-    /// commit, for flaky reproducers; cause bisections).
+    /// Search strategy, instead of the config's `strategy`: `noisy` (a probability for every
+    /// commit, for flaky reproducers; the default of cause bisections) or `syzkaller`
+    /// (syzkaller's search exactly: a fixed number of runs per revision and its verdict rule;
+    /// the default of fix bisections).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["syzkaller", "noisy"]))]
     pub strategy: Option<String>,
     /// Do not echo the log on stderr.

@@ -239,15 +239,43 @@ fi
 if grep -q bug=1 "$KCRASH_ARTIFACT"; then echo "KCRASH-RESULT: crashed: WARNING in planted_bug"; fi
 "#;
 
+/// The commits of a journal's finished tests, and each test's runs, in order.
+fn journaled_tests(workdir: &Path) -> Vec<(String, usize)> {
+    let journal = std::fs::read_to_string(workdir.join("journal.jsonl")).unwrap();
+    journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["kind"] == "test")
+        .map(|v| (v["commit"].as_str().unwrap().to_string(), v["runs"].as_array().unwrap().len()))
+        .collect()
+}
+
 #[test]
 fn kill_and_resume() {
+    for strategy in ["noisy", "syzkaller"] {
+        kill_and_resume_with(strategy);
+    }
+}
+
+/// A bisection killed in the middle of a run and resumed makes the tests of one that was
+/// never killed, and repeats none that it journaled.
+fn kill_and_resume_with(strategy: &str) {
     let s = setup();
     std::fs::write(s.root.join("test.sh"), SLOW_TEST).unwrap();
     let slow = s.root.join("slow");
     let cfg = s.config.to_str().unwrap();
+    let uninterrupted = Command::new(env!("CARGO_BIN_EXE_kcrash"))
+        .args(["bisect", "--config", cfg, "--json", "--workdir", "wd-whole", "--quiet", "--strategy", strategy])
+        .current_dir(&s.root)
+        .env("CALLS", s.root.join("calls-whole"))
+        .env("SLOW", &slow)
+        .output()
+        .unwrap();
+    assert!(uninterrupted.status.success());
+    let whole = journaled_tests(&s.root.join("wd-whole"));
     let spawn = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_kcrash"))
-            .args(["bisect", "--config", cfg, "--json", "--workdir", "wd", "--quiet"])
+            .args(["bisect", "--config", cfg, "--json", "--workdir", "wd", "--quiet", "--strategy", strategy])
             .args(extra)
             .current_dir(&s.root)
             .env("CALLS", &s.calls)
@@ -282,14 +310,9 @@ fn kill_and_resume() {
     }
     std::fs::remove_file(&slow).unwrap();
 
-    let journal = std::fs::read_to_string(s.root.join("wd/journal.jsonl")).unwrap();
-    let journaled: Vec<String> = journal
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["kind"] == "test")
-        .filter_map(|v| v["commit"].as_str().map(str::to_string))
-        .collect();
+    let journaled = journaled_tests(&s.root.join("wd"));
     assert!(!journaled.is_empty());
+    assert_eq!(journaled[..], whole[..journaled.len()], "{strategy}: the killed run tested otherwise");
     let before = calls(&s).len();
 
     let out = spawn(&["--resume"]).wait_with_output().unwrap();
@@ -297,8 +320,17 @@ fn kill_and_resume() {
     let v = json(&out);
     assert_eq!(v["result"], "found");
     assert_eq!(v["commits"][0]["subject"], CULPRIT.to_string());
-    let resumed = &calls(&s)[before..];
-    assert!(resumed.iter().all(|c| !journaled.contains(c)), "a journaled commit was tested again");
+    let timeless = |mut v: serde_json::Value| {
+        v["build_seconds"] = 0.into();
+        v["test_seconds"] = 0.into();
+        v
+    };
+    assert_eq!(timeless(v.clone()), timeless(json(&uninterrupted)), "{strategy}: the resumed result differs");
+    assert_eq!(journaled_tests(&s.root.join("wd")), whole, "{strategy}: the resumed run tested otherwise");
+    // Every run made after the resume is one of the tests journaled after the kill.
+    let resumed = calls(&s).len() - before;
+    let new_runs: usize = whole[journaled.len()..].iter().map(|t| t.1).sum();
+    assert_eq!(resumed, new_runs, "{strategy}: a journaled test was run again");
     // The branch is checked out again although the first run was killed.
     let head = std::fs::read_to_string(s.repo.join(".git/HEAD")).unwrap();
     assert_eq!(head.trim(), "ref: refs/heads/master");

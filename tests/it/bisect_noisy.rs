@@ -65,7 +65,7 @@ fn finds_the_culprit_with_a_flaky_reproducer() {
 #[test]
 fn the_syzkaller_strategy_is_unchanged_by_the_option() {
     let w = World { intro: Some(602), ..World::default() };
-    let plain = bisect(w.clone(), Options { start: h(905), ..Options::default() });
+    let plain = bisect(w.clone(), Options { start: h(905), strategy: Strategy::Syzkaller, ..Options::default() });
     let res: &BisectResult = plain.result.as_ref().unwrap();
     assert_eq!(res.strategy, Strategy::Syzkaller);
     assert!(res.candidates.is_empty());
@@ -379,4 +379,51 @@ fn a_revert_that_cannot_be_made_leaves_the_culprit_unchecked() {
     let v = result.verification.unwrap();
     assert_eq!((v.kind, v.outcome), (VerificationKind::Revert, VerificationOutcome::Skipped));
     assert!(log.text().contains("# noisy: cannot revert"), "{}", log.text());
+}
+
+/// The whole logs of noisy bisections that cover the lines the strategy writes (the start
+/// tested again, stopped tests, verification by retest and by revert, equal trees, an
+/// inconclusive end, an error), durations removed: any change to the format shows here.
+#[test]
+fn noisy_logs_are_unchanged() {
+    use kcrash_bisect::sim::{Scenario, SimRepo};
+    let timeless = |log: &str| {
+        log.lines()
+            .map(|l| match l.split_once(", total time: ") {
+                Some((a, _)) => format!("{a}, total time: …"),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let linear = SimRepo::linear(300, &[0, 100]);
+    let noisy = Options { start: linear.hash(299), strategy: Strategy::Noisy, ..Options::default() };
+    let scenario = |culprit: usize, seed: u64, rate: f64| {
+        let mut s = Scenario::new(culprit, seed);
+        s.crash_rate = rate;
+        s
+    };
+    // A third of the commits do not build, boots fail, infra errors, an unrelated crash.
+    let messy = |seed: u64| {
+        let mut s = scenario(201, seed, 0.5);
+        s.build_failure_one_in = 3;
+        s.boot_failure_rate = 0.1;
+        s.infra_rate = 0.05;
+        s.unrelated = Some((150, 260, 0.2));
+        s
+    };
+    let empty = SimRepo::linear(300, &[0, 100]).with_empty_commits(&[150, 151, 240]);
+    let cases = [
+        ("retest", &linear, scenario(201, 3, 0.3), noisy.clone()),
+        ("rare-start", &linear, scenario(201, 5, 0.1), noisy.clone()),
+        ("revert", &linear, scenario(201, 3, 0.5), Options { verify: VerificationKind::Revert, ..noisy.clone() }),
+        ("equal-trees", &empty, scenario(151, 7, 0.5), Options { start: empty.hash(299), ..noisy.clone() }),
+        ("messy-inconclusive", &linear, messy(5), noisy.clone()),
+        ("messy-error", &linear, messy(6), noisy),
+    ];
+    for (name, repo, scenario, o) in cases {
+        let (_, _, log) = sim_bisect(repo, scenario, o, &tmp.path().join(name), false);
+        insta::assert_snapshot!(format!("noisy_log_{name}"), timeless(&log));
+    }
 }

@@ -5,11 +5,11 @@ use crate::common;
 
 use common::*;
 use kcrash_bisect::journal::{FileJournal, Journal, Record};
-use kcrash_bisect::{BisectResult, Error, Mode, Options};
+use kcrash_bisect::{BisectResult, Error, Mode, Options, Strategy};
 
 fn opts(mode: Mode, start: u32) -> Options {
     // Fix mode: name HEAD explicitly, earlier runs in the same clone moved the checkout.
-    Options { mode, start: h(start), head: Some(h(905)), ..Options::default() }
+    Options { mode, start: h(start), head: Some(h(905)), strategy: Strategy::Syzkaller, ..Options::default() }
 }
 
 /// Durations differ between runs; everything else must not.

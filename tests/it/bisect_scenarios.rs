@@ -6,7 +6,7 @@ use crate::common;
 
 use common::*;
 use kcrash_bisect::journal::NoJournal;
-use kcrash_bisect::{logread, BisectResult, Mode, Options, Outcome};
+use kcrash_bisect::{logread, BisectResult, Mode, Options, Outcome, Strategy};
 
 struct Sc {
     mode: Mode,
@@ -35,6 +35,7 @@ fn run(s: Sc) -> Run {
         good: s.good.map(h),
         config: s.baseline.map(|_| "original config".to_string()),
         baseline_config: s.baseline.map(str::to_string),
+        strategy: Strategy::Syzkaller,
         ..Options::default()
     };
     let r = bisect_in(&dir, s.world, opts, &mut NoJournal);
@@ -593,7 +594,12 @@ fn oldest_release_limits_the_walk() {
     // The bug is older than v6.0, the oldest release allowed: nothing to bisect against.
     let tmp = tempfile::tempdir().unwrap();
     let dir = clone_history(tmp.path());
-    let opts = Options { start: h(905), oldest_release: Some("v6.0".into()), ..Options::default() };
+    let opts = Options {
+        start: h(905),
+        oldest_release: Some("v6.0".into()),
+        strategy: Strategy::Syzkaller,
+        ..Options::default()
+    };
     let w = World { intro: Some(502), ..World::default() };
     let r = bisect_in(&dir, w, opts, &mut NoJournal);
     let res = r.result.unwrap();
@@ -606,7 +612,12 @@ fn oldest_release_limits_the_walk() {
 fn timeout_aborts() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = clone_history(tmp.path());
-    let opts = Options { start: h(905), timeout: Some(std::time::Duration::ZERO), ..Options::default() };
+    let opts = Options {
+        start: h(905),
+        timeout: Some(std::time::Duration::ZERO),
+        strategy: Strategy::Syzkaller,
+        ..Options::default()
+    };
     let r = bisect_in(&dir, World::default(), opts, &mut NoJournal);
     assert!(r.result.unwrap_err().to_string().contains("taking too long"));
     assert!(r.sim.tested.borrow().is_empty());
@@ -622,4 +633,71 @@ fn merge_culprit_is_flagged_and_skips_noop_detection() {
     assert!(!res.noop);
     assert_eq!(res.culprit_signature, None);
     assert!(r.log.text().contains("\nMerge: "));
+}
+
+/// A log without its durations (they differ between runs).
+fn timeless(log: &str) -> String {
+    log.lines()
+        .map(|l| match l.split_once(", total time: ") {
+            Some((a, _)) => format!("{a}, total time: …"),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The whole logs of bisections that cover every kind of line the syzkaller strategy
+/// writes: the format is syzkaller's, and any change to it shows here.
+#[test]
+fn syzkaller_logs_are_unchanged() {
+    let mut cross = sc(Mode::Fix, 802, world(|w| w.fix = Some(803)));
+    cross.cross_tree = true;
+    let mut minimized = sc(Mode::Cause, 905, world(|w| w.intro = Some(602)));
+    minimized.baseline = Some("minimize-succeeds");
+    let cases = [
+        ("cause", sc(Mode::Cause, 905, world(|w| w.intro = Some(602)))),
+        (
+            "cause-flaky-broken",
+            sc(
+                Mode::Cause,
+                905,
+                world(|w| {
+                    w.intro = Some(605);
+                    w.flaky = true;
+                    w.build_broken = Some((700, 702));
+                }),
+            ),
+        ),
+        (
+            "cause-inconclusive",
+            sc(
+                Mode::Cause,
+                802,
+                world(|w| {
+                    w.intro = Some(605);
+                    w.broken = Some((500, 700));
+                }),
+            ),
+        ),
+        ("cause-oldest-crashes", sc(Mode::Cause, 905, World::default())),
+        ("cause-not-reproduced", sc(Mode::Cause, 905, world(|w| w.fix = Some(900)))),
+        ("fix", sc(Mode::Fix, 400, world(|w| w.fix = Some(500)))),
+        (
+            "fix-inconclusive",
+            sc(
+                Mode::Fix,
+                500,
+                world(|w| {
+                    w.fix = Some(601);
+                    w.broken = Some((600, 700));
+                }),
+            ),
+        ),
+        ("fix-cross-tree", cross),
+        ("cause-minimized-config", minimized),
+    ];
+    for (name, case) in cases {
+        let r = run(case);
+        insta::assert_snapshot!(format!("syzkaller_log_{name}"), timeless(&r.log.text()));
+    }
 }

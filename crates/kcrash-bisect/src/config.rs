@@ -35,9 +35,9 @@ pub struct Config {
     /// Budget of the whole bisection in seconds (none by default).
     #[serde(default)]
     pub(crate) timeout: Option<u64>,
-    /// How the range is searched: `syzkaller` (default) or `noisy`.
+    /// How the range is searched: `noisy` or `syzkaller`; absent, see [`Config::strategy`].
     #[serde(default)]
-    pub(crate) strategy: super::Strategy,
+    strategy: Option<super::Strategy>,
     /// `noisy`: the probability the culprit must hold (default 0.95).
     #[serde(default = "default_confidence")]
     pub(crate) confidence: f64,
@@ -175,6 +175,15 @@ impl Config {
         Ok(c)
     }
 
+    /// The search strategy: the config's, else `noisy` for cause bisections and `syzkaller`
+    /// for fix bisections (the noisy strategy does not search for fixes yet).
+    pub fn strategy(&self) -> super::Strategy {
+        self.strategy.unwrap_or(match self.mode {
+            Mode::Cause => super::Strategy::Noisy,
+            Mode::Fix => super::Strategy::Syzkaller,
+        })
+    }
+
     /// Reads, parses and checks the config file at `path`; relative paths in it are
     /// resolved against the file's directory.
     pub fn load(path: &Path) -> Result<Config> {
@@ -198,7 +207,7 @@ impl Config {
         if !(self.confidence > 0.5 && self.confidence < 1.0) {
             return bad("confidence", "must be above 0.5 and below 1");
         }
-        if self.strategy == super::Strategy::Noisy && self.mode == Mode::Fix {
+        if self.strategy == Some(super::Strategy::Noisy) && self.mode == Mode::Fix {
             return bad("strategy", "\"noisy\" bisects causes only for now (mode = \"cause\")");
         }
         if let Some(r) = &self.oldest_release {

@@ -1,8 +1,10 @@
-//! Kernel bisection: syzkaller's cause/fix bisection, title-aware and resumable.
+//! Kernel bisection: syzkaller's cause/fix bisection and a probabilistic one for flaky
+//! reproducers ([`noisy`]), title-aware and resumable.
 //!
 //! The engine ([`Engine`]) is the pure search over the [`repo::Repo`], [`stages::Builder`] and
-//! [`stages::Tester`] traits; [`repo::GitRepo`] and the command stages are the real world,
-//! tests plug in simulated ones. [`log`] writes the syzkaller-format text log that
+//! [`stages::Tester`] traits, one module per search strategy; [`repo::GitRepo`] and the
+//! command stages are the real world, tests and [`sim`] plug in simulated ones. [`log`]
+//! writes the syzkaller-format text log, line by line as [`logline::LogLine`]s, which
 //! [`logread`] reads back; [`journal`] makes a run resumable. [`process`] runs every child
 //! (git, make, QEMU) in its own process group with a timeout; [`interrupt`] turns Ctrl-C and
 //! SIGTERM into a clean stop.
@@ -15,6 +17,7 @@ pub mod interrupt;
 pub mod journal;
 pub mod kernel;
 pub mod log;
+pub mod logline;
 pub mod logread;
 pub mod noisy;
 pub mod process;

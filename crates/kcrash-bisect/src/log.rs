@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use super::logline::LogLine;
 use super::{Error, Result};
 
 /// Receives each log line as it is written.
@@ -38,8 +39,17 @@ impl Log {
         self
     }
 
-    pub(crate) fn line(&mut self, s: impl Into<String>) {
-        let s = s.into();
+    /// Writes one line.
+    pub(crate) fn write(&mut self, line: LogLine) {
+        self.push(line.to_string());
+    }
+
+    /// Writes text of a multi-line block (a report, the culprit's `git show`) line by line.
+    pub(crate) fn write_text(&mut self, text: &str) {
+        self.push(text.to_string());
+    }
+
+    fn push(&mut self, s: String) {
         for l in s.split('\n') {
             if let Some(f) = &mut self.file {
                 // A log write failure must not abort a multi-hour bisection.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::log::{parse_go_duration, parse_go_quoted_list};
+use super::logline::{is_hash, LogLine, NoisyLine};
 use super::verdict::RunClass;
 use super::{
     secs, BisectResult, Candidate, CommitRef, Crash, Mode, Outcome, Recipients, Strategy, Verdict, Verification,
@@ -143,10 +143,6 @@ pub struct ParsedLog {
     pub warnings: Vec<String>,
 }
 
-fn is_hash(s: &str) -> bool {
-    s.len() >= 7 && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 #[derive(PartialEq)]
 enum State {
     Top,
@@ -161,51 +157,12 @@ pub fn parse(text: &str) -> ParsedLog {
     let mut pending: Option<StepKind> = None;
     let mut subjects: HashMap<String, String> = HashMap::new();
     let mut state = State::Top;
-    let lines: Vec<&str> = text.lines().collect();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
+    let mut lines = text.lines().enumerate();
+    while let Some((i, line)) = lines.next() {
         let lineno = i + 1;
-        i += 1;
         match state {
             State::CommitBlock => {
-                let c = p.culprit.get_or_insert_with(Culprit::default);
-                if let Some(h) = line.strip_prefix("commit ") {
-                    c.hash = h.trim().to_string();
-                    continue;
-                }
-                if line.starts_with("Merge: ") {
-                    c.merge = true;
-                    continue;
-                }
-                if let Some(a) = line.strip_prefix("Author: ") {
-                    c.author = a.trim().to_string();
-                    continue;
-                }
-                if let Some(d) = line.strip_prefix("Date:") {
-                    c.date = d.trim().to_string();
-                    continue;
-                }
-                if let Some(m) = line.strip_prefix("    ") {
-                    if c.subject.is_empty() && !m.trim().is_empty() {
-                        c.subject = m.trim().to_string();
-                    }
-                    continue;
-                }
-                if line.trim().is_empty() {
-                    continue;
-                }
-                if let Some(raw) = line.strip_prefix(':') {
-                    // Old git: `:040000 040000 <a> <b> M\tpath`.
-                    if let Some((_, path)) = raw.split_once('\t') {
-                        c.files.push(path.to_string());
-                    }
-                    continue;
-                }
-                if line.starts_with(' ') {
-                    if let Some((path, _)) = line.split_once(" | ") {
-                        c.files.push(path.trim().to_string());
-                    }
+                if culprit_block_line(p.culprit.get_or_insert_with(Culprit::default), line) {
                     continue;
                 }
                 state = State::Top;
@@ -230,185 +187,151 @@ pub fn parse(text: &str) -> ParsedLog {
             }
             State::Top => {}
         }
-
-        if let Some(rest) = line.strip_prefix("# noisy") {
-            // The noisy strategy's comment lines: its probabilities, and its candidates.
-            p.noisy = true;
-            if let Some((hash, probability)) = rest
-                .strip_prefix(" candidate ")
-                .and_then(|c| c.rsplit_once(' '))
-                .and_then(|(h, pr)| Some((h, pr.parse().ok()?)))
-            {
-                p.candidate_probabilities.push(Candidate { hash: hash.to_string(), probability });
-            } else if let Some(v) = rest.strip_prefix(" verification: ") {
-                match parse_verification(v) {
-                    Some(v) => p.verification = Some(v),
-                    None => p.warnings.push(format!("line {lineno}: unreadable verification: {v:?}")),
-                }
-            }
-        } else if let Some(h) = line.strip_prefix("bisecting cause commit starting from ") {
-            p.mode = Mode::Cause;
-            p.start = Some(h.trim().to_string());
-        } else if let Some(h) = line.strip_prefix("bisecting fixing commit since ") {
-            p.mode = Mode::Fix;
-            p.start = Some(h.trim().to_string());
-        } else if let Some(h) = line.strip_prefix("building syzkaller on ") {
-            p.syzkaller = Some(h.trim().to_string());
-        } else if let Some(t) = line.strip_prefix("testing release ") {
-            p.releases_tested.push(t.trim().to_string());
-            pending = Some(StepKind::Release { tag: t.trim().to_string() });
-        } else if let Some(which) = line
-            .strip_prefix("testing ")
-            .and_then(|r| r.split_once(" config "))
-            .filter(|(w, _)| !w.contains(' '))
-            .map(|(w, _)| w.to_string())
-        {
-            pending = Some(StepKind::Config { config: which });
-        } else if let Some(rest) = line.strip_prefix("bisecting with the ") {
-            p.config = rest.strip_suffix(" config").map(str::to_string);
-        } else if line.starts_with("testing current HEAD ") {
-            pending = Some(StepKind::Head);
-        } else if line.starts_with("testing good commit ") {
-            pending = Some(StepKind::Good);
-        } else if line.ends_with(" is a merge base, check if it has the bug")
-            || line.starts_with("checking the merge base ")
-        {
-            pending = Some(StepKind::MergeBase);
-        } else if line.starts_with("parent commit ") && line.ends_with(" wasn't tested") {
-            pending = Some(StepKind::Parent);
-        } else if let Some(rest) = line.strip_prefix("testing commit ") {
-            let mut parts = rest.splitn(2, ' ');
-            let commit = parts.next().unwrap_or("").to_string();
-            if !is_hash(&commit) {
-                p.warnings.push(format!("line {lineno}: bad commit in {line:?}"));
+        let parsed = match line.parse::<LogLine>() {
+            Ok(l) => l,
+            Err(e) => {
+                p.noisy |= line.starts_with("# noisy");
+                p.warnings.push(format!("line {lineno}: {e}: {line:?}"));
                 continue;
             }
-            let compiler =
-                parts.next().map(|c| c.strip_prefix("with ").unwrap_or(c).to_string()).filter(|c| !c.is_empty());
-            let kind = pending.take().unwrap_or(if p.steps.is_empty() { StepKind::Start } else { StepKind::Bisect });
-            p.steps.push(Step {
-                kind,
-                subject: subjects.get(&commit).cloned(),
-                commit,
-                compiler,
-                signature: None,
-                build_error: None,
-                all_runs: None,
-                runs: Vec::new(),
-                git_term: None,
-                verdict: None,
-            });
-        } else if let Some(c) = line.strip_prefix("compiler: ") {
-            if let Some(s) = p.steps.last_mut() {
-                s.compiler = Some(c.to_string());
+        };
+        let last_step = p.steps.last_mut();
+        match parsed {
+            LogLine::Noisy(n) => {
+                p.noisy = true;
+                match n {
+                    NoisyLine::Candidate { hash, probability } => {
+                        p.candidate_probabilities.push(Candidate { hash, probability })
+                    }
+                    NoisyLine::Verification(v) => p.verification = Some(v),
+                    _ => {}
+                }
             }
-        } else if let Some(sig) = line.strip_prefix("kernel signature: ") {
-            if let Some(s) = p.steps.last_mut() {
-                s.signature = Some(sig.trim().to_string());
+            LogLine::StartCause { start } => {
+                p.mode = Mode::Cause;
+                p.start = Some(start);
             }
-        } else if let Some(rest) = line.strip_prefix("failed building ") {
-            if let Some(s) = p.steps.last_mut() {
-                let reason = rest.split_once(": ").map(|x| x.1).unwrap_or(rest);
-                s.build_error = Some(reason.to_string());
+            LogLine::StartFix { start } => {
+                p.mode = Mode::Fix;
+                p.start = Some(start);
             }
-        } else if let Some(v) = line.strip_prefix("all runs: ") {
-            match (RunClass::from_log_string(v), p.steps.last_mut()) {
-                (Some(c), Some(s)) => s.all_runs = Some(c),
-                _ => p.warnings.push(format!("line {lineno}: unreadable {line:?}")),
+            LogLine::BuildingSyzkaller { commit } => p.syzkaller = Some(commit),
+            LogLine::TestingRelease { tag } => {
+                p.releases_tested.push(tag.clone());
+                pending = Some(StepKind::Release { tag });
             }
-        } else if let Some(rest) = line.strip_prefix("run #") {
-            let parsed = rest
-                .split_once(": ")
-                .and_then(|(n, v)| Some((n.parse::<usize>().ok()?, RunClass::from_log_string(v)?)));
-            match (parsed, p.steps.last_mut()) {
-                (Some((_, c)), Some(s)) => s.runs.push(c),
-                _ => p.warnings.push(format!("line {lineno}: unreadable {line:?}")),
+            LogLine::TestingConfig { label, .. } => pending = Some(StepKind::Config { config: label }),
+            LogLine::BisectingWithConfig { config } => p.config = Some(config),
+            LogLine::TestingHead { .. } => pending = Some(StepKind::Head),
+            LogLine::TestingGood { .. } => pending = Some(StepKind::Good),
+            LogLine::MergeBaseCheck { .. } | LogLine::CheckingMergeBase { .. } => pending = Some(StepKind::MergeBase),
+            LogLine::ParentUntested { .. } => pending = Some(StepKind::Parent),
+            LogLine::TestingCommit { commit, compiler } => {
+                let kind =
+                    pending.take().unwrap_or(if p.steps.is_empty() { StepKind::Start } else { StepKind::Bisect });
+                p.steps.push(Step {
+                    kind,
+                    subject: subjects.get(&commit).cloned(),
+                    commit,
+                    compiler,
+                    signature: None,
+                    build_error: None,
+                    all_runs: None,
+                    runs: Vec::new(),
+                    git_term: None,
+                    verdict: None,
+                });
             }
-        } else if let Some(rest) = line.strip_prefix("# git bisect ") {
-            let mut w = rest.split_whitespace();
-            let term = match w.next() {
-                Some("good") => Some(Verdict::Good),
-                Some("bad") => Some(Verdict::Bad),
-                Some("skip") => Some(Verdict::Skip),
-                _ => None,
-            };
-            if let (Some(term), Some(h)) = (term, w.next()) {
-                if let Some(s) = p.steps.iter_mut().rev().find(|s| s.commit == h) {
+            LogLine::Compiler(c) => {
+                if let Some(s) = last_step {
+                    s.compiler = Some(c);
+                }
+            }
+            LogLine::KernelSignature(sig) => {
+                if let Some(s) = last_step {
+                    s.signature = Some(sig);
+                }
+            }
+            LogLine::BuildFailed { reason, .. } => {
+                if let Some(s) = last_step {
+                    s.build_error = Some(reason);
+                }
+            }
+            LogLine::AllRuns(class) => match last_step {
+                Some(s) => s.all_runs = Some(class),
+                None => p.warnings.push(format!("line {lineno}: runs before any commit: {line:?}")),
+            },
+            LogLine::Run { class, .. } => match last_step {
+                Some(s) => s.runs.push(class),
+                None => p.warnings.push(format!("line {lineno}: runs before any commit: {line:?}")),
+            },
+            LogLine::GitBisect { term, commit } => {
+                if let Some(s) = p.steps.iter_mut().rev().find(|s| s.commit == commit) {
                     s.git_term = Some(term);
                 }
             }
-        } else if let Some(rest) = line.strip_prefix('[') {
-            if let Some((h, subj)) = rest.split_once("] ") {
-                if is_hash(h) {
-                    subjects.insert(h.to_string(), subj.to_string());
+            LogLine::Subject { hash, subject } => {
+                subjects.insert(hash, subject);
+            }
+            LogLine::FirstBadCommit { .. } => {
+                state = State::CommitBlock;
+                p.culprit = Some(Culprit::default());
+            }
+            LogLine::OnlySkippedLeft => state = State::SkipList,
+            LogLine::Inconclusive => state = State::Inconclusive,
+            LogLine::ErrorProbability(e) => p.error_probability = Some(e),
+            LogLine::CulpritSignature(s) => p.culprit_signature = Some(s),
+            LogLine::ParentSignature(s) => p.parent_signature = Some(s),
+            LogLine::ReleaseTag(t) => p.release_tag = Some(t),
+            LogLine::Flaky(rate) => p.flaky_estimate = Some(rate),
+            LogLine::Totals { revisions, total, build, test } => {
+                p.revisions_tested = Some(revisions);
+                p.total_seconds = Some(secs(total));
+                p.build_seconds = Some(secs(build));
+                p.test_seconds = Some(secs(test));
+            }
+            LogLine::Error(e) => p.error = Some(e),
+            LogLine::First { hash, subject, .. } => p.first = Some((hash, subject)),
+            LogLine::Cc(l) | LogLine::RecipientsCc(l) => p.recipients.cc = l,
+            LogLine::RecipientsTo(l) => p.recipients.to = l,
+            LogLine::NoBisection(_) => p.range_commit = Some((String::new(), String::new())),
+            LogLine::Commit(h) => {
+                if let Some(r) = &mut p.range_commit {
+                    r.0 = h;
                 }
             }
-        } else if line.ends_with(" is the first bad commit") {
-            state = State::CommitBlock;
-            p.culprit = Some(Culprit::default());
-        } else if line.starts_with("There are only 'skip'ped commits left to test") {
-            state = State::SkipList;
-        } else if line.starts_with("bisection is inconclusive") {
-            state = State::Inconclusive;
-        } else if let Some(v) = line.strip_prefix("accumulated error probability: ") {
-            p.error_probability = v.trim().parse().ok();
-        } else if let Some(s) = line.strip_prefix("culprit signature: ") {
-            p.culprit_signature = Some(s.trim().to_string());
-        } else if let Some(s) = line.strip_prefix("parent  signature: ") {
-            p.parent_signature = Some(s.trim().to_string());
-        } else if let Some(t) = line.strip_prefix("culprit is release tag commit: ") {
-            p.release_tag = Some(t.trim().to_string());
-        } else if let Some(rest) = line.strip_prefix("reproducer is flaky (") {
-            p.flaky_estimate = rest.split_whitespace().next().and_then(|v| v.parse().ok());
-        } else if let Some(rest) = line.strip_prefix("revisions tested: ") {
-            if !read_totals(&mut p, rest) {
-                p.warnings.push(format!("line {lineno}: unreadable {line:?}"));
+            LogLine::CommitMsg(s) => {
+                if let Some(r) = &mut p.range_commit {
+                    r.1 = s;
+                }
             }
-        } else if let Some(e) = line.strip_prefix("error: ") {
-            p.error = Some(e.to_string());
-        } else if let Some(rest) =
-            line.strip_prefix("first bad commit: ").or_else(|| line.strip_prefix("first good commit: "))
-        {
-            let (h, s) = rest.split_once(' ').unwrap_or((rest, ""));
-            p.first = Some((h.to_string(), s.to_string()));
-        } else if let Some(l) = line.strip_prefix("cc: ") {
-            match parse_go_quoted_list(l) {
-                Some(v) => p.recipients.cc = v,
-                None => p.warnings.push(format!("line {lineno}: unreadable {line:?}")),
+            LogLine::NotReproduced => p.not_reproduced = true,
+            LogLine::Crash(title) => {
+                let report: Vec<&str> = lines.map(|(_, l)| l).collect();
+                let report = report.join("\n");
+                p.crash =
+                    Some(Crash { title, alt_titles: Vec::new(), report: report.trim_end_matches('\n').to_string() });
+                break;
             }
-        } else if let Some(l) = line.strip_prefix("recipients (to): ") {
-            match parse_go_quoted_list(l) {
-                Some(v) => p.recipients.to = v,
-                None => p.warnings.push(format!("line {lineno}: unreadable {line:?}")),
-            }
-        } else if let Some(l) = line.strip_prefix("recipients (cc): ") {
-            match parse_go_quoted_list(l) {
-                Some(v) => p.recipients.cc = v,
-                None => p.warnings.push(format!("line {lineno}: unreadable {line:?}")),
-            }
-        } else if line.starts_with("oldest tested release already had the bug")
-            || line.starts_with("crash still not fixed")
-            || line == "no known bad commit"
-        {
-            p.range_commit = Some((String::new(), String::new()));
-        } else if let Some(h) = line.strip_prefix("commit: ") {
-            if let Some(r) = &mut p.range_commit {
-                r.0 = h.trim().to_string();
-            }
-        } else if let Some(s) = line.strip_prefix("commit msg: ") {
-            if let Some(r) = &mut p.range_commit {
-                r.1 = s.to_string();
-            }
-        } else if line == "the crash wasn't reproduced on the original commit" {
-            p.not_reproduced = true;
-        } else if let Some(t) = line.strip_prefix("crash: ") {
-            let report = lines[i..].join("\n");
-            p.crash = Some(Crash {
-                title: t.to_string(),
-                alt_titles: Vec::new(),
-                report: report.trim_end_matches('\n').to_string(),
-            });
-            break;
+            // What the reader does not need: the engine's narration, git's step lines.
+            LogLine::FindingMergeBase { .. }
+            | LogLine::MergeBaseClean
+            | LogLine::HeadErrors
+            | LogLine::DeterminingPresence
+            | LogLine::CrashedReachable { .. }
+            | LogLine::NoExistingResult
+            | LogLine::BaselineErrors
+            | LogLine::MinimizedDoesNotReproduce
+            | LogLine::VerdictUndetermined { .. }
+            | LogLine::GitBisectStart { .. }
+            | LogLine::Bisecting { .. }
+            | LogLine::PretendCrashed
+            | LogLine::CannotTellIntroduced
+            | LogLine::CouldBeAnyOf
+            | LogLine::CannotBisectMore
+            | LogLine::NoopUndetected
+            | LogLine::Interrupted
+            | LogLine::Text(_) => {}
         }
     }
     for s in &mut p.steps {
@@ -417,27 +340,35 @@ pub fn parse(text: &str) -> ParsedLog {
     p
 }
 
-fn read_totals(p: &mut ParsedLog, rest: &str) -> bool {
-    // `16, total time: 3h37m25.9s (build: 1h43m59.8s, test: 1h52m13.2s)`
-    let Some((n, rest)) = rest.split_once(", total time: ") else {
+/// One line of the culprit's `git show` block into `c`; false at the block's end.
+fn culprit_block_line(c: &mut Culprit, line: &str) -> bool {
+    if let Some(h) = line.strip_prefix("commit ") {
+        c.hash = h.trim().to_string();
+    } else if line.starts_with("Merge: ") {
+        c.merge = true;
+    } else if let Some(a) = line.strip_prefix("Author: ") {
+        c.author = a.trim().to_string();
+    } else if let Some(d) = line.strip_prefix("Date:") {
+        c.date = d.trim().to_string();
+    } else if let Some(m) = line.strip_prefix("    ") {
+        if c.subject.is_empty() && !m.trim().is_empty() {
+            c.subject = m.trim().to_string();
+        }
+    } else if line.trim().is_empty() {
+        // The blank lines around the message.
+    } else if let Some(raw) = line.strip_prefix(':') {
+        // Old git: `:040000 040000 <a> <b> M\tpath`.
+        if let Some((_, path)) = raw.split_once('\t') {
+            c.files.push(path.to_string());
+        }
+    } else if line.starts_with(' ') {
+        if let Some((path, _)) = line.split_once(" | ") {
+            c.files.push(path.trim().to_string());
+        }
+    } else {
         return false;
-    };
-    let Ok(n) = n.trim().parse() else {
-        return false;
-    };
-    p.revisions_tested = Some(n);
-    let Some((total, rest)) = rest.split_once(" (build: ") else {
-        return false;
-    };
-    let Some((build, rest)) = rest.split_once(", test: ") else {
-        return false;
-    };
-    let test = rest.trim_end().trim_end_matches(')');
-    let d = |s: &str| parse_go_duration(s).map(secs);
-    p.total_seconds = d(total);
-    p.build_seconds = d(build);
-    p.test_seconds = d(test);
-    p.total_seconds.is_some() && p.build_seconds.is_some() && p.test_seconds.is_some()
+    }
+    true
 }
 
 fn step_verdict(s: &Step, mode: Mode) -> Option<Verdict> {
@@ -519,18 +450,6 @@ impl ParsedLog {
             verification: self.verification,
         }
     }
-}
-
-/// `KIND OUTCOME, RUNS runs` of a `# noisy verification:` line.
-fn parse_verification(text: &str) -> Option<Verification> {
-    let (what, runs) = text.split_once(", ")?;
-    let (kind, outcome) = what.split_once(' ')?;
-    let quoted = |s: &str| serde_json::Value::String(s.to_string());
-    Some(Verification {
-        kind: serde_json::from_value(quoted(kind)).ok()?,
-        outcome: serde_json::from_value(quoted(outcome)).ok()?,
-        runs: runs.strip_suffix(" runs")?.parse().ok()?,
-    })
 }
 
 /// Total time of a log, for display.

@@ -197,7 +197,7 @@ impl Session {
             baseline_config: read_config(&cfg.build.baseline_config)?,
             oldest_release: cfg.oldest_release.clone(),
             timeout: cfg.timeout.map(Duration::from_secs),
-            strategy: opts.strategy.unwrap_or(cfg.strategy),
+            strategy: opts.strategy.unwrap_or(cfg.strategy()),
             confidence: cfg.confidence,
             adaptive_runs: cfg.adaptive_runs,
             verify: cfg.verify,
@@ -267,7 +267,7 @@ impl Finished {
     /// Records the end in the log and the work directory's `result.json`.
     pub fn record(&self, log: &mut Log) -> Result<()> {
         if self.end == End::Interrupted {
-            log.line("bisection interrupted: the step in flight was abandoned (continue with --resume)");
+            log.write(crate::logline::LogLine::Interrupted);
         }
         let path = self.result_path();
         let json = serde_json::to_string_pretty(&self.result).map_err(|e| Error::Setup(e.to_string()))?;
