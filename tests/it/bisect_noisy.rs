@@ -427,3 +427,63 @@ fn noisy_logs_are_unchanged() {
         insta::assert_snapshot!(format!("noisy_log_{name}"), timeless(&log));
     }
 }
+
+/// A history of 300 commits with its culprit at 201, a quarter of the commits not building,
+/// boots failing at `boot_failures`, an unrelated crash around the culprit, and the bug
+/// crashing at `rate`: verification there often cannot reach its target.
+fn harsh(rate: f64, boot_failures: f64, seed: u64) -> (kcrash_bisect::sim::SimRepo, kcrash_bisect::sim::Scenario) {
+    use kcrash_bisect::sim::{Scenario, SimRepo};
+    let mut s = Scenario::new(201, seed);
+    s.crash_rate = rate;
+    s.build_failure_one_in = 4;
+    s.boot_failure_rate = boot_failures;
+    s.unrelated = Some((150, 260, 0.2));
+    (SimRepo::linear(300, &[0, 100]), s)
+}
+
+fn harsh_bisect(rate: f64, boot_failures: f64, seed: u64) -> (BisectResult, String) {
+    let (repo, scenario) = harsh(rate, boot_failures, seed);
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Options { start: repo.hash(299), strategy: Strategy::Noisy, ..Options::default() };
+    let (r, _, log) = sim_bisect(&repo, scenario, o, &tmp.path().join("j"), false);
+    (r.unwrap_or_else(|e| panic!("{e}\n{log}")), log)
+}
+
+/// Retesting moves the probability off a culprit (in a harsh world: a rare crash, most boots
+/// failing) and no culprit holds the confidence afterwards: `inconclusive`, verification
+/// `refuted`.
+#[test]
+fn a_verification_that_moves_the_probability_off_the_culprit_refutes_it() {
+    let (r, log) = harsh_bisect(0.1, 0.6, 371);
+    assert!(log.contains("# noisy: verifying"), "{log}");
+    assert_eq!(r.result, Outcome::Inconclusive, "{log}");
+    let v = r.verification.expect("a verification");
+    assert_eq!((v.kind, v.outcome), (VerificationKind::Retest, VerificationOutcome::Refuted), "{log}");
+    assert!(v.runs > 0);
+}
+
+/// Regression: a verification whose culprit stayed below the target (its neighbours did not
+/// build or boot often enough) said `confirmed`; it is `skipped`.
+#[test]
+fn a_verification_short_of_its_target_is_skipped_not_confirmed() {
+    let (r, log) = harsh_bisect(0.2, 0.3, 49);
+    assert!(log.contains("# noisy: verifying"), "{log}");
+    assert_eq!(r.result, Outcome::Found, "{log}");
+    assert!(r.confidence >= 0.95 && r.confidence < 0.99, "{}", r.confidence);
+    let v = r.verification.expect("a verification");
+    assert_eq!((v.kind, v.outcome), (VerificationKind::Retest, VerificationOutcome::Skipped), "{log}");
+}
+
+/// Regression: the test budget ran out during a verification while the culprit still held
+/// the confidence, and the bisection said `inconclusive` (verification `refuted`); the
+/// culprit that holds the confidence is the result.
+#[test]
+fn a_culprit_holding_the_confidence_when_the_search_stops_is_found() {
+    let (repo, _) = harsh(0.1, 0.3, 87);
+    let (r, log) = harsh_bisect(0.1, 0.3, 87);
+    assert_eq!(r.result, Outcome::Found, "{log}");
+    assert_eq!(r.commits[0].hash, repo.hash(201));
+    assert!(r.confidence >= 0.95 && r.confidence < 0.99, "{}", r.confidence);
+    let v = r.verification.expect("a verification");
+    assert_eq!(v.outcome, VerificationOutcome::Skipped, "{log}");
+}

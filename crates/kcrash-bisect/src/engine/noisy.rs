@@ -177,6 +177,14 @@ impl Engine<'_> {
                     }
                 }
             };
+            // Stopped (no test worth its cost, or the test budget spent) with a culprit that
+            // holds the confidence: that culprit is the result, verified or not.
+            let step = match (step, search.best()) {
+                (Step::Stuck, (Culprit::Commit(i), probability)) if probability >= self.opts.confidence => {
+                    Step::Found { culprit: Culprit::Commit(i), probability }
+                }
+                (step, _) => step,
+            };
             match step {
                 Step::Test { revision, runs } => {
                     tests += 1;
