@@ -701,3 +701,35 @@ fn syzkaller_logs_are_unchanged() {
         insta::assert_snapshot!(format!("syzkaller_log_{name}"), timeless(&r.log.text()));
     }
 }
+
+/// `adaptive_runs = true` with syzkaller's rule stops a revision's runs once its verdict is
+/// settled: with a reproducer that always crashes, the same results as without it (each
+/// verdict is the one the whole test would have given), with fewer runs and no more time.
+#[test]
+fn syzkaller_with_adaptive_runs_gives_the_same_results_with_fewer_runs() {
+    use kcrash_bisect::sim::grid::{bisect_once, histories, scenario, Arm};
+    let [(_, line), (_, merges)] = histories(300);
+    let (mut runs, mut adaptive_runs, mut seconds, mut adaptive_seconds) = (0, 0, 0.0, 0.0);
+    for repo in [&line, &merges] {
+        for b in 0..40 {
+            // No random boot failures, infra errors or unrelated crashes: the runs each test
+            // makes are the same with and without stops (the commits that do not build are
+            // fixed by the seed).
+            let mut s = scenario(300, 1.0, false, 7, b);
+            (s.boot_failure_rate, s.infra_rate) = (0.0, 0.0);
+            let (plain, plain_bill) = bisect_once(repo, s.clone(), Arm::SYZKALLER);
+            let (adaptive, adaptive_bill) = bisect_once(repo, s, Arm::SYZKALLER_ADAPTIVE);
+            let outcome = |r: &kcrash_bisect::Result<BisectResult>| match r {
+                Ok(r) => format!("{:?} {:?}", r.result, r.commits.iter().map(|c| &c.hash).collect::<Vec<_>>()),
+                Err(e) => e.to_string(),
+            };
+            assert_eq!(outcome(&adaptive), outcome(&plain), "bisection {b}");
+            assert!(adaptive_bill.runs <= plain_bill.runs, "bisection {b}");
+            assert!(adaptive_bill.seconds <= plain_bill.seconds, "bisection {b}");
+            (runs, adaptive_runs) = (runs + plain_bill.runs, adaptive_runs + adaptive_bill.runs);
+            (seconds, adaptive_seconds) = (seconds + plain_bill.seconds, adaptive_seconds + adaptive_bill.seconds);
+        }
+    }
+    assert!(adaptive_runs < runs * 3 / 4, "{adaptive_runs} runs adaptive, {runs} without");
+    assert!(adaptive_seconds < seconds, "{adaptive_seconds} s adaptive, {seconds} s without");
+}

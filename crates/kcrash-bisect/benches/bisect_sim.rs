@@ -12,21 +12,20 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use kcrash_bisect::sim::grid;
-use kcrash_bisect::Strategy;
 
 fn engine_per_bisection(c: &mut Criterion) {
     let mut g = c.benchmark_group("bisect_sim");
     g.sample_size(20).measurement_time(Duration::from_secs(10));
     for commits in [1000, 10_000] {
         let [(_, line), _] = grid::histories(commits);
-        for strategy in [Strategy::Syzkaller, Strategy::Noisy] {
-            let name = format!("{}/{commits}_commits/p0.3", strategy.as_str());
+        for arm in [grid::Arm::SYZKALLER, grid::Arm::NOISY] {
+            let name = format!("{}/{commits}_commits/p0.3", arm.strategy.as_str());
             let mut b = 0;
             g.bench_function(name, |bencher| {
                 bencher.iter(|| {
                     b += 1;
                     let scenario = grid::scenario(commits, 0.3, false, 1, b % 50);
-                    black_box(grid::bisect_once(&line, scenario, strategy))
+                    black_box(grid::bisect_once(&line, scenario, arm))
                 })
             });
         }

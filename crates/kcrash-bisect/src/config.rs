@@ -41,9 +41,10 @@ pub struct Config {
     /// `noisy`: the probability the culprit must hold (default 0.95).
     #[serde(default = "default_confidence")]
     pub(crate) confidence: f64,
-    /// `noisy`: end a revision's runs once half of them crashed with the bug (default true).
-    #[serde(default = "default_true")]
-    pub(crate) adaptive_runs: bool,
+    /// End a revision's runs once the strategy needs no more of them (default: on for
+    /// `noisy`, off for `syzkaller`).
+    #[serde(default)]
+    pub(crate) adaptive_runs: Option<bool>,
     /// `noisy`: how a culprit is checked: `retest` (default), `revert` or `none`.
     #[serde(default)]
     pub(crate) verify: super::VerificationKind,

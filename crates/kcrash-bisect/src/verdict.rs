@@ -171,6 +171,43 @@ pub(crate) fn decide(c: Counts, flaky: bool) -> Decision {
     }
 }
 
+/// The decision of a test of `planned` runs whichever way its runs not yet ended go, when
+/// the runs `ended` so far settle it; `None` while they do not. A good verdict is never
+/// settled early (one more crash would spoil it); a bad one is once the crashes reach the
+/// threshold the most demanding remaining runs would set and half the runs are informative;
+/// skip and abort once neither good nor bad can be reached and the remaining runs cannot
+/// tip infra errors against the other failures.
+pub(crate) fn settled(ended: Counts, planned: usize, flaky: bool) -> Option<Decision> {
+    let Counts { good, bad, infra, .. } = ended;
+    let skip = ended.skip();
+    let Some(left) = planned.checked_sub(ended.total) else {
+        return Some(decide(ended, flaky));
+    };
+    if left == 0 {
+        return Some(decide(ended, flaky));
+    }
+    // Remaining runs that are all other failures (skip) keep the threshold where it is now
+    // and add nothing informative: the least favourable completion for "bad".
+    let want_bad_now = ((planned - infra) / 6).max(2);
+    if bad >= want_bad_now && good + bad >= planned / 2 {
+        return Some(Decision::Verdict(Verdict::Bad));
+    }
+    let want_good = if flaky { planned * 3 / 4 } else { planned / 2 };
+    let good_reachable = bad == 0 && good + left >= want_good;
+    // Crashes in every remaining run are the most favourable completion for "bad": a crash
+    // adds one, an infra error lowers the threshold by at most one.
+    let bad_reachable = bad + left >= want_bad_now && good + bad + left >= planned / 2;
+    if good_reachable || bad_reachable {
+        None
+    } else if infra > skip + left {
+        Some(Decision::AbortInfra)
+    } else if infra + left <= skip {
+        Some(Decision::Verdict(Verdict::Skip))
+    } else {
+        None
+    }
+}
+
 /// The representative crash of a test: the first crash (in run order) with the most
 /// frequent counted title; ties go to the title seen first, so the choice is deterministic.
 pub(crate) fn representative<'a>(runs: &'a [RunOutcome], classes: &[RunClass]) -> Option<&'a Crash> {
@@ -219,6 +256,43 @@ mod tests {
         for (t, g, b, i, flaky, want) in rows {
             assert_eq!(decide(counts(t, g, b, i), flaky), want, "{t}/{g}/{b}/{i} flaky={flaky}");
         }
+    }
+
+    /// `settled` says a decision exactly when every way the remaining runs can end gives it:
+    /// checked against all completions for every test of up to 14 runs.
+    #[test]
+    fn settled_agrees_with_every_completion() {
+        for planned in 1..=14usize {
+            for flaky in [false, true] {
+                for ended in 0..=planned {
+                    for (g, b, i) in compositions(ended) {
+                        let c = counts(ended, g, b, i);
+                        let left = planned - ended;
+                        let mut outcomes: Vec<Decision> = compositions4(left)
+                            .map(|(dg, db, di, ds)| {
+                                let _ = ds;
+                                decide(counts(planned, g + dg, b + db, i + di), flaky)
+                            })
+                            .collect();
+                        outcomes.dedup();
+                        outcomes.sort_by_key(|d| format!("{d:?}"));
+                        outcomes.dedup();
+                        let want = if outcomes.len() == 1 { Some(outcomes[0]) } else { None };
+                        assert_eq!(settled(c, planned, flaky), want, "planned {planned} {c:?} flaky={flaky}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every (good, bad, infra) with at most `n` runs in all (the rest other failures).
+    fn compositions(n: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+        (0..=n).flat_map(move |g| (0..=n - g).flat_map(move |b| (0..=n - g - b).map(move |i| (g, b, i))))
+    }
+
+    /// Every way `n` runs split into good, bad, infra and other failures.
+    fn compositions4(n: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+        compositions(n).map(move |(g, b, i)| (g, b, i, n - g - b - i))
     }
 
     fn crash(t: &str) -> RunOutcome {

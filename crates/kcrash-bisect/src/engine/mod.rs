@@ -16,7 +16,7 @@ use super::journal::{Journal, Record, JOURNAL_VERSION};
 use super::log::{go_duration, Log};
 use super::repo::Repo;
 use super::stages::{BuildOutcome, Builder, Minimizer, Progress, Tester};
-use super::verdict::{decide, representative, Counts, Decision, RunClass, Target};
+use super::verdict::{decide, representative, settled, Counts, Decision, RunClass, Target};
 use super::{
     secs, BisectResult, Candidate, CommitRef, Crash, Error, Mode, Outcome, Recipients, Result, RunOutcome, Strategy,
     Verdict, Verification, VerificationKind, RESULT_SCHEMA,
@@ -65,9 +65,12 @@ pub struct Options {
     pub strategy: Strategy,
     /// `noisy`: the probability a culprit must hold to be the result.
     pub confidence: f64,
-    /// `noisy`: a revision's runs end once half of them crashed with the bug (the runs
-    /// still going are stopped); the search then learns only "at least half crash".
-    pub adaptive_runs: bool,
+    /// A revision's runs end once the strategy needs no more of them (the runs still going
+    /// are stopped): `noisy`, once half of them crashed with the bug (the search then learns
+    /// only "at least half crash"); `syzkaller`, once the verdict is settled whatever the
+    /// remaining runs do. `None`: the strategy's default, on for `noisy`, off for
+    /// `syzkaller` (whose logs then stay syzkaller's exactly).
+    pub adaptive_runs: Option<bool>,
     /// `noisy`: how a culprit that holds the confidence is checked.
     pub verify: VerificationKind,
     /// `noisy`: revisions with the same git tree are taken to behave alike (tested as one).
@@ -92,7 +95,7 @@ impl Default for Options {
             timeout: None,
             strategy: Strategy::Noisy,
             confidence: 0.95,
-            adaptive_runs: true,
+            adaptive_runs: None,
             verify: VerificationKind::Retest,
             reuse_equal_trees: true,
         }
@@ -123,12 +126,12 @@ impl Options {
             self.oldest_release
         ) + &match self.strategy {
             // Journals of syzkaller-strategy bisections keep the key they always had.
-            Strategy::Syzkaller => String::new(),
+            Strategy::Syzkaller => if self.adaptive_runs == Some(true) { " adaptive_runs=true" } else { "" }.into(),
             Strategy::Noisy => {
                 // `noisy2`: the start's rounds, stopped tests and equal trees changed which tests
                 // are made; an older noisy journal would mix the two searches.
                 format!(" strategy=noisy2 confidence={}", self.confidence)
-                    + if self.adaptive_runs { "" } else { " adaptive_runs=false" }
+                    + if self.adaptive_runs == Some(false) { " adaptive_runs=false" } else { "" }
                     + if self.reuse_equal_trees { "" } else { " reuse_equal_trees=false" }
                     + &match self.verify {
                         VerificationKind::Retest => String::new(),
@@ -280,6 +283,13 @@ trait Search {
 
     /// Logs the strategy's settings after the start line.
     fn begin(&self, _engine: &mut Engine<'_>) {}
+
+    /// Whether a revision's runs stop early unless the options say otherwise.
+    fn adaptive_by_default(&self) -> bool;
+
+    /// With adaptive runs: whether the runs `ended` so far of a test of `planned` runs are
+    /// all the strategy needs (the others are stopped).
+    fn enough(&self, target: &Target, flaky: bool, planned: usize, ended: &[RunOutcome]) -> bool;
 
     /// Takes the start commit's first test, tests it further if the strategy wants, and
     /// says whether the bug was reproduced.
@@ -726,22 +736,12 @@ impl<'a> Engine<'a> {
                 let mut test_time = Duration::ZERO;
                 if let BuildOutcome::Built { .. } = build {
                     let t = Instant::now();
-                    let target = &self.target;
-                    // Before the bug's title is known (the start) every crash counts: they
-                    // must share a title then, so that another bug cannot name it.
-                    let half_crashed = |ended: &[RunOutcome]| {
-                        let mut titles: HashMap<&str, usize> = HashMap::new();
-                        for run in ended {
-                            if let (RunOutcome::Crashed(c), RunClass::SameBug { .. }) = (run, target.classify(run)) {
-                                let key = if target.titles.is_empty() { c.title.as_str() } else { "" };
-                                *titles.entry(key).or_default() += 1;
-                            }
-                        }
-                        titles.values().any(|&n| n >= noisy::deciding_crashes(wanted_runs))
-                    };
-                    let adaptive = self.opts.strategy == Strategy::Noisy && self.opts.adaptive_runs;
+                    let search = search_of(self.opts.strategy);
+                    let (target, flaky) = (&self.target, self.flaky);
+                    let stop = |ended: &[RunOutcome]| search.enough(target, flaky, wanted_runs, ended);
+                    let adaptive = self.opts.adaptive_runs.unwrap_or(search.adaptive_by_default());
                     let enough: &dyn Fn(&[RunOutcome]) -> bool =
-                        if adaptive { &half_crashed } else { &super::stages::all_runs };
+                        if adaptive { &stop } else { &super::stages::all_runs };
                     runs = self.tester.test_until(hash, &build, wanted_runs, self.progress, enough)?;
                     test_time = t.elapsed();
                 }
@@ -797,7 +797,13 @@ impl<'a> Engine<'a> {
             }
         }
         let counts = Counts::of(&classes);
-        let verdict = match decide(counts, self.flaky) {
+        // A test stopped early has the verdict its runs settled (the whole test's, whatever
+        // the runs not made would have done).
+        let decision = match runs.len() < planned {
+            true => settled(counts, planned, self.flaky).unwrap_or_else(|| decide(counts, self.flaky)),
+            false => decide(counts, self.flaky),
+        };
+        let verdict = match decision {
             // Infra errors say nothing about the bug: the noisy strategy weighs the other
             // runs, and gives up only when no run said anything.
             Decision::AbortInfra if self.opts.strategy == Strategy::Noisy && counts.good + counts.bad > 0 => {

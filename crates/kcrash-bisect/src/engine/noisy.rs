@@ -8,7 +8,10 @@ use super::{Engine, LoopEnd, Search, SearchEnd, Tested};
 use crate::logline::{LogLine, NoisyLine};
 use crate::noisy::{Costs, Culprit, NoisySearch, RangeNode, Step};
 use crate::stages::BuildOutcome;
-use crate::{BisectResult, Candidate, Error, Mode, Result, Verification, VerificationKind, VerificationOutcome};
+use crate::verdict::{RunClass, Target};
+use crate::{
+    BisectResult, Candidate, Error, Mode, Result, RunOutcome, Verification, VerificationKind, VerificationOutcome,
+};
 
 /// Rounds of runs of the start commit the noisy strategy makes before it says the crash was
 /// not reproduced (60 runs with `runs = 10`: a reproducer crashing in 10 % of runs is missed
@@ -21,7 +24,7 @@ const NOISY_START_ROUNDS: usize = 3;
 /// at least this many of the planned runs crash ([`NoisySearch::observe_stopped`]). Half the
 /// runs says "present" beyond doubt and still bounds the rate from below: stopping at the
 /// second crash left the rate unknown and cost more tests than it saved.
-pub(super) fn deciding_crashes(planned: usize) -> usize {
+fn deciding_crashes(planned: usize) -> usize {
     planned.div_ceil(2).max(2)
 }
 
@@ -35,6 +38,24 @@ impl Search for Probabilistic {
             return Err(Error::Config("strategy \"noisy\" bisects causes only for now (mode = \"cause\")".into()));
         }
         Ok(())
+    }
+
+    fn adaptive_by_default(&self) -> bool {
+        true
+    }
+
+    /// Once half the planned runs crashed with the bug ([`deciding_crashes`]). Before the
+    /// bug's title is known (the start) every crash counts: they must share a title then, so
+    /// that another bug cannot name it.
+    fn enough(&self, target: &Target, _flaky: bool, planned: usize, ended: &[RunOutcome]) -> bool {
+        let mut titles: HashMap<&str, usize> = HashMap::new();
+        for run in ended {
+            if let (RunOutcome::Crashed(c), RunClass::SameBug { .. }) = (run, target.classify(run)) {
+                let key = if target.titles.is_empty() { c.title.as_str() } else { "" };
+                *titles.entry(key).or_default() += 1;
+            }
+        }
+        titles.values().any(|&n| n >= deciding_crashes(planned))
     }
 
     fn begin(&self, engine: &mut Engine<'_>) {

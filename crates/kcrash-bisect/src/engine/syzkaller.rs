@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use super::{Engine, LoopEnd, Search, SearchEnd, Tested};
 use crate::logline::LogLine;
 use crate::repo::RangeCommit;
-use crate::{Mode, Result, Verdict};
+use crate::verdict::{settled, Counts, RunClass, Target};
+use crate::{Mode, Result, RunOutcome, Verdict};
 
 /// git's estimate of the remaining steps for `all` candidates.
 fn estimate_steps(all: usize) -> usize {
@@ -51,6 +52,17 @@ fn reach_counts(range: &[RangeCommit]) -> Vec<usize> {
 pub(super) struct GitBisect;
 
 impl Search for GitBisect {
+    fn adaptive_by_default(&self) -> bool {
+        // Off: syzkaller's logs, run for run.
+        false
+    }
+
+    /// Once the verdict is settled whatever the remaining runs do.
+    fn enough(&self, target: &Target, flaky: bool, planned: usize, ended: &[RunOutcome]) -> bool {
+        let classes: Vec<RunClass> = ended.iter().map(|r| target.classify(r)).collect();
+        settled(Counts::of(&classes), planned, flaky).is_some()
+    }
+
     fn reproduce(&self, _engine: &mut Engine<'_>, _start: &str, first: Tested) -> Result<(Tested, bool)> {
         let reproduced = first.verdict == Verdict::Bad;
         Ok((first, reproduced))

@@ -1,4 +1,5 @@
-//! The simulation benchmark's grid: both strategies of the real engine over simulated
+//! The simulation benchmark's grid: both strategies of the real engine (and syzkaller's
+//! with adaptive runs) over simulated
 //! histories (a line, and a main line with a side branch merged every 20 commits), crash
 //! rates 1 to 0.1, with and without an unrelated bug; per cell how often each finds the
 //! planted culprit and at what simulated cost, and how well `noisy`'s confidence is
@@ -44,17 +45,44 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * q).round() as usize]
 }
 
-/// One simulated bisection of `repo` with `strategy`: the culprit, the scenario, the result.
-pub fn bisect_once(
-    repo: &SimRepo,
-    scenario: Scenario,
-    strategy: Strategy,
-) -> (crate::Result<crate::BisectResult>, super::Bill) {
+/// How a bisection of the grid searches: a strategy, and its runs adaptive or not (`None`:
+/// the strategy's default).
+#[derive(Debug, Clone, Copy)]
+pub struct Arm {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// [`Options::adaptive_runs`].
+    pub adaptive_runs: Option<bool>,
+}
+
+impl Arm {
+    /// syzkaller's rule, run for run.
+    pub const SYZKALLER: Arm = Arm { strategy: Strategy::Syzkaller, adaptive_runs: None };
+    /// syzkaller's rule with a revision's runs stopped once its verdict is settled.
+    pub const SYZKALLER_ADAPTIVE: Arm = Arm { strategy: Strategy::Syzkaller, adaptive_runs: Some(true) };
+    /// The noisy strategy, as configured by default.
+    pub const NOISY: Arm = Arm { strategy: Strategy::Noisy, adaptive_runs: None };
+
+    fn name(self) -> &'static str {
+        match (self.strategy, self.adaptive_runs) {
+            (Strategy::Syzkaller, Some(true)) => "syzkaller, adaptive",
+            (s, _) => s.as_str(),
+        }
+    }
+}
+
+/// One simulated bisection of `repo` by `arm`: the culprit, the scenario, the result.
+pub fn bisect_once(repo: &SimRepo, scenario: Scenario, arm: Arm) -> (crate::Result<crate::BisectResult>, super::Bill) {
     let world = SimWorld::new(repo, scenario);
     let (mut builder, mut tester) = (world.clone(), world.clone());
     let mut sim_repo = repo.clone();
     let mut log = Log::new();
-    let opts = Options { start: repo.hash(repo.len() - 1), strategy, ..Options::default() };
+    let opts = Options {
+        start: repo.hash(repo.len() - 1),
+        strategy: arm.strategy,
+        adaptive_runs: arm.adaptive_runs,
+        ..Options::default()
+    };
     let result =
         Engine::new(&mut sim_repo, &mut builder, &mut tester, &mut NoJournal, &mut log, &NoProgress, opts).run();
     (result, world.bill())
@@ -101,7 +129,7 @@ pub fn run(bisections: u64, commits: usize, seed: u64) -> String {
     for (shape, repo) in &histories(commits) {
         for rate in [1.0, 0.5, 0.3, 0.2, 0.1] {
             for unrelated in [false, true] {
-                for strategy in [Strategy::Syzkaller, Strategy::Noisy] {
+                for arm in [Arm::SYZKALLER, Arm::SYZKALLER_ADAPTIVE, Arm::NOISY] {
                     let mut t = Tally::default();
                     for b in 0..bisections {
                         let scenario = scenario(commits, rate, unrelated, seed, b);
@@ -110,7 +138,7 @@ pub fn run(bisections: u64, commits: usize, seed: u64) -> String {
                         let identifiable = repo.parents(culprit).iter().all(|&p| probe.builds(p))
                             && (probe.builds(release) || probe.builds(0));
                         t.identifiable += identifiable as u32;
-                        let (result, bill) = bisect_once(repo, scenario, strategy);
+                        let (result, bill) = bisect_once(repo, scenario, arm);
                         t.hours.push(bill.seconds / 3600.0);
                         t.builds.push(bill.builds as f64);
                         t.runs.push(bill.runs as f64);
@@ -142,7 +170,7 @@ pub fn run(bisections: u64, commits: usize, seed: u64) -> String {
                         out,
                         "| {shape} | {rate} | {} | {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % of {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {} |",
                         if unrelated { "yes" } else { "no" },
-                        strategy.as_str(),
+                        arm.name(),
                         pct(t.right),
                         pct(t.wrong),
                         pct(t.other),
@@ -156,7 +184,7 @@ pub fn run(bisections: u64, commits: usize, seed: u64) -> String {
                         percentile(&mut t.runs, 0.95),
                         t.why.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "),
                     );
-                    if strategy == Strategy::Noisy {
+                    if arm.strategy == Strategy::Noisy {
                         all_claims.extend(t.claims);
                     }
                 }
