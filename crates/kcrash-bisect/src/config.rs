@@ -51,6 +51,10 @@ pub struct Config {
     /// `noisy`: revisions with one git tree are tested as one (default true).
     #[serde(default = "default_true")]
     pub(crate) reuse_equal_trees: bool,
+    /// `noisy`: revisions with one kernel signature are tested as one (default: true for
+    /// kernel builds booted in QEMU without other files of the tree, else false).
+    #[serde(default)]
+    reuse_equal_signatures: Option<bool>,
     /// `[build]`: how revisions are built.
     pub build: BuildConfig,
     /// `[test]`: how they are tested.
@@ -174,6 +178,17 @@ impl Config {
         }
         c.check()?;
         Ok(c)
+    }
+
+    /// Whether revisions with one kernel signature are tested as one: the config's, else
+    /// when the signature covers everything the test runs (a kernel built from the tree and
+    /// booted in QEMU with no other file of the tree).
+    pub fn reuse_equal_signatures(&self) -> bool {
+        self.reuse_equal_signatures.unwrap_or(
+            self.build.kind == BuildKind::Kernel
+                && self.test.kind == TestKind::Qemu
+                && self.test.qemu.include.is_empty(),
+        )
     }
 
     /// The search strategy: the config's, else `noisy` for cause bisections and `syzkaller`

@@ -272,6 +272,15 @@ pub enum NoisyLine {
         /// Commits sharing a tree with another revision.
         commits: usize,
     },
+    /// `# noisy: COMMIT builds the kernel of OTHER (signature SIG), tested as one with it`
+    SameKernel {
+        /// The revision just built.
+        commit: String,
+        /// The tested revision with its kernel signature.
+        as_commit: String,
+        /// The signature.
+        signature: String,
+    },
     /// `# noisy: verifying HASH (P)`
     Verifying {
         /// The culprit.
@@ -462,6 +471,10 @@ impl fmt::Display for NoisyLine {
             EqualTrees { commits } => {
                 write!(f, "# noisy: {commits} commits have the tree of another revision, tested as one with it")
             }
+            SameKernel { commit, as_commit, signature } => write!(
+                f,
+                "# noisy: {commit} builds the kernel of {as_commit} (signature {signature}), tested as one with it"
+            ),
             Verifying { hash, probability } => write!(f, "# noisy: verifying {hash} ({probability:.6})"),
             Testing { hash, present } => write!(f, "# noisy: testing {hash}, P(bug present) {present:.6}"),
             MostProbable { culprit, probability, rate } => {
@@ -748,6 +761,12 @@ impl FromStr for NoisyLine {
         } else if let Some((culprit, rest)) = rest.strip_prefix("cannot revert ").and_then(|r| word_then(r, " on ")) {
             let (start, error) = rest.split_once(": ").unwrap_or((rest, ""));
             Some(RevertFailed { culprit: owned(culprit), start: owned(start), error: owned(error) })
+        } else if let Some((commit, rest)) = word_then(rest, " builds the kernel of ") {
+            let (as_commit, signature) = rest
+                .strip_suffix("), tested as one with it")
+                .and_then(|r| r.split_once(" (signature "))
+                .ok_or(Malformed("same kernel"))?;
+            Some(SameKernel { commit: owned(commit), as_commit: owned(as_commit), signature: owned(signature) })
         } else if let Some((culprit, start)) = word_then(rest, " does not revert cleanly on ") {
             Some(RevertConflicts { culprit: owned(culprit), start: owned(start) })
         } else if let Some((start, rest)) = word_then(rest, " with ") {
@@ -871,6 +890,7 @@ mod tests {
             StartAgain { round: 2 },
             Range { commits: 1000, good: h('a'), bad: h('b'), confidence: 0.99 },
             EqualTrees { commits: 3 },
+            SameKernel { commit: h('1'), as_commit: h('2'), signature: s("0f1e") },
             Verifying { hash: h('c'), probability: 0.96 },
             Testing { hash: h('d'), present: 0.5 },
             MostProbable { culprit: h('e'), probability: 0.25, rate: 0.3 },

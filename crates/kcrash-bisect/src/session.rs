@@ -202,6 +202,7 @@ impl Session {
             adaptive_runs: cfg.adaptive_runs,
             verify: cfg.verify,
             reuse_equal_trees: cfg.reuse_equal_trees,
+            reuse_equal_signatures: cfg.reuse_equal_signatures(),
         };
         Ok(Session { repo, builder, tester, journal, workdir, original, options, _lock: lock })
     }

@@ -35,6 +35,16 @@ pub enum BuildOutcome {
     },
 }
 
+impl BuildOutcome {
+    /// The kernel signature of a revision that built, when there is one.
+    pub fn signature(&self) -> Option<&str> {
+        match self {
+            BuildOutcome::Built { signature, .. } => signature.as_deref(),
+            BuildOutcome::Failed { .. } => None,
+        }
+    }
+}
+
 /// Progress hooks; all optional. The CLI draws bars with them on a terminal.
 pub trait Progress {
     /// A new step begins (its own elapsed time).

@@ -1,8 +1,7 @@
 //! The end of a bisection that found a commit: the culprit block of the log, the parent's
 //! signature (a no-op culprit), the recipients, the result.
 
-use super::{digest, replay_key, short, Engine};
-use crate::journal::Record;
+use super::{short, Engine};
 use crate::logline::LogLine;
 use crate::repo::CommitInfo;
 use crate::stages::BuildOutcome;
@@ -70,27 +69,7 @@ impl Engine<'_> {
             return Ok(t.signature().map(str::to_string));
         }
         self.log.write(LogLine::ParentUntested { parent: parent.to_string() });
-        let cfg = digest(self.config.as_deref());
-        let replayed = match self.replay.get(&replay_key(parent, cfg.as_deref())) {
-            Some(Record::Build { build, build_time, .. }) => Some((build.clone(), *build_time)),
-            Some(Record::Test { build, build_time, .. }) => Some((build.clone(), *build_time)),
-            _ => None,
-        };
-        let (build, build_time) = match replayed {
-            Some(r) => r,
-            None => {
-                let config = self.config.clone();
-                let (build, build_time) = self.build(parent, config.as_deref())?;
-                self.journal.append(&Record::Build {
-                    commit: parent.to_string(),
-                    config: cfg,
-                    build: build.clone(),
-                    build_time,
-                })?;
-                (build, build_time)
-            }
-        };
-        self.build_time += build_time;
+        let build = self.build_only(parent)?;
         self.log_build(parent, &build);
         match build {
             BuildOutcome::Built { signature, .. } => Ok(signature),

@@ -76,6 +76,13 @@ pub struct Options {
     /// `noisy`: revisions with the same git tree are taken to behave alike (tested as one).
     /// Off when the build or the test looks at the commit itself, not its source.
     pub reuse_equal_trees: bool,
+    /// `noisy`: a revision not yet tested is built first, and when its kernel signature is
+    /// that of a tested revision, the two are taken to behave alike (its runs are the
+    /// other's). Only when the signature covers everything the test runs: a kernel built
+    /// from the tree and booted alone (the session's default for `kind = "kernel"` builds
+    /// with QEMU tests that include no other file of the tree), never for a signature of a
+    /// fixed `vmlinux` beside a module under test.
+    pub reuse_equal_signatures: bool,
 }
 
 impl Default for Options {
@@ -98,6 +105,7 @@ impl Default for Options {
             adaptive_runs: None,
             verify: VerificationKind::Retest,
             reuse_equal_trees: true,
+            reuse_equal_signatures: false,
         }
     }
 }
@@ -133,6 +141,7 @@ impl Options {
                 format!(" strategy=noisy2 confidence={}", self.confidence)
                     + if self.adaptive_runs == Some(false) { " adaptive_runs=false" } else { "" }
                     + if self.reuse_equal_trees { "" } else { " reuse_equal_trees=false" }
+                    + if self.reuse_equal_signatures { " reuse_equal_signatures=true" } else { "" }
                     + &match self.verify {
                         VerificationKind::Retest => String::new(),
                         v => format!(" verify={}", v.as_str()),
@@ -228,10 +237,7 @@ impl Tested {
     }
 
     fn signature(&self) -> Option<&str> {
-        match &self.build {
-            BuildOutcome::Built { signature, .. } => signature.as_deref(),
-            BuildOutcome::Failed { .. } => None,
-        }
+        self.build.signature()
     }
 }
 
@@ -587,6 +593,34 @@ impl<'a> Engine<'a> {
         Ok((b, t.elapsed()))
     }
 
+    /// Builds `hash` without testing it (or replays that build), journaled as a build only;
+    /// the build stays checked out for a test that follows.
+    fn build_only(&mut self, hash: &str) -> Result<BuildOutcome> {
+        let cfg = digest(self.config.as_deref());
+        let replayed = match self.replay.get(&replay_key(hash, cfg.as_deref())) {
+            Some(Record::Build { build, build_time, .. }) => Some((build.clone(), *build_time)),
+            Some(Record::Test { build, build_time, .. }) => Some((build.clone(), *build_time)),
+            _ => None,
+        };
+        let (build, build_time) = match replayed {
+            Some(r) => r,
+            None => {
+                let config = self.config.clone();
+                let (build, build_time) = self.build(hash, config.as_deref())?;
+                self.journal.append(&Record::Build {
+                    commit: hash.to_string(),
+                    config: cfg.clone(),
+                    build: build.clone(),
+                    build_time,
+                })?;
+                self.last_build = Some((hash.to_string(), cfg, build.clone()));
+                (build, build_time)
+            }
+        };
+        self.build_time += build_time;
+        Ok(build)
+    }
+
     fn log_build(&mut self, hash: &str, build: &BuildOutcome) {
         self.log.write(LogLine::TestingCommit { commit: hash.to_string(), compiler: None });
         match build {
@@ -724,7 +758,7 @@ impl<'a> Engine<'a> {
                 // A revision tested again right after its last test is still checked out and
                 // built: its runs need no new build (the noisy strategy's re-runs).
                 let reuse = match &self.last_build {
-                    Some((h, c, b)) if occurrence > 0 && h == hash && *c == cfg => Some(b.clone()),
+                    Some((h, c, b)) if h == hash && *c == cfg => Some(b.clone()),
                     _ => None,
                 };
                 let (build, build_time) = match reuse {
@@ -814,7 +848,9 @@ impl<'a> Engine<'a> {
             }
             Decision::Verdict(v) => v,
         };
-        let informative = counts.good + counts.bad;
+        // Runs that crash end sooner, so a stopped test's ended runs overstate the crash
+        // rate: the runs not made count as clean, which errs towards "flaky" (more runs).
+        let informative = counts.good + counts.bad + planned.saturating_sub(runs.len());
         let bad_ratio = if informative > 0 { counts.bad as f64 / informative as f64 } else { 0.0 };
         let mut crash = None;
         match verdict {

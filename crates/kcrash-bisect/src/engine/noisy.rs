@@ -143,10 +143,17 @@ impl Engine<'_> {
         if same > 0 {
             self.log.write(LogLine::Noisy(NoisyLine::EqualTrees { commits: same }));
         }
+        // The first revision built with each kernel signature: a revision built later with the
+        // same signature runs the same kernel (when the options say signatures cover what
+        // is tested).
+        let mut with_signature: HashMap<String, usize> = HashMap::new();
         // Every revision of the range tested so far (the start, releases of the walk) and the
         // good end: their runs are the first evidence.
-        for r in 0..=n {
+        for (r, &canonical_r) in canonical.iter().enumerate() {
             if let Some(t) = self.cache.get(&hash_of(r)) {
+                if let Some(sig) = t.signature() {
+                    with_signature.entry(sig.to_string()).or_insert(canonical_r);
+                }
                 for e in &t.evidence {
                     e.feed(&mut search, r);
                 }
@@ -214,12 +221,33 @@ impl Engine<'_> {
                     let hash = hash_of(revision);
                     let mass = search.bug_probabilities()[revision];
                     self.log.write(LogLine::Noisy(NoisyLine::Testing { hash: hash.clone(), present: mass }));
+                    if self.opts.reuse_equal_signatures && !self.cache.contains_key(&hash) {
+                        // Built first: a kernel already tested is not tested again.
+                        let build = self.build_only(&hash)?;
+                        let same = build.signature().and_then(|s| Some((s, *with_signature.get(s)?)));
+                        if let Some((signature, same)) = same {
+                            self.log_build(&hash, &build);
+                            self.log.write(LogLine::Noisy(NoisyLine::SameKernel {
+                                commit: hash.clone(),
+                                as_commit: hash_of(same),
+                                signature: signature.to_string(),
+                            }));
+                            search.equate(same, revision);
+                            for c in canonical.iter_mut().filter(|c| **c == revision) {
+                                *c = same;
+                            }
+                            continue;
+                        }
+                    }
                     let config = self.config.clone();
                     let t = self.test_runs(&hash, config.as_deref(), runs as usize)?;
                     if verifying.is_some() {
                         verification_runs += (t.bad_runs + t.good_runs) as u32;
                     }
                     let same_tree = (0..=n).filter(|&r| canonical[r] == revision);
+                    if let Some(sig) = t.signature() {
+                        with_signature.entry(sig.to_string()).or_insert(revision);
+                    }
                     if t.bad_runs + t.good_runs == 0 {
                         // Did not build, or no run said anything (boot failures): no evidence,
                         // and none to expect, for it and the revisions with its tree.

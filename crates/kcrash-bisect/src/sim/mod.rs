@@ -250,6 +250,9 @@ pub struct Scenario {
     pub crash_run_seconds: (f64, f64),
     /// Machines that run at once.
     pub machines: usize,
+    /// Commits that change nothing the kernel is built from (documentation, tools): they
+    /// build their first parent's kernel, with its signature.
+    pub same_kernel: Vec<usize>,
 }
 
 impl Scenario {
@@ -271,6 +274,7 @@ impl Scenario {
             clean_run_seconds: 360.0,
             crash_run_seconds: (60.0, 300.0),
             machines: 10,
+            same_kernel: Vec::new(),
         }
     }
 }
@@ -316,6 +320,18 @@ impl SimWorld {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The commit whose kernel commit `i` builds: up its first parents past commits with
+    /// an earlier tree and commits of [`Scenario::same_kernel`].
+    pub fn kernel_of(&self, mut i: usize) -> usize {
+        loop {
+            i = self.repo.tree_of(i);
+            match self.repo.parents(i).first() {
+                Some(&parent) if self.scenario.same_kernel.contains(&i) => i = parent,
+                _ => return i,
+            }
+        }
     }
 
     /// Whether commit `i` builds in this world.
@@ -364,7 +380,11 @@ impl Builder for SimWorld {
         if !self.builds(i) {
             return Ok(BuildOutcome::Failed { reason: "error: simulated build failure".into() });
         }
-        Ok(BuildOutcome::Built { compiler: None, signature: Some(format!("sign-{i}")), artifact: None })
+        let signature = match self.repo.reverted(commit) {
+            Some((onto, reverted)) => format!("sign-{}-without-{reverted}", self.kernel_of(onto)),
+            None => format!("sign-{}", self.kernel_of(i)),
+        };
+        Ok(BuildOutcome::Built { compiler: None, signature: Some(signature), artifact: None })
     }
 }
 
