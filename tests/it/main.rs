@@ -29,6 +29,7 @@ mod properties;
 mod qemu_console;
 mod schemas;
 mod signature;
+mod similar;
 mod store;
 mod streaming;
 mod syzkaller_corpus;

@@ -22,6 +22,7 @@ pub mod names;
 mod oops;
 pub mod report;
 pub mod signature;
+pub mod similar;
 pub mod stream;
 pub mod title;
 

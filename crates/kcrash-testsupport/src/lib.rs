@@ -45,6 +45,11 @@ pub fn syzkaller_reports() -> Option<PathBuf> {
     shared(syzkaller_corpus()?.join("report"), "syzkaller report cases")
 }
 
+/// The duplicate-labelled syzbot reports of `../shared/corpus/dups` (`pairs.tsv`, `reports/`).
+pub fn dups_corpus() -> Option<PathBuf> {
+    shared(repo_root().join("../shared/corpus/dups"), "duplicates corpus")
+}
+
 /// The real syzbot bisection logs of `../shared/seeds`.
 pub fn shared_seeds() -> Option<PathBuf> {
     shared(repo_root().join("../shared/seeds"), "bisection seed logs")

@@ -1,0 +1,243 @@
+//! Crash similarity: how likely two reports are one bug, when their titles and signatures
+//! differ. One bug shows under several titles: another crash type (`BUG: bad usercopy` and
+//! `KASAN: slab-out-of-bounds Read` in one function), another caller of the buggy code,
+//! another lock of one deadlock. What stays is the code the reports go through: the
+//! functions of all their stacks (the access, allocation and free stacks of KASAN, the
+//! stacks of every lock of lockdep), the lock classes and the guilty file.
+//!
+//! Each report becomes a set of weighted [`Feature`]s; the score of two reports is their
+//! weighted Jaccard index (the weight they share over the weight either has). A feature
+//! weighs its inverse document frequency in a corpus of crash reports (`data/frame-df.tsv`,
+//! made by `examples/frame_weights.rs`): a function in every report (`do_syscall_64`,
+//! `kasan_report`) weighs nothing, a driver's function much. Frames near the top of a stack
+//! weigh more than frames deep in it, which are the common paths into the kernel.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use regex::bytes::Regex;
+use serde::Serialize;
+
+use crate::report::Report;
+use crate::signature::{is_skipped_function, signature_name};
+
+/// Frames of each stack that count, from its top (after the reporting machinery).
+const STACK_DEPTH: usize = 12;
+
+/// The score from which two reports are taken for one bug.
+pub const DEFAULT_THRESHOLD: f64 = 0.25;
+
+/// Document frequencies: `# reports N`, then `feature<TAB>count` lines.
+const FREQUENCIES: &str = include_str!("../data/frame-df.tsv");
+
+/// What a report is made of, for comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum Feature {
+    /// A function of one of the report's stacks (or the title's).
+    Function(String),
+    /// A lock class named by lockdep (`&mm->mmap_lock`, `sb_writers`).
+    Lock(String),
+    /// The guilty source file.
+    File(String),
+}
+
+impl Feature {
+    /// The key of the feature in the frequency table (`lock:` and `file:` prefixed).
+    pub fn key(&self) -> String {
+        match self {
+            Feature::Function(f) => f.clone(),
+            Feature::Lock(l) => format!("lock:{l}"),
+            Feature::File(f) => format!("file:{f}"),
+        }
+    }
+}
+
+struct Frequencies {
+    reports: f64,
+    counts: HashMap<&'static str, u32>,
+}
+
+fn frequencies() -> &'static Frequencies {
+    static F: OnceLock<Frequencies> = OnceLock::new();
+    F.get_or_init(|| {
+        let mut reports = 1.0;
+        let mut counts = HashMap::new();
+        for line in FREQUENCIES.lines() {
+            if let Some(n) = line.strip_prefix("# reports ") {
+                reports = n.trim().parse().unwrap_or(1.0);
+            } else if let Some((name, n)) = line.split_once('\t') {
+                counts.insert(name, n.parse().unwrap_or(0));
+            }
+        }
+        Frequencies { reports, counts }
+    })
+}
+
+/// The weight of a feature: its inverse document frequency in the shipped corpus (a feature
+/// the corpus never saw is as rare as can be).
+pub fn weight(feature: &Feature) -> f64 {
+    let f = frequencies();
+    let df = f.counts.get(feature.key().as_str()).copied().unwrap_or(0) as f64;
+    ((f.reports + 1.0) / (df + 1.0)).ln()
+}
+
+/// A report's features with their weights.
+#[derive(Debug, Clone, Default)]
+pub struct Fingerprint {
+    features: HashMap<Feature, f64>,
+}
+
+impl Fingerprint {
+    /// The features and weights of `rep`.
+    pub fn of(rep: &Report) -> Fingerprint {
+        let mut fp = Fingerprint::default();
+        for stack in rep.stacks() {
+            let mut kept = 0;
+            let mut last = "";
+            for frame in stack.iter().filter(|f| !f.questionable) {
+                let name = signature_name(&frame.function);
+                if name == last || is_skipped_function(name) {
+                    continue;
+                }
+                last = name;
+                // The top of a stack says where the bug is; its bottom how the kernel was
+                // entered, the same for many bugs.
+                let depth_factor = 1.0 / (1.0 + kept as f64 / 4.0);
+                fp.add(Feature::Function(name.to_string()), depth_factor);
+                kept += 1;
+                if kept == STACK_DEPTH {
+                    break;
+                }
+            }
+        }
+        let title_function = signature_name(&rep.frame);
+        if !title_function.is_empty() && !rep.corrupted {
+            fp.add(Feature::Function(title_function.to_string()), 1.0);
+        }
+        for lock in lock_classes(&rep.report) {
+            fp.add(Feature::Lock(lock), 1.0);
+        }
+        if let Some(file) = rep.guilty_file.as_deref().filter(|f| !f.is_empty()) {
+            fp.add(Feature::File(file.to_string()), 1.0);
+        }
+        fp
+    }
+
+    fn add(&mut self, feature: Feature, factor: f64) {
+        let w = weight(&feature) * factor;
+        let e = self.features.entry(feature).or_insert(0.0);
+        *e = e.max(w);
+    }
+
+    /// The features, heaviest first.
+    pub fn features(&self) -> Vec<(&Feature, f64)> {
+        let mut v: Vec<(&Feature, f64)> = self.features.iter().map(|(f, w)| (f, *w)).collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        v
+    }
+}
+
+/// Lock classes named in lockdep's chains and scenarios: `(&ei->i_data_sem){++++}-{3:3}`,
+/// `(sb_writers#4){.+.+}`; the `#N` subclass numbers are dropped.
+fn lock_classes(report: &[u8]) -> Vec<String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"\(([^()\s]+)\)\{[.+\-?]{4}\}").expect("lock class regex"));
+    let mut out: Vec<String> = Vec::new();
+    for c in re.captures_iter(report) {
+        let name = String::from_utf8_lossy(&c[1]);
+        let name = name.split('#').next().unwrap_or("").to_string();
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// How two reports compare: the score and what it is made of.
+#[derive(Debug, Clone, Serialize)]
+pub struct Similarity {
+    /// Weighted Jaccard index of the two fingerprints, in [0, 1].
+    pub score: f64,
+    /// Features both reports have, with the weight they share, heaviest first.
+    pub shared: Vec<(Feature, f64)>,
+    /// Features of one report only, with their weight, heaviest first.
+    pub only_a: Vec<(Feature, f64)>,
+    /// Features of the other report only, heaviest first.
+    pub only_b: Vec<(Feature, f64)>,
+}
+
+/// Compares two fingerprints.
+pub fn similarity(a: &Fingerprint, b: &Fingerprint) -> Similarity {
+    let (mut both, mut either) = (0.0, 0.0);
+    let (mut shared, mut only_a, mut only_b) = (Vec::new(), Vec::new(), Vec::new());
+    for (f, &wa) in &a.features {
+        match b.features.get(f) {
+            Some(&wb) => {
+                both += wa.min(wb);
+                either += wa.max(wb);
+                shared.push((f.clone(), wa.min(wb)));
+            }
+            None => {
+                either += wa;
+                only_a.push((f.clone(), wa));
+            }
+        }
+    }
+    for (f, &wb) in &b.features {
+        if !a.features.contains_key(f) {
+            either += wb;
+            only_b.push((f.clone(), wb));
+        }
+    }
+    for v in [&mut shared, &mut only_a, &mut only_b] {
+        v.sort_by(|x, y| y.1.total_cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+    }
+    let score = if either > 0.0 { both / either } else { 0.0 };
+    Similarity { score, shared, only_a, only_b }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(text: &str) -> Report {
+        crate::parse(text.as_bytes()).expect("a report")
+    }
+
+    const UAF: &str = "\
+==================================================================
+BUG: KASAN: use-after-free in hid_frob_widget+0x10/0x20
+Read of size 8 at addr ffff888012345678 by task syz/123
+
+Call Trace:
+ <TASK>
+ dump_stack_lvl+0x1/0x2
+ kasan_report+0x1/0x2
+ hid_frob_widget+0x10/0x20
+ hidraw_ioctl+0x1/0x2
+ __x64_sys_ioctl+0x1/0x2
+ do_syscall_64+0x1/0x2
+ </TASK>
+==================================================================
+";
+
+    #[test]
+    fn a_report_is_fully_similar_to_itself_and_not_to_another_bug() {
+        let a = Fingerprint::of(&report(UAF));
+        assert!((similarity(&a, &a).score - 1.0).abs() < 1e-9);
+        let other = UAF.replace("hid_frob_widget", "ext4_grow_thing").replace("hidraw_ioctl", "ext4_ioctl");
+        let b = Fingerprint::of(&report(&other));
+        let s = similarity(&a, &b);
+        assert!(s.score < DEFAULT_THRESHOLD, "{s:?}");
+        // What they share is how the kernel was entered, which weighs little.
+        assert!(s.shared.iter().all(|(f, _)| !matches!(f, Feature::Function(n) if n.starts_with("hid"))));
+        assert!(s.only_a.iter().any(|(f, _)| *f == Feature::Function("hid_frob_widget".into())));
+    }
+
+    #[test]
+    fn lock_classes_are_read_without_subclass_numbers() {
+        let text = b"-> #1 (&ei->i_data_sem){++++}-{3:3}:\n  #0: ffff (sb_writers#4){.+.+}-{0:0}, at: x\n(&ei->i_data_sem){++++}";
+        assert_eq!(lock_classes(text), vec!["&ei->i_data_sem".to_string(), "sb_writers".to_string()]);
+    }
+}
