@@ -38,6 +38,15 @@ enum Command {
         after_help = "Levels:\n  title  BLAKE3 of the title\n  stack  BLAKE3 of the crash type and the top 5 functions from the guilty frame on (default)\n  file   BLAKE3 of the crash type and the guilty source file\n\nExamples:\n  kcrash signature crash.log\n  kcrash signature --level title --explain crash.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
     )]
     Signature(cli::signature::SignatureArgs),
+    /// How likely two crash reports are one bug: a score in [0, 1] and the verdict.
+    ///
+    /// The score weighs what the reports share (the functions of all their stacks, lock
+    /// classes, the guilty file) against what either has, each by how rare it is in crash
+    /// reports; titles and crash types may differ.
+    #[command(
+        after_help = "Examples:\n  kcrash similar a.log b.log\n  kcrash similar --explain a.log b.log\n  kcrash similar --json --threshold 0.4 a.log - < b.log\n\nExit status: 0 the same bug (score at or above the threshold), 1 different bugs, 2 error (an input without a crash, unreadable)."
+    )]
+    Similar(cli::similar::SimilarArgs),
     /// Record every crash of each input in the crash store and say whether it is new.
     ///
     /// Prints `new ID TITLE` or `known ID (seen N times) TITLE` for each crash.
@@ -111,6 +120,7 @@ fn main() -> ExitCode {
         Command::Corpus(c) => cli::corpus::run(c),
         Command::Ksig(a) => cli::ksig::run(a),
         Command::Signature(a) => cli::signature::run(a),
+        Command::Similar(a) => cli::similar::run(a),
         Command::Ingest(a) => cli::store::run_ingest(a),
         Command::Dedup(a) => cli::dedup::run(a),
         Command::Db(c) => cli::store::run_db(c),

@@ -10,6 +10,7 @@ pub mod input;
 pub mod json;
 pub mod ksig;
 pub mod signature;
+pub mod similar;
 pub mod store;
 pub mod title;
 pub mod walk;

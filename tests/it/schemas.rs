@@ -9,7 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::support;
-use kcrash_schema::{CrashDetail, CrashLine, CrashSummary, DedupGroup, KsigDiff, KsigLine, ParseLine, SignatureLine};
+use kcrash_schema::{
+    CrashDetail, CrashLine, CrashSummary, DedupGroup, KsigDiff, KsigLine, ParseLine, SignatureLine, SimilarLine,
+};
 
 /// Runs `kcrash ARGS` and checks each line of its output against `T`; returns the lines.
 fn round_trip<T: Serialize + DeserializeOwned, S: AsRef<OsStr> + std::fmt::Debug>(dir: &Path, args: &[S]) -> Vec<T> {
@@ -37,6 +39,8 @@ fn every_json_line_is_its_schema_type() {
     assert!(parsed.iter().any(|p| p.report.as_ref().is_some_and(|r| !r.frames.is_empty())));
     assert!(parsed[2].report.is_none());
     let _: Vec<ParseLine> = round_trip(&root, &[&["parse", "--all", "--json"][..], &logs].concat());
+    let similar: Vec<SimilarLine> = round_trip(&root, &["similar", "--json", logs[0], logs[1]]);
+    assert_eq!(similar.len(), 1);
 
     for level in ["title", "stack", "file"] {
         let lines: Vec<SignatureLine> =

@@ -35,3 +35,50 @@ fn similar_joins_most_duplicates_and_almost_no_unrelated_pairs() {
     assert!(recall >= 0.60, "recall {recall:.3}");
     assert!(false_merges <= 0.02, "false merges {false_merges:.3}");
 }
+
+/// `kcrash similar`: exit 0 for one bug, 1 for two, 2 when an input has no crash; `--json`
+/// is a [`kcrash_schema::SimilarLine`]; `--explain` names what the reports share.
+#[test]
+fn the_similar_command() {
+    let Some(dir) = kcrash_testsupport::dups_corpus() else { return };
+    let report = |id: &str| dir.join("reports").join(format!("{id}.txt"));
+    let pairs = std::fs::read_to_string(dir.join("pairs.tsv")).unwrap();
+    // The first pair of each label whose score is clear of the threshold.
+    let (mut same, mut different) = (None, None);
+    for line in pairs.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (a, b) = (report(cols[0]), report(cols[1]));
+        let out = crate::support::kcrash(&dir, &["similar".as_ref(), "--json".as_ref(), a.as_os_str(), b.as_os_str()]);
+        let line: kcrash_schema::SimilarLine = serde_json::from_slice(&out.stdout).expect("a SimilarLine");
+        assert_eq!(line.schema, kcrash_schema::SIMILAR_SCHEMA);
+        assert_eq!(out.status.code(), Some(if line.same { 0 } else { 1 }), "{line:?}");
+        match cols[2] {
+            "dup" if line.score > 0.5 => same = same.or(Some((a, b, line))),
+            "control" if line.score < 0.05 => different = different.or(Some((a, b))),
+            _ => {}
+        }
+        if same.is_some() && different.is_some() {
+            break;
+        }
+    }
+    let (a, b, line) = same.expect("a clear duplicate pair");
+    assert!(!line.shared.is_empty() && line.shared.windows(2).all(|w| w[0].weight >= w[1].weight));
+    let text = |args: &[&std::path::Path]| {
+        let mut all: Vec<std::ffi::OsString> = vec!["similar".into(), "--explain".into()];
+        all.extend(args.iter().map(|p| p.as_os_str().to_owned()));
+        crate::support::kcrash(&dir, &all)
+    };
+    let out = text(&[&a, &b]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("same bug") && stdout.contains("shared:"), "{stdout}");
+    assert!(stdout.contains(&*line.shared[0].name), "{stdout}");
+    let (c, d) = different.expect("a clearly different pair");
+    assert_eq!(text(&[&c, &d]).status.code(), Some(1));
+    // An input without a crash is an error, said in one line.
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let out = text(&[&a, empty.path()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no crash found") && stderr.trim().lines().count() == 1, "{stderr}");
+}

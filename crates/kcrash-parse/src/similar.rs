@@ -92,10 +92,15 @@ impl Fingerprint {
     /// The features and weights of `rep`.
     pub fn of(rep: &Report) -> Fingerprint {
         let mut fp = Fingerprint::default();
+        let title_function = signature_name(&rep.frame);
         for stack in rep.stacks() {
             let mut kept = 0;
             let mut last = "";
-            for frame in stack.iter().filter(|f| !f.questionable) {
+            // Above the function the title names is the machinery that reported the crash
+            // (`check_copy_size` of a bad usercopy, the sanitizer's report functions).
+            let top =
+                stack.iter().position(|f| !title_function.is_empty() && signature_name(&f.function) == title_function);
+            for frame in stack[top.unwrap_or(0)..].iter().filter(|f| !f.questionable) {
                 let name = signature_name(&frame.function);
                 if name == last || is_skipped_function(name) {
                     continue;
@@ -111,7 +116,6 @@ impl Fingerprint {
                 }
             }
         }
-        let title_function = signature_name(&rep.frame);
         if !title_function.is_empty() && !rep.corrupted {
             fp.add(Feature::Function(title_function.to_string()), 1.0);
         }

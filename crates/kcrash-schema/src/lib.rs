@@ -12,6 +12,7 @@
 //! | `kcrash db show --json` | crash | [`CrashLine`] of [`CrashDetail`] | [`STORE_SCHEMA`] |
 //! | `kcrash ksig --json` | file | [`KsigLine`] | [`KSIG_SCHEMA`] |
 //! | `kcrash ksig --diff --json` | pair | [`KsigDiff`] | [`KSIG_SCHEMA`] |
+//! | `kcrash similar --json` | pair | [`SimilarLine`] | [`SIMILAR_SCHEMA`] |
 //! | `kcrash bisect --json`, `result.json` | bisection | [`BisectResult`] | [`RESULT_SCHEMA`] |
 //! | `kcrash bisect-log --json` | log file | [`BisectLogLine`] | [`RESULT_SCHEMA`] |
 //!
@@ -40,6 +41,8 @@ pub const DEDUP_SCHEMA: u32 = 1;
 pub const STORE_SCHEMA: u32 = 1;
 /// Version of [`KsigLine`] and [`KsigDiff`].
 pub const KSIG_SCHEMA: u32 = 1;
+/// Version of [`SimilarLine`].
+pub const SIMILAR_SCHEMA: u32 = 1;
 /// Version of [`BisectResult`] and [`BisectLogLine`].
 pub const RESULT_SCHEMA: u32 = 1;
 
@@ -343,6 +346,53 @@ pub struct KsigDiff<'a> {
     pub schema: u32,
     /// The sections that differ.
     pub sections: Vec<KsigDifference<'a>>,
+}
+
+/// The line of `kcrash similar --json`: two crash reports compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimilarLine<'a> {
+    /// The first report.
+    pub a: SimilarSide<'a>,
+    /// The second report.
+    pub b: SimilarSide<'a>,
+    /// Features of the first report only, heaviest first.
+    pub only_a: Vec<SimilarFeature<'a>>,
+    /// Features of the second report only, heaviest first.
+    pub only_b: Vec<SimilarFeature<'a>>,
+    /// The score reaches the threshold: taken for one bug.
+    pub same: bool,
+    /// Version of this shape (the crate's table).
+    pub schema: u32,
+    /// How likely the two are one bug, in [0, 1]: the weight of what they share over the
+    /// weight of what either has.
+    pub score: f64,
+    /// Features both reports have, with the weight they share, heaviest first.
+    pub shared: Vec<SimilarFeature<'a>>,
+    /// The score from which two reports are taken for one bug.
+    pub threshold: f64,
+}
+
+/// One report of a [`SimilarLine`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimilarSide<'a> {
+    /// The input as printed.
+    pub input: Cow<'a, str>,
+    /// The input's name as bytes, when it is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_bytes: Option<Vec<u8>>,
+    /// The title of its first crash.
+    pub title: Cow<'a, str>,
+}
+
+/// A weighted feature of a [`SimilarLine`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimilarFeature<'a> {
+    /// `function`, `lock` or `file`.
+    pub kind: Cow<'a, str>,
+    /// The function, lock class or file.
+    pub name: Cow<'a, str>,
+    /// Its weight (inverse document frequency, less deep in a stack).
+    pub weight: f64,
 }
 
 /// One kernel of a [`KsigDiff`].
