@@ -35,7 +35,7 @@ enum Command {
     Ksig(cli::ksig::KsigArgs),
     /// Signature of the first crash of each input: `<level>-v1-<hex>`, equal for the same crash.
     #[command(
-        after_help = "Levels:\n  title  BLAKE3 of the title\n  stack  BLAKE3 of the crash type and the top 5 functions from the guilty frame on (default)\n  file   BLAKE3 of the crash type and the guilty source file\n\nExamples:\n  kcrash signature crash.log\n  kcrash signature --level title --explain crash.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
+        after_help = "Levels:\n  title  BLAKE3 of the title\n  stack  BLAKE3 of the crash type and the top 5 functions from the guilty frame on (default)\n  file   BLAKE3 of the crash type and the guilty source file\n  frames BLAKE3 of the top 5 functions from the guilty frame on, whatever the crash type\n\nExamples:\n  kcrash signature crash.log\n  kcrash signature --level title --explain crash.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
     )]
     Signature(cli::signature::SignatureArgs),
     /// How likely two crash reports are one bug: a score in [0, 1] and the verdict.

@@ -21,6 +21,8 @@ pub enum LevelArg {
     Stack,
     /// BLAKE3 of the crash type and the guilty source file.
     File,
+    /// BLAKE3 of the top 5 functions from the guilty frame on, whatever the crash type.
+    Frames,
 }
 
 impl From<LevelArg> for Level {
@@ -29,6 +31,7 @@ impl From<LevelArg> for Level {
             LevelArg::Title => Level::Title,
             LevelArg::Stack => Level::Stack,
             LevelArg::File => Level::File,
+            LevelArg::Frames => Level::Frames,
         }
     }
 }

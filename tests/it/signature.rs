@@ -229,7 +229,7 @@ fn names() -> Vec<String> {
 }
 
 /// All three signatures of the first crash of `log`, as strings.
-fn signatures(log: &str) -> [String; 3] {
+fn signatures(log: &str) -> [String; 4] {
     let rep = kcrash_parse::parse(log.as_bytes()).unwrap_or_else(|| panic!("no crash in:\n{log}"));
     Level::ALL.map(|l| signature(&rep, l).to_string())
 }
@@ -293,6 +293,7 @@ proptest! {
             let after = signatures(&template(&functions, &noise));
             functions[at] = FUNCTIONS[at].to_string();
             prop_assert_ne!(&before[1], &after[1], "{} template, frame {}", name, at);
+            prop_assert_ne!(&before[3], &after[3], "{} template, frame {} (frames level)", name, at);
         }
     }
 }

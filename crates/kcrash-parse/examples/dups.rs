@@ -70,7 +70,7 @@ fn main() {
     println!();
     println!("| level | dup pairs joined | control pairs joined |");
     println!("|---|---|---|");
-    for level in ["title", "stack", "file", "any level"] {
+    for level in ["title", "stack", "file", "frames", "any level"] {
         let (d, dn) = tally.get(&("dup", level.to_string())).copied().unwrap_or_default();
         let (c, cn) = tally.get(&("control", level.to_string())).copied().unwrap_or_default();
         println!(

@@ -1,9 +1,11 @@
 //! Crash signatures: short hashes that say "same crash" across builds, machines and runs.
 //!
-//! Three levels, from coarse to fine-grained in different directions:
+//! Four levels, from coarse to fine-grained in different directions:
 //! - `title`: BLAKE3 of the title, so two signatures are equal exactly when the titles are;
 //! - `stack`: BLAKE3 of the crash type and the top functions from the guilty frame on;
-//! - `file`: BLAKE3 of the crash type and the guilty source file.
+//! - `file`: BLAKE3 of the crash type and the guilty source file;
+//! - `frames`: BLAKE3 of the top functions alone, whatever the crash type (one bug reported
+//!   as `BUG: bad usercopy` and as `KASAN: slab-out-of-bounds Read` from the same frames).
 //!
 //! Only names go into the hashed text, never addresses, offsets, module load addresses,
 //! timestamps, PIDs or CPU numbers, so these vary freely without changing a signature.
@@ -48,11 +50,13 @@ pub enum Level {
     Stack,
     /// The crash type and the guilty source file.
     File,
+    /// The top functions from the guilty frame on, without the crash type.
+    Frames,
 }
 
 impl Level {
     /// Every level, coarse first.
-    pub const ALL: [Level; 3] = [Level::Title, Level::Stack, Level::File];
+    pub const ALL: [Level; 4] = [Level::Title, Level::Stack, Level::File, Level::Frames];
 
     /// The level's name, as in signatures and on the command line.
     pub fn as_str(&self) -> &'static str {
@@ -60,6 +64,7 @@ impl Level {
             Level::Title => "title",
             Level::Stack => "stack",
             Level::File => "file",
+            Level::Frames => "frames",
         }
     }
 }
@@ -71,7 +76,7 @@ impl fmt::Display for Level {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown signature level {0:?} (expected title, stack or file)")]
+#[error("unknown signature level {0:?} (expected title, stack, file or frames)")]
 /// A level name that is none of [`Level::ALL`].
 pub struct UnknownLevel(pub String);
 
@@ -138,12 +143,21 @@ pub fn signature_with_depth(rep: &Report, level: Level, depth: usize) -> Signatu
         // A corrupted report's frames and files may come from interleaved garbage, and its
         // title function is the placeholder `corrupted`: only the title is trustworthy.
         Level::Stack | Level::File if rep.corrupted => format!("{kind}\ntitle: {}", rep.title),
+        Level::Frames if rep.corrupted => format!("title: {}", rep.title),
         Level::Stack => {
             let functions = stack_functions(rep, depth.max(1));
             if functions.is_empty() {
                 format!("{kind}\ntitle: {}", rep.title)
             } else {
                 format!("{kind}\n{}", functions.join("\n"))
+            }
+        }
+        Level::Frames => {
+            let functions = stack_functions(rep, depth.max(1));
+            if functions.is_empty() {
+                format!("title: {}", rep.title)
+            } else {
+                functions.join("\n")
             }
         }
         Level::File => match &rep.guilty_file {
@@ -272,7 +286,7 @@ mod tests {
         for l in Level::ALL {
             assert_eq!(l.as_str().parse::<Level>(), Ok(l));
         }
-        assert!("frames".parse::<Level>().is_err());
+        assert!("frame".parse::<Level>().is_err());
     }
 
     #[test]

@@ -354,7 +354,8 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         let mut out = Vec::with_capacity(reports.len());
         for rep in reports {
-            let [title_sig, stack_sig, file_sig] = Level::ALL.map(|l| signature(rep, l).to_string());
+            let [title_sig, stack_sig, file_sig] =
+                [Level::Title, Level::Stack, Level::File].map(|l| signature(rep, l).to_string());
             let kind = rep.crash_type.as_str();
             let known: Option<i64> = tx
                 .query_row("SELECT id FROM crashes WHERE signature = ?1", [&stack_sig], |r| r.get(0))
