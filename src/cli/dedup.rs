@@ -7,46 +7,98 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::exit::Exit;
-use super::signature::LevelArg;
 use kcrash_parse::names::{display_name, json_name};
 use kcrash_parse::signature::{signature, Level};
-use kcrash_schema::{DedupGroup, DEDUP_SCHEMA};
+use kcrash_parse::similar::{Clusters, Fingerprint, Joined, DEFAULT_THRESHOLD};
+use kcrash_schema::{DedupGroup, DedupJoin, DEDUP_SCHEMA};
 
 #[derive(Args)]
 pub struct DedupArgs {
     /// Log files, and directories to walk (recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// The signature level that makes two crashes the same.
+    /// What makes two crashes the same: a signature level, or `similar` (a score of at least
+    /// `--threshold`, as `kcrash similar` computes it).
     #[arg(long, value_enum, default_value_t)]
-    pub by: LevelArg,
+    pub by: By,
+    /// `--by similar`: the score from which a crash joins a group.
+    #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_parser = super::similar::threshold)]
+    pub threshold: f64,
+    /// `--by similar`: under each group, every crash that joined it by its score, with the
+    /// score and the heaviest features it shares with the group's first crash.
+    #[arg(long)]
+    pub explain: bool,
     /// One JSON object per group (JSON Lines), with a `schema` version field.
     #[arg(long)]
     pub json: bool,
 }
 
-/// The crashes of one file: (signature, title, crash type) in order.
-type FileCrashes = Vec<(String, String, &'static str)>;
+/// `--by`: a signature level, or similarity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum By {
+    /// The title signature.
+    Title,
+    /// The stack signature.
+    #[default]
+    Stack,
+    /// The file signature.
+    File,
+    /// The frames signature.
+    Frames,
+    /// Similar crashes: the stack signature, or a similarity score at the threshold.
+    Similar,
+}
+
+impl By {
+    /// The signature level that keys a crash (for `similar`: the exact key before scores).
+    fn level(self) -> Level {
+        match self {
+            By::Title => Level::Title,
+            By::Stack | By::Similar => Level::Stack,
+            By::File => Level::File,
+            By::Frames => Level::Frames,
+        }
+    }
+}
+
+/// One crash of a file, as dedup needs it.
+struct FileCrash {
+    signature: String,
+    title: String,
+    crash_type: &'static str,
+    /// `--by similar` only.
+    fingerprint: Option<Fingerprint>,
+}
+
+/// A crash that joined a group by its score (`--explain`).
+struct Join {
+    file: usize,
+    title: String,
+    score: f64,
+    shared: Vec<String>,
+}
 
 struct Group {
+    signature: String,
     count: usize,
     title: String,
     crash_type: &'static str,
     /// Indices into the sorted file list.
     first: usize,
     last: usize,
+    joins: Vec<Join>,
 }
 
 pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
-    let level = Level::from(args.by);
     let (files, mut failed) = super::walk::collect_files(&args.paths);
 
-    let results = parse_in_parallel(&files, level);
-    let mut groups: HashMap<String, Group> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
+    let results = parse_in_parallel(&files, args.by);
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_signature: HashMap<String, usize> = HashMap::new();
+    let mut clusters = Clusters::new(args.threshold);
     for (index, result) in results.into_iter().enumerate() {
         let crashes = match result {
             Ok(crashes) => crashes,
@@ -56,21 +108,43 @@ pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        for (sig, title, crash_type) in crashes {
-            let group = groups.entry(sig).or_insert_with_key(|sig| {
-                order.push(sig.clone());
-                Group { count: 0, title, crash_type, first: index, last: index }
-            });
+        for crash in crashes {
+            let (g, joined) = match crash.fingerprint {
+                Some(fp) => clusters.add(&crash.signature, fp),
+                None => match by_signature.get(&crash.signature) {
+                    Some(&g) => (g, Joined::SameKey),
+                    None => {
+                        by_signature.insert(crash.signature.clone(), groups.len());
+                        (groups.len(), Joined::New)
+                    }
+                },
+            };
+            if g == groups.len() {
+                groups.push(Group {
+                    signature: crash.signature,
+                    count: 0,
+                    title: crash.title,
+                    crash_type: crash.crash_type,
+                    first: index,
+                    last: index,
+                    joins: Vec::new(),
+                });
+            } else if let (true, Joined::Similar { score, shared }) = (args.explain, joined) {
+                let shared = shared.iter().map(|f| f.key()).collect();
+                groups[g].joins.push(Join { file: index, title: crash.title, score, shared });
+            }
+            let group = &mut groups[g];
             group.count += 1;
             group.last = index;
         }
     }
     // Most frequent first; ties in order of first appearance.
-    let mut sorted: Vec<(&String, &Group)> = order.iter().map(|s| (s, &groups[s])).collect();
-    sorted.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.1.first.cmp(&b.1.first)));
+    let mut sorted: Vec<&Group> = groups.iter().collect();
+    sorted.sort_by(|a, b| b.count.cmp(&a.count).then(a.first.cmp(&b.first)));
 
     let mut out = std::io::stdout().lock();
-    for (sig, g) in &sorted {
+    for g in &sorted {
+        let sig = &g.signature;
         let (first, last) = (display_name(&files[g.first]), display_name(&files[g.last]));
         if args.json {
             let ((first, first_bytes), (last, last_bytes)) = (json_name(&first), json_name(&last));
@@ -84,12 +158,36 @@ pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
                 signature: sig.as_str().into(),
                 title: g.title.as_str().into(),
                 crash_type: g.crash_type.into(),
+                joined: g
+                    .joins
+                    .iter()
+                    .map(|j| {
+                        let (input, input_bytes) = json_name(&display_name(&files[j.file]));
+                        DedupJoin {
+                            input: input.into(),
+                            input_bytes,
+                            score: (j.score * 1e4).round() / 1e4,
+                            shared: j.shared.iter().map(|s| s.as_str().into()).collect(),
+                            title: j.title.as_str().into(),
+                        }
+                    })
+                    .collect(),
             };
             writeln!(out, "{}", serde_json::to_string(&line)?)?;
         } else {
             writeln!(out, "{:>7}  {sig}  {}", g.count, g.title)?;
             writeln!(out, "         first: {first}")?;
             writeln!(out, "         last:  {last}")?;
+            for j in &g.joins {
+                writeln!(
+                    out,
+                    "         + {} ({:.2}: {}): {}",
+                    display_name(&files[j.file]),
+                    j.score,
+                    j.shared.join(", "),
+                    j.title
+                )?;
+            }
         }
     }
     Ok(if failed {
@@ -103,10 +201,10 @@ pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Parse every file on all available cores; the results keep the order of `files`.
-fn parse_in_parallel(files: &[PathBuf], level: Level) -> Vec<anyhow::Result<FileCrashes>> {
+fn parse_in_parallel(files: &[PathBuf], by: By) -> Vec<anyhow::Result<Vec<FileCrash>>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
     let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<anyhow::Result<FileCrashes>>> = (0..files.len()).map(|_| None).collect();
+    let mut results: Vec<Option<anyhow::Result<Vec<FileCrash>>>> = (0..files.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -117,7 +215,7 @@ fn parse_in_parallel(files: &[PathBuf], level: Level) -> Vec<anyhow::Result<File
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(path) = files.get(i) else { break };
-                        done.push((i, crashes_of(path, level)));
+                        done.push((i, crashes_of(path, by)));
                     }
                     done
                 })
@@ -140,11 +238,16 @@ fn parse_in_parallel(files: &[PathBuf], level: Level) -> Vec<anyhow::Result<File
 }
 
 /// Every crash of one file, streamed (a huge log is never held whole).
-fn crashes_of(path: &Path, level: Level) -> anyhow::Result<FileCrashes> {
+fn crashes_of(path: &Path, by: By) -> anyhow::Result<Vec<FileCrash>> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut crashes = Vec::new();
     kcrash_parse::stream::read_all(file, |rep| {
-        crashes.push((signature(&rep, level).to_string(), rep.title, rep.crash_type.as_str()));
+        crashes.push(FileCrash {
+            signature: signature(&rep, by.level()).to_string(),
+            fingerprint: (by == By::Similar).then(|| Fingerprint::of(&rep)),
+            crash_type: rep.crash_type.as_str(),
+            title: rep.title,
+        });
     })
     .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(crashes)

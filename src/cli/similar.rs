@@ -33,7 +33,7 @@ pub struct SimilarArgs {
     pub json: bool,
 }
 
-fn threshold(s: &str) -> Result<f64, String> {
+pub fn threshold(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
         _ => Err("must be a number from 0 to 1".into()),

@@ -41,6 +41,8 @@ fn every_json_line_is_its_schema_type() {
     let _: Vec<ParseLine> = round_trip(&root, &[&["parse", "--all", "--json"][..], &logs].concat());
     let similar: Vec<SimilarLine> = round_trip(&root, &["similar", "--json", logs[0], logs[1]]);
     assert_eq!(similar.len(), 1);
+    let groups: Vec<DedupGroup> = round_trip(&root, &["dedup", "--json", "--by", "similar", "--explain", "corpus"]);
+    assert!(groups.iter().any(|g| !g.joined.is_empty()));
 
     for level in ["title", "stack", "file"] {
         let lines: Vec<SignatureLine> =

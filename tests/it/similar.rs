@@ -82,3 +82,37 @@ fn the_similar_command() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no crash found") && stderr.trim().lines().count() == 1, "{stderr}");
 }
+
+/// `kcrash dedup --by similar` groups the duplicates corpus into fewer groups than the stack
+/// signature, each crash that joined by its score explained; `--json` carries the joins.
+#[test]
+fn dedup_by_similar_joins_groups_and_explains_them() {
+    let Some(dir) = kcrash_testsupport::dups_corpus() else { return };
+    let reports = dir.join("reports");
+    let groups = |args: &[&str]| {
+        let mut all: Vec<std::ffi::OsString> = vec!["dedup".into(), "--json".into()];
+        all.extend(args.iter().map(std::ffi::OsString::from));
+        all.push(reports.clone().into_os_string());
+        let out = crate::support::kcrash(&dir, &all);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<kcrash_schema::DedupGroup<'static>>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let by_stack = groups(&[]);
+    let similar = groups(&["--by", "similar", "--explain"]);
+    let crashes = |g: &[kcrash_schema::DedupGroup]| g.iter().map(|g| g.count).sum::<u64>();
+    assert_eq!(crashes(&by_stack), crashes(&similar));
+    assert!(
+        similar.len() * 10 < by_stack.len() * 9,
+        "{} groups by similarity, {} by stack",
+        similar.len(),
+        by_stack.len()
+    );
+    let joins: Vec<&kcrash_schema::DedupJoin> = similar.iter().flat_map(|g| &g.joined).collect();
+    assert!(!joins.is_empty());
+    assert!(joins.iter().all(|j| j.score >= kcrash_parse::similar::DEFAULT_THRESHOLD && !j.shared.is_empty()));
+    // Without --explain the joins are not listed.
+    assert!(groups(&["--by", "similar"]).iter().all(|g| g.joined.is_empty()));
+}

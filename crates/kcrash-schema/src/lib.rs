@@ -191,7 +191,7 @@ pub struct SignatureLine<'a> {
 }
 
 /// One group of `kcrash dedup --json`: the crashes of one signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DedupGroup<'a> {
     /// Crashes in the group.
     pub count: u64,
@@ -214,6 +214,26 @@ pub struct DedupGroup<'a> {
     /// Crash type as syzkaller names it.
     #[serde(rename = "type")]
     pub crash_type: Cow<'a, str>,
+    /// `--by similar --explain`: the crashes that joined the group by their score (the
+    /// others have the group's signature), in input order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joined: Vec<DedupJoin<'a>>,
+}
+
+/// A crash that joined a [`DedupGroup`] by its similarity score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DedupJoin<'a> {
+    /// The input holding the crash.
+    pub input: Cow<'a, str>,
+    /// The input's name as bytes, when it is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_bytes: Option<Vec<u8>>,
+    /// Its score with the group's first crash.
+    pub score: f64,
+    /// The heaviest features the two share (`lock:` and `file:` prefixed), heaviest first.
+    pub shared: Vec<Cow<'a, str>>,
+    /// Its title.
+    pub title: Cow<'a, str>,
 }
 
 /// One line of `kcrash db list --json` (`C` = [`CrashSummary`]) or `kcrash db show --json`
