@@ -46,6 +46,9 @@ fn run_case(case: &str) {
     if case == "dedup_10k_logs" {
         return dedup_10k_logs();
     }
+    if case == "dedup_similar_100k_reports" {
+        return dedup_similar_100k_reports();
+    }
     if let Some(command) = case.strip_prefix("stream_2GB/") {
         return stream_2gb(command);
     }
@@ -111,6 +114,56 @@ fn dedup_10k_logs() {
     // SAFETY: valid pointer; RUSAGE_CHILDREN covers the kcrash process just waited for.
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     println!("result {secs} {groups} {bytes}");
+    println!("child_rss {}", usage.ru_maxrss);
+}
+
+/// `kcrash dedup --by similar` (the real binary, all cores) over 100 000 crash reports: the
+/// reports of the duplicates corpus and the syzkaller corpus's crash logs, over and over, 100
+/// to a file, each copy with its kernel addresses changed (another KASLR offset) so that no
+/// two copies are the same bytes. The count is the number of groups.
+fn dedup_similar_100k_reports() {
+    let mut logs: Vec<Vec<u8>> = support::syz_logs().into_iter().filter(|l| l.crash).map(|l| l.data).collect();
+    if let Some(dups) = kcrash_testsupport::dups_corpus() {
+        let mut reports: Vec<_> = std::fs::read_dir(dups.join("reports")).expect("dups reports").flatten().collect();
+        reports.sort_by_key(|e| e.file_name());
+        logs.extend(reports.iter().map(|e| std::fs::read(e.path()).expect("read a report")));
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (mut bytes, mut copy) = (0, 0usize);
+    for file in 0..1000 {
+        let mut data = Vec::new();
+        for _ in 0..100 {
+            let log = &logs[copy % logs.len()];
+            // Another KASLR offset: the `ffffffff8…` kernel text addresses move.
+            let offset = format!("ffffffff{:x}", 0x81 + copy % 0x3e);
+            data.extend_from_slice(&String::from_utf8_lossy(log).replace("ffffffff81", &offset).into_bytes());
+            data.push(b'\n');
+            copy += 1;
+        }
+        bytes += data.len();
+        std::fs::write(dir.path().join(format!("{file:04}.log")), &data).expect("write log");
+    }
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kcrash"))
+        .args(["dedup", "--by", "similar", "--json"])
+        .arg(dir.path())
+        .stderr(Stdio::null())
+        .output()
+        .expect("run kcrash dedup");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(out.status.success(), "kcrash dedup failed: {}", out.status);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let groups = text.lines().count();
+    let reports: u64 = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a group")["count"].as_u64().unwrap_or(0))
+        .sum();
+    // SAFETY: plain C struct, filled by getrusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer; RUSAGE_CHILDREN covers the kcrash process just waited for.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    println!("result {secs} {groups} {bytes}");
+    println!("note {reports} reports");
     println!("child_rss {}", usage.ru_maxrss);
 }
 
@@ -292,6 +345,7 @@ fn parent(case: &str, budget: Duration, mem_gb: u64) -> Outcome {
                 out.bytes = b.parse().unwrap_or(0);
             }
             ["second", s] => out.note = format!("second call {:.3} ms", s.parse::<f64>().unwrap_or(0.0) * 1e3),
+            ["note", rest @ ..] => out.note = rest.join(" "),
             // The case ran the binary: its peak RSS is the one that counts.
             ["child_rss", kb] => out.max_rss_kb = kb.parse().unwrap_or(out.max_rss_kb),
             _ => {}
@@ -326,6 +380,7 @@ fn main() {
     let mem_gb = env_num("KCRASH_BENCH_MEM_GB", 8);
     let mut cases =
         vec!["first_parse".to_string(), "dedup_10k_logs".to_string(), "ingest_100k_occurrences".to_string()];
+    cases.push("dedup_similar_100k_reports".to_string());
     cases.extend(STREAM_COMMANDS.iter().map(|c| format!("stream_2GB/{c}")));
     cases.extend(["title_4870_logs/library".to_string(), "title_4870_logs/cli".to_string()]);
     for input in INPUTS {

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -95,49 +94,56 @@ struct Group {
 pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
     let (files, mut failed) = super::walk::collect_files(&args.paths);
 
-    let results = parse_in_parallel(&files, args.by);
     let mut groups: Vec<Group> = Vec::new();
     let mut by_signature: HashMap<String, usize> = HashMap::new();
     let mut clusters = Clusters::new(args.threshold);
-    for (index, result) in results.into_iter().enumerate() {
-        let crashes = match result {
-            Ok(crashes) => crashes,
-            Err(e) => {
-                failed = true;
-                eprintln!("kcrash: {e:#}");
-                continue;
-            }
-        };
-        for crash in crashes {
-            let (g, joined) = match crash.fingerprint {
-                Some(fp) => clusters.add(&crash.signature, fp),
-                None => match by_signature.get(&crash.signature) {
-                    Some(&g) => (g, Joined::SameKey),
-                    None => {
-                        by_signature.insert(crash.signature.clone(), groups.len());
-                        (groups.len(), Joined::New)
+    // Files are parsed on all cores a few ahead of this loop, which takes them in order:
+    // memory holds the groups and a handful of files' crashes, however many the inputs.
+    super::input::in_order_parallel(
+        &files,
+        |path| crashes_of(path, args.by),
+        |results| {
+            for (index, result) in results.enumerate() {
+                let crashes = match result {
+                    Ok(crashes) => crashes,
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("kcrash: {e:#}");
+                        continue;
                     }
-                },
-            };
-            if g == groups.len() {
-                groups.push(Group {
-                    signature: crash.signature,
-                    count: 0,
-                    title: crash.title,
-                    crash_type: crash.crash_type,
-                    first: index,
-                    last: index,
-                    joins: Vec::new(),
-                });
-            } else if let (true, Joined::Similar { score, shared }) = (args.explain, joined) {
-                let shared = shared.iter().map(|f| f.key()).collect();
-                groups[g].joins.push(Join { file: index, title: crash.title, score, shared });
+                };
+                for crash in crashes {
+                    let (g, joined) = match crash.fingerprint {
+                        Some(fp) => clusters.add(&crash.signature, fp),
+                        None => match by_signature.get(&crash.signature) {
+                            Some(&g) => (g, Joined::SameKey),
+                            None => {
+                                by_signature.insert(crash.signature.clone(), groups.len());
+                                (groups.len(), Joined::New)
+                            }
+                        },
+                    };
+                    if g == groups.len() {
+                        groups.push(Group {
+                            signature: crash.signature,
+                            count: 0,
+                            title: crash.title,
+                            crash_type: crash.crash_type,
+                            first: index,
+                            last: index,
+                            joins: Vec::new(),
+                        });
+                    } else if let (true, Joined::Similar { score, shared }) = (args.explain, joined) {
+                        let shared = shared.iter().map(|f| f.key()).collect();
+                        groups[g].joins.push(Join { file: index, title: crash.title, score, shared });
+                    }
+                    let group = &mut groups[g];
+                    group.count += 1;
+                    group.last = index;
+                }
             }
-            let group = &mut groups[g];
-            group.count += 1;
-            group.last = index;
-        }
-    }
+        },
+    );
     // Most frequent first; ties in order of first appearance.
     let mut sorted: Vec<&Group> = groups.iter().collect();
     sorted.sort_by(|a, b| b.count.cmp(&a.count).then(a.first.cmp(&b.first)));
@@ -198,43 +204,6 @@ pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
         Exit::Found
     }
     .into())
-}
-
-/// Parse every file on all available cores; the results keep the order of `files`.
-fn parse_in_parallel(files: &[PathBuf], by: By) -> Vec<anyhow::Result<Vec<FileCrash>>> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
-    let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<anyhow::Result<Vec<FileCrash>>>> = (0..files.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    // Files are handed out one at a time, so one huge log does not hold up
-                    // a whole share of the others.
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = files.get(i) else { break };
-                        done.push((i, crashes_of(path, by)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        for handle in handles {
-            // A worker only panics on a bug; its files are then reported as failed below.
-            if let Ok(done) = handle.join() {
-                for (i, r) in done {
-                    results[i] = Some(r);
-                }
-            }
-        }
-    });
-    results
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| r.unwrap_or_else(|| Err(anyhow::anyhow!("{}: internal error while parsing", files[i].display()))))
-        .collect()
 }
 
 /// Every crash of one file, streamed (a huge log is never held whole).
