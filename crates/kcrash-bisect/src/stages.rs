@@ -425,13 +425,19 @@ pub(crate) fn run_parallel(
 ) -> Result<Vec<RunOutcome>> {
     let next = AtomicUsize::new(0);
     let abandon = AtomicBool::new(false);
+    // Results sent, and results the decision below has seen: a worker starts its next run
+    // only once its last result was weighed, so that the runs a test makes depend on the
+    // runs' outcomes and their order of ending, not on thread timing (one VM: always the
+    // same runs).
+    let sent = std::sync::Mutex::new(0usize);
+    let weighed = (std::sync::Mutex::new(0usize), std::sync::Condvar::new());
     let (tx, rx) = std::sync::mpsc::channel();
     let mut results: Vec<Option<Result<Option<RunOutcome>>>> = (0..runs).map(|_| None).collect();
     progress.run(0, runs);
     std::thread::scope(|scope| {
         for _ in 0..parallel.clamp(1, runs.max(1)) {
             let tx = tx.clone();
-            let (next, abandon, run_one) = (&next, &abandon, &run_one);
+            let (next, abandon, run_one, sent, weighed) = (&next, &abandon, &run_one, &sent, &weighed);
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= runs {
@@ -439,9 +445,19 @@ pub(crate) fn run_parallel(
                 }
                 let r = run_one(i, abandon);
                 let failed = r.is_err();
-                if tx.send((i, r)).is_err() || failed {
-                    next.store(runs, Ordering::SeqCst);
-                    break;
+                // Numbered and sent under one lock: the channel holds results in their order.
+                let mine = {
+                    let mut sent = sent.lock().unwrap_or_else(|e| e.into_inner());
+                    if tx.send((i, r)).is_err() || failed {
+                        next.store(runs, Ordering::SeqCst);
+                        break;
+                    }
+                    *sent += 1;
+                    *sent
+                };
+                let mut seen = weighed.0.lock().unwrap_or_else(|e| e.into_inner());
+                while *seen < mine {
+                    seen = weighed.1.wait(seen).unwrap_or_else(|e| e.into_inner());
                 }
             });
         }
@@ -457,6 +473,8 @@ pub(crate) fn run_parallel(
             }
             results[i] = Some(r);
             progress.run(ended.len(), runs);
+            *weighed.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            weighed.1.notify_all();
         }
     });
     let stopped = abandon.load(Ordering::SeqCst);
@@ -548,6 +566,23 @@ mod tests {
         assert!(left.is_empty(), "{left:?}");
         assert!(!dir.path().join("runs/c0ffee.2.log.part").exists());
         assert!(!dir.path().join("runs/c0ffee.2.log").exists());
+    }
+
+    /// Regression: with one VM, the run after the deciding one was already started when the
+    /// decision came, and counted when it ended first: the same outcomes made tests of two
+    /// or three runs by thread timing (and a resumed bisection then differed).
+    #[test]
+    fn with_one_vm_no_run_starts_before_the_last_one_is_weighed() {
+        let two = |ended: &[RunOutcome]| ended.len() >= 2;
+        for _ in 0..300 {
+            let started = AtomicUsize::new(0);
+            let runs = run_parallel(8, 1, &NoProgress, &two, |_, _| {
+                started.fetch_add(1, Ordering::SeqCst);
+                Ok(Some(RunOutcome::Ok))
+            })
+            .unwrap();
+            assert_eq!((runs.len(), started.load(Ordering::SeqCst)), (2, 2));
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use kcrash_parse::signature::{signature, Level};
-use kcrash_parse::similar::{similarity, Fingerprint};
+use kcrash_parse::similar::{similarity, Fingerprint, DEFAULT_THRESHOLD};
 
 fn main() {
     let dir = std::env::args()
@@ -28,6 +28,8 @@ fn main() {
     };
     let mut tally: HashMap<(&str, String), (u32, u32)> = HashMap::new();
     let mut scores: Vec<(&str, f64)> = Vec::new();
+    // (family of the pair, label) -> (joined by similar at the default threshold, pairs)
+    let mut families: std::collections::BTreeMap<(&str, &str), (u32, u32)> = Default::default();
     for line in pairs.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         let (Some(a), Some(b)) = (report(cols[0]), report(cols[1])) else {
@@ -48,6 +50,13 @@ fn main() {
         e.1 += 1;
         let s = similarity(&Fingerprint::of(&a), &Fingerprint::of(&b));
         scores.push((if label == "dup" { "dup" } else { "control" }, s.score));
+        let family = match (a.crash_type.family(), b.crash_type.family()) {
+            (x, y) if x == y => x,
+            _ => "mixed",
+        };
+        let e = families.entry((family, if label == "dup" { "dup" } else { "control" })).or_default();
+        e.0 += (s.score >= DEFAULT_THRESHOLD) as u32;
+        e.1 += 1;
         if std::env::var_os("DUPS_VERBOSE").is_some() {
             let shared: Vec<String> = s.shared.iter().take(4).map(|(f, w)| format!("{}={w:.1}", f.key())).collect();
             println!("{label}\t{any}\t{:.2}\t{}\t{}\t{}", s.score, a.title, b.title, shared.join(" "));
@@ -66,6 +75,18 @@ fn main() {
             100.0 * d as f64 / dn.max(1) as f64,
             100.0 * c as f64 / cn.max(1) as f64
         );
+    }
+    println!();
+    println!("| pair's family (both reports; `mixed`: two families) | dup pairs joined | control pairs joined |");
+    println!("|---|---|---|");
+    let mut names: Vec<&str> = families.keys().map(|(f, _)| *f).collect();
+    names.dedup();
+    for f in names {
+        let cell = |label: &str| match families.get(&(f, label)) {
+            Some((j, n)) => format!("{:.0} % ({j}/{n})", 100.0 * *j as f64 / *n as f64),
+            None => "–".to_string(),
+        };
+        println!("| {f} | {} | {} |", cell("dup"), cell("control"));
     }
     println!();
     println!("| level | dup pairs joined | control pairs joined |");

@@ -135,6 +135,42 @@ impl CrashType {
         CrashType::Unknown,
     ];
 
+    /// The family of bugs the type belongs to, for measuring grouping per family: `memory`
+    /// (KASAN, KFENCE, faults, corrupted memory, refcounts), `uninit` (KMSAN), `race`
+    /// (KCSAN), `lock` (lockdep, sleeping in atomic context), `hang` (stalls, hung tasks,
+    /// lockups), `leak`, `warning` (WARNING, BUG, UBSAN) and `other`.
+    pub fn family(&self) -> &'static str {
+        use CrashType::*;
+        match self {
+            KfenceUseAfterFreeWrite
+            | KfenceUseAfterFreeRead
+            | KfenceWrite
+            | KfenceRead
+            | KfenceMemoryCorruption
+            | KfenceInvalidFree
+            | KfenceUnknown
+            | KasanNullPtrDerefWrite
+            | KasanNullPtrDerefRead
+            | NullPtrDeref
+            | KasanWrite
+            | KasanRead
+            | KasanInvalidFree
+            | KasanUseAfterFreeWrite
+            | KasanUseAfterFreeRead
+            | KasanUnknown
+            | MemorySafetyBug
+            | RefcountWarning
+            | MemorySafetyUbsan => "memory",
+            KmsanUninitValue | KmsanUseAfterFreeRead | KmsanInfoLeak | KmsanUnknown => "uninit",
+            KcsanDataRace | KcsanAssert | KcsanUnknown => "race",
+            Lockdep | AtomicSleep => "lock",
+            Hang => "hang",
+            Leak => "leak",
+            Bug | Warning | Ubsan => "warning",
+            DoS | NoOutput | Reboot | SyzFailure | LostConnection | Unknown => "other",
+        }
+    }
+
     /// The exact syzkaller spelling.
     pub fn as_str(&self) -> &'static str {
         use CrashType::*;
