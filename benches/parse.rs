@@ -1,6 +1,6 @@
 //! Throughput benchmarks through the public API:
 //! the first crash of every syzkaller corpus log, the crash scan of a clean 100 MB console,
-//! and signatures of 100 000 reports.
+//! signatures of 100 000 reports, and crash similarity (fingerprints, comparisons).
 //! One-shot, full-size cases (every crash of 100 MB, hostile inputs, first-call latency)
 //! are in `benches/large.rs`.
 
@@ -66,5 +66,45 @@ fn signatures(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, corpus_parse, clean_scan, signatures);
+/// Crash similarity: a fingerprint of each corpus report, and one comparison of two
+/// fingerprints (every pair of the first 100 reports, per comparison).
+fn similarity(c: &mut Criterion) {
+    use kcrash_parse::similar::{score, similarity, Fingerprint};
+    let reports: Vec<kcrash_parse::Report> =
+        support::syz_logs().iter().filter_map(|l| kcrash_parse::parse(&l.data)).collect();
+    let fingerprints: Vec<Fingerprint> = reports.iter().take(100).map(Fingerprint::of).collect();
+    let mut g = c.benchmark_group("similar");
+    g.sample_size(20).measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(reports.len() as u64));
+    g.bench_function("fingerprint", |b| {
+        b.iter(|| {
+            for rep in &reports {
+                black_box(Fingerprint::of(black_box(rep)));
+            }
+        })
+    });
+    let pairs = fingerprints.len() * fingerprints.len();
+    g.throughput(Throughput::Elements(pairs as u64));
+    g.bench_function("score", |b| {
+        b.iter(|| {
+            for a in &fingerprints {
+                for x in &fingerprints {
+                    black_box(score(black_box(a), black_box(x)));
+                }
+            }
+        })
+    });
+    g.bench_function("similarity_explained", |b| {
+        b.iter(|| {
+            for a in &fingerprints {
+                for x in &fingerprints {
+                    black_box(similarity(black_box(a), black_box(x)));
+                }
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, corpus_parse, clean_scan, signatures, similarity);
 criterion_main!(benches);

@@ -23,9 +23,9 @@ pub struct DedupArgs {
     /// `--threshold`, as `kcrash similar` computes it).
     #[arg(long, value_enum, default_value_t)]
     pub by: By,
-    /// `--by similar`: the score from which a crash joins a group.
-    #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_parser = super::similar::threshold)]
-    pub threshold: f64,
+    /// `--by similar`: the score from which a crash joins a group (default 0.25).
+    #[arg(long, value_parser = super::similar::threshold)]
+    pub threshold: Option<f64>,
     /// `--by similar`: under each group, every crash that joined it by its score, with the
     /// score and the heaviest features it shares with the group's first crash.
     #[arg(long)]
@@ -92,58 +92,62 @@ struct Group {
 }
 
 pub fn run(args: DedupArgs) -> anyhow::Result<ExitCode> {
+    if args.by != By::Similar && (args.threshold.is_some() || args.explain) {
+        anyhow::bail!("--threshold and --explain apply to --by similar only");
+    }
     let (files, mut failed) = super::walk::collect_files(&args.paths);
 
     let mut groups: Vec<Group> = Vec::new();
     let mut by_signature: HashMap<String, usize> = HashMap::new();
-    let mut clusters = Clusters::new(args.threshold);
+    let mut clusters = Clusters::new(args.threshold.unwrap_or(DEFAULT_THRESHOLD));
     // Files are parsed on all cores a few ahead of this loop, which takes them in order:
     // memory holds the groups and a handful of files' crashes, however many the inputs.
-    super::input::in_order_parallel(
-        &files,
-        |path| crashes_of(path, args.by),
-        |results| {
-            for (index, result) in results.enumerate() {
-                let crashes = match result {
-                    Ok(crashes) => crashes,
-                    Err(e) => {
-                        failed = true;
-                        eprintln!("kcrash: {e:#}");
-                        continue;
-                    }
-                };
-                for crash in crashes {
-                    let (g, joined) = match crash.fingerprint {
-                        Some(fp) => clusters.add(&crash.signature, fp),
-                        None => match by_signature.get(&crash.signature) {
-                            Some(&g) => (g, Joined::SameKey),
-                            None => {
-                                by_signature.insert(crash.signature.clone(), groups.len());
-                                (groups.len(), Joined::New)
-                            }
-                        },
-                    };
-                    if g == groups.len() {
-                        groups.push(Group {
-                            signature: crash.signature,
-                            count: 0,
-                            title: crash.title,
-                            crash_type: crash.crash_type,
-                            first: index,
-                            last: index,
-                            joins: Vec::new(),
-                        });
-                    } else if let (true, Joined::Similar { score, shared }) = (args.explain, joined) {
-                        let shared = shared.iter().map(|f| f.key()).collect();
-                        groups[g].joins.push(Join { file: index, title: crash.title, score, shared });
-                    }
-                    let group = &mut groups[g];
-                    group.count += 1;
-                    group.last = index;
+    // A panic is a bug, but it must not stop the others: that file is reported as failed.
+    let parse = |path: &PathBuf| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crashes_of(path, args.by)))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("{}: internal error while parsing", path.display())))
+    };
+    super::input::in_order_parallel(&files, parse, |results| {
+        for (index, result) in results.enumerate() {
+            let crashes = match result {
+                Ok(crashes) => crashes,
+                Err(e) => {
+                    failed = true;
+                    eprintln!("kcrash: {e:#}");
+                    continue;
                 }
+            };
+            for crash in crashes {
+                let (g, joined) = match crash.fingerprint {
+                    Some(fp) => clusters.add(&crash.signature, fp),
+                    None => match by_signature.get(&crash.signature) {
+                        Some(&g) => (g, Joined::SameKey),
+                        None => {
+                            by_signature.insert(crash.signature.clone(), groups.len());
+                            (groups.len(), Joined::New)
+                        }
+                    },
+                };
+                if g == groups.len() {
+                    groups.push(Group {
+                        signature: crash.signature,
+                        count: 0,
+                        title: crash.title,
+                        crash_type: crash.crash_type,
+                        first: index,
+                        last: index,
+                        joins: Vec::new(),
+                    });
+                } else if let (true, Joined::Similar { score, shared }) = (args.explain, joined) {
+                    let shared = shared.iter().map(|f| f.key()).collect();
+                    groups[g].joins.push(Join { file: index, title: crash.title, score, shared });
+                }
+                let group = &mut groups[g];
+                group.count += 1;
+                group.last = index;
             }
-        },
-    );
+        }
+    });
     // Most frequent first; ties in order of first appearance.
     let mut sorted: Vec<&Group> = groups.iter().collect();
     sorted.sort_by(|a, b| b.count.cmp(&a.count).then(a.first.cmp(&b.first)));

@@ -535,3 +535,32 @@ fn revisions_with_a_tested_kernel_are_not_run_again() {
         pooled_seconds / 3600.0
     );
 }
+
+/// The start has the tree of an older commit (never tested itself): the start's kernel
+/// signature must stand for the start, or a test of that commit would find "its own"
+/// signature, equate it with itself and be asked for again, rebuilding it until the test
+/// budget ran out (found in review; the engine also refuses a revision as its own match).
+#[test]
+fn a_revision_is_never_taken_for_a_tested_kernel_of_its_own() {
+    use kcrash_bisect::sim::{Scenario, SimRepo};
+    let repo = SimRepo::linear(300, &[0, 100]).with_empty_commits(&[299]);
+    let tmp = tempfile::tempdir().unwrap();
+    for seed in 0..10u64 {
+        // The culprit right below the start, or further down.
+        let culprit = [298, 297, 201][seed as usize % 3];
+        let mut scenario = Scenario::new(culprit, seed);
+        scenario.crash_rate = 0.5;
+        let o = Options {
+            start: repo.hash(299),
+            strategy: Strategy::Noisy,
+            reuse_equal_signatures: true,
+            ..Options::default()
+        };
+        let (r, bill, log) = sim_bisect(&repo, scenario, o, &tmp.path().join(seed.to_string()), false);
+        let r = r.unwrap();
+        assert_eq!(r.result, Outcome::Found, "{log}");
+        assert_eq!(r.commits[0].hash, repo.hash(culprit), "{log}");
+        assert!(log.matches(" builds the kernel of ").count() <= 1, "{log}");
+        assert!(bill.builds < 40, "{} builds", bill.builds);
+    }
+}

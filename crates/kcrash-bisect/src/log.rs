@@ -39,9 +39,11 @@ impl Log {
         self
     }
 
-    /// Writes one line.
+    /// Writes one line. A value with a line break in it (git's stderr in an error) is
+    /// joined with `; `: a continuation line would be read as a line of its own
+    /// (`error: …` as the bisection's error).
     pub(crate) fn write(&mut self, line: LogLine) {
-        self.push(line.to_string());
+        self.push(line.to_string().replace('\n', "; "));
     }
 
     /// Writes text of a multi-line block (a report, the culprit's `git show`) line by line.
@@ -188,6 +190,22 @@ pub fn parse_go_quoted_list(s: &str) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found in review): an error carrying git's stderr wrote a second line
+    /// `error: …`, which the log reader took for the bisection's error.
+    #[test]
+    fn a_value_with_a_line_break_stays_on_its_line() {
+        let mut log = Log::new();
+        log.write(LogLine::Noisy(crate::logline::NoisyLine::RevertFailed {
+            culprit: "c".repeat(40),
+            start: "d".repeat(40),
+            error: "git revert: exit status 1\nerror: could not revert".into(),
+        }));
+        assert_eq!(log.lines().len(), 1, "{:?}", log.lines());
+        // Read back, the log has no `error:` line (only the reader's "no result").
+        let error = crate::logread::parse(&log.text()).result().error;
+        assert_eq!(error.as_deref(), Some("the log has no result"));
+    }
 
     #[test]
     fn go_durations() {

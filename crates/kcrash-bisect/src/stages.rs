@@ -462,6 +462,16 @@ pub(crate) fn run_parallel(
             });
         }
         drop(tx);
+        // Should the loop below unwind, the workers waiting for it are let go (the scope
+        // would wait for them for ever).
+        struct LetGo<'a>(&'a (std::sync::Mutex<usize>, std::sync::Condvar));
+        impl Drop for LetGo<'_> {
+            fn drop(&mut self) {
+                *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) = usize::MAX;
+                self.0 .1.notify_all();
+            }
+        }
+        let _let_go = LetGo(&weighed);
         let mut ended: Vec<RunOutcome> = Vec::new();
         for (i, r) in rx {
             if let Ok(Some(outcome)) = &r {

@@ -1,11 +1,12 @@
 //! Writes `data/frame-df.tsv`, the document frequencies behind crash similarity's weights
 //! ([`kcrash_parse::similar`]): for every function, lock class and guilty file, in how many
-//! crash reports of a corpus it appears. The corpus: syzkaller's annotated logs and the
-//! project's own consoles and reports (every crash of every file). The duplicates corpus that
-//! measures similarity is not part of it.
+//! crash reports of a corpus it appears. The corpus: syzkaller's annotated logs, the
+//! project's own consoles and reports, and the report texts of the duplicates corpus (every
+//! crash of every file; the duplicate labels are not read — a frequency is no label, but say
+//! so when quoting the recall measured on those reports).
 //!
-//!     cargo run --release -p kcrash-parse --example frame_weights -- \
-//!         ../shared/corpus/syzkaller corpus > crates/kcrash-parse/data/frame-df.tsv
+//!     cargo run --release -p kcrash-parse --example frame_weights -- ../shared/corpus/syzkaller \
+//!         corpus ../shared/corpus/dups/reports > crates/kcrash-parse/data/frame-df.tsv
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

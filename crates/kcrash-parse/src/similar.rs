@@ -12,7 +12,7 @@
 //! `kasan_report`) weighs nothing, a driver's function much. Frames near the top of a stack
 //! weigh more than frames deep in it, which are the common paths into the kernel.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use regex::bytes::Regex;
@@ -87,10 +87,12 @@ pub fn weight(feature: &Feature) -> f64 {
     ((f.reports + 1.0) / (df + 1.0)).ln()
 }
 
-/// A report's features with their weights.
+/// A report's features with their weights, in a fixed order: scores are sums of floats, and
+/// the same sum in another order may differ in its last bit (and fall on the other side of a
+/// threshold).
 #[derive(Debug, Clone, Default)]
 pub struct Fingerprint {
-    features: HashMap<Feature, f64>,
+    features: BTreeMap<Feature, f64>,
 }
 
 impl Fingerprint {
@@ -186,6 +188,27 @@ pub struct Similarity {
     pub only_a: Vec<(Feature, f64)>,
     /// Features of the other report only, heaviest first.
     pub only_b: Vec<(Feature, f64)>,
+}
+
+/// The score of two fingerprints alone: [`similarity`]'s, without listing what makes it.
+pub fn score(a: &Fingerprint, b: &Fingerprint) -> f64 {
+    let (mut both, mut either) = (0.0, 0.0);
+    for (f, &wa) in &a.features {
+        match b.features.get(f) {
+            Some(&wb) => {
+                both += wa.min(wb);
+                either += wa.max(wb);
+            }
+            None => either += wa,
+        }
+    }
+    // Added one by one in the same order as `similarity` does: the same sum to the last bit.
+    for (f, &wb) in &b.features {
+        if !a.features.contains_key(f) {
+            either += wb;
+        }
+    }
+    both / either.max(MIN_EVIDENCE)
 }
 
 /// Compares two fingerprints.
@@ -287,13 +310,14 @@ impl Clusters {
         let best = candidates
             .iter()
             .take(CANDIDATES)
-            .map(|&(c, _)| (c, similarity(&self.leaders[c], &fp)))
-            .filter(|(_, s)| s.score >= self.threshold)
-            .max_by(|a, b| a.1.score.total_cmp(&b.1.score).then(b.0.cmp(&a.0)));
+            .map(|&(c, _)| (c, score(&self.leaders[c], &fp)))
+            .filter(|&(_, s)| s >= self.threshold)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
         let (cluster, joined) = match best {
-            Some((c, s)) => {
+            Some((c, score)) => {
+                let s = similarity(&self.leaders[c], &fp);
                 let shared = s.shared.into_iter().take(INDEX_KEYS).map(|(f, _)| f).collect();
-                (c, Joined::Similar { score: s.score, shared })
+                (c, Joined::Similar { score, shared })
             }
             None => {
                 let c = self.leaders.len();
@@ -394,6 +418,16 @@ Allocated by task 7:
         }
         assert_eq!(clusters.add("k3", Fingerprint::of(&report(&another_bug()))), (1, Joined::New));
         assert_eq!(clusters.len(), 2);
+    }
+
+    #[test]
+    fn the_score_alone_is_the_explained_one() {
+        let a = Fingerprint::of(&report(UAF));
+        let b = Fingerprint::of(&report(&UAF.replace("hidraw_ioctl", "hidraw_read")));
+        let c = Fingerprint::of(&report(&another_bug()));
+        for (x, y) in [(&a, &b), (&a, &c), (&b, &c), (&a, &a)] {
+            assert_eq!(score(x, y), similarity(x, y).score);
+        }
     }
 
     #[test]

@@ -252,6 +252,9 @@ pub struct Engine<'a> {
     progress: &'a dyn Progress,
     opts: Options,
     replay: HashMap<String, Record>,
+    /// Builds of an earlier run made without a test (the culprit's parent, a revision built
+    /// to compare its signature), by replay key.
+    replay_builds: HashMap<String, Record>,
     /// Results with the working config, by commit.
     cache: HashMap<String, Tested>,
     /// Results of the start commit with candidate configs, by config digest.
@@ -351,6 +354,7 @@ impl<'a> Engine<'a> {
             progress,
             opts,
             replay: HashMap::new(),
+            replay_builds: HashMap::new(),
             cache: HashMap::new(),
             config_cache: HashMap::new(),
             config,
@@ -497,9 +501,8 @@ impl<'a> Engine<'a> {
                 for r in it {
                     let key = match &r {
                         Record::Test { commit, config, .. } => replay_key(commit, config.as_deref()),
-                        // A build only is looked up by the first test's key: it stands for it.
                         Record::Build { commit, config, .. } => {
-                            self.replay.insert(replay_key(commit, config.as_deref()), r);
+                            self.replay_builds.insert(replay_key(commit, config.as_deref()), r);
                             continue;
                         }
                         Record::Header { .. } => continue,
@@ -512,9 +515,13 @@ impl<'a> Engine<'a> {
                 }
                 Ok(Revs { start, head, good })
             }
-            Some(_) => Err(Error::Journal(
-                "the journal belongs to another bisection (different config); start without --resume".into(),
-            )),
+            Some(Record::Header { version, .. }) if version != JOURNAL_VERSION => Err(Error::Journal(format!(
+                "the journal is of format version {version}, this kcrash writes {JOURNAL_VERSION}; start without --resume"
+            ))),
+            Some(Record::Header { key: k, .. }) => Err(Error::Journal(format!(
+                "the journal belongs to another bisection (its options: {k}; these: {key}); start without --resume"
+            ))),
+            Some(_) => Err(Error::Journal("the journal has no header; start without --resume".into())),
         }
     }
 
@@ -597,7 +604,10 @@ impl<'a> Engine<'a> {
     /// the build stays checked out for a test that follows.
     fn build_only(&mut self, hash: &str) -> Result<BuildOutcome> {
         let cfg = digest(self.config.as_deref());
-        let replayed = match self.replay.get(&replay_key(hash, cfg.as_deref())) {
+        let key = replay_key(hash, cfg.as_deref());
+        // Its own record first (a test that followed reused the build at no cost), else the
+        // first test's build.
+        let replayed = match self.replay_builds.get(&key).or_else(|| self.replay.get(&key)) {
             Some(Record::Build { build, build_time, .. }) => Some((build.clone(), *build_time)),
             Some(Record::Test { build, build_time, .. }) => Some((build.clone(), *build_time)),
             _ => None,
@@ -861,8 +871,10 @@ impl<'a> Engine<'a> {
                 }
             }
             Verdict::Skip => {
-                let want_good = if self.flaky { counts.total * 3 / 4 } else { counts.total / 2 };
-                let want_bad = ((counts.total - counts.infra) / 6).max(2);
+                // The rule's numbers for the whole test, also when it stopped early.
+                let total = planned.max(counts.total);
+                let want_good = if self.flaky { total * 3 / 4 } else { total / 2 };
+                let want_bad = ((total - counts.infra) / 6).max(2);
                 self.log.write(LogLine::VerdictUndetermined {
                     good: counts.good,
                     want_good,

@@ -149,10 +149,11 @@ impl Engine<'_> {
         let mut with_signature: HashMap<String, usize> = HashMap::new();
         // Every revision of the range tested so far (the start, releases of the walk) and the
         // good end: their runs are the first evidence.
-        for (r, &canonical_r) in canonical.iter().enumerate() {
+        for r in 0..=n {
             if let Some(t) = self.cache.get(&hash_of(r)) {
+                // The revision tested, not its tree's canonical one (which may be untested).
                 if let Some(sig) = t.signature() {
-                    with_signature.entry(sig.to_string()).or_insert(canonical_r);
+                    with_signature.entry(sig.to_string()).or_insert(r);
                 }
                 for e in &t.evidence {
                     e.feed(&mut search, r);
@@ -224,7 +225,10 @@ impl Engine<'_> {
                     if self.opts.reuse_equal_signatures && !self.cache.contains_key(&hash) {
                         // Built first: a kernel already tested is not tested again.
                         let build = self.build_only(&hash)?;
-                        let same = build.signature().and_then(|s| Some((s, *with_signature.get(s)?)));
+                        let same = build
+                            .signature()
+                            .and_then(|s| Some((s, *with_signature.get(s)?)))
+                            .filter(|&(_, same)| same != revision);
                         if let Some((signature, same)) = same {
                             self.log_build(&hash, &build);
                             self.log.write(LogLine::Noisy(NoisyLine::SameKernel {

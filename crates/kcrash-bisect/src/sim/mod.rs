@@ -251,7 +251,8 @@ pub struct Scenario {
     /// Machines that run at once.
     pub machines: usize,
     /// Commits that change nothing the kernel is built from (documentation, tools): they
-    /// build their first parent's kernel, with its signature.
+    /// build their first parent's kernel, with its signature. Never the culprit (it changes
+    /// the kernel: [`SimWorld::new`] refuses that world).
     pub same_kernel: Vec<usize>,
 }
 
@@ -302,7 +303,11 @@ pub struct SimWorld {
 
 impl SimWorld {
     /// The world of `scenario` over `repo`.
+    ///
+    /// Panics when the culprit is one of [`Scenario::same_kernel`]: a world where one kernel
+    /// both has and lacks the bug.
     pub fn new(repo: &SimRepo, scenario: Scenario) -> SimWorld {
+        assert!(!scenario.same_kernel.contains(&scenario.culprit), "the culprit changes the kernel");
         let state = Rc::new(RefCell::new((scenario.seed, Bill::default())));
         SimWorld { repo: Rc::new(repo.clone()), scenario, state, last_built: Rc::new(RefCell::new(None)) }
     }
