@@ -140,14 +140,20 @@ impl Fingerprint {
     pub fn from_weighted(features: impl IntoIterator<Item = (Feature, f64)>) -> Fingerprint {
         let mut fp = Fingerprint::default();
         for (f, w) in features {
-            let e = fp.features.entry(f).or_insert(0.0);
-            *e = e.max(w);
+            fp.insert(f, w);
         }
         fp
     }
 
+    /// Adds `feature` at its weight times `factor`.
     fn add(&mut self, feature: Feature, factor: f64) {
         let w = weight(&feature) * factor;
+        self.insert(feature, w);
+    }
+
+    /// A feature met again keeps its higher weight (a function high in one stack and deep
+    /// in another).
+    fn insert(&mut self, feature: Feature, w: f64) {
         let e = self.features.entry(feature).or_insert(0.0);
         *e = e.max(w);
     }
@@ -190,54 +196,58 @@ pub struct Similarity {
     pub only_b: Vec<(Feature, f64)>,
 }
 
-/// The score of two fingerprints alone: [`similarity`]'s, without listing what makes it.
-pub fn score(a: &Fingerprint, b: &Fingerprint) -> f64 {
+/// Where a feature of two compared fingerprints is, with its weight there.
+enum Place {
+    /// In both: the weight they share (the smaller).
+    Both(f64),
+    /// In the first only.
+    A(f64),
+    /// In the second only.
+    B(f64),
+}
+
+/// Walks the features of `a` and `b` in a fixed order, hands each to `each`, and returns
+/// the score: the weight shared over the weight either has.
+fn compare(a: &Fingerprint, b: &Fingerprint, mut each: impl FnMut(&Feature, Place)) -> f64 {
     let (mut both, mut either) = (0.0, 0.0);
     for (f, &wa) in &a.features {
         match b.features.get(f) {
             Some(&wb) => {
                 both += wa.min(wb);
                 either += wa.max(wb);
+                each(f, Place::Both(wa.min(wb)));
             }
-            None => either += wa,
+            None => {
+                either += wa;
+                each(f, Place::A(wa));
+            }
         }
     }
-    // Added one by one in the same order as `similarity` does: the same sum to the last bit.
     for (f, &wb) in &b.features {
         if !a.features.contains_key(f) {
             either += wb;
+            each(f, Place::B(wb));
         }
     }
     both / either.max(MIN_EVIDENCE)
 }
 
+/// The score of two fingerprints alone: [`similarity`]'s, without listing what makes it.
+pub fn score(a: &Fingerprint, b: &Fingerprint) -> f64 {
+    compare(a, b, |_, _| {})
+}
+
 /// Compares two fingerprints.
 pub fn similarity(a: &Fingerprint, b: &Fingerprint) -> Similarity {
-    let (mut both, mut either) = (0.0, 0.0);
     let (mut shared, mut only_a, mut only_b) = (Vec::new(), Vec::new(), Vec::new());
-    for (f, &wa) in &a.features {
-        match b.features.get(f) {
-            Some(&wb) => {
-                both += wa.min(wb);
-                either += wa.max(wb);
-                shared.push((f.clone(), wa.min(wb)));
-            }
-            None => {
-                either += wa;
-                only_a.push((f.clone(), wa));
-            }
-        }
-    }
-    for (f, &wb) in &b.features {
-        if !a.features.contains_key(f) {
-            either += wb;
-            only_b.push((f.clone(), wb));
-        }
-    }
+    let score = compare(a, b, |f, place| match place {
+        Place::Both(w) => shared.push((f.clone(), w)),
+        Place::A(w) => only_a.push((f.clone(), w)),
+        Place::B(w) => only_b.push((f.clone(), w)),
+    });
     for v in [&mut shared, &mut only_a, &mut only_b] {
         v.sort_by(|x, y| y.1.total_cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
     }
-    let score = both / either.max(MIN_EVIDENCE);
     Similarity { score, shared, only_a, only_b }
 }
 
