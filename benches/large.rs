@@ -38,6 +38,15 @@ fn make_input(name: &str) -> Vec<u8> {
     }
 }
 
+/// Prints `child_rss <KB>`: the peak RSS of the kcrash process the case ran and waited for.
+fn print_child_rss() {
+    // SAFETY: plain C struct, filled by getrusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer; RUSAGE_CHILDREN covers the kcrash process just waited for.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    println!("child_rss {}", usage.ru_maxrss);
+}
+
 /// Child side: build the input, run the operation once, print `result <seconds> <count>`.
 fn run_case(case: &str) {
     if case == "first_parse" {
@@ -109,12 +118,8 @@ fn dedup_10k_logs() {
     let secs = t.elapsed().as_secs_f64();
     assert!(out.status.success(), "kcrash dedup failed: {}", out.status);
     let groups = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.trim_start().starts_with("first:")).count();
-    // SAFETY: plain C struct, filled by getrusage.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer; RUSAGE_CHILDREN covers the kcrash process just waited for.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     println!("result {secs} {groups} {bytes}");
-    println!("child_rss {}", usage.ru_maxrss);
+    print_child_rss();
 }
 
 /// `kcrash dedup --by similar` (the real binary, all cores) over 100 000 crash reports: the
@@ -158,13 +163,9 @@ fn dedup_similar_100k_reports() {
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a group")["count"].as_u64().unwrap_or(0))
         .sum();
-    // SAFETY: plain C struct, filled by getrusage.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer; RUSAGE_CHILDREN covers the kcrash process just waited for.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     println!("result {secs} {groups} {bytes}");
     println!("note {reports} reports");
-    println!("child_rss {}", usage.ru_maxrss);
+    print_child_rss();
 }
 
 /// Many small files: the syzkaller corpus's 487 logs ten times over
@@ -242,12 +243,8 @@ fn stream_2gb(command: &str) {
     drop(stdin);
     let status = child.wait().expect("wait for kcrash");
     let secs = t.elapsed().as_secs_f64();
-    // SAFETY: plain C struct, filled by getrusage.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer; RUSAGE_CHILDREN covers the kcrash process just waited for.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     println!("result {secs} {} {bytes}", status.code().unwrap_or(-1));
-    println!("child_rss {}", usage.ru_maxrss);
+    print_child_rss();
 }
 
 /// `kcrash ingest` (the real binary) of one log holding 100 000 copies of one crash into a
@@ -279,12 +276,8 @@ fn ingest_100k_occurrences() {
     let secs = t.elapsed().as_secs_f64();
     assert!(out.status.success(), "kcrash ingest failed: {}", out.status);
     let count = String::from_utf8_lossy(&out.stdout).lines().count();
-    // SAFETY: plain C struct, filled by getrusage.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer; RUSAGE_CHILDREN covers the kcrash process just waited for.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     println!("result {secs} {count} {}", log.len());
-    println!("child_rss {}", usage.ru_maxrss);
+    print_child_rss();
 }
 
 struct Outcome {

@@ -387,15 +387,6 @@ fn a_revert_that_cannot_be_made_leaves_the_culprit_unchecked() {
 #[test]
 fn noisy_logs_are_unchanged() {
     use kcrash_bisect::sim::{Scenario, SimRepo};
-    let timeless = |log: &str| {
-        log.lines()
-            .map(|l| match l.split_once(", total time: ") {
-                Some((a, _)) => format!("{a}, total time: …"),
-                None => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     let tmp = tempfile::tempdir().unwrap();
     let linear = SimRepo::linear(300, &[0, 100]);
     let noisy = Options { start: linear.hash(299), strategy: Strategy::Noisy, ..Options::default() };

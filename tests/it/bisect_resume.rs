@@ -19,16 +19,6 @@ fn normalize(mut r: BisectResult) -> BisectResult {
     r
 }
 
-fn normalize_log(text: &str) -> String {
-    text.lines()
-        .map(|l| match l.split_once(", total time: ") {
-            Some((a, _)) => a.to_string(),
-            None => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn check_resume(o: Options, w: impl Fn(&mut World)) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = clone_history(tmp.path());
@@ -60,7 +50,7 @@ fn check_resume(o: Options, w: impl Fn(&mut World)) {
         let second = bisect_in(&dir, world.clone(), o.clone(), &mut j);
         let got = normalize(second.result.unwrap_or_else(|e| panic!("k={k}: resume failed: {e}")));
         assert_eq!(got, want, "k={k}");
-        assert_eq!(normalize_log(&second.log.text()), normalize_log(&full.log.text()), "k={k}");
+        assert_eq!(timeless(&second.log.text()), timeless(&full.log.text()), "k={k}");
         let retested: Vec<(String, Option<String>)> =
             second.sim.tested_with.borrow().iter().filter(|t| journaled.contains(t)).cloned().collect();
         assert!(retested.is_empty(), "k={k}: tested again: {retested:?}");

@@ -635,17 +635,6 @@ fn merge_culprit_is_flagged_and_skips_noop_detection() {
     assert!(r.log.text().contains("\nMerge: "));
 }
 
-/// A log without its durations (they differ between runs).
-fn timeless(log: &str) -> String {
-    log.lines()
-        .map(|l| match l.split_once(", total time: ") {
-            Some((a, _)) => format!("{a}, total time: …"),
-            None => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The whole logs of bisections that cover every kind of line the syzkaller strategy
 /// writes: the format is syzkaller's, and any change to it shows here.
 #[test]

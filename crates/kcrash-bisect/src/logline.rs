@@ -505,6 +505,11 @@ fn word_then<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
     s.split_once(sep).filter(|(w, _)| !w.is_empty() && !w.contains(' '))
 }
 
+/// The whole numbers in `s`, in order (`1 good runs (wanted 5)` → 1, 5).
+fn numbers(s: &str) -> Vec<usize> {
+    s.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect()
+}
+
 /// `TEXT (NUMBER)` at the end of a line.
 fn parenthesized_number(s: &str) -> Option<(&str, f64)> {
     let (text, number) = s.strip_suffix(')')?.rsplit_once(" (")?;
@@ -580,12 +585,7 @@ impl FromStr for LogLine {
                 .ok_or(Malformed("run"))?;
             Run { index, class }
         } else if let Some(rest) = line.strip_prefix("unable to determine the verdict: ") {
-            let numbers: Vec<usize> = rest
-                .split(|c: char| !c.is_ascii_digit())
-                .filter(|w| !w.is_empty())
-                .filter_map(|w| w.parse().ok())
-                .collect();
-            match numbers[..] {
+            match numbers(rest)[..] {
                 [good, want_good, want_bad, bad] => VerdictUndetermined { good, want_good, want_bad, bad },
                 _ => Text(owned(line)),
             }
@@ -608,12 +608,7 @@ impl FromStr for LogLine {
                 None => Text(owned(line)),
             }
         } else if let Some(rest) = line.strip_prefix("Bisecting: ") {
-            let numbers: Vec<usize> = rest
-                .split(|c: char| !c.is_ascii_digit())
-                .filter(|w| !w.is_empty())
-                .filter_map(|w| w.parse().ok())
-                .collect();
-            match numbers[..] {
+            match numbers(rest)[..] {
                 [left, steps] => Bisecting { left, steps },
                 _ => Text(owned(line)),
             }

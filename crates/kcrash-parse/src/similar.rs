@@ -83,7 +83,12 @@ fn frequencies() -> &'static Frequencies {
 /// the corpus never saw is as rare as can be).
 pub fn weight(feature: &Feature) -> f64 {
     let f = frequencies();
-    let df = f.counts.get(feature.key().as_str()).copied().unwrap_or(0) as f64;
+    // A function's key is its name: no key is made for the most frequent lookup.
+    let count = match feature {
+        Feature::Function(name) => f.counts.get(name.as_str()),
+        _ => f.counts.get(feature.key().as_str()),
+    };
+    let df = count.copied().unwrap_or(0) as f64;
     ((f.reports + 1.0) / (df + 1.0)).ln()
 }
 

@@ -379,3 +379,14 @@ pub fn h(n: u32) -> String {
 pub fn n(hash: &str) -> u32 {
     history().num[hash]
 }
+
+/// A bisection log without its durations (they differ between runs).
+pub fn timeless(log: &str) -> String {
+    log.lines()
+        .map(|l| match l.split_once(", total time: ") {
+            Some((a, _)) => format!("{a}, total time: …"),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

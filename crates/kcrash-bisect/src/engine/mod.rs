@@ -590,13 +590,15 @@ impl<'a> Engine<'a> {
         Ok(Box::new(self.result(Outcome::Range, vec![commit], crash, 1.0)))
     }
 
-    /// Builds (or replays) the checked-out revision.
+    /// Checks out and builds `hash`; the build stays checked out for runs that follow
+    /// (`last_build`).
     fn build(&mut self, hash: &str, config: Option<&str>) -> Result<(BuildOutcome, Duration)> {
         // The checkout moves: what was built last is gone.
         self.last_build = None;
         self.repo.checkout(hash)?;
         let t = Instant::now();
         let b = self.builder.build(&mut *self.repo, hash, config)?;
+        self.last_build = Some((hash.to_string(), digest(config), b.clone()));
         Ok((b, t.elapsed()))
     }
 
@@ -619,11 +621,10 @@ impl<'a> Engine<'a> {
                 let (build, build_time) = self.build(hash, config.as_deref())?;
                 self.journal.append(&Record::Build {
                     commit: hash.to_string(),
-                    config: cfg.clone(),
+                    config: cfg,
                     build: build.clone(),
                     build_time,
                 })?;
-                self.last_build = Some((hash.to_string(), cfg, build.clone()));
                 (build, build_time)
             }
         };
@@ -775,7 +776,6 @@ impl<'a> Engine<'a> {
                     Some(b) => (b, Duration::ZERO),
                     None => self.build(hash, config)?,
                 };
-                self.last_build = Some((hash.to_string(), cfg.clone(), build.clone()));
                 let mut runs = Vec::new();
                 let mut test_time = Duration::ZERO;
                 if let BuildOutcome::Built { .. } = build {

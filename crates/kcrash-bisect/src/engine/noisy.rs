@@ -74,6 +74,15 @@ impl Search for Probabilistic {
     }
 }
 
+/// Revision `other` behaves as `kept` does (one tree, one kernel): the search learns it, and
+/// every revision tested as `other` is tested as `kept` from now on.
+fn tested_as_one(search: &mut NoisySearch, canonical: &mut [usize], kept: usize, other: usize) {
+    search.equate(kept, other);
+    for c in canonical.iter_mut().filter(|c| **c == other) {
+        *c = kept;
+    }
+}
+
 impl Engine<'_> {
     /// The noisy strategy's start: a reproducer that crashes in one run of ten gives no
     /// crash in 20 runs 12 % of the time, and a bisection given up there is lost. The start
@@ -98,7 +107,6 @@ impl Engine<'_> {
     /// whatever [`NoisySearch`] asks for until one culprit holds the confidence. The tests
     /// of the start and of the good end so far are its first evidence. `Ok(Err(result))`:
     /// the bug is older than the range.
-    #[allow(clippy::type_complexity)]
     fn noisy_loop(&mut self, start: &str, bad_end: &str, good_end: &str) -> Result<SearchEnd> {
         let mut range = self.repo.range(bad_end, &[good_end.to_string()])?;
         range.reverse();
@@ -111,6 +119,11 @@ impl Engine<'_> {
         drop(index);
         let n = hashes.len();
         let hash_of = |r: usize| if r == n { good_end.to_string() } else { hashes[r].clone() };
+        // How the log and the result name a culprit.
+        let culprit_name = |c: Culprit| match c {
+            Culprit::Commit(i) => hashes[i].clone(),
+            Culprit::BeforeRange => format!("before {good_end}"),
+        };
         let mut search = NoisySearch::new(&nodes);
         self.log.write(LogLine::Noisy(NoisyLine::Range {
             commits: n,
@@ -129,10 +142,7 @@ impl Engine<'_> {
         for r in std::iter::once(n).chain(0..n) {
             if let Some(tree) = trees[r].as_deref() {
                 match first_with.get(tree) {
-                    Some(&c) => {
-                        search.equate(c, r);
-                        canonical[r] = c;
-                    }
+                    Some(&c) => tested_as_one(&mut search, &mut canonical, c, r),
                     None => {
                         first_with.insert(tree, r);
                     }
@@ -236,10 +246,7 @@ impl Engine<'_> {
                                 as_commit: hash_of(same),
                                 signature: signature.to_string(),
                             }));
-                            search.equate(same, revision);
-                            for c in canonical.iter_mut().filter(|c| **c == revision) {
-                                *c = same;
-                            }
+                            tested_as_one(&mut search, &mut canonical, same, revision);
                             continue;
                         }
                     }
@@ -268,12 +275,12 @@ impl Engine<'_> {
                         self.cache.insert(hash.clone(), t);
                     }
                     let (best, p) = search.best();
-                    let best = match best {
-                        Culprit::Commit(i) => hashes[i].clone(),
-                        Culprit::BeforeRange => format!("before {good_end}"),
-                    };
                     let rate = search.crash_rate();
-                    self.log.write(LogLine::Noisy(NoisyLine::MostProbable { culprit: best, probability: p, rate }));
+                    self.log.write(LogLine::Noisy(NoisyLine::MostProbable {
+                        culprit: culprit_name(best),
+                        probability: p,
+                        rate,
+                    }));
                 }
                 Step::Found { culprit: Culprit::Commit(i), probability } => {
                     if !self.cache.contains_key(&hashes[i]) {
@@ -326,13 +333,7 @@ impl Engine<'_> {
                     let (_, p) = search.best();
                     self.candidates = top
                         .iter()
-                        .map(|(c, p)| Candidate {
-                            hash: match c {
-                                Culprit::Commit(i) => hashes[*i].clone(),
-                                Culprit::BeforeRange => format!("before {good_end}"),
-                            },
-                            probability: (p * 1e6).round() / 1e6,
-                        })
+                        .map(|(c, p)| Candidate { hash: culprit_name(*c), probability: (p * 1e6).round() / 1e6 })
                         .collect();
                     for c in &self.candidates {
                         self.log.write(LogLine::Noisy(NoisyLine::Candidate {
