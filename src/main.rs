@@ -49,9 +49,10 @@ enum Command {
     Similar(cli::similar::SimilarArgs),
     /// Record every crash of each input in the crash store and say whether it is new.
     ///
-    /// Prints `new ID TITLE` or `known ID (seen N times) TITLE` for each crash.
+    /// Prints `new ID TITLE` or `known ID (seen N times) TITLE` for each crash; a new crash
+    /// that looks like a known one says so: `new 7 (looks like 3, score 0.84) TITLE`.
     #[command(
-        after_help = "A crash is one stack-level signature. Several ingests may run at once on one store.\n\nExamples:\n  kcrash ingest crash.log\n  kcrash ingest --db crashes.db logs/*.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
+        after_help = "A crash is one stack-level signature. Several ingests may run at once on one store. Nothing is merged by kcrash: `kcrash db merge-crash 3 7` says that 7 is 3's bug.\n\nExamples:\n  kcrash ingest crash.log\n  kcrash ingest --db crashes.db logs/*.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
     )]
     Ingest(cli::store::IngestArgs),
     /// Group the crashes of many logs by signature, most frequent first.
@@ -64,7 +65,7 @@ enum Command {
     /// Query the crash store.
     #[command(
         subcommand,
-        after_help = "Examples:\n  kcrash db list\n  kcrash db show 12\n  kcrash db list --json --db crashes.db | jq .crash.title"
+        after_help = "Examples:\n  kcrash db list\n  kcrash db show 12\n  kcrash db list --json --db crashes.db | jq .crash.title\n  kcrash db similar 12\n  kcrash db merge-crash 3 12      # 12 is a duplicate of 3\n  kcrash db unmerge-crash 12"
     )]
     Db(cli::store::DbCommand),
     /// Bisect a crash over a git history: find the commit that introduced (or fixed) it.

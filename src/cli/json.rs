@@ -58,8 +58,11 @@ pub fn crash_summary(c: &kcrash_store::CrashSummary) -> kcrash_schema::CrashSumm
         first_seen: c.first_seen.as_str().into(),
         id: c.id,
         last_seen: c.last_seen.as_str().into(),
+        merged: c.merged.clone(),
+        merged_into: c.merged_into,
         signature: c.signature.as_str().into(),
         title: c.title.as_str().into(),
+        total: c.total,
         crash_type: c.crash_type.as_str().into(),
     }
 }
@@ -72,6 +75,8 @@ pub fn crash_detail(c: &kcrash_store::CrashDetail) -> kcrash_schema::CrashDetail
         first_seen: s.first_seen.as_str().into(),
         id: s.id,
         last_seen: s.last_seen.as_str().into(),
+        merged: s.merged.clone(),
+        merged_into: s.merged_into,
         occurrences: c
             .occurrences
             .iter()
@@ -91,6 +96,7 @@ pub fn crash_detail(c: &kcrash_store::CrashDetail) -> kcrash_schema::CrashDetail
         report: c.report.as_str().into(),
         signature: s.signature.as_str().into(),
         title: s.title.as_str().into(),
+        total: s.total,
         crash_type: s.crash_type.as_str().into(),
     }
 }

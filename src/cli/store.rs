@@ -1,4 +1,5 @@
-//! `kcrash ingest` and `kcrash db list|show`: the SQLite crash store.
+//! `kcrash ingest` and `kcrash db list|show|similar|merge-crash|unmerge-crash`: the SQLite
+//! crash store.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,9 +12,11 @@ use std::ops::ControlFlow;
 
 use super::exit::Exit;
 use super::input::{each_input, sources, Found, Unreadable};
+use super::similar::threshold;
 use kcrash_parse::names::{display_name, escape_bytes, name_bytes};
+use kcrash_parse::similar::DEFAULT_THRESHOLD;
 use kcrash_parse::Report;
-use kcrash_schema::{CrashLine, STORE_SCHEMA};
+use kcrash_schema::{CrashLine, StoreSimilarLine, STORE_SCHEMA};
 use kcrash_store::{CrashDetail, Store, DEFAULT_DB};
 
 #[derive(Args)]
@@ -23,6 +26,9 @@ pub struct IngestArgs {
     /// The store file (created when missing).
     #[arg(long, default_value = DEFAULT_DB)]
     pub db: PathBuf,
+    /// The similarity score from which a new crash is said to look like a known one.
+    #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_parser = threshold)]
+    pub threshold: f64,
 }
 
 #[derive(Subcommand)]
@@ -45,6 +51,37 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The crashes that look like crash ID (its likely duplicates), best first: score, id,
+    /// title. Exit 1 when there is none.
+    Similar {
+        /// The crash id.
+        id: i64,
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: PathBuf,
+        /// The least score listed.
+        #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_parser = threshold)]
+        threshold: f64,
+        /// One JSON object per crash (JSON Lines), with a `schema` version field.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say that crash DUPLICATE is the bug of crash INTO: it is listed and counted with INTO
+    /// from now on, and new reports of it say so. `unmerge-crash` undoes it.
+    MergeCrash {
+        /// The crash that stays.
+        into: i64,
+        /// The crash that is a duplicate of it.
+        duplicate: i64,
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: PathBuf,
+    },
+    /// Undo `merge-crash`: crash DUPLICATE is a crash of its own again.
+    UnmergeCrash {
+        /// The crash merged before.
+        duplicate: i64,
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: PathBuf,
+    },
 }
 
 /// Reports recorded in one transaction at most: a log's crashes are streamed, so a huge log
@@ -55,6 +92,7 @@ const BATCH_BYTES: usize = 8 << 20;
 pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     // Open first: a foreign or damaged store stops everything before any log is read.
     let mut store = Store::open_or_create(&args.db)?;
+    store.set_threshold(args.threshold);
     let mut out = std::io::stdout().lock();
     let total = args.files.len().max(1);
     // Logs whose crashes were all recorded, and whether the current one has some.
@@ -69,10 +107,15 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             let recorded = store.ingest(name_bytes(name), batch).with_context(|| format!("recording {name}"))?;
             batch.clear();
             for r in recorded {
-                let written = if r.new {
-                    writeln!(out, "new {} {}", r.id, r.title)
-                } else {
-                    writeln!(out, "known {} (seen {} times) {}", r.id, r.count, r.title)
+                let written = match (r.new, r.looks_like, r.merged_into) {
+                    (true, Some((like, score)), _) => {
+                        writeln!(out, "new {} (looks like {like}, score {score:.2}) {}", r.id, r.title)
+                    }
+                    (true, None, _) => writeln!(out, "new {} {}", r.id, r.title),
+                    (false, _, Some(into)) => {
+                        writeln!(out, "known {} (seen {} times, merged into {into}) {}", r.id, r.count, r.title)
+                    }
+                    (false, _, None) => writeln!(out, "known {} (seen {} times) {}", r.id, r.count, r.title),
                 };
                 // Not the io::Error itself: a closed output is an error here (exit 2).
                 written.map_err(|e| {
@@ -121,7 +164,11 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
                     let line = CrashLine { crash: super::json::crash_summary(&c), schema: STORE_SCHEMA };
                     writeln!(out, "{}", serde_json::to_string(&line)?)?;
                 } else {
-                    writeln!(out, "{:>6} {:>6}  {}  {}", c.id, c.count, c.last_seen, c.title)?;
+                    let merged = match c.merged.len() {
+                        0 => String::new(),
+                        n => format!("  (+{n} merged)"),
+                    };
+                    writeln!(out, "{:>6} {:>6}  {}  {}{merged}", c.id, c.total, c.last_seen, c.title)?;
                 }
             }
             Ok(Exit::Found.into())
@@ -140,6 +187,41 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(Exit::Found.into())
         }
+        DbCommand::Similar { id, db, threshold, json } => {
+            let mut store = Store::open_existing(&db)?;
+            store.set_threshold(threshold);
+            let Some(similar) = store.similar(id)? else {
+                eprintln!("kcrash: {}: no crash with id {id}", display_name(&db));
+                return Ok(Exit::NotFound.into());
+            };
+            for s in &similar {
+                if json {
+                    let line = StoreSimilarLine {
+                        crash: id,
+                        id: s.id,
+                        merged_into: s.merged_into,
+                        schema: STORE_SCHEMA,
+                        score: (s.score * 1e4).round() / 1e4,
+                        title: s.title.as_str().into(),
+                    };
+                    writeln!(out, "{}", serde_json::to_string(&line)?)?;
+                } else {
+                    let merged = s.merged_into.map(|m| format!(" (merged into {m})")).unwrap_or_default();
+                    writeln!(out, "{:.2} {:>6}  {}{merged}", s.score, s.id, s.title)?;
+                }
+            }
+            Ok(if similar.is_empty() { Exit::NotFound } else { Exit::Found }.into())
+        }
+        DbCommand::MergeCrash { into, duplicate, db } => {
+            Store::open_existing_for_writing(&db)?.merge(into, duplicate)?;
+            writeln!(out, "merged {duplicate} into {into} (undo: kcrash db unmerge-crash {duplicate})")?;
+            Ok(Exit::Found.into())
+        }
+        DbCommand::UnmergeCrash { duplicate, db } => {
+            let into = Store::open_existing_for_writing(&db)?.unmerge(duplicate)?;
+            writeln!(out, "unmerged {duplicate} from {into}")?;
+            Ok(Exit::Found.into())
+        }
     }
 }
 
@@ -150,6 +232,13 @@ fn print_detail(out: &mut impl Write, c: &CrashDetail) -> std::io::Result<()> {
     writeln!(out, "type:       {}", s.crash_type)?;
     writeln!(out, "signature:  {}", s.signature)?;
     writeln!(out, "seen:       {} times, first {} UTC, last {} UTC", s.count, s.first_seen, s.last_seen)?;
+    if let Some(into) = s.merged_into {
+        writeln!(out, "merged into: {into}")?;
+    }
+    if !s.merged.is_empty() {
+        let ids: Vec<String> = s.merged.iter().map(i64::to_string).collect();
+        writeln!(out, "merged:     {} ({} occurrences with them)", ids.join(", "), s.total)?;
+    }
     writeln!(out, "\noccurrences:")?;
     for o in &c.occurrences {
         let source = escape_bytes(o.source_bytes.as_deref().unwrap_or(o.source.as_bytes()));

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::support;
 use kcrash_schema::{
     CrashDetail, CrashLine, CrashSummary, DedupGroup, KsigDiff, KsigLine, ParseLine, SignatureLine, SimilarLine,
+    StoreSimilarLine,
 };
 
 /// Runs `kcrash ARGS` and checks each line of its output against `T`; returns the lines.
@@ -56,12 +57,26 @@ fn every_json_line_is_its_schema_type() {
 
     let db = tmp.path().join("crashes.db");
     let db = db.to_str().unwrap();
-    let ingest = support::kcrash(&root, &[&["ingest", "--db", db][..], &logs[..2]].concat());
+    // The second log again with another caller: another signature, the same bug.
+    let variant = tmp.path().join("variant.log");
+    let text = std::fs::read_to_string(root.join(logs[1])).unwrap();
+    std::fs::write(&variant, text.replace("crashmod_init", "crashmod_setup")).unwrap();
+    let variant = variant.to_str().unwrap();
+    let ingest = support::kcrash(&root, &[&["ingest", "--db", db][..], &logs[..2], &[variant]].concat());
     assert!(ingest.status.success(), "{}", support::text(&ingest.stderr));
+    assert!(support::text(&ingest.stdout).contains("new 3 (looks like 2, "), "{}", support::text(&ingest.stdout));
+    let similar: Vec<StoreSimilarLine> = round_trip(&root, &["db", "similar", "--json", "--db", db, "2"]);
+    assert_eq!((similar[0].crash, similar[0].id), (2, 3));
     let listed: Vec<CrashLine<CrashSummary>> = round_trip(&root, &["db", "list", "--json", "--db", db]);
     let id = listed[0].crash.id.to_string();
     let shown: Vec<CrashLine<CrashDetail>> = round_trip(&root, &["db", "show", "--json", "--db", db, &id]);
     assert!(!shown[0].crash.occurrences.is_empty());
+    let merge = support::kcrash(&root, &["db", "merge-crash", "--db", db, "2", "3"]);
+    assert!(merge.status.success(), "{}", support::text(&merge.stderr));
+    let listed: Vec<CrashLine<CrashSummary>> = round_trip(&root, &["db", "list", "--json", "--db", db]);
+    assert!(listed.iter().any(|c| c.crash.id == 2 && c.crash.merged == [3] && c.crash.total == 2));
+    let shown: Vec<CrashLine<CrashDetail>> = round_trip(&root, &["db", "show", "--json", "--db", db, "3"]);
+    assert_eq!(shown[0].crash.merged_into, Some(2));
 
     // A file name that is not UTF-8 gets its bytes beside it.
     let elf = OsStr::new(support::KCRASH);

@@ -61,7 +61,7 @@ fn new_then_known() {
     let json = kcrash(&["db", "list", "--json"], dir.path());
     let first_line = stdout(&json);
     let obj: serde_json::Value = serde_json::from_str(first_line.lines().next().unwrap()).unwrap();
-    assert_eq!(obj["schema"], 1);
+    assert_eq!(obj["schema"], kcrash_schema::STORE_SCHEMA);
     assert_eq!(obj["crash"]["id"], 1);
     assert_eq!(obj["crash"]["count"], 2);
     assert!(obj["crash"]["signature"].as_str().unwrap().starts_with("stack-v1-"));
@@ -267,8 +267,8 @@ fn version_1_store_is_migrated_on_open() {
         for t in [1_700_000_000, 1_700_000_100] {
             conn.execute(
                 "INSERT INTO occurrences (crash_id, title, type, title_signature, stack_signature, file_signature,
-                     guilty_file, source, start_pos, time, report) VALUES (1, ?1, 'WARNING', ?2, ?3, ?4, NULL, 'old.log', 0, ?5, 'r')",
-                rusqlite::params![rep.title, sig(Level::Title), sig(Level::Stack), sig(Level::File), t],
+                     guilty_file, source, start_pos, time, report) VALUES (1, ?1, 'WARNING', ?2, ?3, ?4, NULL, 'old.log', 0, ?5, ?6)",
+                rusqlite::params![rep.title, sig(Level::Title), sig(Level::Stack), sig(Level::File), t, rep.report],
             )
             .unwrap();
         }
@@ -278,9 +278,13 @@ fn version_1_store_is_migrated_on_open() {
     assert_eq!(stdout(&o), "known 1 (seen 3 times) WARNING in percpu_ref_exit\n");
     let conn = rusqlite::Connection::open(&db).unwrap();
     let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let count: i64 = conn.query_row("SELECT count FROM crashes WHERE id = 1", [], |r| r.get(0)).unwrap();
     assert_eq!(count, 3);
+    // Version 3: the crash got the fingerprint of its first report.
+    let features: i64 =
+        conn.query_row("SELECT count(*) FROM crash_features WHERE crash_id = 1", [], |r| r.get(0)).unwrap();
+    assert!(features >= 3, "{features} features");
     drop(conn);
     let o = kcrash(&["ingest", "--db", "old.db", log.to_str().unwrap()], dir.path());
     assert_eq!(stdout(&o), "known 1 (seen 4 times) WARNING in percpu_ref_exit\n");
@@ -290,6 +294,100 @@ fn version_1_store_is_migrated_on_open() {
 }
 
 use crate::support;
+
+/// An older store in a directory its reader cannot write to cannot be migrated: one line
+/// says so, and the file is left as it was.
+#[test]
+fn an_older_store_that_cannot_be_written_is_refused_in_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    support::open_to_all(root.path());
+    let dir = root.path().join("ro");
+    std::fs::create_dir(&dir).unwrap();
+    let db = dir.join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+    }
+    let before = std::fs::read(&db).unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let o = support::run(support::unprivileged(
+        Command::new(support::KCRASH).args(["db", "list", "--db", "old.db"]).current_dir(&dir),
+    ));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("schema version 1 is older") && err.trim().lines().count() == 1, "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+/// Two reports of one bug under two signatures: the second is new and says which crash it
+/// looks like; `db similar` lists it; a merge is the user's and is undone by unmerge.
+#[test]
+fn similar_crashes_are_pointed_out_and_merged_only_by_the_user() {
+    let Some(dups) = kcrash_testsupport::dups_corpus() else { return };
+    let report = |id: &str| dups.join("reports").join(format!("{id}.txt"));
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&std::ffi::OsStr]| support::kcrash(dir.path(), args);
+    let db = |args: &[&str]| support::kcrash(dir.path(), args);
+    // The first duplicate pair of one crash each, clear of the threshold.
+    let pairs = std::fs::read_to_string(dups.join("pairs.tsv")).unwrap();
+    let (a, b) = pairs
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|c| c[2] == "dup")
+        .map(|c| (report(c[0]), report(c[1])))
+        .find(|(a, b)| {
+            let one = |p: &Path| kcrash_parse::parse_all(&std::fs::read(p).unwrap()).len() == 1;
+            let o = run(&["similar".as_ref(), "--json".as_ref(), a.as_os_str(), b.as_os_str()]);
+            let line: kcrash_schema::SimilarLine = serde_json::from_slice(&o.stdout).unwrap();
+            one(a) && one(b) && line.score > 0.5
+        })
+        .expect("a clear duplicate pair");
+    let ingest = |p: &Path| stdout(&run(&["ingest".as_ref(), p.as_os_str()]));
+    let first = ingest(&a);
+    assert!(first.starts_with("new 1 "), "{first}");
+    let second = ingest(&b);
+    assert!(second.starts_with("new 2 (looks like 1, score "), "{second}");
+
+    let o = db(&["db", "similar", "2", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line: kcrash_schema::StoreSimilarLine = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((line.crash, line.id, line.schema), (2, 1, kcrash_schema::STORE_SCHEMA));
+    assert!(line.score > 0.5);
+
+    let merge = db(&["db", "merge-crash", "1", "2"]);
+    assert_eq!(stdout(&merge), "merged 2 into 1 (undo: kcrash db unmerge-crash 2)\n");
+    let list = stdout(&db(&["db", "list"]));
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains("(+1 merged)"), "{list}");
+    let listed: kcrash_schema::CrashLine<kcrash_schema::CrashSummary> =
+        serde_json::from_str(&stdout(&db(&["db", "list", "--json"]))).unwrap();
+    assert_eq!((listed.crash.count, listed.crash.total, listed.crash.merged.as_slice()), (1, 2, &[2][..]));
+    let again = ingest(&b);
+    assert!(again.starts_with("known 2 (seen 2 times, merged into 1) "), "{again}");
+    // Nothing is like crash 1 but what was merged into it.
+    assert_eq!(db(&["db", "similar", "1"]).status.code(), Some(1));
+
+    for (args, says) in [
+        (["2", "1"], "crash 2 is merged into 1: merging 1 into it makes a circle"),
+        (["1", "2"], "crash 2 is already merged into 1"),
+        (["1", "99"], "no crash with id 99"),
+        (["1", "1"], "cannot be merged into itself"),
+    ] {
+        let o = db(&["db", "merge-crash", args[0], args[1]]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(says) && stderr(&o).trim().lines().count() == 1, "{args:?}: {}", stderr(&o));
+    }
+    let unmerge = db(&["db", "unmerge-crash", "2"]);
+    assert_eq!(stdout(&unmerge), "unmerged 2 from 1\n");
+    let o = db(&["db", "unmerge-crash", "2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("crash 2 is not merged into another"), "{}", stderr(&o));
+    assert_eq!(stdout(&db(&["db", "list"])).lines().count(), 2);
+}
 
 #[test]
 fn list_and_show_open_the_store_read_only() {

@@ -56,6 +56,19 @@ impl Feature {
             Feature::File(f) => format!("file:{f}"),
         }
     }
+
+    /// The feature of a [`key`](Feature::key). A C function's name has no `:`; a Rust
+    /// one's path has `::` (`lock::guard` is a function).
+    pub fn from_key(key: &str) -> Feature {
+        let after = |prefix| key.strip_prefix(prefix).filter(|rest: &&str| !rest.starts_with(':'));
+        if let Some(l) = after("lock:") {
+            Feature::Lock(l.to_string())
+        } else if let Some(f) = after("file:") {
+            Feature::File(f.to_string())
+        } else {
+            Feature::Function(key.to_string())
+        }
+    }
 }
 
 struct Frequencies {
@@ -256,8 +269,9 @@ pub fn similarity(a: &Fingerprint, b: &Fingerprint) -> Similarity {
     Similarity { score, shared, only_a, only_b }
 }
 
-/// Features of a report that index it for [`Clusters`]: its heaviest ones.
-const INDEX_KEYS: usize = 8;
+/// Features of a report that index it for [`Clusters`] (and in the crash store): its
+/// heaviest ones.
+pub const INDEX_KEYS: usize = 8;
 
 /// Clusters compared exactly with a new report: those sharing most index keys with it.
 const CANDIDATES: usize = 16;
@@ -442,6 +456,18 @@ Allocated by task 7:
         let c = Fingerprint::of(&report(&another_bug()));
         for (x, y) in [(&a, &b), (&a, &c), (&b, &c), (&a, &a)] {
             assert_eq!(score(x, y), similarity(x, y).score);
+        }
+    }
+
+    #[test]
+    fn features_read_back_from_their_keys() {
+        for f in [
+            Feature::Function("ext4_xattr_set_entry".into()),
+            Feature::Function("lock::guard".into()),
+            Feature::Lock("&mm->mmap_lock".into()),
+            Feature::File("fs/ext4/xattr.c".into()),
+        ] {
+            assert_eq!(Feature::from_key(&f.key()), f);
         }
     }
 

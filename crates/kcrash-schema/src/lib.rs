@@ -10,6 +10,7 @@
 //! | `kcrash dedup --json` | group | [`DedupGroup`] | [`DEDUP_SCHEMA`] |
 //! | `kcrash db list --json` | crash | [`CrashLine`] of [`CrashSummary`] | [`STORE_SCHEMA`] |
 //! | `kcrash db show --json` | crash | [`CrashLine`] of [`CrashDetail`] | [`STORE_SCHEMA`] |
+//! | `kcrash db similar --json` | similar crash | [`StoreSimilarLine`] | [`STORE_SCHEMA`] |
 //! | `kcrash ksig --json` | file | [`KsigLine`] | [`KSIG_SCHEMA`] |
 //! | `kcrash ksig --diff --json` | pair | [`KsigDiff`] | [`KSIG_SCHEMA`] |
 //! | `kcrash similar --json` | pair | [`SimilarLine`] | [`SIMILAR_SCHEMA`] |
@@ -37,8 +38,9 @@ pub const PARSE_SCHEMA: u32 = 1;
 pub const SIGNATURE_SCHEMA: u32 = 1;
 /// Version of [`DedupGroup`].
 pub const DEDUP_SCHEMA: u32 = 1;
-/// Version of [`CrashLine`].
-pub const STORE_SCHEMA: u32 = 1;
+/// Version of [`CrashLine`] and [`StoreSimilarLine`]. 2: merges (`merged`, `merged_into`,
+/// `total`; `db list` lists the crashes not merged into another).
+pub const STORE_SCHEMA: u32 = 2;
 /// Version of [`KsigLine`] and [`KsigDiff`].
 pub const KSIG_SCHEMA: u32 = 1;
 /// Version of [`SimilarLine`].
@@ -257,10 +259,18 @@ pub struct CrashSummary<'a> {
     pub id: i64,
     /// When the crash was last ingested.
     pub last_seen: Cow<'a, str>,
+    /// Crashes the user merged into this one (and into those), by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<i64>,
+    /// The crash this one was merged into (at the end of the chain of merges).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<i64>,
     /// Its `stack`-level signature.
     pub signature: Cow<'a, str>,
     /// The crash's title.
     pub title: Cow<'a, str>,
+    /// Occurrences of the crash and of the crashes merged into it.
+    pub total: u64,
     /// Crash type as syzkaller names it.
     #[serde(rename = "type")]
     pub crash_type: Cow<'a, str>,
@@ -277,7 +287,13 @@ pub struct CrashDetail<'a> {
     pub id: i64,
     /// When the crash was last ingested.
     pub last_seen: Cow<'a, str>,
-    /// Every report of the crash, oldest first.
+    /// Crashes the user merged into this one (and into those), by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<i64>,
+    /// The crash this one was merged into (at the end of the chain of merges).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<i64>,
+    /// Every report of the crash, oldest first (not those of crashes merged into it).
     pub occurrences: Vec<Occurrence<'a>>,
     /// The report text of the crash's first occurrence.
     pub report: Cow<'a, str>,
@@ -285,9 +301,29 @@ pub struct CrashDetail<'a> {
     pub signature: Cow<'a, str>,
     /// The crash's title.
     pub title: Cow<'a, str>,
+    /// Occurrences of the crash and of the crashes merged into it.
+    pub total: u64,
     /// Crash type as syzkaller names it.
     #[serde(rename = "type")]
     pub crash_type: Cow<'a, str>,
+}
+
+/// One line of `kcrash db similar ID --json`: a crash that looks like crash `ID`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreSimilarLine<'a> {
+    /// The crash asked about (`ID`).
+    pub crash: i64,
+    /// The crash that looks like it.
+    pub id: i64,
+    /// The crash that one was merged into, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<i64>,
+    /// Version of this shape ([`STORE_SCHEMA`]).
+    pub schema: u32,
+    /// The similarity score, in [0, 1] (four decimals).
+    pub score: f64,
+    /// Its title.
+    pub title: Cow<'a, str>,
 }
 
 /// One report of a crash, as ingested.

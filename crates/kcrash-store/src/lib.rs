@@ -5,6 +5,12 @@
 //! ingested log. Each occurrence keeps all three signatures, so that the store can be
 //! regrouped at another level later.
 //!
+//! One bug shows under several signatures. Each crash keeps the similarity fingerprint of its
+//! first report ([`kcrash_parse::similar`]): a new crash that looks like a known one says so
+//! ([`Ingested::looks_like`]), [`Store::similar`] lists a crash's likely duplicates, and the
+//! user merges a duplicate into the crash it repeats ([`Store::merge`], undone by
+//! [`Store::unmerge`]); nothing is merged by kcrash alone.
+//!
 //! Safety of the data comes first:
 //! - opening checks the file's `application_id` and `user_version`: a foreign SQLite
 //!   database, a newer schema or a file that is not SQLite at all is refused with an error
@@ -26,13 +32,19 @@ use serde::Serialize;
 use kcrash_parse::names::display_name;
 use kcrash_parse::report::Report;
 use kcrash_parse::signature::{signature, Level};
+use kcrash_parse::similar::Fingerprint;
+
+mod merge;
+mod similar;
+
+pub use similar::SimilarCrash;
 
 /// `PRAGMA application_id` of a kcrash store: "kcrs" in ASCII.
 const APPLICATION_ID: i32 = 0x6b63_7273;
 
-/// `PRAGMA user_version`: the schema version this code reads and writes. Version 1 stores
-/// (no `crashes.count`) are migrated on open.
-const SCHEMA_VERSION: i32 = 2;
+/// `PRAGMA user_version`: the schema version this code reads and writes. Older stores are
+/// migrated on open: version 1 had no `crashes.count`, version 2 no fingerprints and merges.
+const SCHEMA_VERSION: i32 = 3;
 
 /// The default store file, in the current directory.
 pub const DEFAULT_DB: &str = "kcrash.db";
@@ -48,7 +60,9 @@ CREATE TABLE crashes (
     type TEXT NOT NULL,
     -- occurrences of the crash: counting them at each insert would make one log with
     -- n copies of a crash cost n^2
-    count INTEGER NOT NULL DEFAULT 0
+    count INTEGER NOT NULL DEFAULT 0,
+    -- the crash this one repeats, as the user said (kcrash db merge-crash), or NULL
+    merged_into INTEGER REFERENCES crashes(id)
 );
 CREATE TABLE occurrences (
     id INTEGER PRIMARY KEY,
@@ -65,12 +79,32 @@ CREATE TABLE occurrences (
     report BLOB NOT NULL
 );
 CREATE INDEX occurrences_by_crash ON occurrences(crash_id);
+CREATE TABLE crash_features (
+    crash_id INTEGER NOT NULL REFERENCES crashes(id),
+    -- kcrash_parse::similar::Feature::key
+    feature TEXT NOT NULL,
+    weight REAL NOT NULL,
+    PRIMARY KEY (crash_id, feature)
+) WITHOUT ROWID;
+CREATE INDEX crash_features_by_feature ON crash_features(feature);
 ";
 
 /// Version 1 to 2: the occurrence count kept on the crash row.
 const MIGRATE_1_TO_2: &str = "
 ALTER TABLE crashes ADD COLUMN count INTEGER NOT NULL DEFAULT 0;
 UPDATE crashes SET count = (SELECT count(*) FROM occurrences o WHERE o.crash_id = crashes.id);
+";
+
+/// Version 2 to 3: merges and fingerprints (filled from each crash's first report).
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE crashes ADD COLUMN merged_into INTEGER REFERENCES crashes(id);
+CREATE TABLE crash_features (
+    crash_id INTEGER NOT NULL REFERENCES crashes(id),
+    feature TEXT NOT NULL,
+    weight REAL NOT NULL,
+    PRIMARY KEY (crash_id, feature)
+) WITHOUT ROWID;
+CREATE INDEX crash_features_by_feature ON crash_features(feature);
 ";
 
 /// Why the store could not be opened, read or written. Every variant names the store file.
@@ -108,6 +142,20 @@ pub enum StoreError {
         /// The file's schema version (`user_version`).
         found: i32,
     },
+    /// The store was written by an older kcrash and must be migrated, which a reader that
+    /// cannot write to it cannot do.
+    #[error(
+        "{}: crash store schema version {found} is older than this kcrash's ({SCHEMA_VERSION}) and cannot be migrated here: {reason}",
+        display_name(path)
+    )]
+    TooOld {
+        /// The store file.
+        path: PathBuf,
+        /// The file's schema version (`user_version`).
+        found: i32,
+        /// Why it could not be written.
+        reason: String,
+    },
     /// SQLite cannot open the file.
     #[error("{}: cannot open the crash store: {reason}", display_name(path))]
     CannotOpen {
@@ -115,6 +163,22 @@ pub enum StoreError {
         path: PathBuf,
         /// `is a directory`, `no such directory` or `unable to open database file`.
         reason: &'static str,
+    },
+    /// No crash has this id.
+    #[error("{}: no crash with id {id}", display_name(path))]
+    NoCrash {
+        /// The store file.
+        path: PathBuf,
+        /// The id asked for.
+        id: i64,
+    },
+    /// A merge or unmerge that cannot be made as asked.
+    #[error("{}: {reason}", display_name(path))]
+    Merge {
+        /// The store file.
+        path: PathBuf,
+        /// Why, and what to do instead.
+        reason: String,
     },
     /// Any other SQLite error. Its cause is part of the message (not a `source()`), so that
     /// an error chain printed in full names it once.
@@ -128,7 +192,7 @@ pub enum StoreError {
 }
 
 /// The result of recording one crash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ingested {
     /// The crash's id in the store.
     pub id: i64,
@@ -138,6 +202,11 @@ pub struct Ingested {
     pub count: u64,
     /// The report's title.
     pub title: String,
+    /// A new crash that looks like a known one: the known crash (the one it was merged
+    /// into, if it was) and the score.
+    pub looks_like: Option<(i64, f64)>,
+    /// The crash the user merged this one into (followed to the end).
+    pub merged_into: Option<i64>,
 }
 
 /// One crash of the store, with its occurrence count and first and last times (UTC,
@@ -155,6 +224,12 @@ pub struct CrashSummary {
     pub crash_type: String,
     /// Number of occurrences.
     pub count: u64,
+    /// Occurrences of the crash and of every crash merged into it.
+    pub total: u64,
+    /// Crashes merged into this one (and into those), by id.
+    pub merged: Vec<i64>,
+    /// The crash this one was merged into (followed to the end), if it was.
+    pub merged_into: Option<i64>,
     /// Time of the first occurrence.
     pub first_seen: String,
     /// Time of the last occurrence.
@@ -205,6 +280,7 @@ pub struct CrashDetail {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    threshold: f64,
 }
 
 impl Store {
@@ -222,6 +298,15 @@ impl Store {
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         match Store::open_with(path, flags, false) {
+            // An older store is migrated by a writer; a reader becomes one if it may.
+            Err(StoreError::TooOld { found, .. }) => Store::open_existing_for_writing(path).map_err(|e| {
+                let reason = match e {
+                    StoreError::CannotOpen { reason, .. } => reason.to_string(),
+                    StoreError::Sqlite { error, .. } => error.to_string(),
+                    other => return other,
+                };
+                StoreError::TooOld { path: path.to_path_buf(), found, reason }
+            }),
             // A WAL store needs its `-shm` file, which a reader cannot create in a directory
             // it may not write to. No writer can be at work then (it would need the same
             // file), so the store is read as an immutable file.
@@ -235,6 +320,15 @@ impl Store {
         }
     }
 
+    /// Open an existing store to change it (merges); a missing file is an error rather than
+    /// a new empty store.
+    pub fn open_existing_for_writing(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing { path: path.to_path_buf() });
+        }
+        Store::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX, false)
+    }
+
     fn open_with(path: &Path, flags: OpenFlags, create: bool) -> Result<Store, StoreError> {
         Store::open_uri(path, path, flags, create)
     }
@@ -242,7 +336,7 @@ impl Store {
     /// Open `target` (the path, or a `file:` URI for it) and check that it is a store.
     fn open_uri(path: &Path, target: &Path, flags: OpenFlags, create: bool) -> Result<Store, StoreError> {
         let conn = Connection::open_with_flags(target, flags).map_err(|e| sqlite_error(path, e))?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        let mut store = Store { conn, path: path.to_path_buf(), threshold: similar::DEFAULT_THRESHOLD };
         store.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| store.error(e))?;
         // SQLite answers "database is locked" without waiting in a few races of processes
         // creating or converting the same file at once (the switch to WAL, a reader meeting a
@@ -262,7 +356,10 @@ impl Store {
             (APPLICATION_ID, v, _) if v > SCHEMA_VERSION => {
                 return Err(StoreError::TooNew { path: self.path.clone(), found: v });
             }
-            (APPLICATION_ID, 1, _) => self.migrate()?,
+            (APPLICATION_ID, v, _) if v >= 1 && self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) => {
+                return Err(StoreError::TooOld { path: self.path.clone(), found: v, reason: "read-only".into() });
+            }
+            (APPLICATION_ID, v, _) if v >= 1 => self.migrate()?,
             (0, 0, true) if create => self.initialise()?,
             (0, 0, true) => {
                 return Err(StoreError::Foreign { path: self.path.clone(), reason: "empty database".into() });
@@ -315,27 +412,37 @@ impl Store {
         tx.commit().map_err(err)
     }
 
-    /// Bring a version 1 store to the current schema, in one transaction. Another process
-    /// may be migrating at the same time: the version is read again under the write lock.
+    /// Bring an older store to the current schema, in one transaction. Another process may
+    /// be migrating at the same time: the version is read again under the write lock.
     fn migrate(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |e| sqlite_error(&path, e);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
-        match version {
-            1 => {
-                tx.execute_batch(MIGRATE_1_TO_2).map_err(err)?;
-                tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(err)?;
+        let mut version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        while version < SCHEMA_VERSION {
+            match version {
+                1 => tx.execute_batch(MIGRATE_1_TO_2).map_err(err)?,
+                2 => {
+                    tx.execute_batch(MIGRATE_2_TO_3).map_err(err)?;
+                    similar::fingerprint_every_crash(&tx).map_err(err)?;
+                }
+                v => {
+                    return Err(StoreError::Foreign {
+                        path: path.clone(),
+                        reason: format!("user_version {v} while migrating"),
+                    })
+                }
             }
-            SCHEMA_VERSION => {}
-            v => {
-                return Err(StoreError::Foreign {
-                    path: path.clone(),
-                    reason: format!("user_version {v} while migrating"),
-                })
-            }
+            version += 1;
+            tx.pragma_update(None, "user_version", version).map_err(err)?;
         }
         tx.commit().map_err(err)
+    }
+
+    /// From which score a new crash is said to look like a known one
+    /// ([`similar::DEFAULT_THRESHOLD`] unless set).
+    pub fn set_threshold(&mut self, threshold: f64) {
+        self.threshold = threshold;
     }
 
     /// Record every report of one log (`source` names it: the file name's bytes, kept as TEXT
@@ -361,15 +468,23 @@ impl Store {
                 .query_row("SELECT id FROM crashes WHERE signature = ?1", [&stack_sig], |r| r.get(0))
                 .optional()
                 .map_err(err)?;
-            let id = match known {
-                Some(id) => id,
+            let (id, looks_like, merged_into) = match known {
+                Some(id) => (id, None, merge::merged_into(&tx, id).map_err(err)?),
                 None => {
                     tx.execute(
                         "INSERT INTO crashes (signature, title, type) VALUES (?1, ?2, ?3)",
                         params![stack_sig, rep.title, kind],
                     )
                     .map_err(err)?;
-                    tx.last_insert_rowid()
+                    let id = tx.last_insert_rowid();
+                    let fp = Fingerprint::of(rep);
+                    similar::save_fingerprint(&tx, id, &fp).map_err(err)?;
+                    let best = similar::most_similar(&tx, &fp, |c| c != id).map_err(err)?;
+                    let looks_like = match best.into_iter().find(|&(_, score)| score >= self.threshold) {
+                        Some((c, score)) => Some((merge::merged_into(&tx, c).map_err(err)?.unwrap_or(c), score)),
+                        None => None,
+                    };
+                    (id, looks_like, None)
                 }
             };
             tx.execute(
@@ -394,25 +509,48 @@ impl Store {
             let count: i64 = tx
                 .query_row("UPDATE crashes SET count = count + 1 WHERE id = ?1 RETURNING count", [id], |r| r.get(0))
                 .map_err(err)?;
-            out.push(Ingested { id, new: known.is_none(), count: count as u64, title: rep.title.clone() });
+            out.push(Ingested {
+                id,
+                new: known.is_none(),
+                count: count as u64,
+                title: rep.title.clone(),
+                looks_like,
+                merged_into,
+            });
         }
         tx.commit().map_err(err)?;
         Ok(out)
     }
 
-    /// Every crash, most frequent first (ties: lowest id first).
+    /// Every crash not merged into another, most frequent first (by the occurrences of the
+    /// crash and of those merged into it; ties: lowest id first).
     pub fn list(&self) -> Result<Vec<CrashSummary>, StoreError> {
-        let sql = format!("{SUMMARY_SELECT} GROUP BY c.id ORDER BY count(o.id) DESC, c.id");
+        let sql = format!("{SUMMARY_SELECT} GROUP BY c.id ORDER BY c.id");
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.error(e))?;
         let rows = stmt.query_map([], summary_row).map_err(|e| self.error(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.error(e))
+        let all = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.error(e))?;
+        let merges = merge::Merges::read(&self.conn).map_err(|e| self.error(e))?;
+        let counts: std::collections::HashMap<i64, u64> = all.iter().map(|c| (c.id, c.count)).collect();
+        let mut roots: Vec<CrashSummary> = all
+            .into_iter()
+            .filter(|c| merges.root(c.id) == c.id)
+            .map(|mut c| {
+                merges.describe(&mut c, &counts);
+                c
+            })
+            .collect();
+        roots.sort_by(|a, b| b.total.cmp(&a.total).then(a.id.cmp(&b.id)));
+        Ok(roots)
     }
 
     /// One crash with its occurrences; `None` when there is no crash with this id.
     pub fn show(&self, id: i64) -> Result<Option<CrashDetail>, StoreError> {
         let sql = format!("{SUMMARY_SELECT} WHERE c.id = ?1 GROUP BY c.id");
         let summary = self.conn.query_row(&sql, [id], summary_row).optional().map_err(|e| self.error(e))?;
-        let Some(summary) = summary else { return Ok(None) };
+        let Some(mut summary) = summary else { return Ok(None) };
+        let merges = merge::Merges::read(&self.conn).map_err(|e| self.error(e))?;
+        let counts = merges.counts(&self.conn).map_err(|e| self.error(e))?;
+        merges.describe(&mut summary, &counts);
         let mut stmt = self
             .conn
             .prepare(
@@ -462,6 +600,9 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CrashSummary> {
         title: r.get(2)?,
         crash_type: r.get(3)?,
         count: r.get::<_, i64>(4)? as u64,
+        total: r.get::<_, i64>(4)? as u64,
+        merged: Vec::new(),
+        merged_into: None,
         first_seen: r.get(5)?,
         last_seen: r.get(6)?,
     })
@@ -559,6 +700,30 @@ mod tests {
         store.conn.progress_handler(1, None::<fn() -> bool>);
         assert!(!done[0].new);
         steps.load(Ordering::Relaxed)
+    }
+
+    /// Merges chain as made, and undoing one merge undoes only it: 3 → 2 → 1, then 2 is
+    /// unmerged and 3 stays with 2.
+    #[test]
+    fn merges_chain_and_unmerge_undoes_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_or_create(&dir.path().join("k.db")).unwrap();
+        for name in ["dev_one", "dev_two", "dev_three"] {
+            let rep = kcrash_parse::parse(LOG.replace("dev_foo", name).as_bytes()).expect("a crash");
+            store.ingest(name, &[rep]).unwrap();
+        }
+        store.merge(2, 3).unwrap();
+        store.merge(1, 2).unwrap();
+        let list = store.list().unwrap();
+        assert_eq!(list.iter().map(|c| (c.id, c.total, c.merged.clone())).collect::<Vec<_>>(), [(1, 3, vec![2, 3])]);
+        assert_eq!(store.show(3).unwrap().unwrap().summary.merged_into, Some(1));
+        assert!(matches!(store.merge(3, 1), Err(StoreError::Merge { .. })), "a circle through the chain");
+        let rep = kcrash_parse::parse(LOG.replace("dev_foo", "dev_three").as_bytes()).unwrap();
+        assert_eq!(store.ingest("again", &[rep]).unwrap()[0].merged_into, Some(1));
+        assert_eq!(store.unmerge(2).unwrap(), 1);
+        let list = store.list().unwrap();
+        let groups: Vec<_> = list.iter().map(|c| (c.id, c.total, c.merged.clone())).collect();
+        assert_eq!(groups, [(2, 3, vec![3]), (1, 1, vec![])]);
     }
 
     /// One more occurrence costs the same with n or 2n occurrences already stored: ingesting
