@@ -116,3 +116,29 @@ fn dedup_by_similar_joins_groups_and_explains_them() {
     // Without --explain the joins are not listed.
     assert!(groups(&["--by", "similar"]).iter().all(|g| g.joined.is_empty()));
 }
+
+/// The titles kcrash gives the duplicates corpus's reports against the titles syzbot gave
+/// them (its `(2)` suffixes and `boot error:` prefixes aside). The reports are symbolised
+/// email copies of consoles syzbot titled raw, from 2019 to 2026: the differences left are
+/// listed in the snapshot, each a syzkaller version's title of its day or a report cut by
+/// its email (line wraps, no `Call Trace:`). A change of the list is reviewed.
+#[test]
+fn titles_of_the_duplicate_reports_against_syzbot() {
+    let Some(dir) = kcrash_testsupport::dups_corpus() else { return };
+    let index = std::fs::read_to_string(dir.join("reports.tsv")).expect("reports.tsv");
+    let suffix = regex::Regex::new(r" \([0-9]+\)$").unwrap();
+    let prefix = regex::Regex::new(r"^[\w.-]+ (?:test|boot) error: ").unwrap();
+    let (mut same, mut differ) = (0, Vec::new());
+    for line in index.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let text = std::fs::read(dir.join("reports").join(format!("{}.txt", cols[0]))).unwrap();
+        let ours = kcrash_parse::parse(&text).map(|r| r.title).unwrap_or_default();
+        let syzbot = prefix.replace(&suffix.replace(cols[1], ""), "").into_owned();
+        if ours == syzbot {
+            same += 1;
+        } else {
+            differ.push(format!("{} | {syzbot} | {ours}", cols[0]));
+        }
+    }
+    insta::assert_snapshot!(format!("{same} titles as syzbot's, {} differ:\n{}", differ.len(), differ.join("\n")));
+}

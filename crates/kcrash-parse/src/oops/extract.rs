@@ -322,21 +322,34 @@ pub fn is_echo(previous: Previous<'_>, line: &Line<'_>) -> bool {
 }
 
 /// A symbolised report repeats a line once per inlined function:
-/// `WARNING: … at x.c:1 inner x.c:1 [inline]` then `WARNING: … at x.c:1 outer+0x1/0x2 x.c:9`.
+/// `WARNING: … at x.c:1 inner x.c:1 [inline]` then `WARNING: … at x.c:1 outer+0x1/0x2 x.c:9`,
+/// with as many `[inline]` lines as functions were inlined into one another (a KASAN access
+/// through `instrument_atomic_read` then `atomic_long_read` into `__mutex_unlock_slowpath`).
 /// The repeat is the same line, not a second report. (Raw consoles never look like this.)
 fn symbolizer_continuation(previous: Previous<'_>, line: &Line<'_>) -> bool {
-    if previous.context != line.context || !previous.text.ends_with(b" [inline]") {
+    const INLINE: &[u8] = b" [inline]";
+    if previous.context != line.context {
         return false;
     }
-    let (a, b) = (previous.text, line.text);
-    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    // Back off to the start of the symbol both lines go on with.
-    let Some(split) = a[..common].iter().rposition(|&c| c == b' ').map(|i| i + 1) else {
+    // What follows the symbol is the same on every line: nothing, or the `, CPU#1: comm/pid`
+    // of `WARNING: file.c:1 at func…, CPU#1: comm/pid` (6.16 and later).
+    let Some(end) = memchr::memmem::rfind(previous.text, INLINE).map(|i| i + INLINE.len()) else {
         return false;
     };
-    split > 0
-        && crate::frame::parse_frame(&a[split..], false).is_some_and(|f| f.inline)
-        && crate::frame::parse_frame(&b[split..], false).is_some_and(|f| f.offset.is_some())
+    let tail = &previous.text[end..];
+    let Some(b) = line.text.strip_suffix(tail) else {
+        return false;
+    };
+    let a = &previous.text[..end];
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    // Back off to the start of the symbol both lines go on with: the last space of the common
+    // part, or the one before it when both lines name the same function (`hci_conn_drop
+    // x.h:1145 [inline]` then `hci_conn_drop x.h:1115 [inline]`).
+    let mut spaces = a[..common].iter().enumerate().rev().filter(|(_, &c)| c == b' ').map(|(i, _)| i + 1);
+    spaces.by_ref().take(2).any(|split| {
+        crate::frame::parse_frame(&a[split..], false).is_some_and(|f| f.inline)
+            && crate::frame::parse_frame(&b[split..], false).is_some_and(|f| f.inline || f.offset.is_some())
+    })
 }
 
 /// The last lines of the oops's context before the oops line: 5, or 50 for a task context

@@ -130,8 +130,16 @@ const fn warn(skip: &'static [&'static str]) -> Stack {
     }
 }
 
-/// KMSAN: the report stack, then the origin stack (two frames).
-const KMSAN_PARTS: &[Part] = &[STACK, Re("(Local variable .* created at:|Uninit was created at:)"), STACK];
+/// KMSAN: the report stack right after the header, then the origin stack (two frames).
+/// The origin's header is no frame (a capture here would name the report's frame when its
+/// stack is elsewhere: `KMSAN: uninit-value in Uninit was created at:`).
+const KMSAN_PARTS: &[Part] = &[STACK, Re("(?:Local variable .* created at:|Uninit was created at:)"), STACK];
+
+/// Older KMSAN reports (syzbot's of 2018–2019) have the report stack after a `Call Trace:` line, as others do
+/// (the first walk finds no frame under the header): `frame_parts` read it there.
+const fn kmsan(frame_parts: &'static [Part], skip: &'static [&'static str]) -> Stack {
+    Stack { parts: KMSAN_PARTS, fallback_parts: frame_parts, skip, frame_pick: FramePick::First }
+}
 
 static BUG_FORMATS: &[Format] = &[
     Format::new("BUG: KASAN:", "KASAN: %1 %3 in %4")
@@ -153,18 +161,17 @@ static BUG_FORMATS: &[Format] = &[
     Format::new("BUG: KMSAN: kernel-usb-infoleak", "KMSAN: kernel-usb-infoleak in %2")
         .report("BUG: KMSAN: kernel-usb-infoleak in {FUNC}")
         .alts(&["KMSAN origin in %3"])
-        .stack(&parts(
-            KMSAN_PARTS,
+        .stack(&kmsan(
+            &[CT, STACK, Re("(?:Local variable .* created at:|Uninit was created at:)"), STACK],
             &["alloc_skb", "usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"],
         ))
         .no_stack(),
     Format::new("BUG: KMSAN:", "KMSAN: %1 in %3")
         .report("BUG: KMSAN: ([a-z\\-]+) in {FUNC}")
         .alts(&["bad-access in %3"])
-        .stack(&parts(
-            KMSAN_PARTS,
-            &["alloc_skb", "netlink_ack", "netlink_rcv_skb", "_encrypt$", "^(crypto|cipher|drbg|rng)_"],
-        ))
+        // The title names the report's frame only: a report cut short of its origin (an
+        // email's copy) is still titled.
+        .stack(&kmsan(CT_STACK, &["alloc_skb", "netlink_ack", "netlink_rcv_skb", "_encrypt$", "^(crypto|cipher|drbg|rng)_"]))
         .no_stack(),
     Format::new("BUG: KCSAN: data-race", "KCSAN: %1").report("BUG: KCSAN: (.*)").no_stack(),
     Format::new("BUG: KCSAN:", "KCSAN: %1").report("BUG: KCSAN: (.*)").no_stack(),
