@@ -204,23 +204,50 @@ const TRACE_HEADERS: &[&[u8]] = &[b"Call Trace:", b"Call trace:", b"Backtrace:"]
 /// through unwinder markers and trace headers, ended by any other line. Questionable
 /// frames (`? foo+0x…`) are kept, marked.
 pub fn stacks(text: &[u8]) -> Vec<Vec<Frame>> {
+    located_stacks(text).into_iter().map(|s| s.frames).collect()
+}
+
+/// A stack of a report's text with where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocatedStack<'t> {
+    /// Offset of its first frame line in the text.
+    pub start: usize,
+    /// The last line before it that is neither a frame, an unwinder marker nor a trace
+    /// header (`Allocated by task 7:`, `page last free pid 1 tgid 1 stack trace:`); empty when
+    /// there is none.
+    pub heading: &'t [u8],
+    /// Its frames.
+    pub frames: Vec<Frame>,
+}
+
+/// [`stacks`], each with its offset and heading.
+pub fn located_stacks(text: &[u8]) -> Vec<LocatedStack<'_>> {
     let mut stacks = Vec::new();
-    let mut current: Vec<Frame> = Vec::new();
-    for line in text.split(|&c| c == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut current = LocatedStack { start: 0, heading: &[], frames: Vec::new() };
+    let mut heading: &[u8] = &[];
+    let mut offset = 0;
+    for raw in text.split(|&c| c == b'\n') {
+        let at = offset;
+        offset += raw.len() + 1;
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         if let Some(frame) = parse_frame(line, false) {
-            current.push(frame);
+            if current.frames.is_empty() {
+                current.start = at;
+                current.heading = heading;
+            }
+            current.frames.push(frame);
             continue;
         }
         let trimmed = line.trim_ascii();
         if UNWINDER_MARKERS.iter().chain(TRACE_HEADERS).any(|m| trimmed.starts_with(m)) {
             continue;
         }
-        if !current.is_empty() {
-            stacks.push(std::mem::take(&mut current));
+        heading = trimmed;
+        if !current.frames.is_empty() {
+            stacks.push(std::mem::replace(&mut current, LocatedStack { start: 0, heading: &[], frames: Vec::new() }));
         }
     }
-    if !current.is_empty() {
+    if !current.frames.is_empty() {
         stacks.push(current);
     }
     stacks

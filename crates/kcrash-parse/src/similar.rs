@@ -118,7 +118,13 @@ impl Fingerprint {
     pub fn of(rep: &Report) -> Fingerprint {
         let mut fp = Fingerprint::default();
         let title_function = signature_name(&rep.frame);
-        for stack in rep.stacks() {
+        let text = rep.report.get(rep.prefix_len..).unwrap_or(&rep.report);
+        let noise = Noise::of(text);
+        for located in crate::frame::located_stacks(text) {
+            if noise.hides(&located) {
+                continue;
+            }
+            let stack = located.frames;
             let mut kept = 0;
             let mut last = "";
             // Above the function the title names is the machinery that reported the crash
@@ -144,7 +150,7 @@ impl Fingerprint {
         if !title_function.is_empty() && !rep.corrupted {
             fp.add(Feature::Function(title_function.to_string()), 1.0);
         }
-        for lock in lock_classes(&rep.report) {
+        for lock in lock_classes(text, &noise) {
             fp.add(Feature::Lock(lock), 1.0);
         }
         if let Some(file) = rep.guilty_file.as_deref().filter(|f| !f.is_empty()) {
@@ -184,17 +190,75 @@ impl Fingerprint {
     }
 }
 
+/// What a report prints about the rest of the system rather than about its bug: stacks and
+/// locks of bystanders, which two reports of different bugs share as much as two of one.
+struct Noise {
+    /// The tasks a hung-task report is about (`INFO: task syz:123 blocked for more than …`),
+    /// by pid; empty in other reports.
+    hung: Vec<u32>,
+    /// Where a hung-task report goes on to every task's locks (`Showing all locks held in the
+    /// system:`) and every CPU's backtrace (`NMI backtrace for cpu 1`): the stacks from there on
+    /// are the watchdog's and whatever ran.
+    bystanders_from: usize,
+}
+
+impl Noise {
+    fn of(text: &[u8]) -> Noise {
+        static HUNG: OnceLock<Regex> = OnceLock::new();
+        let hung_re =
+            HUNG.get_or_init(|| Regex::new(r"INFO: task .*:([0-9]+) (?:blocked|can't die)").expect("hung regex"));
+        let hung: Vec<u32> = hung_re
+            .captures_iter(text)
+            .filter_map(|c| std::str::from_utf8(&c[1]).ok().and_then(|p| p.parse().ok()))
+            .collect();
+        let bystanders_from = [&b"Showing all locks held in the system"[..], b"NMI backtrace for cpu"]
+            .iter()
+            .filter_map(|m| memchr::memmem::find(text, m))
+            .min()
+            .unwrap_or(text.len());
+        Noise { hung, bystanders_from }
+    }
+
+    /// Whether a stack is the reporting machinery's: the page allocator's history of the page
+    /// (`page_owner`; who allocated a page says little about a bug in one of its objects), a
+    /// bystander of a hung-task report.
+    fn hides(&self, stack: &crate::frame::LocatedStack<'_>) -> bool {
+        let page_owner = [&b"page last allocated"[..], b"page last free", b"page_owner"]
+            .iter()
+            .any(|m| memchr::memmem::find(stack.heading, m).is_some());
+        page_owner || (!self.hung.is_empty() && stack.start >= self.bystanders_from)
+    }
+}
+
 /// Lock classes named in lockdep's chains and scenarios: `(&ei->i_data_sem){++++}-{3:3}`,
-/// `(sb_writers#4){.+.+}`; the `#N` subclass numbers are dropped.
-fn lock_classes(report: &[u8]) -> Vec<String> {
+/// `(sb_writers#4){.+.+}`; the `#N` subclass numbers are dropped. In a hung-task report's
+/// list of every task's locks, only those of the hung tasks count.
+fn lock_classes(report: &[u8], noise: &Noise) -> Vec<String> {
     static RE: OnceLock<Regex> = OnceLock::new();
+    static HOLDER: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| Regex::new(r"\(([^()\s]+)\)\{[.+\-?]{4}\}").expect("lock class regex"));
+    let holder = HOLDER.get_or_init(|| Regex::new(r"^[0-9]+ locks? held by .*/([0-9]+):").expect("holder regex"));
     let mut out: Vec<String> = Vec::new();
-    for c in re.captures_iter(report) {
-        let name = String::from_utf8_lossy(&c[1]);
-        let name = name.split('#').next().unwrap_or("").to_string();
-        if !name.is_empty() && !out.contains(&name) {
-            out.push(name);
+    // The pid whose locks the list shows now, in a hung-task report's list.
+    let mut listed: Option<u32> = None;
+    let mut offset = 0;
+    for line in report.split(|&c| c == b'\n') {
+        let at = offset;
+        offset += line.len() + 1;
+        if !noise.hung.is_empty() && at >= noise.bystanders_from {
+            if let Some(c) = holder.captures(line.trim_ascii()) {
+                listed = std::str::from_utf8(&c[1]).ok().and_then(|p| p.parse().ok());
+            }
+            if !listed.is_some_and(|p| noise.hung.contains(&p)) {
+                continue;
+            }
+        }
+        for c in re.captures_iter(line) {
+            let name = String::from_utf8_lossy(&c[1]);
+            let name = name.split('#').next().unwrap_or("").to_string();
+            if !name.is_empty() && !out.contains(&name) {
+                out.push(name);
+            }
         }
     }
     out
@@ -459,6 +523,52 @@ Allocated by task 7:
         }
     }
 
+    /// A hung-task report's bystanders — other tasks' locks, the CPUs' NMI backtraces — and a
+    /// KASAN report's page-owner stacks are not part of its fingerprint.
+    #[test]
+    fn bystanders_and_page_owner_stacks_are_not_evidence() {
+        let hung = "\
+INFO: task syz-executor:5222 blocked for more than 143 seconds.
+      Not tainted 6.1.0 #0
+task:syz-executor state:D stack:26576 pid:5222 ppid:5113 flags:0x00004004
+Call Trace:
+ <TASK>
+ schedule+0x1/0x2
+ wdm_flush+0x1/0x2
+ filp_close+0x1/0x2
+ </TASK>
+
+Showing all locks held in the system:
+1 lock held by khungtaskd/28:
+ #0: ffffffff8d12 (rcu_read_lock){....}-{1:2}, at: debug_show_all_locks+0x1/0x2
+1 lock held by syz-executor/5222:
+ #0: ffff88801234 (&f->f_pos_lock){+.+.}-{3:3}, at: fdget_pos+0x1/0x2
+=============================================
+
+NMI backtrace for cpu 1
+CPU: 1 PID: 28 Comm: khungtaskd Not tainted 6.1.0 #0
+Call Trace:
+ <TASK>
+ nmi_cpu_backtrace+0x1/0x2
+ watchdog+0x1/0x2
+ </TASK>
+";
+        let fp = Fingerprint::of(&report(hung));
+        let has = |f: &Feature| fp.features.contains_key(f);
+        assert!(has(&Feature::Function("wdm_flush".into())), "{fp:?}");
+        assert!(has(&Feature::Lock("&f->f_pos_lock".into())), "{fp:?}");
+        assert!(!has(&Feature::Lock("rcu_read_lock".into())), "{fp:?}");
+        assert!(!has(&Feature::Function("nmi_cpu_backtrace".into())), "{fp:?}");
+
+        let page_owner = format!(
+            "{}page last allocated via order 0, migratetype Unmovable, pid 1, tgid 1\n set_page_owner+0x1/0x2\n post_alloc_hook+0x1/0x2\n",
+            UAF.trim_end_matches("==================================================================\n")
+        );
+        let fp = Fingerprint::of(&report(&page_owner));
+        assert!(fp.features.contains_key(&Feature::Function("hid_widget_alloc".into())));
+        assert!(!fp.features.contains_key(&Feature::Function("set_page_owner".into())), "{fp:?}");
+    }
+
     #[test]
     fn features_read_back_from_their_keys() {
         for f in [
@@ -474,6 +584,6 @@ Allocated by task 7:
     #[test]
     fn lock_classes_are_read_without_subclass_numbers() {
         let text = b"-> #1 (&ei->i_data_sem){++++}-{3:3}:\n  #0: ffff (sb_writers#4){.+.+}-{0:0}, at: x\n(&ei->i_data_sem){++++}";
-        assert_eq!(lock_classes(text), vec!["&ei->i_data_sem".to_string(), "sb_writers".to_string()]);
+        assert_eq!(lock_classes(text, &Noise::of(text)), vec!["&ei->i_data_sem".to_string(), "sb_writers".to_string()]);
     }
 }
