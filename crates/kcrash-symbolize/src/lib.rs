@@ -1,0 +1,572 @@
+//! Symbolisation of kernel stack frames in process: a console's `func+0x1a2/0x9f0` becomes
+//! `func+0x1a2/0x9f0 fs/ext4/xattr.c:1712`, with one line before it per function inlined
+//! there (`inlined_fn fs/ext4/xattr.c:1650 [inline]`, innermost first), as syzbot's reports
+//! print them.
+//!
+//! A frame's address comes from its symbol, not from the console's pointers: `func` is
+//! looked up in the ELF symbol table and its offset added, so KASLR and module load addresses
+//! do not matter. The address is the one the console names, as the kernel's
+//! `scripts/decode_stacktrace.sh` takes it (a return address is not moved back into its call).
+//! DWARF is read by the `addr2line` crate's loader (memory-mapped, parsed lazily per compile
+//! unit, relocations of a module's `.ko` applied); the symbol table by `object`.
+//!
+//! Nothing is guessed: a frame that cannot be symbolised (no DWARF, a function the symbol
+//! table lacks, a module not found) is left as it was and the reason counted once per kind
+//! ([`Summary::misses`]).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use object::{Object, ObjectSymbol, SymbolKind};
+use regex::bytes::Regex;
+
+mod modules;
+
+/// Why a symboliser could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SymbolizeError {
+    /// The file cannot be read.
+    #[error("{}: cannot read: {reason}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's or the ELF reader's words.
+        reason: String,
+    },
+}
+
+/// One function of a symbolised frame: the innermost inlined one first, the function the
+/// console names last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFrame {
+    /// The function's name (DWARF's).
+    pub function: String,
+    /// The source file, relative to the kernel tree when it is in it.
+    pub file: String,
+    /// The line (0: DWARF names the file but no line).
+    pub line: u32,
+}
+
+impl SourceFrame {
+    /// `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
+
+/// Why a frame was left as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Miss {
+    /// The image has no DWARF line information, nor a debug file found for it.
+    NoDwarf {
+        /// The kernel or module file.
+        image: PathBuf,
+    },
+    /// The function is not in the image's symbol table.
+    UnknownFunction {
+        /// The kernel or module file.
+        image: PathBuf,
+        /// The function the console names.
+        function: String,
+    },
+    /// DWARF has no line for the address.
+    NoLine {
+        /// The kernel or module file.
+        image: PathBuf,
+        /// The function the console names.
+        function: String,
+    },
+    /// A module frame, and no module directory was given.
+    NoModules {
+        /// The module.
+        module: String,
+    },
+    /// No `module.ko` (or `.ko.xz`, `.ko.zst`, `.ko.gz`) under the module directory.
+    ModuleNotFound {
+        /// The module.
+        module: String,
+    },
+    /// The module's file could not be read.
+    ModuleUnreadable {
+        /// The module.
+        module: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl fmt::Display for Miss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Miss::NoDwarf { image } => {
+                write!(f, "{}: no DWARF line information (and no debug file found)", image.display())
+            }
+            Miss::UnknownFunction { image, function } => {
+                write!(f, "{}: no function {function} in its symbol table", image.display())
+            }
+            Miss::NoLine { image, function } => write!(f, "{}: no source line for {function}", image.display()),
+            Miss::NoModules { module } => write!(f, "module {module}: no module directory given (--modules)"),
+            Miss::ModuleNotFound { module } => write!(f, "module {module}: no {module}.ko in the module directory"),
+            Miss::ModuleUnreadable { module, reason } => write!(f, "module {module}: {reason}"),
+        }
+    }
+}
+
+/// A kernel or module file: its functions and its DWARF.
+struct Image {
+    path: PathBuf,
+    /// Function symbols by name: (address, size). A static function's name can be in
+    /// several files.
+    functions: HashMap<String, Vec<(u64, u64)>>,
+    /// `None`: no DWARF line information.
+    dwarf: Option<Mutex<addr2line::Loader>>,
+}
+
+/// What an ELF file's headers say: its function symbols, whether it has DWARF line
+/// information, and the separate debug file it names when it has not.
+struct ElfFacts {
+    functions: HashMap<String, Vec<(u64, u64)>>,
+    has_dwarf: bool,
+    debug_file: Option<PathBuf>,
+}
+
+impl ElfFacts {
+    fn read(path: &Path) -> Result<ElfFacts, SymbolizeError> {
+        let unreadable = |reason: String| SymbolizeError::Unreadable { path: path.to_path_buf(), reason };
+        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+        // Read through a cache of the parts read: a vmlinux's DWARF is not loaded for this.
+        let cache = object::read::ReadCache::new(file);
+        let elf = object::File::parse(&cache).map_err(|e| unreadable(format!("not an ELF file ({e})")))?;
+        let mut functions: HashMap<String, Vec<(u64, u64)>> = HashMap::new();
+        for sym in elf.symbols() {
+            if sym.kind() != SymbolKind::Text || sym.is_undefined() {
+                continue;
+            }
+            if let Ok(name) = sym.name() {
+                functions.entry(name.to_string()).or_default().push((sym.address(), sym.size()));
+            }
+        }
+        let has = |names: [&str; 2]| names.iter().any(|s| elf.section_by_name(s).is_some());
+        let has_dwarf = has([".debug_info", ".zdebug_info"]) && has([".debug_line", ".zdebug_line"]);
+        let debug_file = if has_dwarf { None } else { debug_file(path, &elf) };
+        Ok(ElfFacts { functions, has_dwarf, debug_file })
+    }
+}
+
+impl Image {
+    fn open(path: &Path) -> Result<Image, SymbolizeError> {
+        let facts = ElfFacts::read(path)?;
+        let mut image = Image { path: path.to_path_buf(), functions: facts.functions, dwarf: None };
+        let dwarf_file = if facts.has_dwarf { Some(path.to_path_buf()) } else { facts.debug_file };
+        if let Some(debug) = dwarf_file {
+            let loader = addr2line::Loader::new(&debug)
+                .map_err(|e| SymbolizeError::Unreadable { path: debug.clone(), reason: format!("DWARF: {e}") })?;
+            if debug != path && image.functions.is_empty() {
+                // A stripped image: the debug file keeps the symbol table.
+                image.functions = ElfFacts::read(&debug)?.functions;
+            }
+            image.dwarf = Some(Mutex::new(loader));
+        }
+        Ok(image)
+    }
+
+    /// The address of `function+offset`; among several functions of the name, the one of the
+    /// console's size.
+    fn address(&self, function: &str, offset: u64, size: Option<u64>) -> Option<u64> {
+        let candidates = self.functions.get(function)?;
+        let chosen = candidates.iter().find(|(_, s)| Some(*s) == size).or_else(|| candidates.first())?;
+        Some(chosen.0 + offset)
+    }
+
+    /// The functions at `address`, innermost first.
+    fn frames(&self, address: u64, base: &str) -> Option<Vec<SourceFrame>> {
+        let loader = self.dwarf.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
+        let mut iter = loader.find_frames(address).ok()?;
+        let mut out = Vec::new();
+        while let Ok(Some(frame)) = iter.next() {
+            let function = frame
+                .function
+                .as_ref()
+                .and_then(|f| f.raw_name().ok().map(|n| n.into_owned()))
+                .unwrap_or_else(|| "??".to_string());
+            let Some(location) = frame.location else { continue };
+            let Some(file) = location.file else { continue };
+            out.push(SourceFrame {
+                function,
+                file: file.strip_prefix(base).unwrap_or(file).to_string(),
+                line: location.line.unwrap_or(0),
+            });
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+/// A separate debug file of a stripped image: by build id (`.build-id/ab/cdef….debug` beside
+/// the image or under `/usr/lib/debug`), or by `.gnu_debuglink` (beside the image, in its
+/// `.debug/`, or under `/usr/lib/debug`).
+fn debug_file<'d, R: object::ReadRef<'d>>(path: &Path, elf: &object::File<'d, R>) -> Option<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut candidates = Vec::new();
+    if let Ok(Some(id)) = elf.build_id() {
+        if id.len() > 1 {
+            let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            let rel = format!(".build-id/{}/{}.debug", &hex[..2], &hex[2..]);
+            candidates.push(dir.join(&rel));
+            candidates.push(Path::new("/usr/lib/debug").join(&rel));
+        }
+    }
+    if let Ok(Some((name, _crc))) = elf.gnu_debuglink() {
+        let name = String::from_utf8_lossy(name).into_owned();
+        candidates.push(dir.join(&name));
+        candidates.push(dir.join(".debug").join(&name));
+        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        candidates.push(Path::new("/usr/lib/debug").join(absolute.strip_prefix("/").unwrap_or(&absolute)).join(&name));
+    }
+    candidates.into_iter().find(|c| c.is_file() && c != path)
+}
+
+/// A frame as a console names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// The function (`ext4_xattr_set_entry`, `foo.isra.0`).
+    pub function: &'a str,
+    /// The offset into it.
+    pub offset: u64,
+    /// The function's size, when printed.
+    pub size: Option<u64>,
+    /// The module, for `[module]` frames.
+    pub module: Option<&'a str>,
+}
+
+/// Symbolises frames against a kernel image and, for module frames, the modules of a
+/// directory (opened when first needed, then kept). Shareable across threads.
+pub struct Symbolizer {
+    kernel: Image,
+    modules: Option<modules::ModuleDir>,
+    opened: Mutex<HashMap<String, Result<Arc<Image>, Miss>>>,
+    /// The kernel tree's path in DWARF's file names (`/build/linux/`), cut off as
+    /// `decode_stacktrace.sh` cuts it.
+    base: String,
+}
+
+/// What [`Symbolizer::symbolize`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Frames met.
+    pub frames: u64,
+    /// Frames symbolised.
+    pub symbolized: u64,
+    /// Each kind of miss (the first of each kind) with how many frames it left as they were.
+    pub misses: Vec<(Miss, u64)>,
+}
+
+/// Misses kept apart in a [`Summary`]; more are counted with the last.
+const MAX_MISS_KINDS: usize = 32;
+
+/// Lines longer than this pass through unchanged (no frame line is near it).
+const MAX_LINE: usize = 64 << 10;
+
+impl Symbolizer {
+    /// A symboliser of the kernel image `vmlinux` (its DWARF, or a debug file found for it)
+    /// and, when given, the modules under `modules` (searched recursively). Fails only when
+    /// `vmlinux` cannot be read as ELF; a kernel without DWARF symbolises nothing and says so.
+    pub fn open(vmlinux: &Path, modules: Option<&Path>) -> Result<Symbolizer, SymbolizeError> {
+        let kernel = Image::open(vmlinux)?;
+        let mut s = Symbolizer {
+            kernel,
+            modules: modules.map(modules::ModuleDir::new),
+            opened: Mutex::new(HashMap::new()),
+            base: String::new(),
+        };
+        // As decode_stacktrace.sh: the tree is where `init/main.c` of `kernel_init` is.
+        if let Some(file) = s
+            .kernel
+            .address("kernel_init", 0, None)
+            .and_then(|a| s.kernel.frames(a, ""))
+            .and_then(|f| f.last().map(|f| f.file.clone()))
+        {
+            if let Some(tree) = file.strip_suffix("init/main.c") {
+                s.base = tree.to_string();
+            }
+        }
+        Ok(s)
+    }
+
+    /// Whether the kernel image has DWARF (its own or a debug file's).
+    pub fn has_dwarf(&self) -> bool {
+        self.kernel.dwarf.is_some()
+    }
+
+    /// The functions at a frame, innermost inlined first, the frame's own function last.
+    pub fn locate(&self, frame: &FrameRef<'_>) -> Result<Vec<SourceFrame>, Miss> {
+        let image = match frame.module {
+            None => None,
+            Some(m) => Some(self.module(m)?),
+        };
+        let image = image.as_deref().unwrap_or(&self.kernel);
+        if image.dwarf.is_none() {
+            return Err(Miss::NoDwarf { image: image.path.clone() });
+        }
+        let address = image
+            .address(frame.function, frame.offset, frame.size)
+            .ok_or_else(|| Miss::UnknownFunction { image: image.path.clone(), function: frame.function.to_string() })?;
+        image
+            .frames(address, &self.base)
+            .ok_or_else(|| Miss::NoLine { image: image.path.clone(), function: frame.function.to_string() })
+    }
+
+    fn module(&self, name: &str) -> Result<Arc<Image>, Miss> {
+        let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = opened.get(name) {
+            return r.clone();
+        }
+        let result = match &self.modules {
+            None => Err(Miss::NoModules { module: name.to_string() }),
+            Some(dir) => dir.open(name).map(Arc::new),
+        };
+        opened.insert(name.to_string(), result.clone());
+        result
+    }
+
+    /// Writes `line` (without its line break) symbolised into `out`, each written line
+    /// ended by `\n`: the inlined functions' lines, then the line with its location. A line
+    /// without a frame, or whose frame is already symbolised, is written as it was.
+    /// Returns whether the line had a frame, and the miss that left it unchanged.
+    pub fn symbolize_line(&self, line: &[u8], out: &mut Vec<u8>) -> (bool, Option<Miss>) {
+        let Some(found) = find_frame(line) else {
+            out.extend_from_slice(line);
+            out.push(b'\n');
+            return (false, None);
+        };
+        let frames = match self.locate(&found.frame) {
+            Ok(f) => f,
+            Err(miss) => {
+                out.extend_from_slice(line);
+                out.push(b'\n');
+                return (true, Some(miss));
+            }
+        };
+        let (own, inlined) = frames.split_last().expect("locate gives at least one frame");
+        let prefix = &line[..found.start];
+        let after = &line[found.symbol_end..];
+        for f in inlined {
+            out.extend_from_slice(prefix);
+            write!(out, "{} {} [inline]", f.function, f.location()).expect("writing to a Vec");
+            out.extend_from_slice(after);
+            out.push(b'\n');
+        }
+        out.extend_from_slice(&line[..found.symbol_end]);
+        write!(out, " {}", own.location()).expect("writing to a Vec");
+        out.extend_from_slice(after);
+        out.push(b'\n');
+        (true, None)
+    }
+
+    /// Copies a console from `input` to `out` with every frame symbolised. Line breaks are
+    /// kept (`\r\n` too); a line longer than 64 KiB passes through as it is.
+    pub fn symbolize(&self, mut input: impl BufRead, mut out: impl Write) -> io::Result<Summary> {
+        let mut summary = Summary::default();
+        let mut line: Vec<u8> = Vec::new();
+        let mut written: Vec<u8> = Vec::new();
+        loop {
+            line.clear();
+            let ended = read_line(&mut input, &mut line, &mut out)?;
+            if line.is_empty() && !ended {
+                break;
+            }
+            let (text, cr) = match line.strip_suffix(b"\r") {
+                Some(t) => (t, true),
+                None => (&line[..], false),
+            };
+            written.clear();
+            let (framed, miss) = self.symbolize_line(text, &mut written);
+            if framed {
+                summary.frames += 1;
+                match miss {
+                    None => summary.symbolized += 1,
+                    Some(m) => count_miss(&mut summary.misses, m),
+                }
+            }
+            if cr {
+                // Every line written gets the input's CR back.
+                let mut with_cr = Vec::with_capacity(written.len() + 8);
+                for l in written.split_inclusive(|&c| c == b'\n') {
+                    with_cr.extend_from_slice(&l[..l.len() - 1]);
+                    with_cr.extend_from_slice(b"\r\n");
+                }
+                written = with_cr;
+            }
+            if !ended {
+                written.pop(); // the input's last line had no line break
+            }
+            out.write_all(&written)?;
+            if !ended {
+                break;
+            }
+        }
+        out.flush()?;
+        Ok(summary)
+    }
+}
+
+/// Reads one line into `line` (without its `\n`); returns whether a `\n` ended it. A line
+/// past [`MAX_LINE`] is copied to `out` as it comes, to its end, and reads as empty.
+fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>, out: &mut impl Write) -> io::Result<bool> {
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        let (take, ended) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if line.len() + take > MAX_LINE {
+            // Too long to be a frame line: pass it through to its end.
+            out.write_all(line)?;
+            line.clear();
+            out.write_all(&buf[..take])?;
+            input.consume(take);
+            if ended {
+                continue;
+            }
+            loop {
+                let buf = input.fill_buf()?;
+                if buf.is_empty() {
+                    return Ok(false);
+                }
+                let (take, ended) = match memchr::memchr(b'\n', buf) {
+                    Some(i) => (i + 1, true),
+                    None => (buf.len(), false),
+                };
+                out.write_all(&buf[..take])?;
+                input.consume(take);
+                if ended {
+                    break;
+                }
+            }
+            continue;
+        }
+        line.extend_from_slice(&buf[..take]);
+        input.consume(take);
+        if ended {
+            line.pop();
+            return Ok(true);
+        }
+    }
+}
+
+fn count_miss(misses: &mut Vec<(Miss, u64)>, miss: Miss) {
+    // One kind per image and reason: a thousand unknown functions are one line.
+    let kind = |m: &Miss| match m {
+        Miss::UnknownFunction { image, .. } | Miss::NoLine { image, .. } => {
+            (std::mem::discriminant(m), image.display().to_string())
+        }
+        Miss::NoDwarf { image } => (std::mem::discriminant(m), image.display().to_string()),
+        Miss::NoModules { module } | Miss::ModuleNotFound { module } | Miss::ModuleUnreadable { module, .. } => {
+            (std::mem::discriminant(m), module.clone())
+        }
+    };
+    let k = kind(&miss);
+    if let Some(e) = misses.iter_mut().find(|(m, _)| kind(m) == k) {
+        e.1 += 1;
+    } else if misses.len() < MAX_MISS_KINDS {
+        misses.push((miss, 1));
+    } else if let Some(last) = misses.last_mut() {
+        last.1 += 1;
+    }
+}
+
+/// A frame found in a console line.
+#[derive(Debug)]
+struct Found<'a> {
+    frame: FrameRef<'a>,
+    /// Where the function's name starts.
+    start: usize,
+    /// Where `func+0x1/0x2` ends (the module's ` [mod]` is after it).
+    symbol_end: usize,
+}
+
+/// The first `func+0x1a2/0x9f0[ [module]]` of a line that is not symbolised yet.
+fn find_frame(line: &[u8]) -> Option<Found<'_>> {
+    static FRAME: OnceLock<Regex> = OnceLock::new();
+    static LOCATED: OnceLock<Regex> = OnceLock::new();
+    let frame = FRAME.get_or_init(|| {
+        Regex::new(
+            r"(?:^|[\s:(])([A-Za-z_.$][A-Za-z0-9_.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?: \[([A-Za-z0-9_\-]+)(?: [0-9a-f]+)?\])?",
+        )
+        .expect("frame regex")
+    });
+    let located = LOCATED.get_or_init(|| Regex::new(r"^ [^\s]+:[0-9]+").expect("location regex"));
+    let c = frame.captures(line)?;
+    let name = c.get(1)?;
+    let size = c.get(3)?;
+    if located.is_match(&line[size.end()..]) {
+        return None;
+    }
+    let hex = |m: regex::bytes::Match<'_>| u64::from_str_radix(std::str::from_utf8(m.as_bytes()).ok()?, 16).ok();
+    Some(Found {
+        frame: FrameRef {
+            function: std::str::from_utf8(name.as_bytes()).ok()?,
+            offset: hex(c.get(2)?)?,
+            size: hex(size),
+            module: c.get(4).and_then(|m| std::str::from_utf8(m.as_bytes()).ok()),
+        },
+        start: name.start(),
+        symbol_end: size.end(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_found_in_the_shapes_of_consoles() {
+        let f = |l: &str| {
+            find_frame(l.as_bytes()).map(|f| {
+                (f.frame.function.to_string(), f.frame.offset, f.frame.size, f.frame.module.map(str::to_string))
+            })
+        };
+        assert_eq!(f("[   10.5]  ksys_sync+0x12/0x40"), Some(("ksys_sync".into(), 0x12, Some(0x40), None)));
+        assert_eq!(f("RIP: 0010:ksys_sync+0x12/0x40"), Some(("ksys_sync".into(), 0x12, Some(0x40), None)));
+        assert_eq!(
+            f(" ? foo.isra.0+0x1/0x2 [crashmod]"),
+            Some(("foo.isra.0".into(), 1, Some(2), Some("crashmod".into())))
+        );
+        assert_eq!(f(" bar+0x1/0x2 [crashmod 0123abcd]").map(|x| x.3), Some(Some("crashmod".into())));
+        assert_eq!(
+            f("WARNING: CPU: 0 PID: 1 at fs/sync.c:101 ksys_sync+0x12/0x40").map(|x| x.0),
+            Some("ksys_sync".into())
+        );
+        // Already symbolised, or no frame.
+        assert_eq!(f(" ksys_sync+0x12/0x40 fs/sync.c:101"), None);
+        assert_eq!(f("Modules linked in: crashmod"), None);
+    }
+
+    #[test]
+    fn long_lines_pass_through_and_breaks_are_kept() {
+        // A symboliser is not needed for lines without frames: use the reader alone.
+        let long = vec![b'x'; MAX_LINE + 10];
+        let mut input: Vec<u8> = Vec::new();
+        input.extend_from_slice(b"a\r\n");
+        input.extend_from_slice(&long);
+        input.extend_from_slice(b"\nb");
+        let mut reader = std::io::BufReader::with_capacity(1000, &input[..]);
+        let mut out = Vec::new();
+        let mut line = Vec::new();
+        assert!(read_line(&mut reader, &mut line, &mut out).unwrap());
+        assert_eq!(line, b"a\r");
+        line.clear();
+        // The long line went straight to the output; the next line has no break.
+        assert!(!read_line(&mut reader, &mut line, &mut out).unwrap());
+        assert_eq!(line, b"b");
+        assert_eq!(out.len(), long.len() + 1);
+    }
+}

@@ -1,0 +1,223 @@
+//! kcrash-symbolize against binutils' `addr2line -i -f` (the tool the kernel's
+//! `scripts/decode_stacktrace.sh` runs) on a program the machine's gcc compiles with inlined
+//! functions, two static functions of one name and a cold path: every address of every
+//! function, with DWARF 5 and DWARF 4, from a stripped binary with its debug file, and from a
+//! relocatable object (a module's `.ko` is one).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kcrash_symbolize::{FrameRef, SourceFrame, Symbolizer};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture")
+}
+
+/// Whether the tools are here; under `CI=true` their absence fails the test.
+fn tools_present() -> bool {
+    let missing: Vec<&str> = ["gcc", "addr2line", "nm", "objcopy"]
+        .into_iter()
+        .filter(|t| Command::new(t).arg("--version").output().map(|o| !o.status.success()).unwrap_or(true))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "missing tools under CI=true: {missing:?}");
+    eprintln!("SKIPPED: missing {missing:?} (binutils, gcc)");
+    false
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Compiles the fixture into `dir/name` with `flags`.
+fn compile(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let fx = fixture();
+    run(Command::new("gcc")
+        .args(["-O2", "-fno-omit-frame-pointer", "-I"])
+        .arg(&fx)
+        .args(flags)
+        .arg("-o")
+        .arg(&out)
+        .arg(fx.join("frames.c"))
+        .arg(fx.join("twin.c")));
+    out
+}
+
+/// (name, address, size) of the text symbols `nm -S` lists.
+fn functions(bin: &Path) -> Vec<(String, u64, u64)> {
+    run(Command::new("nm").arg("-S").arg(bin))
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            match w.as_slice() {
+                [addr, size, kind, name]
+                    if kind.eq_ignore_ascii_case("t") && (name.starts_with("frames_") || *name == "main") =>
+                {
+                    Some((name.to_string(), u64::from_str_radix(addr, 16).ok()?, u64::from_str_radix(size, 16).ok()?))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// binutils' frames at each address, innermost first (`None` where it knows no line).
+fn binutils_frames(bin: &Path, addresses: &[u64]) -> Vec<Option<Vec<SourceFrame>>> {
+    let out = run(Command::new("addr2line")
+        .args(["-a", "-i", "-f", "-e"])
+        .arg(bin)
+        .args(addresses.iter().map(|a| format!("{a:#x}"))));
+    let mut blocks: Vec<Vec<SourceFrame>> = Vec::new();
+    let mut lines = out.lines().peekable();
+    while let Some(l) = lines.next() {
+        if l.starts_with("0x") {
+            blocks.push(Vec::new());
+            continue;
+        }
+        let location = lines.next().expect("a location after a function");
+        let location = location.split(" (discriminator").next().unwrap();
+        let (file, line) = location.rsplit_once(':').unwrap();
+        blocks.last_mut().unwrap().push(SourceFrame {
+            function: l.to_string(),
+            file: file.to_string(),
+            line: line.parse().unwrap_or(0),
+        });
+    }
+    assert_eq!(blocks.len(), addresses.len());
+    blocks.into_iter().map(|b| (!b.iter().all(|f| f.file == "??")).then_some(b)).collect()
+}
+
+/// What a comparison saw.
+struct Compared {
+    addresses: usize,
+    /// Addresses inside inlined code (more than one frame).
+    inlined: usize,
+    /// Functions of one name at two addresses (told apart by their sizes).
+    twins: usize,
+    diffs: Vec<String>,
+}
+
+/// Every address of every fixture function, symbolised both ways.
+fn compare(bin: &Path, debug_of: Option<&Path>) -> Compared {
+    let s = Symbolizer::open(bin, None).unwrap();
+    assert!(s.has_dwarf(), "{} has no DWARF", bin.display());
+    let reference = debug_of.unwrap_or(bin);
+    let mut c = Compared { addresses: 0, inlined: 0, twins: 0, diffs: Vec::new() };
+    let all = functions(reference);
+    for (name, address, size) in &all {
+        let (name, address, size) = (name.as_str(), *address, *size);
+        if all.iter().filter(|f| f.0 == name).count() > 1 {
+            c.twins += 1;
+        }
+        let addresses: Vec<u64> = (0..size).map(|o| address + o).collect();
+        let theirs = binutils_frames(reference, &addresses);
+        for (offset, theirs) in theirs.into_iter().enumerate() {
+            let ours =
+                s.locate(&FrameRef { function: name, offset: offset as u64, size: Some(size), module: None }).ok();
+            c.addresses += 1;
+            c.inlined += ours.as_ref().is_some_and(|f| f.len() > 1) as usize;
+            if ours != theirs {
+                c.diffs.push(format!("{name}+{offset:#x}: ours {ours:?}, binutils {theirs:?}"));
+            }
+        }
+    }
+    c
+}
+
+fn check(flags: &[&str], name: &str) {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = compile(dir.path(), name, flags);
+    let c = compare(&bin, None);
+    assert!(
+        c.addresses > 100 && c.inlined > 20 && c.twins == 2,
+        "{} addresses, {} inlined, {} twins",
+        c.addresses,
+        c.inlined,
+        c.twins
+    );
+    eprintln!("{name}: {} addresses ({} in inlined code), as binutils' addr2line", c.addresses, c.inlined);
+    assert!(c.diffs.is_empty(), "{} of {} addresses differ:\n{}", c.diffs.len(), c.addresses, c.diffs.join("\n"));
+}
+
+#[test]
+fn dwarf5_every_address_as_binutils() {
+    check(&["-gdwarf-5"], "frames5");
+}
+
+#[test]
+fn dwarf4_every_address_as_binutils() {
+    check(&["-gdwarf-4"], "frames4");
+}
+
+/// A stripped binary finds its DWARF and its symbols in the debug file its
+/// `.gnu_debuglink` names, beside it.
+#[test]
+fn a_stripped_binary_uses_its_debug_file() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = compile(dir.path(), "frames", &["-gdwarf-5"]);
+    let debug = dir.path().join("frames.debug");
+    let stripped = dir.path().join("frames.stripped");
+    run(Command::new("objcopy").arg("--only-keep-debug").arg(&bin).arg(&debug));
+    run(Command::new("objcopy")
+        .arg("--strip-all")
+        .arg(format!("--add-gnu-debuglink={}", debug.display()))
+        .arg(&bin)
+        .arg(&stripped));
+    let c = compare(&stripped, Some(&debug));
+    assert!(c.addresses > 100 && c.inlined > 20, "{} addresses, {} inlined", c.addresses, c.inlined);
+    assert!(c.diffs.is_empty(), "{} of {} addresses differ:\n{}", c.diffs.len(), c.addresses, c.diffs.join("\n"));
+    // Without the debug file nothing is symbolised, and a frame says why.
+    std::fs::remove_file(&debug).unwrap();
+    let s = Symbolizer::open(&stripped, None).unwrap();
+    assert!(!s.has_dwarf());
+    let miss = s.locate(&FrameRef { function: "frames_outer", offset: 0, size: None, module: None }).unwrap_err();
+    assert!(miss.to_string().contains("no DWARF"), "{miss}");
+}
+
+/// A module is a relocatable object: its symbols are offsets into their sections and its
+/// DWARF is relocated when read, as binutils reads a `.ko`.
+#[test]
+fn module_frames_are_read_from_the_relocatable_object() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = compile(dir.path(), "vmlinux", &["-gdwarf-5"]);
+    let modules = dir.path().join("lib/modules/6.1.0/extra");
+    std::fs::create_dir_all(&modules).unwrap();
+    let fx = fixture();
+    // `main` would go to `.text.startup`, another section at offset 0 of its own.
+    let object = modules.join("frames_mod.ko");
+    run(Command::new("gcc")
+        .args(["-O2", "-c", "-gdwarf-5", "-Dmain=frames_main", "-I"])
+        .arg(&fx)
+        .arg("-o")
+        .arg(&object)
+        .arg(fx.join("frames.c")));
+    let s = Symbolizer::open(&vmlinux, Some(&dir.path().join("lib/modules"))).unwrap();
+    let mut compared = 0;
+    for (name, address, size) in functions(&object) {
+        let addresses: Vec<u64> = (0..size).map(|o| address + o).collect();
+        for (offset, theirs) in binutils_frames(&object, &addresses).into_iter().enumerate() {
+            // The console names the module with `-` where its file has `_`, or the reverse.
+            let frame =
+                FrameRef { function: &name, offset: offset as u64, size: Some(size), module: Some("frames-mod") };
+            assert_eq!(s.locate(&frame).ok(), theirs, "{name}+{offset:#x}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "{compared}");
+    let missing = FrameRef { function: "x", offset: 0, size: None, module: Some("absent") };
+    assert!(s.locate(&missing).unwrap_err().to_string().contains("no absent.ko"));
+}
