@@ -47,6 +47,17 @@ enum Command {
         after_help = "Examples:\n  kcrash similar a.log b.log\n  kcrash similar --explain a.log b.log\n  kcrash similar --json --threshold 0.4 a.log - < b.log\n\nExit status: 0 the same bug (score at or above the threshold), 1 different bugs, 2 error (an input without a crash, unreadable)."
     )]
     Similar(cli::similar::SimilarArgs),
+    /// Write consoles back with every frame symbolised from the kernel's DWARF: its file:line,
+    /// and one line before it per function inlined there.
+    ///
+    /// `func+0x1a2/0x9f0` becomes `func+0x1a2/0x9f0 fs/ext4/xattr.c:1712`, preceded by
+    /// `inlined_fn fs/ext4/xattr.c:1650 [inline]` lines (innermost first), as syzbot's reports
+    /// print frames. Frames are looked up by symbol (KASLR and module addresses do not matter);
+    /// other lines pass through byte for byte.
+    #[command(
+        after_help = "Examples:\n  kcrash symbolize --vmlinux vmlinux console.log\n  dmesg | kcrash symbolize --vmlinux /usr/lib/debug/boot/vmlinux-$(uname -r) --modules /lib/modules/$(uname -r)\n\nA frame that cannot be symbolised (no DWARF, a module not found) is left as it was and said once per kind on stderr.\n\nExit status: 0 every frame symbolised, 1 some frame left as it was, 2 error (the vmlinux cannot be read, an input unreadable)."
+    )]
+    Symbolize(cli::symbolize::SymbolizeArgs),
     /// Record every crash of each input in the crash store and say whether it is new.
     ///
     /// Prints `new ID TITLE` or `known ID (seen N times) TITLE` for each crash; a new crash
@@ -122,6 +133,7 @@ fn main() -> ExitCode {
         Command::Ksig(a) => cli::ksig::run(a),
         Command::Signature(a) => cli::signature::run(a),
         Command::Similar(a) => cli::similar::run(a),
+        Command::Symbolize(a) => cli::symbolize::run(a),
         Command::Ingest(a) => cli::store::run_ingest(a),
         Command::Dedup(a) => cli::dedup::run(a),
         Command::Db(c) => cli::store::run_db(c),

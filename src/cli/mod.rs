@@ -12,5 +12,6 @@ pub mod ksig;
 pub mod signature;
 pub mod similar;
 pub mod store;
+pub mod symbolize;
 pub mod title;
 pub mod walk;

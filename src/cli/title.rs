@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::exit::Exit;
 use super::input::{buffered_stdout, each_input, finish, in_order_parallel, open, sources, Unreadable};
+use super::symbolize::{through, Images};
 use kcrash_parse::names::json_name;
 use kcrash_parse::stream::CrashStream;
 use kcrash_parse::Report;
@@ -24,6 +25,8 @@ pub struct TitleArgs {
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub every: EveryCrash,
+    #[command(flatten)]
+    pub images: Images,
 }
 
 #[derive(Args)]
@@ -35,6 +38,8 @@ pub struct ParseArgs {
     pub json: bool,
     #[command(flatten)]
     pub every: EveryCrash,
+    #[command(flatten)]
+    pub images: Images,
 }
 
 #[derive(Args)]
@@ -57,10 +62,14 @@ pub struct EveryCrash {
 /// (one line) and the others still processed.
 fn for_each_report(
     files: &[PathBuf],
+    images: &Images,
     mut each: impl FnMut(&str, Option<&Report>) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
+    let symbolizer = images.symbolizer()?;
+    let symbolizer = symbolizer.as_ref();
     if files.len() < 2 || files.iter().any(|p| p.as_os_str() == "-") {
         return each_input(sources(files), |source| {
+            let source = through(symbolizer, source);
             let rep = kcrash_parse::read_first(source.reader).map_err(|e| Unreadable::error(&source.name, e))?;
             each(&source.name, rep.as_ref())?;
             Ok(rep.is_some().into())
@@ -68,7 +77,7 @@ fn for_each_report(
     }
     // Many files: read and parse them on every core, print in the given order.
     let read = |p: &PathBuf| -> anyhow::Result<(String, Option<Report>)> {
-        let source = open(p)?;
+        let source = through(symbolizer, open(p)?);
         let rep = kcrash_parse::read_first(source.reader).map_err(|e| Unreadable::error(&source.name, e))?;
         Ok((source.name, rep))
     };
@@ -92,7 +101,7 @@ pub fn run_title(args: TitleArgs) -> anyhow::Result<ExitCode> {
     let many = args.files.len() > 1;
     let mut out = buffered_stdout();
     if args.every.all || args.every.follow {
-        let code = for_each_crash(&args.files, &args.every, |name, rep| {
+        let code = for_each_crash(&args.files, &args.every, &args.images, |name, rep| {
             if many {
                 writeln!(out, "{name}: {}", rep.title)?;
             } else {
@@ -102,7 +111,7 @@ pub fn run_title(args: TitleArgs) -> anyhow::Result<ExitCode> {
         })?;
         return finish(&mut out, code);
     }
-    let code = for_each_report(&args.files, |name, rep| {
+    let code = for_each_report(&args.files, &args.images, |name, rep| {
         match rep {
             Some(rep) if many => writeln!(out, "{name}: {}", rep.title)?,
             Some(rep) => writeln!(out, "{}", rep.title)?,
@@ -117,7 +126,7 @@ pub fn run_title(args: TitleArgs) -> anyhow::Result<ExitCode> {
 pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let mut out = buffered_stdout();
     if args.every.all || args.every.follow {
-        let code = for_each_crash(&args.files, &args.every, |name, rep| {
+        let code = for_each_crash(&args.files, &args.every, &args.images, |name, rep| {
             if args.json {
                 write_json(&mut out, name, Some(rep))?;
             } else {
@@ -127,7 +136,7 @@ pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
         })?;
         return finish(&mut out, code);
     }
-    let code = for_each_report(&args.files, |name, rep| {
+    let code = for_each_report(&args.files, &args.images, |name, rep| {
         if args.json {
             write_json(&mut out, name, rep)?;
             return Ok(());
@@ -146,13 +155,16 @@ pub fn run_parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
 fn for_each_crash(
     files: &[PathBuf],
     every: &EveryCrash,
+    images: &Images,
     mut each: impl FnMut(&str, &Report) -> std::io::Result<()>,
 ) -> anyhow::Result<ExitCode> {
+    let symbolizer = images.symbolizer()?;
     if every.follow {
         // Ctrl-C/SIGTERM end `--follow` after the reports received so far are printed.
         kcrash_bisect::interrupt::install()?;
     }
     let code = each_input(sources(files), |source| {
+        let source = through(symbolizer.as_ref(), source);
         let name = source.name.clone();
         let mut found = false;
         let mut write_error = None;

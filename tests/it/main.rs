@@ -32,4 +32,5 @@ mod signature;
 mod similar;
 mod store;
 mod streaming;
+mod symbolize;
 mod syzkaller_corpus;

@@ -370,95 +370,138 @@ impl Symbolizer {
 
     /// Copies a console from `input` to `out` with every frame symbolised. Line breaks are
     /// kept (`\r\n` too); a line longer than 64 KiB passes through as it is.
-    pub fn symbolize(&self, mut input: impl BufRead, mut out: impl Write) -> io::Result<Summary> {
-        let mut summary = Summary::default();
-        let mut line: Vec<u8> = Vec::new();
-        let mut written: Vec<u8> = Vec::new();
-        loop {
-            line.clear();
-            let ended = read_line(&mut input, &mut line, &mut out)?;
-            if line.is_empty() && !ended {
-                break;
-            }
-            let (text, cr) = match line.strip_suffix(b"\r") {
-                Some(t) => (t, true),
-                None => (&line[..], false),
-            };
-            written.clear();
-            let (framed, miss) = self.symbolize_line(text, &mut written);
-            if framed {
-                summary.frames += 1;
-                match miss {
-                    None => summary.symbolized += 1,
-                    Some(m) => count_miss(&mut summary.misses, m),
-                }
-            }
-            if cr {
-                // Every line written gets the input's CR back.
-                let mut with_cr = Vec::with_capacity(written.len() + 8);
-                for l in written.split_inclusive(|&c| c == b'\n') {
-                    with_cr.extend_from_slice(&l[..l.len() - 1]);
-                    with_cr.extend_from_slice(b"\r\n");
-                }
-                written = with_cr;
-            }
-            if !ended {
-                written.pop(); // the input's last line had no line break
-            }
-            out.write_all(&written)?;
-            if !ended {
-                break;
-            }
-        }
+    pub fn symbolize(&self, input: impl BufRead, mut out: impl Write) -> io::Result<Summary> {
+        let mut reader = Symbolized::new(self, input);
+        io::copy(&mut reader, &mut out)?;
         out.flush()?;
-        Ok(summary)
+        Ok(reader.summary)
     }
 }
 
-/// Reads one line into `line` (without its `\n`); returns whether a `\n` ended it. A line
-/// past [`MAX_LINE`] is copied to `out` as it comes, to its end, and reads as empty.
-fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>, out: &mut impl Write) -> io::Result<bool> {
-    loop {
-        let buf = input.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(false);
+/// A console read symbolised: a reader over another, for the parser to read (`kcrash parse
+/// --vmlinux`). Memory holds one line (at most 64 KiB) and what it became.
+pub struct Symbolized<S, R> {
+    symbolizer: S,
+    input: R,
+    /// The current input line, without its break.
+    line: Vec<u8>,
+    /// What is ready to be read, from `pos` on.
+    ready: Vec<u8>,
+    pos: usize,
+    /// Inside a line too long to symbolise: copy to its end.
+    passing: bool,
+    summary: Summary,
+}
+
+impl<S: std::ops::Deref<Target = Symbolizer>, R: BufRead> Symbolized<S, R> {
+    /// Reads `input` through `symbolizer`.
+    pub fn new(symbolizer: S, input: R) -> Self {
+        Symbolized {
+            symbolizer,
+            input,
+            line: Vec::new(),
+            ready: Vec::new(),
+            pos: 0,
+            passing: false,
+            summary: Summary::default(),
         }
-        let (take, ended) = match memchr::memchr(b'\n', buf) {
-            Some(i) => (i + 1, true),
-            None => (buf.len(), false),
-        };
-        if line.len() + take > MAX_LINE {
-            // Too long to be a frame line: pass it through to its end.
-            out.write_all(line)?;
-            line.clear();
-            out.write_all(&buf[..take])?;
-            input.consume(take);
-            if ended {
-                continue;
-            }
-            loop {
-                let buf = input.fill_buf()?;
-                if buf.is_empty() {
+    }
+
+    /// What was symbolised so far.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Makes the next output ready; false at the end of the input.
+    fn refill(&mut self) -> io::Result<bool> {
+        self.ready.clear();
+        self.pos = 0;
+        loop {
+            let buf = self.input.fill_buf()?;
+            if buf.is_empty() {
+                if self.passing || self.line.is_empty() {
                     return Ok(false);
                 }
-                let (take, ended) = match memchr::memchr(b'\n', buf) {
-                    Some(i) => (i + 1, true),
-                    None => (buf.len(), false),
-                };
-                out.write_all(&buf[..take])?;
-                input.consume(take);
-                if ended {
-                    break;
-                }
+                // The last line, without a break.
+                let line = std::mem::take(&mut self.line);
+                self.emit(&line, false);
+                return Ok(true);
             }
-            continue;
+            let (take, ended) = match memchr::memchr(b'\n', buf) {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            if self.passing || self.line.len() + take > MAX_LINE {
+                // Too long to be a frame line: pass it through to its end.
+                self.ready.append(&mut self.line);
+                self.ready.extend_from_slice(&buf[..take]);
+                self.input.consume(take);
+                self.passing = !ended;
+                return Ok(true);
+            }
+            self.line.extend_from_slice(&buf[..take]);
+            self.input.consume(take);
+            if ended {
+                self.line.pop();
+                let mut line = std::mem::take(&mut self.line);
+                self.emit(&line, true);
+                line.clear();
+                self.line = line; // keep the allocation
+                return Ok(true);
+            }
         }
-        line.extend_from_slice(&buf[..take]);
-        input.consume(take);
-        if ended {
-            line.pop();
-            return Ok(true);
+    }
+
+    /// Symbolises one line into `ready`, with its `\r` and its break as the input had them.
+    fn emit(&mut self, line: &[u8], ended: bool) {
+        let (text, cr) = match line.strip_suffix(b"\r") {
+            Some(t) => (t, true),
+            None => (line, false),
+        };
+        let from = self.ready.len();
+        let (framed, miss) = self.symbolizer.symbolize_line(text, &mut self.ready);
+        if framed {
+            self.summary.frames += 1;
+            match miss {
+                None => self.summary.symbolized += 1,
+                Some(m) => count_miss(&mut self.summary.misses, m),
+            }
         }
+        if cr {
+            let written = self.ready.split_off(from);
+            for l in written.split_inclusive(|&c| c == b'\n') {
+                self.ready.extend_from_slice(&l[..l.len() - 1]);
+                self.ready.extend_from_slice(b"\r\n");
+            }
+        }
+        if !ended {
+            self.ready.pop(); // the input's last line had no break
+        }
+    }
+}
+
+impl<S: std::ops::Deref<Target = Symbolizer>, R: BufRead> io::Read for Symbolized<S, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<S: std::ops::Deref<Target = Symbolizer>, R: BufRead> BufRead for Symbolized<S, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos == self.ready.len() {
+            if !self.refill()? {
+                break;
+            }
+        }
+        Ok(&self.ready[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.ready.len());
     }
 }
 
@@ -550,23 +593,36 @@ mod tests {
         assert_eq!(f("Modules linked in: crashmod"), None);
     }
 
+    /// A symboliser of an image with no symbols and no DWARF: enough for lines without
+    /// frames.
+    fn empty_symbolizer() -> Symbolizer {
+        Symbolizer {
+            kernel: Image { path: PathBuf::from("vmlinux"), functions: HashMap::new(), dwarf: None },
+            modules: None,
+            opened: Mutex::new(HashMap::new()),
+            base: String::new(),
+        }
+    }
+
     #[test]
-    fn long_lines_pass_through_and_breaks_are_kept() {
-        // A symboliser is not needed for lines without frames: use the reader alone.
-        let long = vec![b'x'; MAX_LINE + 10];
+    fn lines_without_frames_pass_through_byte_for_byte() {
+        let s = empty_symbolizer();
         let mut input: Vec<u8> = Vec::new();
-        input.extend_from_slice(b"a\r\n");
-        input.extend_from_slice(&long);
-        input.extend_from_slice(b"\nb");
-        let mut reader = std::io::BufReader::with_capacity(1000, &input[..]);
-        let mut out = Vec::new();
-        let mut line = Vec::new();
-        assert!(read_line(&mut reader, &mut line, &mut out).unwrap());
-        assert_eq!(line, b"a\r");
-        line.clear();
-        // The long line went straight to the output; the next line has no break.
-        assert!(!read_line(&mut reader, &mut line, &mut out).unwrap());
-        assert_eq!(line, b"b");
-        assert_eq!(out.len(), long.len() + 1);
+        input.extend_from_slice(b"a\r\n\n");
+        input.extend_from_slice(&vec![b'x'; MAX_LINE + 10]);
+        input.extend_from_slice(b"\n frame+0x1/0x2\r\nb");
+        for capacity in [7, 1000, 1 << 20] {
+            let mut out = Vec::new();
+            let summary = s.symbolize(std::io::BufReader::with_capacity(capacity, &input[..]), &mut out).unwrap();
+            assert!(out == input, "capacity {capacity}");
+            assert_eq!((summary.frames, summary.symbolized), (1, 0));
+            assert!(summary.misses[0].0.to_string().contains("no DWARF"));
+        }
+    }
+
+    #[test]
+    fn a_symbolizer_is_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Symbolizer>();
     }
 }

@@ -5,26 +5,15 @@
 //! relocatable object (a module's `.ko` is one).
 
 use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 use kcrash_symbolize::{FrameRef, SourceFrame, Symbolizer};
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture")
-}
+use kcrash_testsupport::{compile_frames, FRAMES_BUILT_IN as TREE};
 
-/// Whether the tools are here; under `CI=true` their absence fails the test.
 fn tools_present() -> bool {
-    let missing: Vec<&str> = ["gcc", "addr2line", "nm", "objcopy"]
-        .into_iter()
-        .filter(|t| Command::new(t).arg("--version").output().map(|o| !o.status.success()).unwrap_or(true))
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "missing tools under CI=true: {missing:?}");
-    eprintln!("SKIPPED: missing {missing:?} (binutils, gcc)");
-    false
+    kcrash_testsupport::tools(&["gcc", "addr2line", "nm", "objcopy"])
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -33,19 +22,8 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Compiles the fixture into `dir/name` with `flags`.
 fn compile(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let fx = fixture();
-    run(Command::new("gcc")
-        .args(["-O2", "-fno-omit-frame-pointer", "-I"])
-        .arg(&fx)
-        .args(flags)
-        .arg("-o")
-        .arg(&out)
-        .arg(fx.join("frames.c"))
-        .arg(fx.join("twin.c")));
-    out
+    compile_frames(&dir.join(name), flags, &[])
 }
 
 /// (name, address, size) of the text symbols `nm -S` lists.
@@ -56,7 +34,8 @@ fn functions(bin: &Path) -> Vec<(String, u64, u64)> {
             let w: Vec<&str> = l.split_whitespace().collect();
             match w.as_slice() {
                 [addr, size, kind, name]
-                    if kind.eq_ignore_ascii_case("t") && (name.starts_with("frames_") || *name == "main") =>
+                    if kind.eq_ignore_ascii_case("t")
+                        && (name.starts_with("frames_") || ["main", "kernel_init"].contains(name)) =>
                 {
                     Some((name.to_string(), u64::from_str_radix(addr, 16).ok()?, u64::from_str_radix(size, 16).ok()?))
                 }
@@ -84,7 +63,7 @@ fn binutils_frames(bin: &Path, addresses: &[u64]) -> Vec<Option<Vec<SourceFrame>
         let (file, line) = location.rsplit_once(':').unwrap();
         blocks.last_mut().unwrap().push(SourceFrame {
             function: l.to_string(),
-            file: file.to_string(),
+            file: file.strip_prefix(TREE).unwrap_or(file).to_string(),
             line: line.parse().unwrap_or(0),
         });
     }
@@ -121,6 +100,8 @@ fn compare(bin: &Path, debug_of: Option<&Path>) -> Compared {
                 s.locate(&FrameRef { function: name, offset: offset as u64, size: Some(size), module: None }).ok();
             c.addresses += 1;
             c.inlined += ours.as_ref().is_some_and(|f| f.len() > 1) as usize;
+            // The tree's path is cut off (found by kernel_init's init/main.c).
+            assert!(ours.iter().flatten().all(|f| !f.file.starts_with('/')), "{ours:?}");
             if ours != theirs {
                 c.diffs.push(format!("{name}+{offset:#x}: ours {ours:?}, binutils {theirs:?}"));
             }
@@ -196,15 +177,12 @@ fn module_frames_are_read_from_the_relocatable_object() {
     let vmlinux = compile(dir.path(), "vmlinux", &["-gdwarf-5"]);
     let modules = dir.path().join("lib/modules/6.1.0/extra");
     std::fs::create_dir_all(&modules).unwrap();
-    let fx = fixture();
     // `main` would go to `.text.startup`, another section at offset 0 of its own.
-    let object = modules.join("frames_mod.ko");
-    run(Command::new("gcc")
-        .args(["-O2", "-c", "-gdwarf-5", "-Dmain=frames_main", "-I"])
-        .arg(&fx)
-        .arg("-o")
-        .arg(&object)
-        .arg(fx.join("frames.c")));
+    let object = compile_frames(
+        &modules.join("frames_mod.ko"),
+        &["-c", "-gdwarf-5", "-Dmain=frames_main"],
+        &["drivers/frames/frames.c"],
+    );
     let s = Symbolizer::open(&vmlinux, Some(&dir.path().join("lib/modules"))).unwrap();
     let mut compared = 0;
     for (name, address, size) in functions(&object) {

@@ -31,6 +31,53 @@ pub fn shared(dir: PathBuf, what: &str) -> Option<PathBuf> {
     None
 }
 
+/// Whether the programs a test runs are on `PATH` (`NAME --version` succeeds); when one is
+/// missing the test says so loudly and does not run, and under `CI=true` it fails instead.
+pub fn tools(names: &[&str]) -> bool {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|t| std::process::Command::new(t).arg("--version").output().map_or(true, |o| !o.status.success()))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("{missing:?} not found on PATH: NOT CHECKED");
+    assert!(!under_ci(), "{message}");
+    eprintln!("\n!!! {message}\n");
+    false
+}
+
+/// The symbolisation fixture: a small kernel-like tree (`init/main.c` with `kernel_init`,
+/// `drivers/frames/` with inlined functions and two static functions of one name).
+pub fn frames_tree() -> PathBuf {
+    // Canonical: gcc's prefix map compares it with the working directory it sees.
+    let tree = repo_root().join("crates/kcrash-symbolize/tests/fixture/linux");
+    tree.canonicalize().unwrap_or(tree)
+}
+
+/// Where the fixture's DWARF says it was built (`-fdebug-prefix-map`).
+pub const FRAMES_BUILT_IN: &str = "/build/linux/";
+
+/// Compiles the fixture tree with the machine's gcc into `out`, as a kernel is built (in the
+/// tree, `-O2`, the tree mapped to [`FRAMES_BUILT_IN`]), with `flags` (`-gdwarf-5`, `-c`…);
+/// `sources` default to the whole program.
+pub fn compile_frames(out: &Path, flags: &[&str], sources: &[&str]) -> PathBuf {
+    let sources: &[&str] =
+        if sources.is_empty() { &["drivers/frames/frames.c", "drivers/frames/twin.c", "init/main.c"] } else { sources };
+    let mut cmd = std::process::Command::new("gcc");
+    cmd.current_dir(frames_tree())
+        .args(["-O2", "-fno-omit-frame-pointer"])
+        .arg(format!("-fdebug-prefix-map={}={}", frames_tree().display(), FRAMES_BUILT_IN.trim_end_matches('/')))
+        .args(flags)
+        .arg("-o")
+        .arg(out)
+        .args(sources);
+    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(o.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&o.stderr));
+    out.to_path_buf()
+}
+
 /// syzkaller's annotated corpus: `KCRASH_SYZ_CORPUS`, or `../shared/corpus/syzkaller`
 /// beside the repository.
 pub fn syzkaller_corpus() -> Option<PathBuf> {
