@@ -7,6 +7,19 @@ cd "$(dirname "$0")/.."
 # Kernel downloads and builds are kept between runs, outside the work tree.
 export KCRASH_E2E_CACHE="${KCRASH_E2E_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/kcrash-e2e}"
 
+# The symboliser's tests compile a fixture with gcc and compare it with binutils' addr2line;
+# compressed modules are made with xz, gzip and zstd. Installed when missing (as root).
+missing=()
+for tool in gcc:gcc addr2line:binutils objcopy:binutils xz:xz-utils gzip:gzip zstd:zstd; do
+    command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+    echo "test-all: installing ${missing[*]}" >&2
+    apt-get -o DPkg::Lock::Timeout=600 -q update >&2 || true
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q -y --no-install-recommends \
+        install "${missing[@]}" >&2
+fi
+
 # The Rust tests under cargo-nextest: each test in a process of its own, so that no test
 # leans on state another one left in the process (fixtures are shared through files:
 # tests/it/testgit). Installed when missing; doc tests are cargo test's.

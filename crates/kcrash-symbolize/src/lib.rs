@@ -126,6 +126,8 @@ struct Image {
     functions: HashMap<String, Vec<(u64, u64)>>,
     /// `None`: no DWARF line information.
     dwarf: Option<Mutex<addr2line::Loader>>,
+    /// The decompressed file of a compressed module, removed with the image.
+    decompressed: Option<tempfile::NamedTempFile>,
 }
 
 /// What an ELF file's headers say: its function symbols, whether it has DWARF line
@@ -162,7 +164,7 @@ impl ElfFacts {
 impl Image {
     fn open(path: &Path) -> Result<Image, SymbolizeError> {
         let facts = ElfFacts::read(path)?;
-        let mut image = Image { path: path.to_path_buf(), functions: facts.functions, dwarf: None };
+        let mut image = Image { path: path.to_path_buf(), functions: facts.functions, dwarf: None, decompressed: None };
         let dwarf_file = if facts.has_dwarf { Some(path.to_path_buf()) } else { facts.debug_file };
         if let Some(debug) = dwarf_file {
             let loader = addr2line::Loader::new(&debug)
@@ -597,7 +599,12 @@ mod tests {
     /// frames.
     fn empty_symbolizer() -> Symbolizer {
         Symbolizer {
-            kernel: Image { path: PathBuf::from("vmlinux"), functions: HashMap::new(), dwarf: None },
+            kernel: Image {
+                path: PathBuf::from("vmlinux"),
+                functions: HashMap::new(),
+                dwarf: None,
+                decompressed: None,
+            },
             modules: None,
             opened: Mutex::new(HashMap::new()),
             base: String::new(),

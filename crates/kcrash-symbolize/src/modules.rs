@@ -54,13 +54,66 @@ impl ModuleDir {
         let Some(path) = self.index().get(&canonical(module)) else {
             return Err(Miss::ModuleNotFound { module: module.to_string() });
         };
+        let unreadable = |reason: String| Miss::ModuleUnreadable { module: module.to_string(), reason };
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !name.ends_with(".ko") {
-            return Err(Miss::ModuleUnreadable {
-                module: module.to_string(),
-                reason: format!("{}: compressed modules are not read yet", path.display()),
-            });
+        if name.ends_with(".ko") {
+            return Image::open(path).map_err(|e| unreadable(e.to_string()));
         }
-        Image::open(path).map_err(|e| Miss::ModuleUnreadable { module: module.to_string(), reason: e.to_string() })
+        // The DWARF loader maps a file: the module is decompressed into one, removed when
+        // the image is dropped.
+        let mut plain = tempfile::NamedTempFile::new().map_err(|e| unreadable(format!("a temporary file: {e}")))?;
+        decompress(path, plain.as_file_mut()).map_err(|e| unreadable(format!("{}: {e}", path.display())))?;
+        let mut image =
+            Image::open(plain.path()).map_err(|e| unreadable(format!("{} (decompressed): {e}", path.display())))?;
+        image.path = path.clone();
+        image.decompressed = Some(plain);
+        Ok(image)
+    }
+}
+
+/// A decompressed module larger than this is refused (a module with full DWARF is tens of
+/// MB; a bomb is not read to its end).
+const MAX_MODULE: u64 = 1 << 30;
+
+/// Decompresses `path` (by its suffix: `.xz`, `.zst`, `.gz`) into `out`.
+fn decompress(path: &Path, out: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{BufReader, Read, Write};
+    let file = BufReader::new(std::fs::File::open(path)?);
+    let mut capped = Capped { out: std::io::BufWriter::new(out), left: MAX_MODULE };
+    let name = path.to_string_lossy();
+    if name.ends_with(".xz") {
+        let mut file = file;
+        lzma_rs::xz_decompress(&mut file, &mut capped).map_err(|e| match e {
+            lzma_rs::error::Error::IoError(e) => e,
+            other => std::io::Error::new(std::io::ErrorKind::InvalidData, format!("xz: {other}")),
+        })?;
+    } else if name.ends_with(".zst") {
+        let decoder = ruzstd::decoding::StreamingDecoder::new(file)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("zstd: {e}")))?;
+        std::io::copy(&mut decoder.take(MAX_MODULE + 1), &mut capped)?;
+    } else {
+        std::io::copy(&mut flate2::read::GzDecoder::new(file).take(MAX_MODULE + 1), &mut capped)?;
+    }
+    capped.out.flush()
+}
+
+/// A writer that refuses more than `left` bytes.
+struct Capped<W> {
+    out: W,
+    left: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Capped<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "decompresses to more than 1 GiB"));
+        }
+        let n = self.out.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }

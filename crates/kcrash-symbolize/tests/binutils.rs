@@ -199,3 +199,44 @@ fn module_frames_are_read_from_the_relocatable_object() {
     let missing = FrameRef { function: "x", offset: 0, size: None, module: Some("absent") };
     assert!(s.locate(&missing).unwrap_err().to_string().contains("no absent.ko"));
 }
+
+/// Compressed modules (`.ko.xz`, `.ko.gz`, `.ko.zst`, made by the real tools) are read as
+/// the plain `.ko`.
+#[test]
+fn compressed_modules_read_as_the_plain_one() {
+    if !tools_present() || !kcrash_testsupport::tools(&["xz", "gzip", "zstd"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = compile(dir.path(), "vmlinux", &["-gdwarf-5"]);
+    let plain = compile_frames(
+        &dir.path().join("frames_mod.ko"),
+        &["-c", "-gdwarf-5", "-Dmain=frames_main"],
+        &["drivers/frames/frames.c"],
+    );
+    let (name, address, size) = functions(&plain).into_iter().find(|f| f.0 == "frames_outer").unwrap();
+    let addresses: Vec<u64> = (0..size).map(|o| address + o).collect();
+    let theirs = binutils_frames(&plain, &addresses);
+    for (suffix, tool) in [("xz", &["xz", "-k"][..]), ("gz", &["gzip", "-k"]), ("zst", &["zstd", "-q"])] {
+        let modules = dir.path().join(format!("modules-{suffix}"));
+        std::fs::create_dir_all(&modules).unwrap();
+        let copy = modules.join("frames_mod.ko");
+        std::fs::copy(&plain, &copy).unwrap();
+        run(Command::new(tool[0]).args(&tool[1..]).arg(&copy));
+        std::fs::remove_file(&copy).unwrap();
+        assert!(modules.join(format!("frames_mod.ko.{suffix}")).is_file());
+        let s = Symbolizer::open(&vmlinux, Some(&modules)).unwrap();
+        for (offset, theirs) in theirs.iter().enumerate() {
+            let frame =
+                FrameRef { function: &name, offset: offset as u64, size: Some(size), module: Some("frames_mod") };
+            assert_eq!(s.locate(&frame).ok().as_ref(), theirs.as_ref(), "{suffix}: {name}+{offset:#x}");
+        }
+    }
+    // A damaged one says so.
+    let modules = dir.path().join("modules-bad");
+    std::fs::create_dir_all(&modules).unwrap();
+    std::fs::write(modules.join("frames_mod.ko.xz"), b"not xz").unwrap();
+    let s = Symbolizer::open(&vmlinux, Some(&modules)).unwrap();
+    let miss = s.locate(&FrameRef { function: "frames_outer", offset: 0, size: None, module: Some("frames_mod") });
+    assert!(miss.unwrap_err().to_string().contains("frames_mod.ko.xz: xz:"), "damaged xz");
+}
