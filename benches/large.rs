@@ -58,6 +58,9 @@ fn run_case(case: &str) {
     if case == "dedup_similar_100k_reports" {
         return dedup_similar_100k_reports();
     }
+    if let Some(tool) = case.strip_prefix("symbolize/") {
+        return symbolize(tool);
+    }
     if let Some(command) = case.strip_prefix("stream_2GB/") {
         return stream_2gb(command);
     }
@@ -126,6 +129,84 @@ fn dedup_10k_logs() {
 /// reports of the duplicates corpus and the syzkaller corpus's crash logs, over and over, 100
 /// to a file, each copy with its kernel addresses changed (another KASLR offset) so that no
 /// two copies are the same bytes. The count is the number of groups.
+/// The DWARF 5 kernel the QEMU end-to-end test builds (`scripts/e2e-qemu.sh`), the input of
+/// the `symbolize/*` cases.
+fn dwarf_vmlinux() -> Option<std::path::PathBuf> {
+    let cache = std::env::var_os("KCRASH_E2E_CACHE").map(std::path::PathBuf::from)?;
+    let v = cache.join("s/dwarf5/vmlinux");
+    v.is_file().then_some(v)
+}
+
+/// Frames of the kernel's own functions (every 4th text symbol of `nm -S`, in the middle of
+/// each), as a console's call-trace lines, with their addresses.
+fn kernel_frames(vmlinux: &std::path::Path) -> Vec<(String, u64)> {
+    let nm = Command::new("nm").arg("-S").arg(vmlinux).output().expect("run nm");
+    let text = String::from_utf8_lossy(&nm.stdout).into_owned();
+    text.lines()
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [a, s, k, n] if k.eq_ignore_ascii_case("t") => {
+                let (a, s) = (u64::from_str_radix(a, 16).ok()?, u64::from_str_radix(s, 16).ok()?);
+                (s > 1).then(|| (format!(" {n}+{:#x}/{s:#x}\n", s / 2), a + s / 2))
+            }
+            _ => None,
+        })
+        .step_by(4)
+        .collect()
+}
+
+/// `kcrash symbolize`, `scripts/decode_stacktrace.sh` (binutils' addr2line per frame), or
+/// one `addr2line -i -f` process fed every address, on frames of the real DWARF 5 kernel:
+/// prints frames/s as the count (decode_stacktrace.sh gets 200 frames: it takes ~20 ms each).
+fn symbolize(tool: &str) {
+    let Some(vmlinux) = dwarf_vmlinux() else {
+        println!("note needs $KCRASH_E2E_CACHE/s/dwarf5/vmlinux (scripts/e2e-qemu.sh)");
+        return;
+    };
+    let mut frames = kernel_frames(&vmlinux);
+    if tool == "decode_stacktrace" {
+        frames.truncate(200);
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let console = dir.path().join("console.log");
+    std::fs::write(&console, frames.iter().map(|f| f.0.as_str()).collect::<String>()).expect("write console");
+    let addresses: String = frames.iter().map(|f| format!("{:#x}\n", f.1)).collect();
+    let mut cmd = match tool {
+        "kcrash" => {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_kcrash"));
+            c.args(["symbolize", "--vmlinux"]).arg(&vmlinux).arg(&console);
+            c
+        }
+        "decode_stacktrace" => {
+            let script = vmlinux.parent().and_then(|b| b.parent()).map(|s| s.join("src/scripts/decode_stacktrace.sh"));
+            let mut c = Command::new("bash");
+            c.arg(script.expect("the kernel tree"))
+                .arg(&vmlinux)
+                .stdin(std::fs::File::open(&console).expect("console"));
+            c
+        }
+        "addr2line" => {
+            let file = dir.path().join("addresses");
+            std::fs::write(&file, &addresses).expect("write addresses");
+            let mut c = Command::new("addr2line");
+            c.args(["-i", "-f", "-e"]).arg(&vmlinux).stdin(std::fs::File::open(&file).expect("addresses"));
+            c
+        }
+        other => panic!("unknown tool {other}"),
+    };
+    let t = Instant::now();
+    let out = cmd.stderr(Stdio::null()).output().expect("run the symboliser");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(out.status.success() || tool == "kcrash", "{tool}: {}", out.status);
+    let rate = frames.len() as f64 / secs;
+    println!("result {secs} {} {}", rate as u64, std::fs::metadata(&console).map_or(0, |m| m.len()));
+    println!(
+        "note {} frames, {rate:.0} frames/s; vmlinux {} MB",
+        frames.len(),
+        std::fs::metadata(&vmlinux).map_or(0, |m| m.len()) >> 20
+    );
+    print_child_rss();
+}
+
 fn dedup_similar_100k_reports() {
     let mut logs: Vec<Vec<u8>> = support::syz_logs().into_iter().filter(|l| l.crash).map(|l| l.data).collect();
     if let Some(dups) = kcrash_testsupport::dups_corpus() {
@@ -374,6 +455,7 @@ fn main() {
     let mut cases =
         vec!["first_parse".to_string(), "dedup_10k_logs".to_string(), "ingest_100k_occurrences".to_string()];
     cases.push("dedup_similar_100k_reports".to_string());
+    cases.extend(["symbolize/kcrash", "symbolize/addr2line", "symbolize/decode_stacktrace"].map(String::from));
     cases.extend(STREAM_COMMANDS.iter().map(|c| format!("stream_2GB/{c}")));
     cases.extend(["title_4870_logs/library".to_string(), "title_4870_logs/cli".to_string()]);
     for input in INPUTS {

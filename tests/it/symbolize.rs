@@ -161,3 +161,27 @@ fn an_unreadable_vmlinux_is_an_error_in_one_line() {
         assert!(stderr.trim().lines().count() == 1 && stderr.contains("cannot read"), "{args:?}: {stderr}");
     }
 }
+
+/// The real consoles of the QEMU check (`corpus/consoles/symbolize/`, a tinyconfig 6.1 kernel
+/// with DWARF 5 and a module crashing in inlined helpers): the raw console, the kernel's
+/// `decode_stacktrace.sh` output and kcrash's read to one title; the symbolised one names the
+/// module's source as the guilty file, also where the raw console names no file at all
+/// (decode_stacktrace.sh, reading the module function in another section, names
+/// `symmod.mod.c`).
+#[test]
+fn captured_consoles_read_alike_raw_decoded_and_symbolised() {
+    let dir = support::root().join("corpus/consoles/symbolize");
+    for (name, raw_guilty) in [("dwarf5-warning", true), ("dwarf5-null-deref", false)] {
+        let parse = |suffix: &str| {
+            let text = std::fs::read(dir.join(format!("{name}.{suffix}"))).unwrap();
+            kcrash_parse::parse(&text).unwrap_or_else(|| panic!("{name}.{suffix}: no crash"))
+        };
+        let (raw, decoded, ours) = (parse("log"), parse("decoded"), parse("symbolized"));
+        assert_eq!(raw.title, decoded.title, "{name}");
+        assert_eq!(raw.title, ours.title, "{name}");
+        assert_eq!(raw.guilty_file.is_some(), raw_guilty, "{name}: {:?}", raw.guilty_file);
+        assert_eq!(ours.guilty_file.as_deref(), Some("/build/dwarf5/symmod/symmod.c"), "{name}");
+        let symbolised = String::from_utf8(std::fs::read(dir.join(format!("{name}.symbolized"))).unwrap()).unwrap();
+        assert!(symbolised.contains(" [inline] [symmod]"), "{name}");
+    }
+}

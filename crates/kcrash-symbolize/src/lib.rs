@@ -23,10 +23,11 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use object::{Object, ObjectSymbol, SymbolKind};
+use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 use regex::bytes::Regex;
 
 mod modules;
+mod relocatable;
 
 /// Why a symboliser could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +127,7 @@ struct Image {
     functions: HashMap<String, Vec<(u64, u64)>>,
     /// `None`: no DWARF line information.
     dwarf: Option<Mutex<addr2line::Loader>>,
-    /// The decompressed file of a compressed module, removed with the image.
+    /// The file a module was laid out (and decompressed) into, removed with the image.
     decompressed: Option<tempfile::NamedTempFile>,
 }
 
@@ -145,9 +146,20 @@ impl ElfFacts {
         // Read through a cache of the parts read: a vmlinux's DWARF is not loaded for this.
         let cache = object::read::ReadCache::new(file);
         let elf = object::File::parse(&cache).map_err(|e| unreadable(format!("not an ELF file ({e})")))?;
+        // Functions are the symbols of code sections, as `nm` lists `t` and `T`: assembly
+        // labels (`entry_SYSCALL_64_after_hwframe`) have no function type.
+        // (A debug file keeps the code sections' headers, not their bytes: by their flags.)
+        let executable = |s: &object::Section<'_, '_, _>| match s.flags() {
+            object::SectionFlags::Elf { sh_flags, .. } => sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0,
+            _ => s.kind() == object::SectionKind::Text,
+        };
+        let code: std::collections::HashSet<object::SectionIndex> =
+            elf.sections().filter(|s| executable(s)).map(|s| s.index()).collect();
         let mut functions: HashMap<String, Vec<(u64, u64)>> = HashMap::new();
         for sym in elf.symbols() {
-            if sym.kind() != SymbolKind::Text || sym.is_undefined() {
+            let in_code = sym.section_index().is_some_and(|i| code.contains(&i));
+            let kind_ok = matches!(sym.kind(), SymbolKind::Text | SymbolKind::Unknown | SymbolKind::Label);
+            if !in_code || !kind_ok || sym.is_undefined() {
                 continue;
             }
             if let Ok(name) = sym.name() {
@@ -318,9 +330,15 @@ impl Symbolizer {
         let address = image
             .address(frame.function, frame.offset, frame.size)
             .ok_or_else(|| Miss::UnknownFunction { image: image.path.clone(), function: frame.function.to_string() })?;
-        image
+        let mut frames = image
             .frames(address, &self.base)
-            .ok_or_else(|| Miss::NoLine { image: image.path.clone(), function: frame.function.to_string() })
+            .ok_or_else(|| Miss::NoLine { image: image.path.clone(), function: frame.function.to_string() })?;
+        // DWARF may give a line but no name for the function itself (an assembly routine):
+        // it is the symbol's.
+        if let Some(own) = frames.last_mut().filter(|f| f.function == "??") {
+            own.function = frame.function.to_string();
+        }
+        Ok(frames)
     }
 
     fn module(&self, name: &str) -> Result<Arc<Image>, Miss> {

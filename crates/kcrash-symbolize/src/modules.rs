@@ -56,17 +56,21 @@ impl ModuleDir {
         };
         let unreadable = |reason: String| Miss::ModuleUnreadable { module: module.to_string(), reason };
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(".ko") {
-            return Image::open(path).map_err(|e| unreadable(e.to_string()));
-        }
-        // The DWARF loader maps a file: the module is decompressed into one, removed when
+        let mut data = if name.ends_with(".ko") {
+            std::fs::read(path).map_err(|e| unreadable(format!("{}: {e}", path.display())))?
+        } else {
+            decompress(path).map_err(|e| unreadable(format!("{}: {e}", path.display())))?
+        };
+        crate::relocatable::lay_out_sections(&mut data).map_err(|e| unreadable(format!("{}: {e}", path.display())))?;
+        // The DWARF loader maps a file: the laid-out module is written to one, removed when
         // the image is dropped.
-        let mut plain = tempfile::NamedTempFile::new().map_err(|e| unreadable(format!("a temporary file: {e}")))?;
-        decompress(path, plain.as_file_mut()).map_err(|e| unreadable(format!("{}: {e}", path.display())))?;
-        let mut image =
-            Image::open(plain.path()).map_err(|e| unreadable(format!("{} (decompressed): {e}", path.display())))?;
+        let mut laid_out = tempfile::NamedTempFile::new().map_err(|e| unreadable(format!("a temporary file: {e}")))?;
+        std::io::Write::write_all(laid_out.as_file_mut(), &data)
+            .map_err(|e| unreadable(format!("a temporary file: {e}")))?;
+        drop(data);
+        let mut image = Image::open(laid_out.path()).map_err(|e| unreadable(format!("{}: {e}", path.display())))?;
         image.path = path.clone();
-        image.decompressed = Some(plain);
+        image.decompressed = Some(laid_out);
         Ok(image)
     }
 }
@@ -75,11 +79,11 @@ impl ModuleDir {
 /// MB; a bomb is not read to its end).
 const MAX_MODULE: u64 = 1 << 30;
 
-/// Decompresses `path` (by its suffix: `.xz`, `.zst`, `.gz`) into `out`.
-fn decompress(path: &Path, out: &mut std::fs::File) -> std::io::Result<()> {
-    use std::io::{BufReader, Read, Write};
+/// Decompresses `path` (by its suffix: `.xz`, `.zst`, `.gz`).
+fn decompress(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{BufReader, Read};
     let file = BufReader::new(std::fs::File::open(path)?);
-    let mut capped = Capped { out: std::io::BufWriter::new(out), left: MAX_MODULE };
+    let mut capped = Capped { out: Vec::new(), left: MAX_MODULE };
     let name = path.to_string_lossy();
     if name.ends_with(".xz") {
         let mut file = file;
@@ -94,7 +98,7 @@ fn decompress(path: &Path, out: &mut std::fs::File) -> std::io::Result<()> {
     } else {
         std::io::copy(&mut flate2::read::GzDecoder::new(file).take(MAX_MODULE + 1), &mut capped)?;
     }
-    capped.out.flush()
+    Ok(capped.out)
 }
 
 /// A writer that refuses more than `left` bytes.

@@ -20,6 +20,11 @@ pub fn kcrash<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Output {
 
 /// Run `cmd` (stdin empty) to its end, killing it after [`TIMEOUT`].
 pub fn run(cmd: &mut Command) -> Output {
+    run_for(cmd, TIMEOUT)
+}
+
+/// Run `cmd` (stdin empty) to its end, killing it after `limit`.
+pub fn run_for(cmd: &mut Command, limit: Duration) -> Output {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -35,7 +40,7 @@ pub fn run(cmd: &mut Command) -> Output {
     };
     let out = drain(Box::new(child.stdout.take().unwrap()));
     let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = wait(&mut child, TIMEOUT).unwrap_or_else(|| panic!("{cmd:?} still running after {TIMEOUT:?}"));
+    let status = wait(&mut child, limit).unwrap_or_else(|| panic!("{cmd:?} still running after {limit:?}"));
     Output { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
 }
 
