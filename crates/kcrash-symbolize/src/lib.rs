@@ -14,7 +14,8 @@
 //! table lacks, a module not found) is left as it was and the reason counted once per kind
 //! ([`Summary::misses`]).
 
-#![forbid(unsafe_code)]
+// One audited exception: mapping a vmlinux (unitwise.rs).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ use regex::bytes::Regex;
 
 mod modules;
 mod relocatable;
+mod unitwise;
 
 /// Why a symboliser could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +121,47 @@ impl fmt::Display for Miss {
     }
 }
 
+/// Where an image's DWARF is read.
+enum Dwarf {
+    /// A linked image (a vmlinux): one compile unit at a time.
+    Unitwise(unitwise::UnitwiseDwarf),
+    /// A module (its relocations applied), or DWARF the unitwise reader cannot index
+    /// (compressed sections, no `.debug_aranges`): addr2line's loader, every unit at once.
+    Loader(Box<Mutex<addr2line::Loader>>),
+}
+
+impl Dwarf {
+    fn open(path: &Path) -> Result<Dwarf, SymbolizeError> {
+        let unreadable = |reason: String| SymbolizeError::Unreadable { path: path.to_path_buf(), reason };
+        if let Some(u) = unitwise::UnitwiseDwarf::open(path).map_err(|e| unreadable(format!("DWARF: {e}")))? {
+            return Ok(Dwarf::Unitwise(u));
+        }
+        let loader = addr2line::Loader::new(path).map_err(|e| unreadable(format!("DWARF: {e}")))?;
+        Ok(Dwarf::Loader(Box::new(Mutex::new(loader))))
+    }
+
+    /// Each function at `address`, innermost first: name, file, line.
+    fn frames(&self, address: u64) -> Option<unitwise::Found> {
+        match self {
+            Dwarf::Unitwise(u) => u.frames(address),
+            Dwarf::Loader(loader) => {
+                let loader = loader.lock().unwrap_or_else(|e| e.into_inner());
+                let mut iter = loader.find_frames(address).ok()?;
+                let mut out = Vec::new();
+                while let Ok(Some(frame)) = iter.next() {
+                    let function = frame.function.as_ref().and_then(|f| f.raw_name().ok().map(|n| n.into_owned()));
+                    let (file, line) = match frame.location {
+                        Some(l) => (l.file.map(str::to_string), l.line),
+                        None => (None, None),
+                    };
+                    out.push((function, file, line));
+                }
+                Some(out)
+            }
+        }
+    }
+}
+
 /// A kernel or module file: its functions and its DWARF.
 struct Image {
     path: PathBuf,
@@ -126,7 +169,7 @@ struct Image {
     /// several files.
     functions: HashMap<String, Vec<(u64, u64)>>,
     /// `None`: no DWARF line information.
-    dwarf: Option<Mutex<addr2line::Loader>>,
+    dwarf: Option<Dwarf>,
     /// The file a module was laid out (and decompressed) into, removed with the image.
     decompressed: Option<tempfile::NamedTempFile>,
 }
@@ -179,13 +222,12 @@ impl Image {
         let mut image = Image { path: path.to_path_buf(), functions: facts.functions, dwarf: None, decompressed: None };
         let dwarf_file = if facts.has_dwarf { Some(path.to_path_buf()) } else { facts.debug_file };
         if let Some(debug) = dwarf_file {
-            let loader = addr2line::Loader::new(&debug)
-                .map_err(|e| SymbolizeError::Unreadable { path: debug.clone(), reason: format!("DWARF: {e}") })?;
+            let dwarf = Dwarf::open(&debug)?;
             if debug != path && image.functions.is_empty() {
                 // A stripped image: the debug file keeps the symbol table.
                 image.functions = ElfFacts::read(&debug)?.functions;
             }
-            image.dwarf = Some(Mutex::new(loader));
+            image.dwarf = Some(dwarf);
         }
         Ok(image)
     }
@@ -200,23 +242,20 @@ impl Image {
 
     /// The functions at `address`, innermost first.
     fn frames(&self, address: u64, base: &str) -> Option<Vec<SourceFrame>> {
-        let loader = self.dwarf.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
-        let mut iter = loader.find_frames(address).ok()?;
-        let mut out = Vec::new();
-        while let Ok(Some(frame)) = iter.next() {
-            let function = frame
-                .function
-                .as_ref()
-                .and_then(|f| f.raw_name().ok().map(|n| n.into_owned()))
-                .unwrap_or_else(|| "??".to_string());
-            let Some(location) = frame.location else { continue };
-            let Some(file) = location.file else { continue };
-            out.push(SourceFrame {
-                function,
-                file: file.strip_prefix(base).unwrap_or(file).to_string(),
-                line: location.line.unwrap_or(0),
-            });
-        }
+        let out: Vec<SourceFrame> = self
+            .dwarf
+            .as_ref()?
+            .frames(address)?
+            .into_iter()
+            .filter_map(|(function, file, line)| {
+                let file = file?;
+                Some(SourceFrame {
+                    function: function.unwrap_or_else(|| "??".to_string()),
+                    file: file.strip_prefix(base).unwrap_or(&file).to_string(),
+                    line: line.unwrap_or(0),
+                })
+            })
+            .collect();
         (!out.is_empty()).then_some(out)
     }
 }
