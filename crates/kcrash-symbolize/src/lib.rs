@@ -124,7 +124,7 @@ impl fmt::Display for Miss {
 /// Where an image's DWARF is read.
 enum Dwarf {
     /// A linked image (a vmlinux): one compile unit at a time.
-    Unitwise(unitwise::UnitwiseDwarf),
+    Unitwise(Box<unitwise::UnitwiseDwarf>),
     /// A module (its relocations applied), or DWARF the unitwise reader cannot index
     /// (compressed sections, no `.debug_aranges`): addr2line's loader, every unit at once.
     Loader(Box<Mutex<addr2line::Loader>>),
@@ -134,7 +134,7 @@ impl Dwarf {
     fn open(path: &Path) -> Result<Dwarf, SymbolizeError> {
         let unreadable = |reason: String| SymbolizeError::Unreadable { path: path.to_path_buf(), reason };
         if let Some(u) = unitwise::UnitwiseDwarf::open(path).map_err(|e| unreadable(format!("DWARF: {e}")))? {
-            return Ok(Dwarf::Unitwise(u));
+            return Ok(Dwarf::Unitwise(Box::new(u)));
         }
         let loader = addr2line::Loader::new(path).map_err(|e| unreadable(format!("DWARF: {e}")))?;
         Ok(Dwarf::Loader(Box::new(Mutex::new(loader))))
