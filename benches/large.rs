@@ -58,8 +58,8 @@ fn run_case(case: &str) {
     if case == "dedup_similar_100k_reports" {
         return dedup_similar_100k_reports();
     }
-    if let Some(tool) = case.strip_prefix("symbolize/") {
-        return symbolize(tool);
+    if let Some(rest) = case.strip_prefix("symbolize/") {
+        return symbolize(rest);
     }
     if let Some(command) = case.strip_prefix("stream_2GB/") {
         return stream_2gb(command);
@@ -154,34 +154,57 @@ fn kernel_frames(vmlinux: &std::path::Path) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// `kcrash symbolize`, `scripts/decode_stacktrace.sh` (binutils' addr2line per frame), or
-/// one `addr2line -i -f` process fed every address, on frames of the real DWARF 5 kernel:
-/// prints frames/s as the count (decode_stacktrace.sh gets 200 frames: it takes ~20 ms each).
-fn symbolize(tool: &str) {
+/// `symbolize/<input>/<tool>`: `kcrash symbolize`, `scripts/decode_stacktrace.sh`
+/// (binutils' addr2line per frame) or one `addr2line -i -f` process fed every address, on the
+/// real DWARF 5 kernel of the QEMU test. Inputs: `report`, the console that test captured
+/// (a WARNING in a module: kernel and module frames; addr2line gets the kernel's), and
+/// `functions`, a frame in the middle of every fourth kernel function (decode_stacktrace.sh
+/// gets the first 200: it takes ~70 ms each). The count is frames per second.
+fn symbolize(case: &str) {
     let Some(vmlinux) = dwarf_vmlinux() else {
         println!("note needs $KCRASH_E2E_CACHE/s/dwarf5/vmlinux (scripts/e2e-qemu.sh)");
         return;
     };
-    let mut frames = kernel_frames(&vmlinux);
-    if tool == "decode_stacktrace" {
-        frames.truncate(200);
-    }
+    let (input, tool) = case.split_once('/').expect("symbolize/<input>/<tool>");
+    let s = vmlinux.parent().and_then(|b| b.parent()).expect("the cache").to_path_buf();
+    let modules = s.join("dwarf5/symmod");
     let dir = tempfile::tempdir().expect("temporary directory");
     let console = dir.path().join("console.log");
-    std::fs::write(&console, frames.iter().map(|f| f.0.as_str()).collect::<String>()).expect("write console");
-    let addresses: String = frames.iter().map(|f| format!("{:#x}\n", f.1)).collect();
+    let functions = kernel_frames(&vmlinux);
+    let (text, addresses, frames) = match input {
+        "report" => {
+            let text = std::fs::read_to_string(s.join("run/warning/console.log")).expect("the QEMU test's console");
+            let at: std::collections::HashMap<String, u64> = functions_by_name(&vmlinux);
+            let frame = regex::Regex::new(r"([A-Za-z0-9_.]+)\+0x([0-9a-f]+)/0x[0-9a-f]+( \[)?").expect("regex");
+            let mut addresses = String::new();
+            let mut frames = 0;
+            for c in text.lines().filter_map(|l| frame.captures(l)) {
+                frames += 1;
+                if c.get(3).is_none() {
+                    if let Some(base) = at.get(&c[1]) {
+                        addresses.push_str(&format!("{:#x}\n", base + u64::from_str_radix(&c[2], 16).unwrap_or(0)));
+                    }
+                }
+            }
+            (text, addresses, frames)
+        }
+        _ => {
+            let take = if tool == "decode_stacktrace" { 200 } else { functions.len() };
+            let f = &functions[..take.min(functions.len())];
+            (f.iter().map(|f| f.0.as_str()).collect(), f.iter().map(|f| format!("{:#x}\n", f.1)).collect(), f.len())
+        }
+    };
+    std::fs::write(&console, &text).expect("write console");
     let mut cmd = match tool {
         "kcrash" => {
             let mut c = Command::new(env!("CARGO_BIN_EXE_kcrash"));
-            c.args(["symbolize", "--vmlinux"]).arg(&vmlinux).arg(&console);
+            c.args(["symbolize", "--vmlinux"]).arg(&vmlinux).arg("--modules").arg(&modules).arg(&console);
             c
         }
         "decode_stacktrace" => {
-            let script = vmlinux.parent().and_then(|b| b.parent()).map(|s| s.join("src/scripts/decode_stacktrace.sh"));
             let mut c = Command::new("bash");
-            c.arg(script.expect("the kernel tree"))
-                .arg(&vmlinux)
-                .stdin(std::fs::File::open(&console).expect("console"));
+            c.arg(s.join("src/scripts/decode_stacktrace.sh")).arg(&vmlinux).arg("auto").arg(&modules);
+            c.stdin(std::fs::File::open(&console).expect("console"));
             c
         }
         "addr2line" => {
@@ -194,17 +217,36 @@ fn symbolize(tool: &str) {
         other => panic!("unknown tool {other}"),
     };
     let t = Instant::now();
-    let out = cmd.stderr(Stdio::null()).output().expect("run the symboliser");
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("run the symboliser");
+    // This child's own peak RSS (nm ran before it: RUSAGE_CHILDREN would count nm's).
+    let mut status = 0;
+    // SAFETY: plain C struct, filled by wait4.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, with valid pointers.
+    unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     let secs = t.elapsed().as_secs_f64();
-    assert!(out.status.success() || tool == "kcrash", "{tool}: {}", out.status);
-    let rate = frames.len() as f64 / secs;
-    println!("result {secs} {} {}", rate as u64, std::fs::metadata(&console).map_or(0, |m| m.len()));
-    println!(
-        "note {} frames, {rate:.0} frames/s; vmlinux {} MB",
-        frames.len(),
-        std::fs::metadata(&vmlinux).map_or(0, |m| m.len()) >> 20
-    );
-    print_child_rss();
+    assert!(libc::WIFEXITED(status) && (libc::WEXITSTATUS(status) == 0 || tool == "kcrash"), "{tool}: {status}");
+    let frames = if tool == "addr2line" { addresses.lines().count() } else { frames };
+    let rate = frames as f64 / secs;
+    println!("result {secs} {} {}", rate as u64, text.len());
+    println!("note {frames} frames, {rate:.0} frames/s; vmlinux {} MB", std::fs::metadata(&vmlinux).map_or(0, |m| m.len()) >> 20);
+    println!("child_rss {}", usage.ru_maxrss);
+}
+
+/// Text symbols of a kernel by name (the first of a name), by `nm`.
+fn functions_by_name(vmlinux: &std::path::Path) -> std::collections::HashMap<String, u64> {
+    let nm = Command::new("nm").arg(vmlinux).output().expect("run nm");
+    let mut map = std::collections::HashMap::new();
+    for l in String::from_utf8_lossy(&nm.stdout).lines() {
+        if let [a, k, n] = l.split_whitespace().collect::<Vec<_>>().as_slice() {
+            if k.eq_ignore_ascii_case("t") {
+                if let Ok(a) = u64::from_str_radix(a, 16) {
+                    map.entry(n.to_string()).or_insert(a);
+                }
+            }
+        }
+    }
+    map
 }
 
 fn dedup_similar_100k_reports() {
@@ -455,7 +497,9 @@ fn main() {
     let mut cases =
         vec!["first_parse".to_string(), "dedup_10k_logs".to_string(), "ingest_100k_occurrences".to_string()];
     cases.push("dedup_similar_100k_reports".to_string());
-    cases.extend(["symbolize/kcrash", "symbolize/addr2line", "symbolize/decode_stacktrace"].map(String::from));
+    for input in ["report", "functions"] {
+        cases.extend(["kcrash", "addr2line", "decode_stacktrace"].map(|t| format!("symbolize/{input}/{t}")));
+    }
     cases.extend(STREAM_COMMANDS.iter().map(|c| format!("stream_2GB/{c}")));
     cases.extend(["title_4870_logs/library".to_string(), "title_4870_logs/cli".to_string()]);
     for input in INPUTS {
