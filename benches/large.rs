@@ -160,6 +160,8 @@ fn kernel_frames(vmlinux: &std::path::Path) -> Vec<(String, u64)> {
 /// (a WARNING in a module: kernel and module frames; addr2line gets the kernel's), and
 /// `functions`, a frame in the middle of every fourth kernel function (decode_stacktrace.sh
 /// gets the first 200: it takes ~70 ms each). The count is frames per second.
+// The child is reaped by wait4, which also yields its rusage (peak RSS).
+#[allow(clippy::zombie_processes)]
 fn symbolize(case: &str) {
     let Some(vmlinux) = dwarf_vmlinux() else {
         println!("note needs $KCRASH_E2E_CACHE/s/dwarf5/vmlinux (scripts/e2e-qemu.sh)");
@@ -229,7 +231,10 @@ fn symbolize(case: &str) {
     let frames = if tool == "addr2line" { addresses.lines().count() } else { frames };
     let rate = frames as f64 / secs;
     println!("result {secs} {} {}", rate as u64, text.len());
-    println!("note {frames} frames, {rate:.0} frames/s; vmlinux {} MB", std::fs::metadata(&vmlinux).map_or(0, |m| m.len()) >> 20);
+    println!(
+        "note {frames} frames, {rate:.0} frames/s; vmlinux {} MB",
+        std::fs::metadata(&vmlinux).map_or(0, |m| m.len()) >> 20
+    );
     println!("child_rss {}", usage.ru_maxrss);
 }
 

@@ -685,6 +685,27 @@ fn symbolization_matches_decode_stacktrace_on_real_kernels() {
             }
         }
     }
+    // The QEMU test stage of a bisection symbolises the crash report with the build's
+    // vmlinux when the tree holds it (its kernel signature is the build's).
+    let signature = kcrash_ksig::signature(&builds[0].join("vmlinux"), kcrash_ksig::Algo::V3).unwrap().hex();
+    let cfg = QemuConfig {
+        kernel: Some(builds[0].join("arch/x86/boot/bzImage")),
+        reproducer: Some(root.join("repro.sh")),
+        include: vec![PathBuf::from("symmod/symmod.ko")],
+        cmdline: "symmode=0".into(),
+        ..QemuConfig::default()
+    };
+    let mut tester =
+        QemuTester { cfg, repo: builds[0].clone(), timeout: Duration::from_secs(180), work_dir: root.join("stage") };
+    let built = BuildOutcome::Built { compiler: None, signature: Some(signature), artifact: None };
+    match &tester.test("head", &built, 1, &NoProgress).unwrap()[0] {
+        RunOutcome::Crashed(c) => {
+            assert_eq!(c.title, "WARNING in symmod_trigger");
+            assert!(c.report.contains(" init/main.c:") && c.report.contains(" [inline]"), "{}", c.report);
+            assert!(c.report.contains("symmod/symmod.c:21 [symmod]"), "{}", c.report);
+        }
+        o => panic!("{o:?}"),
+    }
     eprintln!(
         "symbolisation: {compared} frames compared, {inlined} with inlined functions, {decode_wrong} where \
          decode_stacktrace.sh reads a module function in another section, in {:.0} s",

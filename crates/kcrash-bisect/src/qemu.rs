@@ -610,6 +610,32 @@ fn next_console_number(consoles: &Path, commit: &str) -> usize {
         .map_or(0, |n| n + 1)
 }
 
+impl QemuTester {
+    /// The symboliser of the build's vmlinux, when the tree holds this build's (its kernel
+    /// signature is the build's) and it has DWARF: crash reports then carry file:line and
+    /// inlined functions, as syzbot's do. Titles stay the raw console's (the verdicts compare
+    /// them), and so do the kept consoles.
+    fn symbolizer_of(&self, build: &BuildOutcome) -> Option<kcrash_symbolize::Symbolizer> {
+        let BuildOutcome::Built { signature: Some(signature), .. } = build else { return None };
+        let vmlinux = self.repo.join("vmlinux");
+        let now = kcrash_ksig::signature(&vmlinux, kcrash_ksig::Algo::V3).ok()?.hex();
+        if &now != signature {
+            return None;
+        }
+        // Modules built in the tree are found there (searched when a module frame first asks).
+        kcrash_symbolize::Symbolizer::open(&vmlinux, Some(&self.repo)).ok().filter(|s| s.has_dwarf())
+    }
+}
+
+/// A report's text with every frame symbolised.
+fn symbolized(s: &kcrash_symbolize::Symbolizer, report: &str) -> String {
+    let mut out = Vec::with_capacity(report.len() * 2);
+    for line in report.lines() {
+        s.symbolize_line(line.as_bytes(), &mut out);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 impl Tester for QemuTester {
     fn test_until(
         &mut self,
@@ -635,11 +661,15 @@ impl Tester for QemuTester {
         std::fs::create_dir_all(&consoles).map_err(|e| Error::io(format!("create {}", consoles.display()), e))?;
         // A commit tested again (the start commit is) gets new numbers, not overwrites.
         let first = next_console_number(&consoles, commit);
+        let symbolizer = self.symbolizer_of(build);
         let this = &*self;
         let run_one = |i: usize, abandon: &AtomicBool| -> Result<Option<RunOutcome>> {
-            let Some((outcome, console)) = this.run_vm(&kernel, initramfs.as_deref(), abandon)? else {
+            let Some((mut outcome, console)) = this.run_vm(&kernel, initramfs.as_deref(), abandon)? else {
                 return Ok(None);
             };
+            if let (RunOutcome::Crashed(crash), Some(s)) = (&mut outcome, &symbolizer) {
+                crash.report = symbolized(s, &crash.report);
+            }
             // Kept for every run: the console is the evidence of the verdict.
             let _ = std::fs::write(consoles.join(format!("{commit}.{}.log", first + i)), console);
             Ok(Some(outcome))

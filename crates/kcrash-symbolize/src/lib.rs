@@ -183,7 +183,8 @@ struct ElfFacts {
 }
 
 impl ElfFacts {
-    fn read(path: &Path) -> Result<ElfFacts, SymbolizeError> {
+    /// `debug_dir`: another directory whose `.build-id/` may hold the debug file.
+    fn read(path: &Path, debug_dir: Option<&Path>) -> Result<ElfFacts, SymbolizeError> {
         let unreadable = |reason: String| SymbolizeError::Unreadable { path: path.to_path_buf(), reason };
         let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
         // Read through a cache of the parts read: a vmlinux's DWARF is not loaded for this.
@@ -211,21 +212,26 @@ impl ElfFacts {
         }
         let has = |names: [&str; 2]| names.iter().any(|s| elf.section_by_name(s).is_some());
         let has_dwarf = has([".debug_info", ".zdebug_info"]) && has([".debug_line", ".zdebug_line"]);
-        let debug_file = if has_dwarf { None } else { debug_file(path, &elf) };
+        let debug_file = if has_dwarf { None } else { debug_file(path, &elf, debug_dir) };
         Ok(ElfFacts { functions, has_dwarf, debug_file })
     }
 }
 
 impl Image {
     fn open(path: &Path) -> Result<Image, SymbolizeError> {
-        let facts = ElfFacts::read(path)?;
+        Image::open_with(path, None)
+    }
+
+    /// `debug_dir`: another directory whose `.build-id/` may hold the debug file.
+    fn open_with(path: &Path, debug_dir: Option<&Path>) -> Result<Image, SymbolizeError> {
+        let facts = ElfFacts::read(path, debug_dir)?;
         let mut image = Image { path: path.to_path_buf(), functions: facts.functions, dwarf: None, decompressed: None };
         let dwarf_file = if facts.has_dwarf { Some(path.to_path_buf()) } else { facts.debug_file };
         if let Some(debug) = dwarf_file {
             let dwarf = Dwarf::open(&debug)?;
             if debug != path && image.functions.is_empty() {
                 // A stripped image: the debug file keeps the symbol table.
-                image.functions = ElfFacts::read(&debug)?.functions;
+                image.functions = ElfFacts::read(&debug, None)?.functions;
             }
             image.dwarf = Some(dwarf);
         }
@@ -261,9 +267,13 @@ impl Image {
 }
 
 /// A separate debug file of a stripped image: by build id (`.build-id/ab/cdef….debug` beside
-/// the image or under `/usr/lib/debug`), or by `.gnu_debuglink` (beside the image, in its
-/// `.debug/`, or under `/usr/lib/debug`).
-fn debug_file<'d, R: object::ReadRef<'d>>(path: &Path, elf: &object::File<'d, R>) -> Option<PathBuf> {
+/// the image, under `debug_dir`, or under `/usr/lib/debug`), or by `.gnu_debuglink` (beside
+/// the image, in its `.debug/`, or under `/usr/lib/debug`).
+fn debug_file<'d, R: object::ReadRef<'d>>(
+    path: &Path,
+    elf: &object::File<'d, R>,
+    debug_dir: Option<&Path>,
+) -> Option<PathBuf> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut candidates = Vec::new();
     if let Ok(Some(id)) = elf.build_id() {
@@ -271,6 +281,7 @@ fn debug_file<'d, R: object::ReadRef<'d>>(path: &Path, elf: &object::File<'d, R>
             let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
             let rel = format!(".build-id/{}/{}.debug", &hex[..2], &hex[2..]);
             candidates.push(dir.join(&rel));
+            candidates.extend(debug_dir.map(|d| d.join(&rel)));
             candidates.push(Path::new("/usr/lib/debug").join(&rel));
         }
     }
@@ -330,7 +341,8 @@ impl Symbolizer {
     /// and, when given, the modules under `modules` (searched recursively). Fails only when
     /// `vmlinux` cannot be read as ELF; a kernel without DWARF symbolises nothing and says so.
     pub fn open(vmlinux: &Path, modules: Option<&Path>) -> Result<Symbolizer, SymbolizeError> {
-        let kernel = Image::open(vmlinux)?;
+        // A stripped vmlinux's debug file may sit with the modules' (`DIR/.build-id/`).
+        let kernel = Image::open_with(vmlinux, modules)?;
         let mut s = Symbolizer {
             kernel,
             modules: modules.map(modules::ModuleDir::new),

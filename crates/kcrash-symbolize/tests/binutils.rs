@@ -13,7 +13,7 @@ use kcrash_symbolize::{FrameRef, SourceFrame, Symbolizer};
 use kcrash_testsupport::{compile_frames, FRAMES_BUILT_IN as TREE};
 
 fn tools_present() -> bool {
-    kcrash_testsupport::tools(&["gcc", "addr2line", "nm", "objcopy"])
+    kcrash_testsupport::tools(&["gcc", "addr2line", "nm", "objcopy", "readelf"])
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -273,4 +273,28 @@ fn a_module_function_in_its_own_section_is_not_read_in_text() {
         }
     }
     assert!(init_size > 4);
+}
+
+/// A stripped image without a debuglink finds its debug file by build id under the module
+/// directory's `.build-id/`.
+#[test]
+fn a_debug_file_is_found_by_build_id_under_the_module_directory() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = compile(dir.path(), "frames", &["-gdwarf-5", "-Wl,--build-id=sha1"]);
+    let readelf = run(Command::new("readelf").arg("-n").arg(&bin));
+    let id = readelf.lines().find_map(|l| l.trim().strip_prefix("Build ID: ")).expect("a build id").to_string();
+    let modules = dir.path().join("modules");
+    let debug = modules.join(format!(".build-id/{}/{}.debug", &id[..2], &id[2..]));
+    std::fs::create_dir_all(debug.parent().unwrap()).unwrap();
+    run(Command::new("objcopy").arg("--only-keep-debug").arg(&bin).arg(&debug));
+    let stripped = dir.path().join("frames.stripped");
+    run(Command::new("objcopy").arg("--strip-all").arg(&bin).arg(&stripped));
+    assert!(!Symbolizer::open(&stripped, None).unwrap().has_dwarf());
+    let s = Symbolizer::open(&stripped, Some(&modules)).unwrap();
+    assert!(s.has_dwarf());
+    let frames = s.locate(&FrameRef { function: "frames_outer", offset: 0, size: None, module: None }).unwrap();
+    assert_eq!(frames.last().unwrap().function, "frames_outer");
 }
