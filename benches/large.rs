@@ -227,7 +227,10 @@ fn symbolize(case: &str) {
     // SAFETY: waits for our own child, with valid pointers.
     unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     let secs = t.elapsed().as_secs_f64();
-    assert!(libc::WIFEXITED(status) && (libc::WEXITSTATUS(status) == 0 || tool == "kcrash"), "{tool}: {status}");
+    // kcrash says 1 when a frame was left as it was (the report's module frames for the
+    // tools without modules); 2 is an error, and an error is no timing.
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    assert!(code == 0 || (code == 1 && tool == "kcrash"), "{tool}: status {status}");
     let frames = if tool == "addr2line" { addresses.lines().count() } else { frames };
     let rate = frames as f64 / secs;
     println!("result {secs} {} {}", rate as u64, text.len());

@@ -27,13 +27,29 @@ pub(crate) fn merged_into(conn: &Connection, id: i64) -> rusqlite::Result<Option
 /// Every merge of the store, read at once (lists and shows need them all).
 pub(crate) struct Merges {
     parent: HashMap<i64, i64>,
+    /// The crashes whose chain ends at each crash, by id (made once: a list asks for every
+    /// root's).
+    members: HashMap<i64, Vec<i64>>,
 }
 
 impl Merges {
     pub(crate) fn read(conn: &Connection) -> rusqlite::Result<Merges> {
         let mut stmt = conn.prepare("SELECT id, merged_into FROM crashes WHERE merged_into IS NOT NULL")?;
-        let parent = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        Ok(Merges { parent })
+        let parent: HashMap<i64, i64> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let mut merges = Merges { parent, members: HashMap::new() };
+        let mut members: HashMap<i64, Vec<i64>> = HashMap::new();
+        for &c in merges.parent.keys() {
+            let root = merges.root(c);
+            if root != c {
+                members.entry(root).or_default().push(c);
+            }
+        }
+        for ids in members.values_mut() {
+            ids.sort_unstable();
+        }
+        merges.members = members;
+        Ok(merges)
     }
 
     /// The crash at the end of `id`'s chain of merges (`id` when it was not merged).
@@ -51,9 +67,7 @@ impl Merges {
 
     /// Crashes whose chain ends at `root`, other than itself, by id.
     fn members(&self, root: i64) -> Vec<i64> {
-        let mut ids: Vec<i64> = self.parent.keys().copied().filter(|&c| c != root && self.root(c) == root).collect();
-        ids.sort_unstable();
-        ids
+        self.members.get(&root).cloned().unwrap_or_default()
     }
 
     /// The occurrence counts of the merged crashes.

@@ -78,6 +78,14 @@ pub enum Miss {
         /// The function the console names.
         function: String,
     },
+    /// Several static functions have the name, none of the console's size: which one is
+    /// meant cannot be told.
+    Ambiguous {
+        /// The kernel or module file.
+        image: PathBuf,
+        /// The function the console names.
+        function: String,
+    },
     /// DWARF has no line for the address.
     NoLine {
         /// The kernel or module file.
@@ -114,6 +122,9 @@ impl fmt::Display for Miss {
                 write!(f, "{}: no function {function} in its symbol table", image.display())
             }
             Miss::NoLine { image, function } => write!(f, "{}: no source line for {function}", image.display()),
+            Miss::Ambiguous { image, function } => {
+                write!(f, "{}: several functions {function}, none of the console's size", image.display())
+            }
             Miss::NoModules { module } => write!(f, "module {module}: no module directory given (--modules)"),
             Miss::ModuleNotFound { module } => write!(f, "module {module}: no {module}.ko in the module directory"),
             Miss::ModuleUnreadable { module, reason } => write!(f, "module {module}: {reason}"),
@@ -146,45 +157,48 @@ impl Dwarf {
             Dwarf::Unitwise(u) => u.frames(address),
             Dwarf::Loader(loader) => {
                 let loader = loader.lock().unwrap_or_else(|e| e.into_inner());
-                let mut iter = loader.find_frames(address).ok()?;
-                let mut out = Vec::new();
-                while let Ok(Some(frame)) = iter.next() {
-                    let function = frame.function.as_ref().and_then(|f| f.raw_name().ok().map(|n| n.into_owned()));
-                    let (file, line) = match frame.location {
-                        Some(l) => (l.file.map(str::to_string), l.line),
-                        None => (None, None),
-                    };
-                    out.push((function, file, line));
-                }
-                Some(out)
+                unitwise::collect_frames(loader.find_frames(address).ok()?)
             }
         }
     }
 }
 
+/// A function symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Function {
+    address: u64,
+    /// Its symbol's size.
+    size: u64,
+    /// The distance to the next symbol: the size kallsyms prints (`None` for the last).
+    span: Option<u64>,
+}
+
 /// A kernel or module file: its functions and its DWARF.
 struct Image {
     path: PathBuf,
-    /// Function symbols by name: (address, size). A static function's name can be in
-    /// several files.
-    functions: HashMap<String, Vec<(u64, u64)>>,
+    /// Function symbols by name. A static function's name can be in several files.
+    functions: HashMap<String, Vec<Function>>,
     /// `None`: no DWARF line information.
     dwarf: Option<Dwarf>,
     /// The file a module was laid out (and decompressed) into, removed with the image.
     decompressed: Option<tempfile::NamedTempFile>,
+    /// Its debug file, laid out the same way.
+    debug: Option<tempfile::NamedTempFile>,
 }
 
 /// What an ELF file's headers say: its function symbols, whether it has DWARF line
 /// information, and the separate debug file it names when it has not.
 struct ElfFacts {
-    functions: HashMap<String, Vec<(u64, u64)>>,
+    functions: HashMap<String, Vec<Function>>,
     has_dwarf: bool,
     debug_file: Option<PathBuf>,
 }
 
 impl ElfFacts {
-    /// `debug_dir`: another directory whose `.build-id/` may hold the debug file.
-    fn read(path: &Path, debug_dir: Option<&Path>) -> Result<ElfFacts, SymbolizeError> {
+    /// `named`: where the file is said to be, for its debug file's lookup (a module read
+    /// from a temporary copy is looked up beside the module); `debug_dir`: another directory
+    /// whose `.build-id/` may hold the debug file.
+    fn read(path: &Path, named: &Path, debug_dir: Option<&Path>) -> Result<ElfFacts, SymbolizeError> {
         let unreadable = |reason: String| SymbolizeError::Unreadable { path: path.to_path_buf(), reason };
         let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
         // Read through a cache of the parts read: a vmlinux's DWARF is not loaded for this.
@@ -199,51 +213,73 @@ impl ElfFacts {
         };
         let code: std::collections::HashSet<object::SectionIndex> =
             elf.sections().filter(|s| executable(s)).map(|s| s.index()).collect();
-        let mut functions: HashMap<String, Vec<(u64, u64)>> = HashMap::new();
+        let mut symbols: Vec<(u64, u64, String)> = Vec::new();
         for sym in elf.symbols() {
             let in_code = sym.section_index().is_some_and(|i| code.contains(&i));
             let kind_ok = matches!(sym.kind(), SymbolKind::Text | SymbolKind::Unknown | SymbolKind::Label);
             if !in_code || !kind_ok || sym.is_undefined() {
                 continue;
             }
-            if let Ok(name) = sym.name() {
-                functions.entry(name.to_string()).or_default().push((sym.address(), sym.size()));
+            if let Some(name) = sym.name().ok().filter(|n| !n.is_empty()) {
+                symbols.push((sym.address(), sym.size(), name.to_string()));
             }
+        }
+        // The size a console prints is kallsyms': the distance to the next symbol.
+        symbols.sort_unstable();
+        let mut functions: HashMap<String, Vec<Function>> = HashMap::new();
+        for (i, (address, size, name)) in symbols.iter().enumerate() {
+            let next = symbols[i + 1..].iter().find(|s| s.0 > *address).map(|s| s.0 - address);
+            functions.entry(name.clone()).or_default().push(Function { address: *address, size: *size, span: next });
         }
         let has = |names: [&str; 2]| names.iter().any(|s| elf.section_by_name(s).is_some());
         let has_dwarf = has([".debug_info", ".zdebug_info"]) && has([".debug_line", ".zdebug_line"]);
-        let debug_file = if has_dwarf { None } else { debug_file(path, &elf, debug_dir) };
+        let debug_file = if has_dwarf { None } else { debug_file(named, &elf, debug_dir) };
         Ok(ElfFacts { functions, has_dwarf, debug_file })
     }
 }
 
 impl Image {
-    fn open(path: &Path) -> Result<Image, SymbolizeError> {
-        Image::open_with(path, None)
-    }
-
     /// `debug_dir`: another directory whose `.build-id/` may hold the debug file.
     fn open_with(path: &Path, debug_dir: Option<&Path>) -> Result<Image, SymbolizeError> {
-        let facts = ElfFacts::read(path, debug_dir)?;
-        let mut image = Image { path: path.to_path_buf(), functions: facts.functions, dwarf: None, decompressed: None };
-        let dwarf_file = if facts.has_dwarf { Some(path.to_path_buf()) } else { facts.debug_file };
+        let facts = ElfFacts::read(path, path, debug_dir)?;
+        let dwarf_file = if facts.has_dwarf { Some(path.to_path_buf()) } else { facts.debug_file.clone() };
+        Image::assemble(path, facts, dwarf_file.as_deref())
+    }
+
+    /// The image named `path` whose symbols are `facts`' and whose DWARF is `dwarf_file`'s.
+    fn assemble(path: &Path, facts: ElfFacts, dwarf_file: Option<&Path>) -> Result<Image, SymbolizeError> {
+        let mut image = Image {
+            path: path.to_path_buf(),
+            functions: facts.functions,
+            dwarf: None,
+            decompressed: None,
+            debug: None,
+        };
         if let Some(debug) = dwarf_file {
-            let dwarf = Dwarf::open(&debug)?;
-            if debug != path && image.functions.is_empty() {
+            let dwarf = Dwarf::open(debug)?;
+            if image.functions.is_empty() {
                 // A stripped image: the debug file keeps the symbol table.
-                image.functions = ElfFacts::read(&debug, None)?.functions;
+                image.functions = ElfFacts::read(debug, debug, None)?.functions;
             }
             image.dwarf = Some(dwarf);
         }
         Ok(image)
     }
 
-    /// The address of `function+offset`; among several functions of the name, the one of the
-    /// console's size.
-    fn address(&self, function: &str, offset: u64, size: Option<u64>) -> Option<u64> {
-        let candidates = self.functions.get(function)?;
-        let chosen = candidates.iter().find(|(_, s)| Some(*s) == size).or_else(|| candidates.first())?;
-        Some(chosen.0 + offset)
+    /// The address of `function+offset`. Among static functions of one name, the one whose
+    /// kallsyms size (the distance to the next symbol) or symbol size is the console's; `None`
+    /// when none is and there are several, or the offset runs off the address space.
+    fn address(&self, function: &str, offset: u64, size: Option<u64>) -> Result<u64, Miss> {
+        let unknown = || Miss::UnknownFunction { image: self.path.clone(), function: function.to_string() };
+        let candidates = self.functions.get(function).ok_or_else(unknown)?;
+        let chosen = match candidates.as_slice() {
+            [one] => one,
+            many => many
+                .iter()
+                .find(|f| size.is_some() && (f.span == size || Some(f.size) == size))
+                .ok_or_else(|| Miss::Ambiguous { image: self.path.clone(), function: function.to_string() })?,
+        };
+        chosen.address.checked_add(offset).ok_or_else(unknown)
     }
 
     /// The functions at `address`, innermost first.
@@ -353,6 +389,7 @@ impl Symbolizer {
         if let Some(file) = s
             .kernel
             .address("kernel_init", 0, None)
+            .ok()
             .and_then(|a| s.kernel.frames(a, ""))
             .and_then(|f| f.last().map(|f| f.file.clone()))
         {
@@ -378,9 +415,7 @@ impl Symbolizer {
         if image.dwarf.is_none() {
             return Err(Miss::NoDwarf { image: image.path.clone() });
         }
-        let address = image
-            .address(frame.function, frame.offset, frame.size)
-            .ok_or_else(|| Miss::UnknownFunction { image: image.path.clone(), function: frame.function.to_string() })?;
+        let address = image.address(frame.function, frame.offset, frame.size)?;
         let mut frames = image
             .frames(address, &self.base)
             .ok_or_else(|| Miss::NoLine { image: image.path.clone(), function: frame.function.to_string() })?;
@@ -579,7 +614,7 @@ impl<S: std::ops::Deref<Target = Symbolizer>, R: BufRead> BufRead for Symbolized
 fn count_miss(misses: &mut Vec<(Miss, u64)>, miss: Miss) {
     // One kind per image and reason: a thousand unknown functions are one line.
     let kind = |m: &Miss| match m {
-        Miss::UnknownFunction { image, .. } | Miss::NoLine { image, .. } => {
+        Miss::UnknownFunction { image, .. } | Miss::NoLine { image, .. } | Miss::Ambiguous { image, .. } => {
             (std::mem::discriminant(m), image.display().to_string())
         }
         Miss::NoDwarf { image } => (std::mem::discriminant(m), image.display().to_string()),
@@ -673,6 +708,7 @@ mod tests {
                 functions: HashMap::new(),
                 dwarf: None,
                 decompressed: None,
+                debug: None,
             },
             modules: None,
             opened: Mutex::new(HashMap::new()),

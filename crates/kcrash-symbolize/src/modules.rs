@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::{Image, Miss};
+use crate::{ElfFacts, Image, Miss};
 
 pub(crate) struct ModuleDir {
     dir: PathBuf,
@@ -33,10 +33,16 @@ impl ModuleDir {
             // Sorted walk: the first file of a name wins, the same one every time.
             while let Some(dir) = stack.pop() {
                 let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-                let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+                // Links are not followed (`/lib/modules/X/build` and `source` lead to whole
+                // trees, an `O=` build's `source` back into its own); nor is `.git`.
+                let mut entries: Vec<(std::path::PathBuf, bool)> = entries
+                    .flatten()
+                    .filter(|e| e.file_name() != ".git")
+                    .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
+                    .collect();
                 entries.sort();
-                for path in entries.into_iter().rev() {
-                    if path.is_dir() {
+                for (path, is_dir) in entries.into_iter().rev() {
+                    if is_dir {
                         stack.push(path);
                         continue;
                     }
@@ -56,23 +62,44 @@ impl ModuleDir {
         };
         let unreadable = |reason: String| Miss::ModuleUnreadable { module: module.to_string(), reason };
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let mut data = if name.ends_with(".ko") {
+        let data = if name.ends_with(".ko") {
             std::fs::read(path).map_err(|e| unreadable(format!("{}: {e}", path.display())))?
         } else {
             decompress(path).map_err(|e| unreadable(format!("{}: {e}", path.display())))?
         };
-        crate::relocatable::lay_out_sections(&mut data).map_err(|e| unreadable(format!("{}: {e}", path.display())))?;
-        // The DWARF loader maps a file: the laid-out module is written to one, removed when
-        // the image is dropped.
-        let mut laid_out = tempfile::NamedTempFile::new().map_err(|e| unreadable(format!("a temporary file: {e}")))?;
-        std::io::Write::write_all(laid_out.as_file_mut(), &data)
-            .map_err(|e| unreadable(format!("a temporary file: {e}")))?;
-        drop(data);
-        let mut image = Image::open(laid_out.path()).map_err(|e| unreadable(format!("{}: {e}", path.display())))?;
-        image.path = path.clone();
+        let laid_out = lay_out_to_file(data).map_err(|e| unreadable(format!("{}: {e}", path.display())))?;
+        // Its debug file, when it has no DWARF of its own, is looked up beside the module (and
+        // under the directory's `.build-id/`), and laid out the same way: its sections are the
+        // module's, so its addresses are the symbols'.
+        let facts = ElfFacts::read(laid_out.path(), path, Some(&self.dir)).map_err(|e| unreadable(e.to_string()))?;
+        let debug = match (facts.has_dwarf, &facts.debug_file) {
+            (false, Some(d)) => Some(
+                std::fs::read(d)
+                    .map_err(|e| e.to_string())
+                    .and_then(lay_out_to_file)
+                    .map_err(|e| unreadable(format!("{}: {e}", d.display())))?,
+            ),
+            _ => None,
+        };
+        let dwarf = match (&debug, facts.has_dwarf) {
+            (Some(d), _) => Some(d.path()),
+            (None, true) => Some(laid_out.path()),
+            (None, false) => None,
+        };
+        let mut image = Image::assemble(path, facts, dwarf).map_err(|e| unreadable(e.to_string()))?;
         image.decompressed = Some(laid_out);
+        image.debug = debug;
         Ok(image)
     }
+}
+
+/// A module's bytes with its sections laid out (`relocatable.rs`), in a file for the DWARF
+/// loader, which maps files (removed when dropped).
+fn lay_out_to_file(mut data: Vec<u8>) -> Result<tempfile::NamedTempFile, String> {
+    crate::relocatable::lay_out_sections(&mut data)?;
+    let mut file = tempfile::NamedTempFile::new().map_err(|e| format!("a temporary file: {e}"))?;
+    std::io::Write::write_all(file.as_file_mut(), &data).map_err(|e| format!("a temporary file: {e}"))?;
+    Ok(file)
 }
 
 /// A decompressed module larger than this is refused (a module with full DWARF is tens of

@@ -56,14 +56,23 @@ pub(crate) struct UnitwiseDwarf {
     dwarf: gimli::Dwarf<Reader>,
     /// Address ranges of the units: (begin, end, unit offset), sorted by begin.
     index: Vec<(u64, u64, usize)>,
+    /// Units with a set in `.debug_aranges` (GCC writes one for every unit, empty or not).
+    listed: std::collections::HashSet<usize>,
+    /// Whether `.debug_aranges` lists every unit: then an address it does not cover has no
+    /// line (an assembly trampoline), and the whole context is not made to say so. Found out
+    /// when first needed: it reads every unit's header.
+    complete: std::sync::OnceLock<bool>,
     contexts: Mutex<Contexts>,
 }
 
 #[derive(Default)]
 struct Contexts {
     units: HashMap<usize, Context>,
-    /// The context over every unit, for units that refer to others.
+    /// The context over every unit: for units that refer to others, and addresses no
+    /// `.debug_aranges` entry covers (clang lists only its assembly units there).
     whole: Option<Context>,
+    /// Units found to refer to others.
+    referring: std::collections::HashSet<usize>,
 }
 
 impl UnitwiseDwarf {
@@ -71,10 +80,10 @@ impl UnitwiseDwarf {
     /// apply (a module) or without the sections this needs.
     pub(crate) fn open(path: &Path) -> Result<Option<UnitwiseDwarf>, String> {
         let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-        // SAFETY: the mapping is read only. A file changed under it while it is mapped could
-        // change what is read (not memory safety of this process's own data: the bytes are
-        // only parsed); a kernel image being rewritten during symbolisation is not supported,
-        // as it is not by addr2line's own loader, which maps files the same way.
+        // SAFETY: the mapping is read only and its bytes are only parsed. A file rewritten
+        // while mapped changes what is read, and one truncated makes a read past its new end
+        // fault (SIGBUS): an image must not change during symbolisation — the same contract
+        // as addr2line's own loader, which maps files the same way.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
         let map = SharedMap(Arc::new(map));
         let elf = object::File::parse(&*map).map_err(|e| e.to_string())?;
@@ -99,8 +108,12 @@ impl UnitwiseDwarf {
             if let Some(s) = elf.section_by_name(id.name()) {
                 compressed |=
                     !matches!(s.compressed_file_range().map(|r| r.format), Ok(object::CompressionFormat::None));
+                // A malformed header's offset and size are not trusted: the range must lie in
+                // the file.
                 if let Some((start, size)) = s.file_range() {
-                    ranges.insert(id, start as usize..(start + size) as usize);
+                    if let Some(end) = start.checked_add(size).filter(|&e| e <= map.len() as u64) {
+                        ranges.insert(id, start as usize..end as usize);
+                    }
                 }
             }
         }
@@ -116,9 +129,11 @@ impl UnitwiseDwarf {
         let empty = whole.range(0..0);
         let dwarf = load(&sections, &empty, None);
         let mut index = Vec::new();
+        let mut listed = std::collections::HashSet::new();
         let mut headers = dwarf.debug_aranges.headers();
         while let Ok(Some(header)) = headers.next() {
             let unit = header.debug_info_offset().0;
+            listed.insert(unit);
             let mut entries = header.entries();
             while let Ok(Some(entry)) = entries.next() {
                 if entry.length() > 0 {
@@ -130,20 +145,51 @@ impl UnitwiseDwarf {
             return Ok(None);
         }
         index.sort_unstable();
-        Ok(Some(UnitwiseDwarf { sections, empty, dwarf, index, contexts: Mutex::new(Contexts::default()) }))
+        let complete = std::sync::OnceLock::new();
+        Ok(Some(UnitwiseDwarf {
+            sections,
+            empty,
+            dwarf,
+            index,
+            listed,
+            complete,
+            contexts: Mutex::new(Contexts::default()),
+        }))
     }
 
-    /// The unit whose ranges hold `address`.
+    /// The unit whose ranges hold `address` (the nearest 64 ranges that begin before it are
+    /// looked at; past them the whole context answers).
     fn unit_of(&self, address: u64) -> Option<usize> {
         let i = self.index.partition_point(|r| r.0 <= address);
         self.index[..i].iter().rev().take(64).find(|r| address < r.1).map(|r| r.2)
     }
 
+    fn lists_every_unit(&self) -> bool {
+        let mut units = self.dwarf.units();
+        while let Ok(Some(header)) = units.next() {
+            if !self.listed.contains(&header.offset().0) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Runs `f` on the context over every unit, made when first needed.
+    fn with_whole<T>(&self, contexts: &mut Contexts, f: impl FnOnce(&Context) -> T) -> Option<T> {
+        if contexts.whole.is_none() {
+            contexts.whole = Some(Context::from_dwarf(load(&self.sections, &self.empty, None)).ok()?);
+        }
+        contexts.whole.as_ref().map(f)
+    }
+
     /// Runs `f` on a context over the unit at `offset` alone (or over every unit when it
-    /// refers to others), made when first needed and kept.
-    fn with_context<T>(&self, offset: usize, f: impl FnOnce(&Context) -> T) -> Option<T> {
+    /// refers to others, or when `offset` is `None`), made when first needed and kept.
+    fn with_context<T>(&self, offset: Option<usize>, f: impl FnOnce(&Context) -> T) -> Option<T> {
         let mut guard = self.contexts.lock().unwrap_or_else(|e| e.into_inner());
         let contexts = &mut *guard;
+        let Some(offset) = offset.filter(|o| !contexts.referring.contains(o)) else {
+            return self.with_whole(contexts, f);
+        };
         if !contexts.units.contains_key(&offset) {
             let header = self.dwarf.debug_info.header_from_offset(gimli::DebugInfoOffset(offset)).ok()?;
             let mut dwarf = load(&self.sections, &self.empty, Some(offset..offset + header.length_including_self()));
@@ -151,10 +197,8 @@ impl UnitwiseDwarf {
             dwarf.populate_abbreviations_cache(gimli::AbbreviationsCacheStrategy::All);
             let own = dwarf.units().next().ok()??;
             if refers_to_other_units(&*dwarf.abbreviations(&own).ok()?) {
-                if contexts.whole.is_none() {
-                    contexts.whole = Some(Context::from_dwarf(load(&self.sections, &self.empty, None)).ok()?);
-                }
-                return contexts.whole.as_ref().map(f);
+                contexts.referring.insert(offset);
+                return self.with_whole(contexts, f);
             }
             let context = Context::from_dwarf(dwarf).ok()?;
             if contexts.units.len() >= KEPT_UNITS {
@@ -167,21 +211,29 @@ impl UnitwiseDwarf {
 
     /// The functions at `address`, innermost first; `None` where no unit covers it.
     pub(crate) fn frames(&self, address: u64) -> Option<Found> {
-        self.with_context(self.unit_of(address)?, |context| {
-            let mut iter = context.find_frames(address).skip_all_loads().ok()?;
-            let mut out = Vec::new();
-            while let Ok(Some(frame)) = iter.next() {
-                let function = frame.function.as_ref().and_then(|f| f.raw_name().ok().map(|n| n.into_owned()));
-                let (file, line) = match frame.location {
-                    Some(l) => (l.file.map(str::to_string), l.line),
-                    None => (None, None),
-                };
-                out.push((function, file, line));
-            }
-            Some(out)
-        })?
+        let unit = self.unit_of(address);
+        if unit.is_none() && *self.complete.get_or_init(|| self.lists_every_unit()) {
+            return None;
+        }
+        self.with_context(unit, |context| collect_frames(context.find_frames(address).skip_all_loads().ok()?))?
     }
 }
+
+/// The frames an addr2line lookup gives, as [`Found`].
+pub(crate) fn collect_frames<R: gimli::Reader>(mut iter: addr2line::FrameIter<'_, R>) -> Option<Found> {
+    let mut out = Vec::new();
+    while let Ok(Some(frame)) = iter.next() {
+        let function = frame.function.as_ref().and_then(|f| f.raw_name().ok().map(|n| n.into_owned()));
+        let (file, line) = match frame.location {
+            Some(l) => (l.file.map(str::to_string), l.line),
+            None => (None, None),
+        };
+        out.push((function, file, line));
+    }
+    Some(out)
+}
+
+impl UnitwiseDwarf {}
 
 /// The sections as gimli reads them, with `.debug_info` cut to the bytes of one unit when
 /// given (its offsets are then the unit's own, which a unit not referring to others never

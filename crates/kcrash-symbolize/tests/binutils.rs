@@ -298,3 +298,42 @@ fn a_debug_file_is_found_by_build_id_under_the_module_directory() {
     let frames = s.locate(&FrameRef { function: "frames_outer", offset: 0, size: None, module: None }).unwrap();
     assert_eq!(frames.last().unwrap().function, "frames_outer");
 }
+
+/// A module stripped of its DWARF, with a debug file its `.gnu_debuglink` names beside it:
+/// the debug file is laid out as the module is, and every address reads as binutils reads
+/// the unstripped object.
+#[test]
+fn a_module_with_a_separate_debug_file() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = compile(dir.path(), "vmlinux", &["-gdwarf-5"]);
+    let modules = dir.path().join("modules");
+    std::fs::create_dir_all(&modules).unwrap();
+    let full = compile_frames(
+        &dir.path().join("frames_mod.full.ko"),
+        &["-c", "-gdwarf-5", "-Dmain=frames_main"],
+        &["drivers/frames/frames.c"],
+    );
+    let module = modules.join("frames_mod.ko");
+    let debug = modules.join("frames_mod.ko.debug");
+    run(Command::new("objcopy").arg("--only-keep-debug").arg(&full).arg(&debug));
+    run(Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(format!("--add-gnu-debuglink={}", debug.display()))
+        .arg(&full)
+        .arg(&module));
+    let s = Symbolizer::open(&vmlinux, Some(&modules)).unwrap();
+    let mut compared = 0;
+    for (name, address, size) in functions(&full).into_iter().filter(|f| f.0 != "frames_init") {
+        let addresses: Vec<u64> = (0..size).map(|o| address + o).collect();
+        for (offset, theirs) in binutils_frames(&full, &addresses).into_iter().enumerate() {
+            let frame =
+                FrameRef { function: &name, offset: offset as u64, size: Some(size), module: Some("frames_mod") };
+            assert_eq!(s.locate(&frame).ok(), theirs, "{name}+{offset:#x}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "{compared}");
+}

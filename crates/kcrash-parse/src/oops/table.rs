@@ -133,7 +133,8 @@ const fn warn(skip: &'static [&'static str]) -> Stack {
 /// KMSAN: the report stack right after the header, then the origin stack (two frames).
 /// The origin's header is no frame (a capture here would name the report's frame when its
 /// stack is elsewhere: `KMSAN: uninit-value in Uninit was created at:`).
-const KMSAN_PARTS: &[Part] = &[STACK, Re("(?:Local variable .* created at:|Uninit was created at:)"), STACK];
+const KMSAN_ORIGIN: Part = Re("(?:Local variable .* created at:|Uninit was created at:)");
+const KMSAN_PARTS: &[Part] = &[STACK, KMSAN_ORIGIN, STACK];
 
 /// Older KMSAN reports (syzbot's of 2018–2019) have the report stack after a `Call Trace:` line, as others do
 /// (the first walk finds no frame under the header): `frame_parts` read it there.
@@ -162,15 +163,15 @@ static BUG_FORMATS: &[Format] = &[
         .report("BUG: KMSAN: kernel-usb-infoleak in {FUNC}")
         .alts(&["KMSAN origin in %3"])
         .stack(&kmsan(
-            &[CT, STACK, Re("(?:Local variable .* created at:|Uninit was created at:)"), STACK],
+            &[CT, STACK, KMSAN_ORIGIN, STACK],
             &["alloc_skb", "usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"],
         ))
         .no_stack(),
     Format::new("BUG: KMSAN:", "KMSAN: %1 in %3")
         .report("BUG: KMSAN: ([a-z\\-]+) in {FUNC}")
         .alts(&["bad-access in %3"])
-        // The title names the report's frame only: a report cut short of its origin (an
-        // email's copy) is still titled.
+        // The title names the report's frame only: an older report (`Call Trace:` layout)
+        // cut short of its origin (an email's copy) is still titled from its stack.
         .stack(&kmsan(CT_STACK, &["alloc_skb", "netlink_ack", "netlink_rcv_skb", "_encrypt$", "^(crypto|cipher|drbg|rng)_"]))
         .no_stack(),
     Format::new("BUG: KCSAN: data-race", "KCSAN: %1").report("BUG: KCSAN: (.*)").no_stack(),
