@@ -79,6 +79,10 @@ CREATE TABLE occurrences (
     report BLOB NOT NULL
 );
 CREATE INDEX occurrences_by_crash ON occurrences(crash_id);
+";
+
+/// Each crash's similarity fingerprint (schema version 3), indexed by feature.
+const CRASH_FEATURES: &str = "
 CREATE TABLE crash_features (
     crash_id INTEGER NOT NULL REFERENCES crashes(id),
     -- kcrash_parse::similar::Feature::key
@@ -95,17 +99,8 @@ ALTER TABLE crashes ADD COLUMN count INTEGER NOT NULL DEFAULT 0;
 UPDATE crashes SET count = (SELECT count(*) FROM occurrences o WHERE o.crash_id = crashes.id);
 ";
 
-/// Version 2 to 3: merges and fingerprints (filled from each crash's first report).
-const MIGRATE_2_TO_3: &str = "
-ALTER TABLE crashes ADD COLUMN merged_into INTEGER REFERENCES crashes(id);
-CREATE TABLE crash_features (
-    crash_id INTEGER NOT NULL REFERENCES crashes(id),
-    feature TEXT NOT NULL,
-    weight REAL NOT NULL,
-    PRIMARY KEY (crash_id, feature)
-) WITHOUT ROWID;
-CREATE INDEX crash_features_by_feature ON crash_features(feature);
-";
+/// Version 2 to 3: merges, then [`CRASH_FEATURES`] (filled from each crash's first report).
+const MIGRATE_2_TO_3: &str = "ALTER TABLE crashes ADD COLUMN merged_into INTEGER REFERENCES crashes(id);";
 
 /// Why the store could not be opened, read or written. Every variant names the store file.
 #[derive(Debug, thiserror::Error)]
@@ -404,6 +399,7 @@ impl Store {
             (APPLICATION_ID, _) => {}
             (0, 0) => {
                 tx.execute_batch(SCHEMA).map_err(err)?;
+                tx.execute_batch(CRASH_FEATURES).map_err(err)?;
                 tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(err)?;
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(err)?;
             }
@@ -424,6 +420,7 @@ impl Store {
                 1 => tx.execute_batch(MIGRATE_1_TO_2).map_err(err)?,
                 2 => {
                     tx.execute_batch(MIGRATE_2_TO_3).map_err(err)?;
+                    tx.execute_batch(CRASH_FEATURES).map_err(err)?;
                     similar::fingerprint_every_crash(&tx).map_err(err)?;
                 }
                 v => {
