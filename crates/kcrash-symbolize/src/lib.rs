@@ -349,7 +349,8 @@ pub struct FrameRef<'a> {
 pub struct Symbolizer {
     kernel: Image,
     modules: Option<modules::ModuleDir>,
-    opened: Mutex<HashMap<String, Result<Arc<Image>, Miss>>>,
+    /// Modules opened (or found unreadable), by their file.
+    opened: Mutex<HashMap<PathBuf, Result<Arc<Image>, Miss>>>,
     /// The kernel tree's path in DWARF's file names (`/build/linux/`), cut off as
     /// `decode_stacktrace.sh` cuts it.
     base: String,
@@ -374,8 +375,9 @@ const MAX_LINE: usize = 64 << 10;
 
 impl Symbolizer {
     /// A symboliser of the kernel image `vmlinux` (its DWARF, or a debug file found for it)
-    /// and, when given, the modules under `modules` (searched recursively). Fails only when
-    /// `vmlinux` cannot be read as ELF; a kernel without DWARF symbolises nothing and says so.
+    /// and, when given, the modules under `modules` (searched recursively). Fails when
+    /// `vmlinux`, or the debug file found for it, cannot be read; a kernel without DWARF
+    /// symbolises nothing (every frame a [`Miss::NoDwarf`]).
     pub fn open(vmlinux: &Path, modules: Option<&Path>) -> Result<Symbolizer, SymbolizeError> {
         // A stripped vmlinux's debug file may sit with the modules' (`DIR/.build-id/`).
         let kernel = Image::open_with(vmlinux, modules)?;
@@ -428,15 +430,16 @@ impl Symbolizer {
     }
 
     fn module(&self, name: &str) -> Result<Arc<Image>, Miss> {
+        let Some(dir) = &self.modules else { return Err(Miss::NoModules { module: name.to_string() }) };
+        // Only modules of the directory are kept (opened, or not readable): a console naming
+        // any number of other modules adds nothing.
+        let key = dir.find(name).ok_or_else(|| Miss::ModuleNotFound { module: name.to_string() })?;
         let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = opened.get(name) {
+        if let Some(r) = opened.get(&key) {
             return r.clone();
         }
-        let result = match &self.modules {
-            None => Err(Miss::NoModules { module: name.to_string() }),
-            Some(dir) => dir.open(name).map(Arc::new),
-        };
-        opened.insert(name.to_string(), result.clone());
+        let result = dir.open(name).map(Arc::new);
+        opened.insert(key, result.clone());
         result
     }
 

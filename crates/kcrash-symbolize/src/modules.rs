@@ -56,6 +56,11 @@ impl ModuleDir {
         })
     }
 
+    /// The file of `module`, if the directory has one.
+    pub(crate) fn find(&self, module: &str) -> Option<PathBuf> {
+        self.index().get(&canonical(module)).cloned()
+    }
+
     pub(crate) fn open(&self, module: &str) -> Result<Image, Miss> {
         let Some(path) = self.index().get(&canonical(module)) else {
             return Err(Miss::ModuleNotFound { module: module.to_string() });
