@@ -76,7 +76,7 @@ enum Command {
     /// Query the crash store.
     #[command(
         subcommand,
-        after_help = "Examples:\n  kcrash db list\n  kcrash db show 12\n  kcrash db list --json --db crashes.db | jq .crash.title\n  kcrash db similar 12\n  kcrash db merge-crash 3 12      # 12 is a duplicate of 3\n  kcrash db unmerge-crash 12"
+        after_help = "Examples:\n  kcrash db list\n  kcrash db show 12\n  kcrash db list --json --db crashes.db | jq .crash.title\n  kcrash db list --since 2026-12-01 --title 'KASAN' --limit 20\n  kcrash db similar 12\n  kcrash db merge-crash 3 12      # 12 is a duplicate of 3\n  kcrash db unmerge-crash 12"
     )]
     Db(cli::store::DbCommand),
     /// Bisect a crash over a git history: find the commit that introduced (or fixed) it.

@@ -40,6 +40,15 @@ pub enum DbCommand {
         /// One JSON object per crash (JSON Lines), with a `schema` version field.
         #[arg(long)]
         json: bool,
+        /// Only crashes seen on or after this UTC time (`YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`).
+        #[arg(long, value_name = "TIME", value_parser = since)]
+        since: Option<String>,
+        /// Only crashes whose title matches this regular expression.
+        #[arg(long, value_name = "REGEX", value_parser = title_regex)]
+        title: Option<regex::Regex>,
+        /// At most this many crashes (the most frequent).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
     /// One crash: its signature, occurrences and the report of its first occurrence.
     Show {
@@ -154,12 +163,36 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
+/// `--since`: a UTC date or date and time, as the store prints them.
+fn since(s: &str) -> Result<String, String> {
+    let ok = regex::Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}:[0-9]{2})?$").expect("regex");
+    if ok.is_match(s.trim()) {
+        Ok(s.trim().to_string())
+    } else {
+        Err("must be YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (UTC)".into())
+    }
+}
+
+fn title_regex(s: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(s).map_err(|e| e.to_string().lines().last().unwrap_or("bad regular expression").to_string())
+}
+
 pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cmd {
-        DbCommand::List { db, json } => {
+        DbCommand::List { db, json, since, title, limit } => {
             let store = Store::open_existing(&db)?;
-            for c in store.list()? {
+            let crashes: Vec<_> = store
+                .list()?
+                .into_iter()
+                .filter(|c| since.as_deref().is_none_or(|s| c.last_seen.as_str() >= s))
+                .filter(|c| title.as_ref().is_none_or(|re| re.is_match(&c.title)))
+                .take(limit.unwrap_or(usize::MAX))
+                .collect();
+            if crashes.is_empty() {
+                return Ok(Exit::NotFound.into());
+            }
+            for c in crashes {
                 if json {
                     let line = CrashLine { crash: super::json::crash_summary(&c), schema: STORE_SCHEMA };
                     writeln!(out, "{}", serde_json::to_string(&line)?)?;

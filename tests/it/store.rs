@@ -432,3 +432,35 @@ fn non_utf8_source_names_are_kept() {
     let o = support::kcrash(dir.path(), &["db", "show", "1"]);
     assert!(stdout(&o).contains(" UTC  log-\\xff\\n.txt (byte "), "{}", stdout(&o));
 }
+
+/// `db list --since/--title/--limit` narrow the list; nothing listed is exit 1; a bad value
+/// is a usage error in one line.
+#[test]
+fn list_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, f) in ["alpha_site", "beta_site", "beta_site"].iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i}.log")), warning_log(f, i as u32 + 1)).unwrap();
+    }
+    let o = kcrash(&["ingest", "0.log", "1.log", "2.log"], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list = |args: &[&str]| kcrash(&[&["db", "list"][..], args].concat(), dir.path());
+    let lines = |o: &Output| stdout(o).lines().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(lines(&list(&[])).len(), 2);
+    let alpha = list(&["--title", "alpha"]);
+    assert_eq!(lines(&alpha).len(), 1);
+    assert!(lines(&alpha)[0].ends_with("WARNING in alpha_site"), "{:?}", lines(&alpha));
+    let first = list(&["--limit", "1"]);
+    assert!(
+        lines(&first).len() == 1 && lines(&first)[0].contains("beta_site"),
+        "the most frequent: {:?}",
+        lines(&first)
+    );
+    assert_eq!(lines(&list(&["--since", "2000-01-01"])).len(), 2);
+    let none = list(&["--since", "2999-01-01 00:00:00"]);
+    assert_eq!((none.status.code(), stdout(&none)), (Some(1), String::new()));
+    for bad in [&["--since", "yesterday"][..], &["--title", "("]] {
+        let o = list(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert_eq!(stderr(&o).trim().lines().count(), 1, "{bad:?}: {}", stderr(&o));
+    }
+}
