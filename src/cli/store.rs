@@ -24,7 +24,7 @@ pub struct IngestArgs {
     /// Console logs to record; stdin when none is given.
     pub files: Vec<PathBuf>,
     /// The store file (created when missing).
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
     pub db: PathBuf,
     /// The similarity score from which a new crash is said to look like a known one.
     #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_parser = threshold)]
@@ -35,7 +35,7 @@ pub struct IngestArgs {
 pub enum DbCommand {
     /// Every crash of the store, most frequent first: id, count, last seen, title.
     List {
-        #[arg(long, default_value = DEFAULT_DB)]
+        #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
         db: PathBuf,
         /// One JSON object per crash (JSON Lines), with a `schema` version field.
         #[arg(long)]
@@ -54,7 +54,7 @@ pub enum DbCommand {
     Show {
         /// The crash id, as `ingest` and `db list` print it.
         id: i64,
-        #[arg(long, default_value = DEFAULT_DB)]
+        #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
         db: PathBuf,
         /// One JSON object, with a `schema` version field.
         #[arg(long)]
@@ -65,7 +65,7 @@ pub enum DbCommand {
     Similar {
         /// The crash id.
         id: i64,
-        #[arg(long, default_value = DEFAULT_DB)]
+        #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
         db: PathBuf,
         /// The least score listed.
         #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_parser = threshold)]
@@ -81,14 +81,14 @@ pub enum DbCommand {
         into: i64,
         /// The crash that is a duplicate of it.
         duplicate: i64,
-        #[arg(long, default_value = DEFAULT_DB)]
+        #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
         db: PathBuf,
     },
     /// Undo `merge-crash`: crash DUPLICATE is a crash of its own again.
     UnmergeCrash {
         /// The crash merged before.
         duplicate: i64,
-        #[arg(long, default_value = DEFAULT_DB)]
+        #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
         db: PathBuf,
     },
 }

@@ -464,3 +464,18 @@ fn list_filters() {
         assert_eq!(stderr(&o).trim().lines().count(), 1, "{bad:?}: {}", stderr(&o));
     }
 }
+
+/// `KCRASH_DB` names the store when `--db` does not.
+#[test]
+fn the_store_can_be_named_by_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.log"), warning_log("env_site", 1)).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(KCRASH).args(args).env("KCRASH_DB", "env.db").current_dir(dir.path()).output().unwrap()
+    };
+    assert_eq!(run(&["ingest", "a.log"]).status.code(), Some(0));
+    assert!(dir.path().join("env.db").is_file() && !dir.path().join("kcrash.db").exists());
+    assert!(stdout(&run(&["db", "list"])).contains("WARNING in env_site"));
+    // --db wins.
+    assert_eq!(run(&["db", "list", "--db", "other.db"]).status.code(), Some(2));
+}
