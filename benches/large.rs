@@ -111,16 +111,8 @@ fn dedup_10k_logs() {
         bytes += data.len();
         std::fs::write(dir.path().join(format!("{i:05}.log")), &data).expect("write log");
     }
-    let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_kcrash"))
-        .arg("dedup")
-        .arg(dir.path())
-        .stderr(Stdio::null())
-        .output()
-        .expect("run kcrash dedup");
-    let secs = t.elapsed().as_secs_f64();
-    assert!(out.status.success(), "kcrash dedup failed: {}", out.status);
-    let groups = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.trim_start().starts_with("first:")).count();
+    let (secs, text) = timed_dedup(&["dedup"], dir.path());
+    let groups = text.lines().filter(|l| l.trim_start().starts_with("first:")).count();
     println!("result {secs} {groups} {bytes}");
     print_child_rss();
 }
@@ -137,19 +129,26 @@ fn dwarf_vmlinux() -> Option<std::path::PathBuf> {
     v.is_file().then_some(v)
 }
 
-/// Frames of the kernel's own functions (every 4th text symbol of `nm -S`, in the middle of
-/// each), as a console's call-trace lines, with their addresses.
-fn kernel_frames(vmlinux: &std::path::Path) -> Vec<(String, u64)> {
+/// The text symbols of a kernel, by `nm -S`: (name, address, size when nm knows it).
+fn text_symbols(vmlinux: &std::path::Path) -> Vec<(String, u64, Option<u64>)> {
     let nm = Command::new("nm").arg("-S").arg(vmlinux).output().expect("run nm");
-    let text = String::from_utf8_lossy(&nm.stdout).into_owned();
-    text.lines()
+    let hex = |h: &str| u64::from_str_radix(h, 16).ok();
+    String::from_utf8_lossy(&nm.stdout)
+        .lines()
         .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>().as_slice() {
-            [a, s, k, n] if k.eq_ignore_ascii_case("t") => {
-                let (a, s) = (u64::from_str_radix(a, 16).ok()?, u64::from_str_radix(s, 16).ok()?);
-                (s > 1).then(|| (format!(" {n}+{:#x}/{s:#x}\n", s / 2), a + s / 2))
-            }
+            [a, s, k, n] if k.eq_ignore_ascii_case("t") => Some((n.to_string(), hex(a)?, Some(hex(s)?))),
+            [a, k, n] if k.eq_ignore_ascii_case("t") => Some((n.to_string(), hex(a)?, None)),
             _ => None,
         })
+        .collect()
+}
+
+/// Frames of the kernel's own functions (every 4th text symbol with a size, in the middle of
+/// each), as a console's call-trace lines, with their addresses.
+fn kernel_frames(symbols: &[(String, u64, Option<u64>)]) -> Vec<(String, u64)> {
+    symbols
+        .iter()
+        .filter_map(|(n, a, s)| s.filter(|&s| s > 1).map(|s| (format!(" {n}+{:#x}/{s:#x}\n", s / 2), a + s / 2)))
         .step_by(4)
         .collect()
 }
@@ -172,11 +171,16 @@ fn symbolize(case: &str) {
     let modules = s.join("dwarf5/symmod");
     let dir = tempfile::tempdir().expect("temporary directory");
     let console = dir.path().join("console.log");
-    let functions = kernel_frames(&vmlinux);
+    let symbols = text_symbols(&vmlinux);
+    let functions = kernel_frames(&symbols);
     let (text, addresses, frames) = match input {
         "report" => {
             let text = std::fs::read_to_string(s.join("run/warning/console.log")).expect("the QEMU test's console");
-            let at: std::collections::HashMap<String, u64> = functions_by_name(&vmlinux);
+            // The first symbol of a name, as decode_stacktrace.sh's nm lookup takes it.
+            let mut at: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+            for (n, a, _) in &symbols {
+                at.entry(n.as_str()).or_insert(*a);
+            }
             let frame = regex::Regex::new(r"([A-Za-z0-9_.]+)\+0x([0-9a-f]+)/0x[0-9a-f]+( \[)?").expect("regex");
             let mut addresses = String::new();
             let mut frames = 0;
@@ -241,20 +245,18 @@ fn symbolize(case: &str) {
     println!("child_rss {}", usage.ru_maxrss);
 }
 
-/// Text symbols of a kernel by name (the first of a name), by `nm`.
-fn functions_by_name(vmlinux: &std::path::Path) -> std::collections::HashMap<String, u64> {
-    let nm = Command::new("nm").arg(vmlinux).output().expect("run nm");
-    let mut map = std::collections::HashMap::new();
-    for l in String::from_utf8_lossy(&nm.stdout).lines() {
-        if let [a, k, n] = l.split_whitespace().collect::<Vec<_>>().as_slice() {
-            if k.eq_ignore_ascii_case("t") {
-                if let Ok(a) = u64::from_str_radix(a, 16) {
-                    map.entry(n.to_string()).or_insert(a);
-                }
-            }
-        }
-    }
-    map
+/// `kcrash ARGS DIR` (a dedup) timed: its seconds and its output.
+fn timed_dedup(args: &[&str], dir: &std::path::Path) -> (f64, String) {
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kcrash"))
+        .args(args)
+        .arg(dir)
+        .stderr(Stdio::null())
+        .output()
+        .expect("run kcrash dedup");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(out.status.success(), "kcrash dedup failed: {}", out.status);
+    (secs, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn dedup_similar_100k_reports() {
@@ -279,16 +281,7 @@ fn dedup_similar_100k_reports() {
         bytes += data.len();
         std::fs::write(dir.path().join(format!("{file:04}.log")), &data).expect("write log");
     }
-    let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_kcrash"))
-        .args(["dedup", "--by", "similar", "--json"])
-        .arg(dir.path())
-        .stderr(Stdio::null())
-        .output()
-        .expect("run kcrash dedup");
-    let secs = t.elapsed().as_secs_f64();
-    assert!(out.status.success(), "kcrash dedup failed: {}", out.status);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (secs, text) = timed_dedup(&["dedup", "--by", "similar", "--json"], dir.path());
     let groups = text.lines().count();
     let reports: u64 = text
         .lines()

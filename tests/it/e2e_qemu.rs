@@ -87,6 +87,30 @@ fn check_result(res: &serde_json::Value, workdir: &Path, culprit: &str, title: &
     assert_eq!(parsed.title, got);
 }
 
+/// Boots `cfg` once through the QEMU test stage (include files under `repo`, consoles under
+/// `work`; the build's kernel `signature`, if any) and expects a crash titled `title`: the
+/// crash and the console.
+fn boot_once(
+    cfg: QemuConfig,
+    repo: &Path,
+    work: &Path,
+    signature: Option<String>,
+    title: &str,
+) -> (kcrash_bisect::Crash, Vec<u8>) {
+    let mut tester =
+        QemuTester { cfg, repo: repo.to_path_buf(), timeout: Duration::from_secs(180), work_dir: work.to_path_buf() };
+    let built = BuildOutcome::Built { compiler: None, signature, artifact: None };
+    let runs = tester.test("head", &built, 1, &NoProgress).unwrap();
+    let console = std::fs::read(work.join("consoles/head.0.log")).unwrap();
+    match runs.into_iter().next() {
+        Some(RunOutcome::Crashed(c)) => {
+            assert_eq!(c.title, title, "{}", String::from_utf8_lossy(&console));
+            (c, console)
+        }
+        o => panic!("{title}: {o:?}\n{}", String::from_utf8_lossy(&console)),
+    }
+}
+
 const CRASHMOD: &str = r#"// Crash module of the e2e test: mode 0 WARN, 1 BUG, 2 NULL dereference, 3 GPF.
 #include <linux/module.h>
 
@@ -313,15 +337,7 @@ fn recipe_a_crash_modes() {
             ..QemuConfig::default()
         };
         let work = root.join(name);
-        let mut tester =
-            QemuTester { cfg, repo: repo.clone(), timeout: Duration::from_secs(180), work_dir: work.clone() };
-        let built = BuildOutcome::Built { compiler: None, signature: None, artifact: None };
-        let runs = tester.test("head", &built, 1, &NoProgress).unwrap();
-        let console = std::fs::read(work.join("consoles/head.0.log")).unwrap();
-        match &runs[0] {
-            RunOutcome::Crashed(c) => assert_eq!(c.title, title, "mode {mode}"),
-            o => panic!("mode {mode}: {o:?}\n{}", String::from_utf8_lossy(&console)),
-        }
+        let (_, console) = boot_once(cfg, &repo, &work, None, title);
         assert_eq!(kcrash_parse::parse(&console).unwrap().title, title);
         if let Some(dir) = &corpus {
             // The module's absolute source path is this machine's: keep a neutral one.
@@ -569,15 +585,8 @@ fn symbolization_matches_decode_stacktrace_on_real_kernels() {
             ..QemuConfig::default()
         };
         let work = root.join(name);
-        let mut tester =
-            QemuTester { cfg, repo: module_dir.clone(), timeout: Duration::from_secs(180), work_dir: work.clone() };
-        let built = BuildOutcome::Built { compiler: None, signature: None, artifact: None };
-        let runs = tester.test("head", &built, 1, &NoProgress).unwrap();
-        let console = std::fs::read_to_string(work.join("consoles/head.0.log")).unwrap();
-        match &runs[0] {
-            RunOutcome::Crashed(c) => assert_eq!(c.title, title, "mode {mode}"),
-            o => panic!("mode {mode}: {o:?}\n{console}"),
-        }
+        let (_, console) = boot_once(cfg, &module_dir, &work, None, title);
+        let console = String::from_utf8(console).unwrap();
         // decode_stacktrace.sh decodes `Code:` lines into many: leave them out of both.
         let console: String = console.lines().filter(|l| !l.contains("Code: ")).map(|l| format!("{l}\n")).collect();
         std::fs::write(work.join("console.log"), &console).unwrap();
@@ -695,17 +704,9 @@ fn symbolization_matches_decode_stacktrace_on_real_kernels() {
         cmdline: "symmode=0".into(),
         ..QemuConfig::default()
     };
-    let mut tester =
-        QemuTester { cfg, repo: builds[0].clone(), timeout: Duration::from_secs(180), work_dir: root.join("stage") };
-    let built = BuildOutcome::Built { compiler: None, signature: Some(signature), artifact: None };
-    match &tester.test("head", &built, 1, &NoProgress).unwrap()[0] {
-        RunOutcome::Crashed(c) => {
-            assert_eq!(c.title, "WARNING in symmod_trigger");
-            assert!(c.report.contains(" init/main.c:") && c.report.contains(" [inline]"), "{}", c.report);
-            assert!(c.report.contains("symmod/symmod.c:21 [symmod]"), "{}", c.report);
-        }
-        o => panic!("{o:?}"),
-    }
+    let (c, _) = boot_once(cfg, &builds[0], &root.join("stage"), Some(signature), "WARNING in symmod_trigger");
+    assert!(c.report.contains(" init/main.c:") && c.report.contains(" [inline]"), "{}", c.report);
+    assert!(c.report.contains("symmod/symmod.c:21 [symmod]"), "{}", c.report);
     eprintln!(
         "symbolisation: {compared} frames compared, {inlined} with inlined functions, {decode_wrong} where \
          decode_stacktrace.sh reads a module function in another section, in {:.0} s",

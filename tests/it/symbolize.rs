@@ -63,7 +63,8 @@ fn fixture() -> Option<Fixture> {
 }
 
 /// A general protection fault whose RIP is in inlined code, with a module frame: no file
-/// name anywhere until it is symbolised.
+/// name anywhere until it is symbolised. Written to `console.log` in the fixture's directory;
+/// returns the text and the RIP's address.
 fn console(f: &Fixture) -> (String, u64) {
     let (outer, outer_size) = symbol(&f.vmlinux, "frames_outer");
     // The first offset of frames_outer inside code inlined from frames.h.
@@ -82,6 +83,7 @@ fn console(f: &Fixture) -> (String, u64) {
 [    1.000009] Modules linked in: frames_mod\r
 "
     );
+    std::fs::write(f.root.join("console.log"), &text).unwrap();
     (text, outer + offset)
 }
 
@@ -89,7 +91,6 @@ fn console(f: &Fixture) -> (String, u64) {
 fn frames_get_binutils_locations_and_inlined_functions() {
     let Some(f) = fixture() else { return };
     let (text, rip) = console(&f);
-    std::fs::write(f.root.join("console.log"), &text).unwrap();
     let vmlinux = f.vmlinux.to_str().unwrap();
     let out = support::kcrash(&f.root, &["symbolize", "--vmlinux", vmlinux, "--modules", "modules", "console.log"]);
     assert_eq!(out.status.code(), Some(0), "{}", support::text(&out.stderr));
@@ -127,8 +128,7 @@ fn frames_get_binutils_locations_and_inlined_functions() {
 #[test]
 fn parse_with_vmlinux_finds_the_guilty_file_of_a_raw_console() {
     let Some(f) = fixture() else { return };
-    let (text, _) = console(&f);
-    std::fs::write(f.root.join("console.log"), &text).unwrap();
+    console(&f);
     let vmlinux = f.vmlinux.to_str().unwrap();
     let parse = |extra: &[&str]| {
         let out = support::kcrash(&f.root, &[&["parse", "--json", "console.log"][..], extra].concat());

@@ -627,13 +627,13 @@ impl QemuTester {
     }
 }
 
-/// A report's text with every frame symbolised.
+/// A report's text with every frame symbolised (as it was where that fails).
 fn symbolized(s: &kcrash_symbolize::Symbolizer, report: &str) -> String {
     let mut out = Vec::with_capacity(report.len() * 2);
-    for line in report.lines() {
-        s.symbolize_line(line.as_bytes(), &mut out);
+    match s.symbolize(report.as_bytes(), &mut out) {
+        Ok(_) => String::from_utf8_lossy(&out).into_owned(),
+        Err(_) => report.to_string(),
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Tester for QemuTester {

@@ -461,12 +461,16 @@ impl Store {
             let [title_sig, stack_sig, file_sig] =
                 [Level::Title, Level::Stack, Level::File].map(|l| signature(rep, l).to_string());
             let kind = rep.crash_type.as_str();
-            let known: Option<i64> = tx
-                .query_row("SELECT id FROM crashes WHERE signature = ?1", [&stack_sig], |r| r.get(0))
+            // The crash and whether it was merged, in one lookup: a chain is walked only then.
+            let known: Option<(i64, Option<i64>)> = tx
+                .query_row("SELECT id, merged_into FROM crashes WHERE signature = ?1", [&stack_sig], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()
                 .map_err(err)?;
             let (id, looks_like, merged_into) = match known {
-                Some(id) => (id, None, merge::merged_into(&tx, id).map_err(err)?),
+                Some((id, None)) => (id, None, None),
+                Some((id, Some(_))) => (id, None, merge::merged_into(&tx, id).map_err(err)?),
                 None => {
                     tx.execute(
                         "INSERT INTO crashes (signature, title, type) VALUES (?1, ?2, ?3)",

@@ -71,6 +71,28 @@ fn binutils_frames(bin: &Path, addresses: &[u64]) -> Vec<Option<Vec<SourceFrame>
     blocks.into_iter().map(|b| (!b.iter().all(|f| f.file == "??")).then_some(b)).collect()
 }
 
+/// Compiles the fixture's `frames.c` as a module is built: a relocatable object (`main`
+/// renamed: it would go to `.text.startup`, another section at offset 0 of its own).
+fn compile_module(out: &Path) -> PathBuf {
+    compile_frames(out, &["-c", "-gdwarf-5", "-Dmain=frames_main"], &["drivers/frames/frames.c"])
+}
+
+/// Every address of every function of the module `object` (read as `module`) symbolised by
+/// `s` as binutils reads the object — but `frames_init`, in a section of its own, where
+/// binutils reads another function (see a_module_function_in_its_own_section_is_not_read_in_text).
+fn module_as_binutils(s: &Symbolizer, object: &Path, module: &str) {
+    let mut compared = 0;
+    for (name, address, size) in functions(object).into_iter().filter(|f| f.0 != "frames_init") {
+        let addresses: Vec<u64> = (0..size).map(|o| address + o).collect();
+        for (offset, theirs) in binutils_frames(object, &addresses).into_iter().enumerate() {
+            let frame = FrameRef { function: &name, offset: offset as u64, size: Some(size), module: Some(module) };
+            assert_eq!(s.locate(&frame).ok(), theirs, "{name}+{offset:#x}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "{compared}");
+}
+
 /// What a comparison saw.
 struct Compared {
     addresses: usize,
@@ -177,27 +199,10 @@ fn module_frames_are_read_from_the_relocatable_object() {
     let vmlinux = compile(dir.path(), "vmlinux", &["-gdwarf-5"]);
     let modules = dir.path().join("lib/modules/6.1.0/extra");
     std::fs::create_dir_all(&modules).unwrap();
-    // `main` would go to `.text.startup`, another section at offset 0 of its own.
-    let object = compile_frames(
-        &modules.join("frames_mod.ko"),
-        &["-c", "-gdwarf-5", "-Dmain=frames_main"],
-        &["drivers/frames/frames.c"],
-    );
+    let object = compile_module(&modules.join("frames_mod.ko"));
     let s = Symbolizer::open(&vmlinux, Some(&dir.path().join("lib/modules"))).unwrap();
-    let mut compared = 0;
-    // frames_init is in a section of its own, where binutils reads another function (see
-    // a_module_function_in_its_own_section_is_not_read_in_text).
-    for (name, address, size) in functions(&object).into_iter().filter(|f| f.0 != "frames_init") {
-        let addresses: Vec<u64> = (0..size).map(|o| address + o).collect();
-        for (offset, theirs) in binutils_frames(&object, &addresses).into_iter().enumerate() {
-            // The console names the module with `-` where its file has `_`, or the reverse.
-            let frame =
-                FrameRef { function: &name, offset: offset as u64, size: Some(size), module: Some("frames-mod") };
-            assert_eq!(s.locate(&frame).ok(), theirs, "{name}+{offset:#x}");
-            compared += 1;
-        }
-    }
-    assert!(compared > 100, "{compared}");
+    // The console names the module with `-` where its file has `_`, or the reverse.
+    module_as_binutils(&s, &object, "frames-mod");
     let missing = FrameRef { function: "x", offset: 0, size: None, module: Some("absent") };
     assert!(s.locate(&missing).unwrap_err().to_string().contains("no absent.ko"));
 }
@@ -211,11 +216,7 @@ fn compressed_modules_read_as_the_plain_one() {
     }
     let dir = tempfile::tempdir().unwrap();
     let vmlinux = compile(dir.path(), "vmlinux", &["-gdwarf-5"]);
-    let plain = compile_frames(
-        &dir.path().join("frames_mod.ko"),
-        &["-c", "-gdwarf-5", "-Dmain=frames_main"],
-        &["drivers/frames/frames.c"],
-    );
+    let plain = compile_module(&dir.path().join("frames_mod.ko"));
     let (name, address, size) = functions(&plain).into_iter().find(|f| f.0 == "frames_outer").unwrap();
     let addresses: Vec<u64> = (0..size).map(|o| address + o).collect();
     let theirs = binutils_frames(&plain, &addresses);
@@ -255,11 +256,7 @@ fn a_module_function_in_its_own_section_is_not_read_in_text() {
     let vmlinux = compile(dir.path(), "vmlinux", &["-gdwarf-5"]);
     let modules = dir.path().join("modules");
     std::fs::create_dir_all(&modules).unwrap();
-    let object = compile_frames(
-        &modules.join("frames_mod.ko"),
-        &["-c", "-gdwarf-5", "-Dmain=frames_main"],
-        &["drivers/frames/frames.c"],
-    );
+    let object = compile_module(&modules.join("frames_mod.ko"));
     let s = Symbolizer::open(&vmlinux, Some(&modules)).unwrap();
     let all = functions(&object);
     let (_, init_at, init_size) = all.iter().find(|f| f.0 == "frames_init").cloned().unwrap();
@@ -311,11 +308,7 @@ fn a_module_with_a_separate_debug_file() {
     let vmlinux = compile(dir.path(), "vmlinux", &["-gdwarf-5"]);
     let modules = dir.path().join("modules");
     std::fs::create_dir_all(&modules).unwrap();
-    let full = compile_frames(
-        &dir.path().join("frames_mod.full.ko"),
-        &["-c", "-gdwarf-5", "-Dmain=frames_main"],
-        &["drivers/frames/frames.c"],
-    );
+    let full = compile_module(&dir.path().join("frames_mod.full.ko"));
     let module = modules.join("frames_mod.ko");
     let debug = modules.join("frames_mod.ko.debug");
     run(Command::new("objcopy").arg("--only-keep-debug").arg(&full).arg(&debug));
@@ -325,15 +318,5 @@ fn a_module_with_a_separate_debug_file() {
         .arg(&full)
         .arg(&module));
     let s = Symbolizer::open(&vmlinux, Some(&modules)).unwrap();
-    let mut compared = 0;
-    for (name, address, size) in functions(&full).into_iter().filter(|f| f.0 != "frames_init") {
-        let addresses: Vec<u64> = (0..size).map(|o| address + o).collect();
-        for (offset, theirs) in binutils_frames(&full, &addresses).into_iter().enumerate() {
-            let frame =
-                FrameRef { function: &name, offset: offset as u64, size: Some(size), module: Some("frames_mod") };
-            assert_eq!(s.locate(&frame).ok(), theirs, "{name}+{offset:#x}");
-            compared += 1;
-        }
-    }
-    assert!(compared > 100, "{compared}");
+    module_as_binutils(&s, &full, "frames_mod");
 }
