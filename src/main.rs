@@ -63,7 +63,7 @@ enum Command {
     /// Prints `new ID TITLE` or `known ID (seen N times) TITLE` for each crash; a new crash
     /// that looks like a known one says so: `new 7 (looks like 3, score 0.84) TITLE`.
     #[command(
-        after_help = "A crash is one stack-level signature. Several ingests may run at once on one store. Nothing is merged by kcrash: `kcrash db merge-crash 3 7` says that 7 is 3's bug.\n\nExamples:\n  kcrash ingest crash.log\n  kcrash ingest --db crashes.db logs/*.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
+        after_help = "A crash is one stack-level signature. Several ingests may run at once on one store, from many machines with PostgreSQL. Nothing is merged by kcrash: `kcrash db merge-crash 3 7` says that 7 is 3's bug.\n\nExamples:\n  kcrash ingest crash.log\n  kcrash ingest --db crashes.db logs/*.log\n  kcrash ingest --db postgres://kcrash@db.example/crashes --build-id ci:b123 --test-id ci:t456 console.log\n  KCRASH_DB=postgres://kcrash@db.example/crashes kcrash ingest logs/*.log\n\nExit status: 0 every input had a crash, 1 some input had none, 2 error."
     )]
     Ingest(cli::store::IngestArgs),
     /// Group the crashes of many logs by signature, most frequent first.
@@ -76,9 +76,19 @@ enum Command {
     /// Query the crash store.
     #[command(
         subcommand,
-        after_help = "Examples:\n  kcrash db list\n  kcrash db show 12\n  kcrash db list --json --db crashes.db | jq .crash.title\n  kcrash db list --since 2026-12-01 --title 'KASAN' --limit 20\n  kcrash db similar 12\n  kcrash db merge-crash 3 12      # 12 is a duplicate of 3\n  kcrash db unmerge-crash 12"
+        after_help = "Examples:\n  kcrash db list\n  kcrash db show 12\n  kcrash db list --json --db crashes.db | jq .crash.title\n  kcrash db list --since 2026-12-01 --title 'KASAN' --limit 20\n  kcrash db similar 12\n  kcrash db merge-crash 3 12      # 12 is a duplicate of 3\n  kcrash db unmerge-crash 12\n  kcrash db show 12 --since 2026-12-01 --limit 5\n  kcrash db migrate --db old.db\n  kcrash db merge --db postgres://kcrash@db.example/crashes laptop.db\n\nA --db value starting postgres:// or postgresql:// is a PostgreSQL database; anything else is an SQLite file."
     )]
     Db(cli::store::DbCommand),
+    /// Export the crash store for another system: KCIDB I/O data (`--kcidb`).
+    ///
+    /// One KCIDB issue per crash signature (title, crash type, report), and one incident per
+    /// build and test a crash occurred in (logs ingested with `--build-id`/`--test-id`).
+    #[command(after_help = "Examples:
+  kcrash export --kcidb --origin my_ci > kcidb.json
+  kcrash export --kcidb --db postgres://kcrash@db.example/crashes | kcidb-submit ...
+
+Exit status: 0 some crash exported, 1 the store has none, 2 error.")]
+    Export(cli::store::ExportArgs),
     /// Bisect a crash over a git history: find the commit that introduced (or fixed) it.
     #[command(
         after_help = "Examples:\n  kcrash bisect --config bisect.toml\n  kcrash bisect --config bisect.toml --resume --json\n\nExit status: 0 a result (see `result`), 2 error."
@@ -137,6 +147,7 @@ fn main() -> ExitCode {
         Command::Ingest(a) => cli::store::run_ingest(a),
         Command::Dedup(a) => cli::dedup::run(a),
         Command::Db(c) => cli::store::run_db(c),
+        Command::Export(a) => cli::store::run_export(a),
         Command::Bisect(a) => cli::bisect::run_bisect(a),
         Command::BisectLog(a) => cli::bisect::run_bisect_log(a),
         Command::Check(a) => cli::check::run(a),

@@ -81,6 +81,8 @@ pub fn crash_detail(c: &kcrash_store::CrashDetail) -> kcrash_schema::CrashDetail
             .occurrences
             .iter()
             .map(|o| kcrash_schema::Occurrence {
+                build_id: text(&o.build_id),
+                test_id: text(&o.test_id),
                 file_signature: o.file_signature.as_str().into(),
                 guilty_file: text(&o.guilty_file),
                 id: o.id,

@@ -1,8 +1,8 @@
-//! `kcrash ingest` and `kcrash db list|show|similar|merge-crash|unmerge-crash`: the SQLite
-//! crash store.
+//! `kcrash ingest`, `kcrash db list|show|similar|merge-crash|unmerge-crash|migrate|merge` and
+//! `kcrash export`: the crash store (an SQLite file, or a PostgreSQL database).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -13,22 +13,40 @@ use std::ops::ControlFlow;
 use super::exit::Exit;
 use super::input::{each_input, sources, Found, Unreadable};
 use super::similar::threshold;
-use kcrash_parse::names::{display_name, escape_bytes, name_bytes};
+use kcrash_parse::names::{escape_bytes, name_bytes};
 use kcrash_parse::similar::DEFAULT_THRESHOLD;
 use kcrash_parse::Report;
 use kcrash_schema::{CrashLine, StoreSimilarLine, STORE_SCHEMA};
-use kcrash_store::{CrashDetail, Store, DEFAULT_DB};
+use kcrash_store::{kcidb, CrashDetail, Location, LogIds, Store, DEFAULT_DB};
 
 #[derive(Args)]
 pub struct IngestArgs {
     /// Console logs to record; stdin when none is given.
     pub files: Vec<PathBuf>,
-    /// The store file (created when missing).
+    /// The store: an SQLite file (created when missing) or a postgres:// URL.
     #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
     pub db: PathBuf,
     /// The similarity score from which a new crash is said to look like a known one.
     #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_parser = threshold)]
     pub threshold: f64,
+    /// The KCIDB build the logs come from (`origin:id`), kept for `kcrash export --kcidb`.
+    #[arg(long, value_name = "ID", value_parser = kcidb_id)]
+    pub build_id: Option<String>,
+    /// The KCIDB test the logs come from (`origin:id`), kept for `kcrash export --kcidb`.
+    #[arg(long, value_name = "ID", value_parser = kcidb_id)]
+    pub test_id: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// KCIDB I/O data (schema 5.3): issues and incidents, one JSON object.
+    #[arg(long, required = true)]
+    pub kcidb: bool,
+    /// The KCIDB origin: the name of the CI system submitting (`[a-z0-9_]+`).
+    #[arg(long, default_value = "kcrash", value_parser = kcidb_origin)]
+    pub origin: String,
+    #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -59,6 +77,15 @@ pub enum DbCommand {
         /// One JSON object, with a `schema` version field.
         #[arg(long)]
         json: bool,
+        /// Only occurrences recorded on or after this UTC time (`YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`).
+        #[arg(long, value_name = "TIME", value_parser = since)]
+        since: Option<String>,
+        /// Only occurrences whose title matches this regular expression.
+        #[arg(long, value_name = "REGEX", value_parser = title_regex)]
+        title: Option<regex::Regex>,
+        /// At most this many occurrences (the latest).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
     /// The crashes that look like crash ID (its likely duplicates), best first: score, id,
     /// title. Exit 1 when there is none.
@@ -91,6 +118,40 @@ pub enum DbCommand {
         #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
         db: PathBuf,
     },
+    /// Bring a store written by an older kcrash to this version's schema (one transaction).
+    Migrate {
+        #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
+        db: PathBuf,
+    },
+    /// Copy every crash of store SRC into the store (--db), with its occurrences and
+    /// merges; copying again adds nothing twice.
+    Merge {
+        /// The store to copy from: an SQLite file or a postgres:// URL.
+        src: PathBuf,
+        #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
+        db: PathBuf,
+    },
+}
+
+/// A `--db` value: a postgres:// URL or a file.
+fn location(db: &Path) -> Location {
+    Location::parse(db.as_os_str())
+}
+
+fn kcidb_id(s: &str) -> Result<String, String> {
+    if kcidb::valid_id(s) {
+        Ok(s.to_string())
+    } else {
+        Err("must be a KCIDB id: ORIGIN:ID, the origin of [a-z0-9_]".into())
+    }
+}
+
+fn kcidb_origin(s: &str) -> Result<String, String> {
+    if kcidb::valid_origin(s) {
+        Ok(s.to_string())
+    } else {
+        Err("must be of lower-case letters, digits and _".into())
+    }
 }
 
 /// Reports recorded in one transaction at most: a log's crashes are streamed, so a huge log
@@ -100,8 +161,9 @@ const BATCH_BYTES: usize = 8 << 20;
 
 pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     // Open first: a foreign or damaged store stops everything before any log is read.
-    let mut store = Store::open_or_create(&args.db)?;
+    let mut store = Store::open_or_create(&location(&args.db))?;
     store.set_threshold(args.threshold);
+    let ids = LogIds { build_id: args.build_id, test_id: args.test_id };
     let mut out = std::io::stdout().lock();
     let total = args.files.len().max(1);
     // Logs whose crashes were all recorded, and whether the current one has some.
@@ -113,7 +175,7 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         let mut found = false;
         let mut failure: Option<anyhow::Error> = None;
         let mut record = |batch: &mut Vec<Report>, out: &mut dyn Write| -> anyhow::Result<()> {
-            let recorded = store.ingest(name_bytes(name), batch).with_context(|| format!("recording {name}"))?;
+            let recorded = store.ingest(name_bytes(name), &ids, batch).with_context(|| format!("recording {name}"))?;
             batch.clear();
             for r in recorded {
                 let written = match (r.new, r.looks_like, r.merged_into) {
@@ -181,7 +243,7 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cmd {
         DbCommand::List { db, json, since, title, limit } => {
-            let store = Store::open_existing(&db)?;
+            let mut store = Store::open_existing(&location(&db))?;
             let crashes: Vec<_> = store
                 .list()?
                 .into_iter()
@@ -206,12 +268,20 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(Exit::Found.into())
         }
-        DbCommand::Show { id, db, json } => {
-            let store = Store::open_existing(&db)?;
-            let Some(crash) = store.show(id)? else {
-                eprintln!("kcrash: {}: no crash with id {id}", display_name(&db));
+        DbCommand::Show { id, db, json, since, title, limit } => {
+            let mut store = Store::open_existing(&location(&db))?;
+            let Some(mut crash) = store.show(id)? else {
+                eprintln!("kcrash: {}: no crash with id {id}", store.location());
                 return Ok(Exit::NotFound.into());
             };
+            crash.occurrences.retain(|o| {
+                since.as_deref().is_none_or(|s| o.time.as_str() >= s)
+                    && title.as_ref().is_none_or(|re| re.is_match(&o.title))
+            });
+            if let Some(n) = limit {
+                let skip = crash.occurrences.len().saturating_sub(n);
+                crash.occurrences.drain(..skip);
+            }
             if json {
                 let line = CrashLine { crash: super::json::crash_detail(&crash), schema: STORE_SCHEMA };
                 writeln!(out, "{}", serde_json::to_string(&line)?)?;
@@ -221,10 +291,10 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
             Ok(Exit::Found.into())
         }
         DbCommand::Similar { id, db, threshold, json } => {
-            let mut store = Store::open_existing(&db)?;
+            let mut store = Store::open_existing(&location(&db))?;
             store.set_threshold(threshold);
             let Some(similar) = store.similar(id)? else {
-                eprintln!("kcrash: {}: no crash with id {id}", display_name(&db));
+                eprintln!("kcrash: {}: no crash with id {id}", store.location());
                 return Ok(Exit::NotFound.into());
             };
             for s in &similar {
@@ -246,16 +316,52 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
             Ok(if similar.is_empty() { Exit::NotFound } else { Exit::Found }.into())
         }
         DbCommand::MergeCrash { into, duplicate, db } => {
-            Store::open_existing_for_writing(&db)?.merge(into, duplicate)?;
+            Store::open_existing_for_writing(&location(&db))?.merge(into, duplicate)?;
             writeln!(out, "merged {duplicate} into {into} (undo: kcrash db unmerge-crash {duplicate})")?;
             Ok(Exit::Found.into())
         }
         DbCommand::UnmergeCrash { duplicate, db } => {
-            let into = Store::open_existing_for_writing(&db)?.unmerge(duplicate)?;
+            let into = Store::open_existing_for_writing(&location(&db))?.unmerge(duplicate)?;
             writeln!(out, "unmerged {duplicate} from {into}")?;
             Ok(Exit::Found.into())
         }
+        DbCommand::Migrate { db } => {
+            let at = location(&db);
+            match Store::migrate(&at)? {
+                found if found == kcrash_store::SCHEMA_VERSION => {
+                    writeln!(out, "{at}: schema version {found} already; nothing to do")?
+                }
+                found => {
+                    writeln!(out, "{at}: migrated from schema version {found} to {}", kcrash_store::SCHEMA_VERSION)?
+                }
+            }
+            Ok(Exit::Found.into())
+        }
+        DbCommand::Merge { src, db } => {
+            let mut source = Store::open_existing(&location(&src))?;
+            let mut store = Store::open_or_create(&location(&db))?;
+            let done = store.copy_from(&mut source)?;
+            writeln!(
+                out,
+                "{}: {} occurrences copied ({} new crashes), {} there already, {} merges",
+                store.location(),
+                done.occurrences,
+                done.crashes,
+                done.skipped,
+                done.merges
+            )?;
+            Ok(Exit::Found.into())
+        }
     }
+}
+
+pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let mut store = Store::open_existing(&location(&args.db))?;
+    let data = store.kcidb(&args.origin)?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &data)?;
+    writeln!(out)?;
+    Ok(if data.issues.is_empty() { Exit::NotFound } else { Exit::Found }.into())
 }
 
 fn print_detail(out: &mut impl Write, c: &CrashDetail) -> std::io::Result<()> {
@@ -275,7 +381,9 @@ fn print_detail(out: &mut impl Write, c: &CrashDetail) -> std::io::Result<()> {
     writeln!(out, "\noccurrences:")?;
     for o in &c.occurrences {
         let source = escape_bytes(o.source_bytes.as_deref().unwrap_or(o.source.as_bytes()));
-        writeln!(out, "  {} UTC  {source} (byte {})", o.time, o.start_pos)?;
+        let build = o.build_id.as_ref().map(|b| format!(" build {b}")).unwrap_or_default();
+        let test = o.test_id.as_ref().map(|t| format!(" test {t}")).unwrap_or_default();
+        writeln!(out, "  {} UTC  {source} (byte {}){build}{test}", o.time, o.start_pos)?;
     }
     writeln!(out, "\nreport of the first occurrence:\n")?;
     writeln!(out, "{}", c.report.trim_end())

@@ -31,6 +31,8 @@ mod schemas;
 mod signature;
 mod similar;
 mod store;
+mod store_backends;
+mod store_postgres;
 mod streaming;
 mod symbolize;
 mod syzkaller_corpus;

@@ -39,8 +39,9 @@ pub const SIGNATURE_SCHEMA: u32 = 1;
 /// Version of [`DedupGroup`].
 pub const DEDUP_SCHEMA: u32 = 1;
 /// Version of [`CrashLine`] and [`StoreSimilarLine`]. 2: merges (`merged`, `merged_into`,
-/// `total`; `db list` lists the crashes not merged into another).
-pub const STORE_SCHEMA: u32 = 2;
+/// `total`; `db list` lists the crashes not merged into another). 3: an occurrence's
+/// `build_id` and `test_id` (KCIDB), when its log was ingested with them.
+pub const STORE_SCHEMA: u32 = 3;
 /// Version of [`KsigLine`] and [`KsigDiff`].
 pub const KSIG_SCHEMA: u32 = 1;
 /// Version of [`SimilarLine`].
@@ -329,6 +330,9 @@ pub struct StoreSimilarLine<'a> {
 /// One report of a crash, as ingested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Occurrence<'a> {
+    /// The KCIDB build its log came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<Cow<'a, str>>,
     /// Its `file`-level signature.
     pub file_signature: Cow<'a, str>,
     /// The source file to blame (maintainers are found by it).
@@ -351,6 +355,9 @@ pub struct Occurrence<'a> {
     pub title: Cow<'a, str>,
     /// Its `title`-level signature.
     pub title_signature: Cow<'a, str>,
+    /// The KCIDB test its log came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_id: Option<Cow<'a, str>>,
 }
 
 /// One line of `kcrash ksig --json`: a kernel's signature.

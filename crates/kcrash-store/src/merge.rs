@@ -4,20 +4,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, OptionalExtension};
-
-use crate::{CrashSummary, Store, StoreError};
+use crate::{CrashSummary, Store, StoreError, Tx};
 
 /// The crash `id` was merged into, followed to the end of the chain; `None` when it was not
 /// merged.
-pub(crate) fn merged_into(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
+pub(crate) fn merged_into(tx: &mut dyn Tx, id: i64) -> Result<Option<i64>, StoreError> {
     let mut at = id;
     let mut seen = HashSet::from([id]);
     loop {
-        let next: Option<i64> =
-            conn.query_row("SELECT merged_into FROM crashes WHERE id = ?1", [at], |r| r.get(0)).optional()?.flatten();
+        let next = tx.crash(at)?.and_then(|(_, into)| into);
         match next {
-            // A circle cannot be made by `merge`; a file edited by hand stops the walk.
+            // A circle cannot be made by `merge`; a database edited by hand stops the walk.
             Some(n) if seen.insert(n) => at = n,
             _ => return Ok((at != id).then_some(at)),
         }
@@ -33,10 +30,8 @@ pub(crate) struct Merges {
 }
 
 impl Merges {
-    pub(crate) fn read(conn: &Connection) -> rusqlite::Result<Merges> {
-        let mut stmt = conn.prepare("SELECT id, merged_into FROM crashes WHERE merged_into IS NOT NULL")?;
-        let parent: HashMap<i64, i64> =
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    pub(crate) fn read(tx: &mut dyn Tx) -> Result<Merges, StoreError> {
+        let parent: HashMap<i64, i64> = tx.merges()?.into_iter().collect();
         let mut merges = Merges { parent, members: HashMap::new() };
         let mut members: HashMap<i64, Vec<i64>> = HashMap::new();
         for &c in merges.parent.keys() {
@@ -65,25 +60,13 @@ impl Merges {
         at
     }
 
-    /// Crashes whose chain ends at `root`, other than itself, by id.
-    fn members(&self, root: i64) -> Vec<i64> {
-        self.members.get(&root).cloned().unwrap_or_default()
-    }
-
-    /// The occurrence counts of the merged crashes.
-    pub(crate) fn counts(&self, conn: &Connection) -> rusqlite::Result<HashMap<i64, u64>> {
-        let mut stmt = conn.prepare("SELECT id, count FROM crashes WHERE merged_into IS NOT NULL")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))?;
-        rows.collect()
-    }
-
     /// Fills in what `c` was merged into, what was merged into it, and its total count
     /// (`counts` holds at least every merged crash's).
     pub(crate) fn describe(&self, c: &mut CrashSummary, counts: &HashMap<i64, u64>) {
         let root = self.root(c.id);
         c.merged_into = (root != c.id).then_some(root);
         if c.merged_into.is_none() {
-            c.merged = self.members(c.id);
+            c.merged = self.members.get(&c.id).cloned().unwrap_or_default();
             c.total = c.count + c.merged.iter().map(|m| counts.get(m).copied().unwrap_or(0)).sum::<u64>();
         }
     }
@@ -94,64 +77,51 @@ impl Store {
     /// with `into`; its occurrences, fingerprint and signature stay its own, and new reports
     /// of its signature say they are `into`'s. [`Store::unmerge`] undoes it.
     pub fn merge(&mut self, into: i64, duplicate: i64) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |e| crate::sqlite_error(&path, e);
-        let refuse = |reason: String| Err(StoreError::Merge { path: path.clone(), reason });
-        crate::retry_busy(|| {
-            let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let store = self.location().clone();
+        let refuse = |reason: String| Err(StoreError::Merge { store: store.clone(), reason });
+        self.write(None, |tx| {
+            let mut direct = None;
             for id in [into, duplicate] {
-                if !exists(&tx, id).map_err(err)? {
-                    return Err(StoreError::NoCrash { path: path.clone(), id });
+                match tx.crash(id)? {
+                    None => return Err(StoreError::NoCrash { store: store.clone(), id }),
+                    Some((_, d)) if id == duplicate => direct = d,
+                    Some(_) => {}
                 }
             }
             if into == duplicate {
                 return refuse(format!("crash {into} cannot be merged into itself"));
             }
-            let direct: Option<i64> = tx
-                .query_row("SELECT merged_into FROM crashes WHERE id = ?1", [duplicate], |r| r.get(0))
-                .map_err(err)?;
             if let Some(target) = direct {
                 return refuse(format!(
                     "crash {duplicate} is already merged into {target} (kcrash db unmerge-crash {duplicate} first)"
                 ));
             }
             // `duplicate` is merged into nothing, so a chain through it ends at it.
-            if merged_into(&tx, into).map_err(err)? == Some(duplicate) {
+            if merged_into(tx, into)? == Some(duplicate) {
                 return refuse(format!(
                     "crash {into} is merged into {duplicate}: merging {duplicate} into it makes a circle"
                 ));
             }
-            tx.execute("UPDATE crashes SET merged_into = ?1 WHERE id = ?2", [into, duplicate]).map_err(err)?;
-            tx.commit().map_err(err)
+            tx.set_merged_into(duplicate, Some(into))
         })
     }
 
     /// Undoes the merge of crash `duplicate`: it is a crash of its own again (crashes merged
     /// into it stay so). Returns the crash it had been merged into.
     pub fn unmerge(&mut self, duplicate: i64) -> Result<i64, StoreError> {
-        let path = self.path.clone();
-        let err = |e| crate::sqlite_error(&path, e);
-        crate::retry_busy(|| {
-            let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
-            if !exists(&tx, duplicate).map_err(err)? {
-                return Err(StoreError::NoCrash { path: path.clone(), id: duplicate });
-            }
-            let direct: Option<i64> = tx
-                .query_row("SELECT merged_into FROM crashes WHERE id = ?1", [duplicate], |r| r.get(0))
-                .map_err(err)?;
+        let store = self.location().clone();
+        self.write(None, |tx| {
+            let Some((_, direct)) = tx.crash(duplicate)? else {
+                return Err(StoreError::NoCrash { store: store.clone(), id: duplicate });
+            };
             let Some(target) = direct else {
                 return Err(StoreError::Merge {
-                    path: path.clone(),
+                    store: store.clone(),
                     reason: format!("crash {duplicate} is not merged into another"),
                 });
             };
-            tx.execute("UPDATE crashes SET merged_into = NULL WHERE id = ?1", [duplicate]).map_err(err)?;
-            tx.commit().map_err(err)?;
+            tx.set_merged_into(duplicate, None)?;
             Ok(target)
         })
     }
-}
-
-fn exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT 1 FROM crashes WHERE id = ?1", [id], |_| Ok(())).optional().map(|r| r.is_some())
 }

@@ -4,13 +4,12 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use kcrash_parse::similar::{score, Feature, Fingerprint, INDEX_KEYS};
+use kcrash_parse::similar::{score, Fingerprint, INDEX_KEYS};
 
 use crate::merge::{merged_into, Merges};
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, Tx};
 
 pub(crate) use kcrash_parse::similar::DEFAULT_THRESHOLD;
 
@@ -31,33 +30,15 @@ pub struct SimilarCrash {
     pub merged_into: Option<i64>,
 }
 
-pub(crate) fn save_fingerprint(conn: &Connection, id: i64, fp: &Fingerprint) -> rusqlite::Result<()> {
-    let mut insert =
-        conn.prepare_cached("INSERT INTO crash_features (crash_id, feature, weight) VALUES (?1, ?2, ?3)")?;
-    for (f, w) in fp.features() {
-        insert.execute(params![id, f.key(), w])?;
-    }
-    Ok(())
-}
-
-fn load_fingerprint(conn: &Connection, id: i64) -> rusqlite::Result<Fingerprint> {
-    let mut stmt = conn.prepare_cached("SELECT feature, weight FROM crash_features WHERE crash_id = ?1")?;
-    let rows = stmt.query_map([id], |r| Ok((Feature::from_key(&r.get::<_, String>(0)?), r.get::<_, f64>(1)?)))?;
-    Ok(Fingerprint::from_weighted(rows.collect::<Result<Vec<_>, _>>()?))
-}
-
 /// The crashes most like `fp` among those `keep` accepts, best first (ties: lowest id).
 pub(crate) fn most_similar(
-    conn: &Connection,
+    tx: &mut dyn Tx,
     fp: &Fingerprint,
-    keep: impl Fn(i64) -> bool,
-) -> rusqlite::Result<Vec<(i64, f64)>> {
+    keep: &dyn Fn(i64) -> bool,
+) -> Result<Vec<(i64, f64)>, StoreError> {
     let mut shared: HashMap<i64, f64> = HashMap::new();
-    let mut postings = conn.prepare_cached("SELECT crash_id, weight FROM crash_features WHERE feature = ?1")?;
     for (f, w) in fp.features().into_iter().take(INDEX_KEYS) {
-        let rows = postings.query_map([f.key()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?)))?;
-        for row in rows {
-            let (c, wc) = row?;
+        for (c, wc) in tx.postings(&f.key())? {
             if keep(c) {
                 *shared.entry(c).or_default() += w.min(wc);
             }
@@ -68,54 +49,33 @@ pub(crate) fn most_similar(
     candidates.truncate(CANDIDATES);
     let mut scored = candidates
         .into_iter()
-        .map(|(c, _)| Ok((c, score(fp, &load_fingerprint(conn, c)?))))
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .map(|(c, _)| Ok((c, score(fp, &tx.features(c)?))))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(scored)
-}
-
-/// Fingerprints every crash from its first report (migration of a store made before them).
-pub(crate) fn fingerprint_every_crash(conn: &Connection) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT c.id, (SELECT o.report FROM occurrences o WHERE o.crash_id = c.id ORDER BY o.id LIMIT 1)
-         FROM crashes c ORDER BY c.id",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)))?;
-    for row in rows {
-        let (id, report) = row?;
-        // The stored text is the report as parsed; it parses again to the same crash.
-        if let Some(rep) = report.as_deref().and_then(kcrash_parse::parse) {
-            save_fingerprint(conn, id, &Fingerprint::of(&rep))?;
-        }
-    }
-    Ok(())
 }
 
 impl Store {
     /// The crashes that look like crash `id` (score at or above the store's threshold), best
     /// first, without those merged with it; `None` when there is no crash `id`.
-    pub fn similar(&self, id: i64) -> Result<Option<Vec<SimilarCrash>>, StoreError> {
-        let err = |e| crate::sqlite_error(&self.path, e);
-        let title: Option<String> = self
-            .conn
-            .query_row("SELECT title FROM crashes WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(err)?;
-        if title.is_none() {
-            return Ok(None);
-        }
-        let merges = Merges::read(&self.conn).map_err(err)?;
-        let group = merges.root(id);
-        let fp = load_fingerprint(&self.conn, id).map_err(err)?;
-        let mut out = Vec::new();
-        for (c, score) in most_similar(&self.conn, &fp, |c| merges.root(c) != group).map_err(err)? {
-            if score < self.threshold {
-                break;
+    pub fn similar(&mut self, id: i64) -> Result<Option<Vec<SimilarCrash>>, StoreError> {
+        let threshold = self.threshold;
+        self.read(|tx| {
+            if tx.crash(id)?.is_none() {
+                return Ok(None);
             }
-            let title =
-                self.conn.query_row("SELECT title FROM crashes WHERE id = ?1", [c], |r| r.get(0)).map_err(err)?;
-            out.push(SimilarCrash { id: c, score, title, merged_into: merged_into(&self.conn, c).map_err(err)? });
-        }
-        Ok(Some(out))
+            let merges = Merges::read(tx)?;
+            let group = merges.root(id);
+            let fp = tx.features(id)?;
+            let mut out = Vec::new();
+            for (c, score) in most_similar(tx, &fp, &|c| merges.root(c) != group)? {
+                if score < threshold {
+                    break;
+                }
+                let title = tx.crash(c)?.map(|(t, _)| t).unwrap_or_default();
+                out.push(SimilarCrash { id: c, score, title, merged_into: merged_into(tx, c)? });
+            }
+            Ok(Some(out))
+        })
     }
 }

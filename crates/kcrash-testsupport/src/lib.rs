@@ -2,12 +2,15 @@
 //! shared corpora are and what a missing one means, and the one deterministic RNG.
 //!
 //! A test that needs a shared corpus asks for it here: when the corpus is missing the test
-//! says so loudly and does not run, and under `CI=true` it fails instead.
+//! says so loudly and does not run, and under `CI=true` it fails instead. The same holds for
+//! the real PostgreSQL server of [`postgres`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
+
+pub mod postgres;
 
 /// Whether this is a CI run (`CI=true`): then a missing input fails instead of skipping.
 pub fn under_ci() -> bool {
@@ -25,10 +28,15 @@ pub fn shared(dir: PathBuf, what: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir);
     }
-    let message = format!("{what} not found at {}: NOT CHECKED", dir.display());
+    not_checked(&format!("{what} not found at {}", dir.display()));
+    None
+}
+
+/// Says loudly that a test did not run because `what` is missing; under `CI=true` it panics.
+fn not_checked(what: &str) {
+    let message = format!("{what}: NOT CHECKED");
     assert!(!under_ci(), "{message}");
     eprintln!("\n!!! {message}\n");
-    None
 }
 
 /// Whether the programs a test runs are on `PATH` (`NAME --version` succeeds); when one is
@@ -42,9 +50,7 @@ pub fn tools(names: &[&str]) -> bool {
     if missing.is_empty() {
         return true;
     }
-    let message = format!("{missing:?} not found on PATH: NOT CHECKED");
-    assert!(!under_ci(), "{message}");
-    eprintln!("\n!!! {message}\n");
+    not_checked(&format!("{missing:?} not found on PATH"));
     false
 }
 

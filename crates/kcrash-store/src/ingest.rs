@@ -1,0 +1,110 @@
+//! Recording a log's crashes: each report is an occurrence of the crash its `stack`
+//! signature names, inserted or fetched.
+
+use kcrash_parse::report::Report;
+use kcrash_parse::signature::{signature, Level};
+use kcrash_parse::similar::Fingerprint;
+
+use crate::merge::merged_into;
+use crate::similar::most_similar;
+use crate::{Ingested, OccurrenceRow, Store, StoreError, Tx};
+
+/// The KCIDB objects a log belongs to (`--build-id`, `--test-id` on `kcrash ingest`), kept
+/// with each of its occurrences for `kcrash export --kcidb`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogIds {
+    /// The KCIDB build id (`origin:rest`).
+    pub build_id: Option<String>,
+    /// The KCIDB test id (`origin:rest`).
+    pub test_id: Option<String>,
+}
+
+impl Store {
+    /// Record every report of one log (`source` names it: the file name's bytes), in one
+    /// transaction: either all of them are stored or none is.
+    pub fn ingest(
+        &mut self,
+        source: impl AsRef<[u8]>,
+        ids: &LogIds,
+        reports: &[Report],
+    ) -> Result<Vec<Ingested>, StoreError> {
+        let source = source.as_ref();
+        let threshold = self.threshold;
+        let time = crate::now();
+        // Rows made once: a retried transaction records the same occurrences.
+        let rows: Vec<OccurrenceRow> = reports.iter().map(|rep| occurrence_row(rep, source, ids, time)).collect();
+        let key = write_key(source);
+        self.write(Some(&key), |tx| {
+            let mut out = Vec::with_capacity(reports.len());
+            for (rep, row) in reports.iter().zip(&rows) {
+                out.push(record(tx, rep, row.clone(), threshold)?);
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// One occurrence: the crash inserted or fetched, then the occurrence and its count.
+fn record(tx: &mut dyn Tx, rep: &Report, mut row: OccurrenceRow, threshold: f64) -> Result<Ingested, StoreError> {
+    let signature = row.stack_signature.clone();
+    let (id, new, looks_like, merged) = match tx.crash_by_signature(&signature)? {
+        Some((id, None)) => (id, false, None, None),
+        Some((id, Some(_))) => (id, false, None, merged_into(tx, id)?),
+        None => match tx.insert_or_fetch_crash(&signature, &rep.title, rep.crash_type.as_str())? {
+            (id, true, _) => {
+                let fp = Fingerprint::of(rep);
+                tx.save_features(id, &fp)?;
+                let best = most_similar(tx, &fp, &|c| c != id)?;
+                let looks_like = match best.into_iter().find(|&(_, score)| score >= threshold) {
+                    Some((c, score)) => Some((merged_into(tx, c)?.unwrap_or(c), score)),
+                    None => None,
+                };
+                (id, true, looks_like, None)
+            }
+            // Another process recorded it since it was looked up: this one is known.
+            (id, false, direct) => {
+                let merged = if direct.is_some() { merged_into(tx, id)? } else { None };
+                (id, false, None, merged)
+            }
+        },
+    };
+    row.crash_id = id;
+    tx.insert_occurrence(&row)?;
+    let count = tx.add_to_count(id, 1)?;
+    Ok(Ingested { id, new, count, title: rep.title.clone(), looks_like, merged_into: merged })
+}
+
+pub(crate) fn occurrence_row(rep: &Report, source: &[u8], ids: &LogIds, time: i64) -> OccurrenceRow {
+    let [title_signature, stack_signature, file_signature] =
+        [Level::Title, Level::Stack, Level::File].map(|l| signature(rep, l).to_string());
+    OccurrenceRow {
+        crash_id: 0,
+        title: rep.title.clone(),
+        crash_type: rep.crash_type.as_str().to_string(),
+        title_signature,
+        stack_signature,
+        file_signature,
+        guilty_file: rep.guilty_file.clone(),
+        source: source.to_vec(),
+        start_pos: rep.start_pos as i64,
+        time,
+        report: rep.report.clone(),
+        build_id: ids.build_id.clone(),
+        test_id: ids.test_id.clone(),
+        origin: None,
+    }
+}
+
+/// A key for one write, unique among the writes of every process: what tells a write whose
+/// commit was lost with its connection from one that was never made.
+pub(crate) fn write_key(source: &[u8]) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut h = blake3::Hasher::new();
+    h.update(&nanos.to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&WRITES.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    h.update(source);
+    h.finalize().to_hex()[..32].to_string()
+}

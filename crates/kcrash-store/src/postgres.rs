@@ -1,0 +1,554 @@
+//! The PostgreSQL backend: one database that many machines ingest into at once.
+//!
+//! - the store is the tables of the connection's current schema, marked by the one row of
+//!   `kcrash_store` (application `kcrash`, schema version, store id); an empty schema is
+//!   made a store, one with other tables and no such row is refused and left untouched;
+//! - writes run at READ COMMITTED: a crash is inserted or fetched (`ON CONFLICT DO
+//!   NOTHING` on the unique signature: of two processes inserting it at once, one inserts
+//!   and says `new`, the other waits for it and finds it), counts are incremented in place;
+//! - a lost connection, a server restarting, a deadlock or a serialization failure is
+//!   retried (reconnecting) for up to [`RETRY_FOR`]; a write carries a key recorded in the
+//!   same transaction (`kcrash_writes`), so a commit whose answer was lost with the
+//!   connection is found committed and not made twice.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, IsolationLevel, NoTls, Statement};
+
+use kcrash_parse::similar::{Feature, Fingerprint};
+
+use crate::{CrashRow, Location, Mode, OccurrenceRow, Retry, StoreError, Tx, SCHEMA_VERSION};
+
+/// How long a write or read keeps trying through lost connections and restarts.
+const RETRY_FOR: Duration = Duration::from_secs(120);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// `pg_advisory_xact_lock` key held while a store is created or migrated ("kcrs").
+const SCHEMA_LOCK: i64 = 0x6b63_7273;
+
+const SCHEMA: &str = "
+CREATE TABLE kcrash_store (
+    application TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    store_id TEXT NOT NULL
+);
+CREATE TABLE crashes (
+    id BIGSERIAL PRIMARY KEY,
+    signature TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    type TEXT NOT NULL,
+    count BIGINT NOT NULL DEFAULT 0,
+    merged_into BIGINT REFERENCES crashes(id)
+);
+CREATE TABLE occurrences (
+    id BIGSERIAL PRIMARY KEY,
+    crash_id BIGINT NOT NULL REFERENCES crashes(id),
+    title TEXT NOT NULL,
+    type TEXT NOT NULL,
+    title_signature TEXT NOT NULL,
+    stack_signature TEXT NOT NULL,
+    file_signature TEXT NOT NULL,
+    guilty_file TEXT,
+    -- the log's name as bytes (file names need not be UTF-8)
+    source BYTEA NOT NULL,
+    start_pos BIGINT NOT NULL,
+    time BIGINT NOT NULL,
+    report BYTEA NOT NULL,
+    build_id TEXT,
+    test_id TEXT,
+    origin TEXT UNIQUE
+);
+CREATE INDEX occurrences_by_crash ON occurrences(crash_id);
+CREATE TABLE crash_features (
+    crash_id BIGINT NOT NULL REFERENCES crashes(id),
+    feature TEXT NOT NULL,
+    weight DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (crash_id, feature)
+);
+CREATE INDEX crash_features_by_feature ON crash_features(feature);
+-- the writes made, by key: a retried write whose commit was lost finds its result here
+CREATE TABLE kcrash_writes (
+    key TEXT PRIMARY KEY,
+    result TEXT NOT NULL,
+    time BIGINT NOT NULL
+);
+";
+
+pub(crate) struct Postgres {
+    client: Client,
+    config: postgres::Config,
+    store: Location,
+    /// Statements prepared on this connection.
+    statements: HashMap<&'static str, Statement>,
+}
+
+/// The URL without its password.
+pub(crate) fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or("");
+            format!("{scheme}://{name}:***@{host}{}", &rest[end..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Postgres {
+    pub(crate) fn open(url: &str, mode: Mode) -> Result<(Postgres, i32), StoreError> {
+        let store = Location::Postgres(url.to_string());
+        let mut config = postgres::Config::from_str(url)
+            .map_err(|e| StoreError::CannotOpen { store: store.clone(), reason: one_line(&e.to_string()) })?;
+        config.connect_timeout(CONNECT_TIMEOUT).application_name("kcrash");
+        let client = config
+            .connect(NoTls)
+            .map_err(|e| StoreError::CannotOpen { store: store.clone(), reason: connect_reason(&e) })?;
+        let mut pg = Postgres { client, config, store, statements: HashMap::new() };
+        let found = pg.check_schema(mode)?;
+        Ok((pg, found))
+    }
+
+    pub(crate) fn location(&self) -> &Location {
+        &self.store
+    }
+
+    /// The store's schema version, after creating or migrating it as `mode` allows.
+    fn check_schema(&mut self, mode: Mode) -> Result<i32, StoreError> {
+        let store = self.store.clone();
+        let new_id = crate::new_store_id(std::path::Path::new(&redacted(self.store_url())));
+        let err = |e| pg_error(&store, e);
+        let mut tx = self.client.transaction().map_err(err)?;
+        if matches!(mode, Mode::Create | Mode::Migrate) {
+            // Creators and migrators take turns; readers and ingesters need no lock.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).map_err(err)?;
+        }
+        let marked: bool = tx.query_one("SELECT to_regclass('kcrash_store') IS NOT NULL", &[]).map_err(err)?.get(0);
+        if !marked {
+            let tables: i64 = tx
+                .query_one("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()", &[])
+                .map_err(err)?
+                .get(0);
+            return match (tables, mode) {
+                (0, Mode::Create) => {
+                    tx.batch_execute(SCHEMA).map_err(err)?;
+                    tx.execute(
+                        "INSERT INTO kcrash_store (application, schema_version, store_id) VALUES ('kcrash', $1, $2)",
+                        &[&SCHEMA_VERSION, &new_id],
+                    )
+                    .map_err(err)?;
+                    tx.commit().map_err(err)?;
+                    Ok(SCHEMA_VERSION)
+                }
+                (0, _) => Err(StoreError::Missing { store }),
+                (n, _) => Err(StoreError::Foreign {
+                    store,
+                    reason: format!("{n} tables and no kcrash_store table in schema {}", current_schema(&mut tx)),
+                }),
+            };
+        }
+        let rows = tx.query("SELECT application, schema_version FROM kcrash_store", &[]).map_err(err)?;
+        let (application, version): (String, i32) = match rows.as_slice() {
+            [row] => (row.get(0), row.get(1)),
+            rows => {
+                let reason = format!("kcrash_store has {} rows, not 1", rows.len());
+                return Err(StoreError::Foreign { store, reason });
+            }
+        };
+        if application != "kcrash" {
+            return Err(StoreError::Foreign {
+                store,
+                reason: format!("kcrash_store names application {application:?}"),
+            });
+        }
+        match version {
+            v if v == SCHEMA_VERSION => Ok(v),
+            v if v > SCHEMA_VERSION => Err(StoreError::TooNew { store, found: v }),
+            // Version 4 is the first with a PostgreSQL backend: nothing older to migrate.
+            v => {
+                let advice = crate::sqlite::migrate_advice(&store);
+                Err(StoreError::TooOld { store, found: v, advice })
+            }
+        }
+    }
+
+    fn store_url(&self) -> &str {
+        match &self.store {
+            Location::Postgres(url) => url,
+            Location::File(_) => "",
+        }
+    }
+
+    /// A new connection after the last one broke; tried until `deadline`.
+    fn reconnect(&mut self, deadline: Instant) -> Result<(), StoreError> {
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.config.connect(NoTls) {
+                Ok(client) => {
+                    self.client = client;
+                    self.statements.clear();
+                    return Ok(());
+                }
+                Err(e) if Instant::now() + pause < deadline => {
+                    let _ = e;
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(StoreError::CannotOpen { store: self.store.clone(), reason: connect_reason(&e) }),
+            }
+        }
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or [`RETRY_FOR`] has passed;
+    /// reconnects after a lost connection.
+    fn retrying<T>(
+        &mut self,
+        mut attempt: impl FnMut(&mut Postgres, u32) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let deadline = Instant::now() + RETRY_FOR;
+        let mut tries = 0;
+        loop {
+            if self.client.is_closed() {
+                self.reconnect(deadline)?;
+            }
+            match attempt(self, tries) {
+                Err(StoreError::Postgres { retry: Some(_), .. }) if Instant::now() < deadline => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20 * u64::from(tries.min(50))));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    pub(crate) fn write<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &mut self,
+        key: Option<&str>,
+        mut step: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.retrying(|pg, tries| {
+            let store = pg.store.clone();
+            let err = |e| pg_error(&store, e);
+            // After a failed attempt the commit may have happened, its answer lost.
+            if let (Some(key), true) = (key, tries > 0) {
+                let done =
+                    pg.client.query_opt("SELECT result FROM kcrash_writes WHERE key = $1", &[&key]).map_err(err)?;
+                if let Some(row) = done {
+                    let result: String = row.get(0);
+                    return serde_json::from_str(&result).map_err(|e| StoreError::Postgres {
+                        store: store.clone(),
+                        message: format!("kcrash_writes holds an unreadable result: {e}"),
+                        retry: None,
+                    });
+                }
+            }
+            let mut tx =
+                pg.client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().map_err(err)?;
+            let out = step(&mut PgTx { tx: &mut tx, statements: &mut pg.statements, store: &store })?;
+            if let Some(key) = key {
+                let result = serde_json::to_string(&out).expect("results serialise");
+                tx.execute(
+                    "INSERT INTO kcrash_writes (key, result, time) VALUES ($1, $2, $3)",
+                    &[&key, &result, &crate::now()],
+                )
+                .map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
+            Ok(out)
+        })
+    }
+
+    pub(crate) fn read<T>(
+        &mut self,
+        mut step: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.retrying(|pg, _| {
+            let store = pg.store.clone();
+            let err = |e| pg_error(&store, e);
+            let mut tx = pg
+                .client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .map_err(err)?;
+            let out = step(&mut PgTx { tx: &mut tx, statements: &mut pg.statements, store: &store })?;
+            tx.commit().map_err(err)?;
+            Ok(out)
+        })
+    }
+}
+
+fn current_schema(tx: &mut postgres::Transaction<'_>) -> String {
+    tx.query_one("SELECT current_schema()", &[]).ok().and_then(|r| r.get(0)).unwrap_or_else(|| "?".into())
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Why a connection failed, in one line: the server's answer, else the OS's.
+fn connect_reason(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => one_line(db.message()),
+        None => {
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                reason = s.to_string();
+                source = s.source();
+            }
+            one_line(&reason)
+        }
+    }
+}
+
+/// A PostgreSQL error naming the store, marked when trying again may succeed.
+fn pg_error(store: &Location, e: postgres::Error) -> StoreError {
+    let transient = e.is_closed()
+        || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+        || e.code().is_some_and(|c| {
+            [
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                SqlState::T_R_DEADLOCK_DETECTED,
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+            ]
+            .contains(c)
+                || c.code().starts_with("08")
+        });
+    let message = match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => one_line(&format!("{}: {} ({detail})", db.severity(), db.message())),
+            None => one_line(&format!("{}: {}", db.severity(), db.message())),
+        },
+        None => connect_reason(&e),
+    };
+    StoreError::Postgres { store: store.clone(), message, retry: transient.then_some(Retry) }
+}
+
+/// [`Tx`] over an open PostgreSQL transaction.
+struct PgTx<'a, 'c> {
+    tx: &'a mut postgres::Transaction<'c>,
+    statements: &'a mut HashMap<&'static str, Statement>,
+    store: &'a Location,
+}
+
+impl PgTx<'_, '_> {
+    fn err(&self, e: postgres::Error) -> StoreError {
+        pg_error(self.store, e)
+    }
+
+    /// The statement for `sql`, prepared once per connection.
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql).map_err(|e| pg_error(self.store, e))?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<postgres::Row>, StoreError> {
+        let s = self.statement(sql)?;
+        self.tx.query(&s, params).map_err(|e| self.err(e))
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<postgres::Row>, StoreError> {
+        let s = self.statement(sql)?;
+        self.tx.query_opt(&s, params).map_err(|e| self.err(e))
+    }
+}
+
+fn occurrence_row(r: &postgres::Row, report: bool) -> (i64, OccurrenceRow) {
+    (
+        r.get(0),
+        OccurrenceRow {
+            crash_id: r.get(1),
+            title: r.get(2),
+            crash_type: r.get(3),
+            title_signature: r.get(4),
+            stack_signature: r.get(5),
+            file_signature: r.get(6),
+            guilty_file: r.get(7),
+            source: r.get(8),
+            start_pos: r.get(9),
+            time: r.get(10),
+            build_id: r.get(11),
+            test_id: r.get(12),
+            origin: r.get(13),
+            report: if report { r.get(14) } else { Vec::new() },
+        },
+    )
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn crash_by_signature(&mut self, signature: &str) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+        let row = self.query_opt("SELECT id, merged_into FROM crashes WHERE signature = $1", &[&signature])?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn insert_or_fetch_crash(
+        &mut self,
+        signature: &str,
+        title: &str,
+        crash_type: &str,
+    ) -> Result<(i64, bool, Option<i64>), StoreError> {
+        let inserted = self.query_opt(
+            "INSERT INTO crashes (signature, title, type) VALUES ($1, $2, $3)
+             ON CONFLICT (signature) DO NOTHING RETURNING id",
+            &[&signature, &title, &crash_type],
+        )?;
+        if let Some(row) = inserted {
+            return Ok((row.get(0), true, None));
+        }
+        // The insert waited for the transaction that inserted the signature and saw it
+        // commit; this statement's snapshot, taken now, holds it.
+        match self.crash_by_signature(signature)? {
+            Some((id, into)) => Ok((id, false, into)),
+            None => Err(StoreError::Postgres {
+                store: self.store.clone(),
+                message: format!("crash {signature} conflicts on insert but is not there"),
+                retry: Some(Retry),
+            }),
+        }
+    }
+
+    fn crash(&mut self, id: i64) -> Result<Option<(String, Option<i64>)>, StoreError> {
+        let row = self.query_opt("SELECT title, merged_into FROM crashes WHERE id = $1", &[&id])?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn crashes(&mut self, id: Option<i64>) -> Result<Vec<CrashRow>, StoreError> {
+        let rows = self.query(
+            "SELECT c.id, c.signature, c.title, c.type, c.count, c.merged_into, min(o.time), max(o.time)
+             FROM crashes c JOIN occurrences o ON o.crash_id = c.id
+             WHERE $1::BIGINT IS NULL OR c.id = $1 GROUP BY c.id ORDER BY c.id",
+            &[&id],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| CrashRow {
+                id: r.get(0),
+                signature: r.get(1),
+                title: r.get(2),
+                crash_type: r.get(3),
+                count: r.get::<_, i64>(4) as u64,
+                merged_into: r.get(5),
+                first: r.get(6),
+                last: r.get(7),
+            })
+            .collect())
+    }
+
+    fn merges(&mut self) -> Result<Vec<(i64, i64)>, StoreError> {
+        let rows = self.query("SELECT id, merged_into FROM crashes WHERE merged_into IS NOT NULL", &[])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn set_merged_into(&mut self, id: i64, into: Option<i64>) -> Result<(), StoreError> {
+        self.query("UPDATE crashes SET merged_into = $1 WHERE id = $2", &[&into, &id])?;
+        Ok(())
+    }
+
+    fn add_to_count(&mut self, id: i64, n: u64) -> Result<u64, StoreError> {
+        let n = n as i64;
+        let rows = self.query("UPDATE crashes SET count = count + $2 WHERE id = $1 RETURNING count", &[&id, &n])?;
+        Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn insert_occurrence(&mut self, o: &OccurrenceRow) -> Result<(), StoreError> {
+        self.query(
+            "INSERT INTO occurrences (crash_id, title, type, title_signature, stack_signature, file_signature,
+                 guilty_file, source, start_pos, time, build_id, test_id, origin, report)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &[
+                &o.crash_id,
+                &o.title,
+                &o.crash_type,
+                &o.title_signature,
+                &o.stack_signature,
+                &o.file_signature,
+                &o.guilty_file,
+                &o.source,
+                &o.start_pos,
+                &o.time,
+                &o.build_id,
+                &o.test_id,
+                &o.origin,
+                &o.report,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn occurrences(&mut self, crash_id: i64) -> Result<Vec<(i64, OccurrenceRow)>, StoreError> {
+        const SQL: &str = "SELECT id, crash_id, title, type, title_signature, stack_signature, file_signature,
+            guilty_file, source, start_pos, time, build_id, test_id, origin
+            FROM occurrences WHERE crash_id = $1 ORDER BY id";
+        let rows = self.query(SQL, &[&crash_id])?;
+        Ok(rows.iter().map(|r| occurrence_row(r, false)).collect())
+    }
+
+    fn first_report(&mut self, crash_id: i64) -> Result<Vec<u8>, StoreError> {
+        let row =
+            self.query_opt("SELECT report FROM occurrences WHERE crash_id = $1 ORDER BY id LIMIT 1", &[&crash_id])?;
+        Ok(row.map(|r| r.get(0)).unwrap_or_default())
+    }
+
+    fn save_features(&mut self, id: i64, fp: &Fingerprint) -> Result<(), StoreError> {
+        for (f, w) in fp.features() {
+            self.query(
+                "INSERT INTO crash_features (crash_id, feature, weight) VALUES ($1, $2, $3)",
+                &[&id, &f.key(), &w],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn features(&mut self, id: i64) -> Result<Fingerprint, StoreError> {
+        let rows = self.query("SELECT feature, weight FROM crash_features WHERE crash_id = $1", &[&id])?;
+        Ok(Fingerprint::from_weighted(rows.iter().map(|r| (Feature::from_key(r.get(0)), r.get::<_, f64>(1)))))
+    }
+
+    fn postings(&mut self, feature: &str) -> Result<Vec<(i64, f64)>, StoreError> {
+        let rows = self.query("SELECT crash_id, weight FROM crash_features WHERE feature = $1", &[&feature])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn store_id(&mut self) -> Result<String, StoreError> {
+        let row = self.query_opt("SELECT store_id FROM kcrash_store", &[])?;
+        Ok(row.map(|r| r.get(0)).unwrap_or_default())
+    }
+
+    fn has_origin(&mut self, origin: &str) -> Result<bool, StoreError> {
+        Ok(self.query_opt("SELECT 1 FROM occurrences WHERE origin = $1", &[&origin])?.is_some())
+    }
+
+    fn occurrences_after(&mut self, after: i64, limit: usize) -> Result<Vec<(i64, OccurrenceRow)>, StoreError> {
+        const SQL: &str = "SELECT id, crash_id, title, type, title_signature, stack_signature, file_signature,
+            guilty_file, source, start_pos, time, build_id, test_id, origin, report
+            FROM occurrences WHERE id > $1 ORDER BY id LIMIT $2";
+        let limit = limit as i64;
+        let rows = self.query(SQL, &[&after, &limit])?;
+        Ok(rows.iter().map(|r| occurrence_row(r, true)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(super::redacted("postgres://kc:secret@db:5432/crashes"), "postgres://kc:***@db:5432/crashes");
+        assert_eq!(super::redacted("postgres://kc@db/crashes"), "postgres://kc@db/crashes");
+        assert_eq!(super::redacted("postgresql://db/x?user=a"), "postgresql://db/x?user=a");
+    }
+}
