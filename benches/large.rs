@@ -1,6 +1,7 @@
 //! One-shot, full-size benchmarks: every crash of a 100 MB console, hostile inputs
 //! (64 MB of random bytes, one 100 MB line, 1 M header lines), `kcrash dedup` of 10 000 logs,
-//! `kcrash ingest` of 100 000 occurrences of one crash, `kcrash title` of 4 870 small files
+//! `kcrash ingest` of 100 000 occurrences of one crash and of 10 000 logs by 1, 4 and 8
+//! processes into SQLite and PostgreSQL, `kcrash title` of 4 870 small files
 //! beside the library on the same bytes, and the first call's latency.
 //!
 //! Each case runs once, in a child process of this binary, so that a case that is too slow
@@ -66,6 +67,10 @@ fn run_case(case: &str) {
     }
     if case == "ingest_100k_occurrences" {
         return ingest_100k_occurrences();
+    }
+    if let Some(rest) = case.strip_prefix("ingest_10k_logs/") {
+        let (backend, processes) = rest.split_once('/').expect("BACKEND/PROCESSES");
+        return ingest_10k_logs(backend, processes.parse().expect("a process count"));
     }
     if let Some(how) = case.strip_prefix("title_4870_logs/") {
         return title_many_logs(how);
@@ -404,6 +409,61 @@ fn ingest_100k_occurrences() {
     print_child_rss();
 }
 
+/// `kcrash ingest` (the real binary) of 10 000 logs (the syzkaller corpus's crash logs, over
+/// and over, each with a line of its own) into a new store, shared out among `processes`
+/// processes ingesting at once: SQLite (a file) or PostgreSQL (a database on the server
+/// `KCRASH_TEST_POSTGRES` names, else one started for the case, as the tests do). The count
+/// is the number of occurrences recorded; the note says logs/s.
+fn ingest_10k_logs(backend: &str, processes: usize) {
+    const LOGS: usize = 10_000;
+    let logs: Vec<Vec<u8>> = support::syz_logs().into_iter().filter(|l| l.crash).map(|l| l.data).collect();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut bytes = 0;
+    let mut names = Vec::with_capacity(LOGS);
+    for i in 0..LOGS {
+        let mut data = format!("[    0.000000] kcrash bench log {i}\n").into_bytes();
+        data.extend_from_slice(&logs[i % logs.len()]);
+        bytes += data.len();
+        let name = dir.path().join(format!("{i:05}.log"));
+        std::fs::write(&name, &data).expect("write log");
+        names.push(name);
+    }
+    let database = match backend {
+        "sqlite" => None,
+        "postgres" => Some(kcrash_testsupport::postgres::shared_database().expect("a PostgreSQL server")),
+        _ => panic!("unknown backend {backend}"),
+    };
+    let db = match &database {
+        Some(d) => d.url().into(),
+        None => dir.path().join("kcrash.db").into_os_string(),
+    };
+    let t = Instant::now();
+    let children: Vec<_> = names
+        .chunks(LOGS.div_ceil(processes))
+        .map(|chunk| {
+            Command::new(env!("CARGO_BIN_EXE_kcrash"))
+                .arg("ingest")
+                .arg("--db")
+                .arg(&db)
+                .args(chunk)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("run kcrash ingest")
+        })
+        .collect();
+    let mut count = 0;
+    for child in children {
+        let out = child.wait_with_output().expect("wait for kcrash ingest");
+        assert!(out.status.success(), "kcrash ingest failed: {}", out.status);
+        count += String::from_utf8_lossy(&out.stdout).lines().count();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!("result {secs} {count} {bytes}");
+    println!("note {:.0} logs/s", LOGS as f64 / secs);
+    print_child_rss();
+}
+
 struct Outcome {
     secs: Option<f64>,
     count: usize,
@@ -498,6 +558,9 @@ fn main() {
     let mut cases =
         vec!["first_parse".to_string(), "dedup_10k_logs".to_string(), "ingest_100k_occurrences".to_string()];
     cases.push("dedup_similar_100k_reports".to_string());
+    for backend in ["sqlite", "postgres"] {
+        cases.extend([1, 4, 8].map(|p| format!("ingest_10k_logs/{backend}/{p}")));
+    }
     for input in ["report", "functions"] {
         cases.extend(["kcrash", "addr2line", "decode_stacktrace"].map(|t| format!("symbolize/{input}/{t}")));
     }

@@ -155,53 +155,118 @@ fn kcidb_origin(s: &str) -> Result<String, String> {
 }
 
 /// Reports recorded in one transaction at most: a log's crashes are streamed, so a huge log
-/// is recorded in batches (memory stays bounded) rather than held whole.
+/// is recorded in batches (memory stays bounded) rather than held whole; small logs are
+/// recorded several to a transaction (one commit for up to [`BATCH_LOGS`]).
 const BATCH_REPORTS: usize = 256;
 const BATCH_BYTES: usize = 8 << 20;
+const BATCH_LOGS: usize = 64;
+
+/// Reports parsed and not yet recorded, by input: recorded in one transaction when a batch
+/// limit is reached, and at the end. Each input's lines are printed once its reports are
+/// committed, in input order.
+struct Pending<'a> {
+    store: &'a mut Store,
+    ids: LogIds,
+    /// (input index, input name, reports, whether the input's last report is among them)
+    logs: Vec<(usize, String, Vec<Report>, bool)>,
+    reports: usize,
+    bytes: usize,
+    /// Inputs whose reports are all recorded.
+    recorded_logs: usize,
+    total: usize,
+}
+
+impl Pending<'_> {
+    fn push(&mut self, input: usize, name: &str, rep: Report) {
+        self.reports += 1;
+        self.bytes += rep.report.len();
+        match self.logs.last_mut() {
+            Some((i, _, reports, _)) if *i == input => reports.push(rep),
+            _ => self.logs.push((input, name.to_string(), vec![rep], false)),
+        }
+    }
+
+    /// The input's reports are all pushed.
+    fn end(&mut self, input: usize) {
+        if let Some((i, _, _, whole)) = self.logs.last_mut() {
+            if *i == input {
+                *whole = true;
+            }
+        }
+    }
+
+    /// An input that could not be read to its end: its reports not yet recorded are dropped.
+    fn drop_input(&mut self, input: usize) {
+        if self.logs.last().is_some_and(|(i, ..)| *i == input) {
+            let (_, _, reports, _) = self.logs.pop().expect("a last input");
+            self.reports -= reports.len();
+            self.bytes -= reports.iter().map(|r| r.report.len()).sum::<usize>();
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.reports >= BATCH_REPORTS || self.bytes >= BATCH_BYTES || self.logs.len() >= BATCH_LOGS
+    }
+
+    fn flush(&mut self, out: &mut dyn Write) -> anyhow::Result<()> {
+        if self.logs.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<Vec<u8>> = self.logs.iter().map(|(_, name, ..)| name_bytes(name)).collect();
+        let logs: Vec<(&[u8], &[Report])> = names
+            .iter()
+            .zip(&self.logs)
+            .map(|(name, (_, _, reports, _))| (name.as_slice(), reports.as_slice()))
+            .collect();
+        let recorded = self.store.ingest_logs(&self.ids, &logs).with_context(|| match self.logs.as_slice() {
+            [(_, name, ..)] => format!("recording {name}"),
+            [(_, first, ..), .., (_, last, ..)] => format!("recording {first} to {last} ({} logs)", logs.len()),
+            [] => unreachable!("a batch holds a log"),
+        })?;
+        self.recorded_logs += self.logs.iter().filter(|(.., whole)| *whole).count();
+        let (recorded_logs, total) = (self.recorded_logs, self.total);
+        self.logs.clear();
+        self.reports = 0;
+        self.bytes = 0;
+        for r in recorded.into_iter().flatten() {
+            let written = match (r.new, r.looks_like, r.merged_into) {
+                (true, Some((like, score)), _) => {
+                    writeln!(out, "new {} (looks like {like}, score {score:.2}) {}", r.id, r.title)
+                }
+                (true, None, _) => writeln!(out, "new {} {}", r.id, r.title),
+                (false, _, Some(into)) => {
+                    writeln!(out, "known {} (seen {} times, merged into {into}) {}", r.id, r.count, r.title)
+                }
+                (false, _, None) => writeln!(out, "known {} (seen {} times) {}", r.id, r.count, r.title),
+            };
+            // Not the io::Error itself: a closed output is an error here (exit 2).
+            written
+                .map_err(|e| anyhow::anyhow!("writing the output: {e} ({recorded_logs} of {total} logs recorded)"))?;
+        }
+        out.flush().map_err(|e| anyhow::anyhow!("writing the output: {e} ({recorded_logs} of {total} logs recorded)"))
+    }
+}
 
 pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     // Open first: a foreign or damaged store stops everything before any log is read.
     let mut store = Store::open_or_create(&location(&args.db))?;
     store.set_threshold(args.threshold);
     let ids = LogIds { build_id: args.build_id, test_id: args.test_id };
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let total = args.files.len().max(1);
-    // Logs whose crashes were all recorded, and whether the current one has some.
-    let mut recorded_logs = 0;
+    let mut pending =
+        Pending { store: &mut store, ids, logs: Vec::new(), reports: 0, bytes: 0, recorded_logs: 0, total };
+    let mut input = 0;
     let code = each_input(sources(&args.files), |source| {
+        input += 1;
         let name = source.name.as_str();
-        let mut batch: Vec<Report> = Vec::new();
-        let mut batch_bytes = 0;
         let mut found = false;
         let mut failure: Option<anyhow::Error> = None;
-        let mut record = |batch: &mut Vec<Report>, out: &mut dyn Write| -> anyhow::Result<()> {
-            let recorded = store.ingest(name_bytes(name), &ids, batch).with_context(|| format!("recording {name}"))?;
-            batch.clear();
-            for r in recorded {
-                let written = match (r.new, r.looks_like, r.merged_into) {
-                    (true, Some((like, score)), _) => {
-                        writeln!(out, "new {} (looks like {like}, score {score:.2}) {}", r.id, r.title)
-                    }
-                    (true, None, _) => writeln!(out, "new {} {}", r.id, r.title),
-                    (false, _, Some(into)) => {
-                        writeln!(out, "known {} (seen {} times, merged into {into}) {}", r.id, r.count, r.title)
-                    }
-                    (false, _, None) => writeln!(out, "known {} (seen {} times) {}", r.id, r.count, r.title),
-                };
-                // Not the io::Error itself: a closed output is an error here (exit 2).
-                written.map_err(|e| {
-                    anyhow::anyhow!("writing the output: {e} ({} of {total} logs recorded)", recorded_logs + 1)
-                })?;
-            }
-            Ok(())
-        };
         let read = kcrash_parse::stream::read_until(source.reader, |rep| {
             found = true;
-            batch_bytes += rep.report.len();
-            batch.push(rep);
-            if batch.len() >= BATCH_REPORTS || batch_bytes >= BATCH_BYTES {
-                batch_bytes = 0;
-                if let Err(e) = record(&mut batch, &mut out) {
+            pending.push(input, name, rep);
+            if pending.full() {
+                if let Err(e) = pending.flush(&mut out) {
                     failure = Some(e);
                     return ControlFlow::Break(());
                 }
@@ -211,17 +276,21 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         if let Some(e) = failure {
             return Err(e);
         }
-        let _stopped = read.map_err(|e| Unreadable::error(name, e))?;
+        if let Err(e) = read {
+            pending.drop_input(input);
+            return Err(Unreadable::error(name, e));
+        }
         if !found {
             eprintln!("kcrash: {name}: no crash");
             return Ok(Found::NoCrash);
         }
-        if !batch.is_empty() {
-            record(&mut batch, &mut out)?;
+        pending.end(input);
+        if pending.full() {
+            pending.flush(&mut out)?;
         }
-        recorded_logs += 1;
         Ok(Found::Crash)
     })?;
+    pending.flush(&mut out)?;
     Ok(code)
 }
 

@@ -46,7 +46,9 @@ impl Store {
             let Some(&(last, _)) = batch.last() else { break };
             after = last;
             let key = write_key(format!("copy {source_id} {last}").as_bytes());
+            let signatures: Vec<&str> = batch.iter().map(|(_, r)| r.stack_signature.as_str()).collect();
             let step = self.write(Some(&key), |tx| {
+                tx.lock_signatures(&signatures)?;
                 let mut step = Copied::default();
                 for (id, row) in &batch {
                     let origin = row.origin.clone().unwrap_or_else(|| format!("{source_id}:{id}"));

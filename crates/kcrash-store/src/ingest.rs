@@ -28,16 +28,31 @@ impl Store {
         ids: &LogIds,
         reports: &[Report],
     ) -> Result<Vec<Ingested>, StoreError> {
-        let source = source.as_ref();
+        let mut done = self.ingest_logs(ids, &[(source.as_ref(), reports)])?;
+        Ok(done.pop().unwrap_or_default())
+    }
+
+    /// Record the reports of several logs (`(source, reports)`) in one transaction: all of
+    /// them or none. One commit for many small logs is what makes ingesting them fast.
+    pub fn ingest_logs(&mut self, ids: &LogIds, logs: &[(&[u8], &[Report])]) -> Result<Vec<Vec<Ingested>>, StoreError> {
         let threshold = self.threshold;
         let time = crate::now();
         // Rows made once: a retried transaction records the same occurrences.
-        let rows: Vec<OccurrenceRow> = reports.iter().map(|rep| occurrence_row(rep, source, ids, time)).collect();
-        let key = write_key(source);
+        let rows: Vec<Vec<OccurrenceRow>> = logs
+            .iter()
+            .map(|(source, reports)| reports.iter().map(|rep| occurrence_row(rep, source, ids, time)).collect())
+            .collect();
+        let key = write_key(logs.first().map_or(&[][..], |(source, _)| source));
+        let signatures: Vec<&str> = rows.iter().flatten().map(|r| r.stack_signature.as_str()).collect();
         self.write(Some(&key), |tx| {
-            let mut out = Vec::with_capacity(reports.len());
-            for (rep, row) in reports.iter().zip(&rows) {
-                out.push(record(tx, rep, row.clone(), threshold)?);
+            tx.lock_signatures(&signatures)?;
+            let mut out = Vec::with_capacity(logs.len());
+            for ((_, reports), rows) in logs.iter().zip(&rows) {
+                let mut log = Vec::with_capacity(reports.len());
+                for (rep, row) in reports.iter().zip(rows) {
+                    log.push(record(tx, rep, row.clone(), threshold)?);
+                }
+                out.push(log);
             }
             Ok(out)
         })

@@ -173,15 +173,9 @@ pub enum StoreError {
         message: String,
         /// Whether trying again may succeed: a lost connection, a server shutting down,
         /// a serialization failure or a deadlock.
-        #[source]
-        retry: Option<Retry>,
+        transient: bool,
     },
 }
-
-/// Marks a PostgreSQL error that another attempt may not meet.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("transient")]
-pub struct Retry;
 
 /// The result of recording one crash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -325,6 +319,10 @@ pub(crate) trait Tx {
     ) -> Result<(i64, bool, Option<i64>), StoreError>;
     /// The title and direct merge of a crash; `None` when there is no such crash.
     fn crash(&mut self, id: i64) -> Result<Option<(String, Option<i64>)>, StoreError>;
+    /// Makes the other writers that would touch one of these crashes wait for this
+    /// transaction: taken first, in one order, so that writers of many crashes at once
+    /// never wait for each other in a circle (a deadlock).
+    fn lock_signatures(&mut self, signatures: &[&str]) -> Result<(), StoreError>;
     /// Every crash with at least one occurrence, or the one with `id`, by id.
     fn crashes(&mut self, id: Option<i64>) -> Result<Vec<CrashRow>, StoreError>;
     /// Every merge: (crash, crash it was merged into).

@@ -21,7 +21,7 @@ use postgres::{Client, IsolationLevel, NoTls, Statement};
 
 use kcrash_parse::similar::{Feature, Fingerprint};
 
-use crate::{CrashRow, Location, Mode, OccurrenceRow, Retry, StoreError, Tx, SCHEMA_VERSION};
+use crate::{CrashRow, Location, Mode, OccurrenceRow, StoreError, Tx, SCHEMA_VERSION};
 
 /// How long a write or read keeps trying through lost connections and restarts.
 const RETRY_FOR: Duration = Duration::from_secs(120);
@@ -215,7 +215,7 @@ impl Postgres {
                 self.reconnect(deadline)?;
             }
             match attempt(self, tries) {
-                Err(StoreError::Postgres { retry: Some(_), .. }) if Instant::now() < deadline => {
+                Err(StoreError::Postgres { transient: true, .. }) if Instant::now() < deadline => {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(20 * u64::from(tries.min(50))));
                 }
@@ -241,7 +241,7 @@ impl Postgres {
                     return serde_json::from_str(&result).map_err(|e| StoreError::Postgres {
                         store: store.clone(),
                         message: format!("kcrash_writes holds an unreadable result: {e}"),
-                        retry: None,
+                        transient: false,
                     });
                 }
             }
@@ -328,7 +328,7 @@ fn pg_error(store: &Location, e: postgres::Error) -> StoreError {
         },
         None => connect_reason(&e),
     };
-    StoreError::Postgres { store: store.clone(), message, retry: transient.then_some(Retry) }
+    StoreError::Postgres { store: store.clone(), message, transient }
 }
 
 /// [`Tx`] over an open PostgreSQL transaction.
@@ -417,9 +417,25 @@ impl Tx for PgTx<'_, '_> {
             None => Err(StoreError::Postgres {
                 store: self.store.clone(),
                 message: format!("crash {signature} conflicts on insert but is not there"),
-                retry: Some(Retry),
+                transient: true,
             }),
         }
+    }
+
+    fn lock_signatures(&mut self, signatures: &[&str]) -> Result<(), StoreError> {
+        // Transaction-scoped advisory locks keyed by the signature's hash, in the order of
+        // the keys (unnest keeps the array's order): every writer takes them the same way.
+        let mut keys: Vec<i64> = signatures
+            .iter()
+            .map(|s| {
+                let hash = blake3::hash(s.as_bytes());
+                i64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"))
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        self.query("SELECT pg_advisory_xact_lock(k) FROM unnest($1::BIGINT[]) AS k", &[&keys])?;
+        Ok(())
     }
 
     fn crash(&mut self, id: i64) -> Result<Option<(String, Option<i64>)>, StoreError> {

@@ -394,6 +394,11 @@ impl Tx for SqliteTx<'_> {
         }
     }
 
+    fn lock_signatures(&mut self, _: &[&str]) -> Result<(), StoreError> {
+        // `BEGIN IMMEDIATE` holds the file's write lock already: writers take turns.
+        Ok(())
+    }
+
     fn crash(&mut self, id: i64) -> Result<Option<(String, Option<i64>)>, StoreError> {
         self.conn
             .prepare_cached("SELECT title, merged_into FROM crashes WHERE id = ?1")
