@@ -451,6 +451,11 @@ impl Store {
     }
 }
 
+/// What to do with an older store.
+pub(crate) fn migrate_advice(store: &Location) -> String {
+    format!("run `kcrash db migrate --db {store}` to bring it forward (kcrash of an older version cannot read it then)")
+}
+
 /// Unix seconds as UTC `YYYY-MM-DD HH:MM:SS`, as SQLite's `datetime(t, 'unixepoch')`.
 pub(crate) fn utc(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);

@@ -75,7 +75,12 @@ CREATE TABLE kcrash_writes (
     result TEXT NOT NULL,
     time BIGINT NOT NULL
 );
+CREATE INDEX kcrash_writes_by_time ON kcrash_writes(time);
 ";
+
+/// How long a write's key is kept: far longer than any retry, so that an answer lost with a
+/// connection is always found.
+const KEEP_WRITES: i64 = 7 * 86_400;
 
 pub(crate) struct Postgres {
     client: Client,
@@ -165,11 +170,19 @@ impl Postgres {
             });
         }
         match version {
-            v if v == SCHEMA_VERSION => Ok(v),
+            v if v == SCHEMA_VERSION => {
+                if mode != Mode::Read {
+                    // The keys of old writes: nothing retries them any more.
+                    tx.execute("DELETE FROM kcrash_writes WHERE time < $1", &[&(crate::now() - KEEP_WRITES)])
+                        .map_err(err)?;
+                }
+                tx.commit().map_err(err)?;
+                Ok(v)
+            }
             v if v > SCHEMA_VERSION => Err(StoreError::TooNew { store, found: v }),
             // Version 4 is the first with a PostgreSQL backend: nothing older to migrate.
             v => {
-                let advice = crate::sqlite::migrate_advice(&store);
+                let advice = crate::migrate_advice(&store);
                 Err(StoreError::TooOld { store, found: v, advice })
             }
         }

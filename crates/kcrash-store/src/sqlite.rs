@@ -152,7 +152,7 @@ impl Sqlite {
                 Ok(v)
             }
             (APPLICATION_ID, v, _) if v >= 1 => {
-                Err(StoreError::TooOld { store, found: v, advice: migrate_advice(&self.store) })
+                Err(StoreError::TooOld { store, found: v, advice: crate::migrate_advice(&self.store) })
             }
             (0, 0, true) if mode == Mode::Create => {
                 self.initialise()?;
@@ -277,11 +277,6 @@ impl Sqlite {
     fn connection(&self) -> &Connection {
         &self.conn
     }
-}
-
-/// What to do with an older store.
-pub(crate) fn migrate_advice(store: &Location) -> String {
-    format!("run `kcrash db migrate --db {store}` to bring it forward (kcrash of an older version cannot read it then)")
 }
 
 fn save_store_id(conn: &Connection, path: &Path) -> rusqlite::Result<()> {
