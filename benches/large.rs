@@ -69,8 +69,11 @@ fn run_case(case: &str) {
         return ingest_100k_occurrences();
     }
     if let Some(rest) = case.strip_prefix("ingest_10k_logs/") {
-        let (backend, processes) = rest.split_once('/').expect("BACKEND/PROCESSES");
-        return ingest_10k_logs(backend, processes.parse().expect("a process count"));
+        let (backend, how) = rest.split_once('/').expect("BACKEND/PROCESSES or BACKEND/jJOBS");
+        return match how.strip_prefix('j') {
+            Some(jobs) => ingest_10k_logs(backend, 1, jobs.parse().expect("a job count")),
+            None => ingest_10k_logs(backend, how.parse().expect("a process count"), 1),
+        };
     }
     if let Some(how) = case.strip_prefix("title_4870_logs/") {
         return title_many_logs(how);
@@ -413,8 +416,8 @@ fn ingest_100k_occurrences() {
 /// and over, each with a line of its own) into a new store, shared out among `processes`
 /// processes ingesting at once: SQLite (a file) or PostgreSQL (a database on the server
 /// `KCRASH_TEST_POSTGRES` names, else one started for the case, as the tests do). The count
-/// is the number of occurrences recorded; the note says logs/s.
-fn ingest_10k_logs(backend: &str, processes: usize) {
+/// is the number of occurrences recorded; the note says logs/s. `jobs` is `--jobs`.
+fn ingest_10k_logs(backend: &str, processes: usize, jobs: usize) {
     const LOGS: usize = 10_000;
     let logs: Vec<Vec<u8>> = support::syz_logs().into_iter().filter(|l| l.crash).map(|l| l.data).collect();
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -445,6 +448,7 @@ fn ingest_10k_logs(backend: &str, processes: usize) {
                 .arg("ingest")
                 .arg("--db")
                 .arg(&db)
+                .arg(format!("--jobs={jobs}"))
                 .args(chunk)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
@@ -559,7 +563,7 @@ fn main() {
         vec!["first_parse".to_string(), "dedup_10k_logs".to_string(), "ingest_100k_occurrences".to_string()];
     cases.push("dedup_similar_100k_reports".to_string());
     for backend in ["sqlite", "postgres"] {
-        cases.extend([1, 4, 8].map(|p| format!("ingest_10k_logs/{backend}/{p}")));
+        cases.extend(["1", "4", "8", "j4"].map(|p| format!("ingest_10k_logs/{backend}/{p}")));
     }
     for input in ["report", "functions"] {
         cases.extend(["kcrash", "addr2line", "decode_stacktrace"].map(|t| format!("symbolize/{input}/{t}")));

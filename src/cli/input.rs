@@ -48,7 +48,18 @@ pub fn in_order_parallel<I: Sync, T: Send, R>(
     work: impl Fn(&I) -> T + Sync,
     consume: impl FnOnce(&mut dyn Iterator<Item = T>) -> R,
 ) -> R {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS).min(items.len()).max(1);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS);
+    in_order_parallel_with(workers, items, work, consume)
+}
+
+/// [`in_order_parallel`] with `workers` workers (at least one, at most one per item).
+pub fn in_order_parallel_with<I: Sync, T: Send, R>(
+    workers: usize,
+    items: &[I],
+    work: impl Fn(&I) -> T + Sync,
+    consume: impl FnOnce(&mut dyn Iterator<Item = T>) -> R,
+) -> R {
+    let workers = workers.min(items.len()).max(1);
     let window = workers * 4;
     let next = AtomicUsize::new(0);
     // How many results the consumer has taken, and whether it is done.

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use std::ops::ControlFlow;
 
 use super::exit::Exit;
-use super::input::{each_input, sources, Found, Unreadable};
+use super::input::{each_input, in_order_parallel_with, open, sources, Found, Source, Status, Unreadable};
 use super::similar::threshold;
 use kcrash_parse::names::{escape_bytes, name_bytes};
 use kcrash_parse::similar::DEFAULT_THRESHOLD;
@@ -29,6 +29,11 @@ pub struct IngestArgs {
     /// The similarity score from which a new crash is said to look like a known one.
     #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_parser = threshold)]
     pub threshold: f64,
+    /// Parse and record the logs with N workers, each with its own connection to the store;
+    /// the output stays in input order (which of two logs holding one new crash says `new`
+    /// depends on which is recorded first).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = jobs)]
+    pub jobs: usize,
     /// The KCIDB build the logs come from (`origin:id`), kept for `kcrash export --kcidb`.
     #[arg(long, value_name = "ID", value_parser = kcidb_id)]
     pub build_id: Option<String>,
@@ -136,6 +141,13 @@ pub enum DbCommand {
 /// A `--db` value: a postgres:// URL or a file.
 fn location(db: &Path) -> Location {
     Location::parse(db.as_os_str())
+}
+
+fn jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=64) => Ok(n),
+        _ => Err("must be a number from 1 to 64".into()),
+    }
 }
 
 fn kcidb_id(s: &str) -> Result<String, String> {
@@ -248,10 +260,14 @@ impl Pending<'_> {
 }
 
 pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let at = location(&args.db);
     // Open first: a foreign or damaged store stops everything before any log is read.
-    let mut store = Store::open_or_create(&location(&args.db))?;
+    let mut store = Store::open_or_create(&at)?;
     store.set_threshold(args.threshold);
     let ids = LogIds { build_id: args.build_id, test_id: args.test_id };
+    if args.jobs > 1 && args.files.len() > 1 && args.files.iter().all(|f| f.as_os_str() != "-") {
+        return ingest_in_parallel(store, &at, args.threshold, ids, &args.files, args.jobs);
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let total = args.files.len().max(1);
     let mut pending =
@@ -259,39 +275,128 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let mut input = 0;
     let code = each_input(sources(&args.files), |source| {
         input += 1;
-        let name = source.name.as_str();
-        let mut found = false;
-        let mut failure: Option<anyhow::Error> = None;
-        let read = kcrash_parse::stream::read_until(source.reader, |rep| {
-            found = true;
-            pending.push(input, name, rep);
-            if pending.full() {
-                if let Err(e) = pending.flush(&mut out) {
-                    failure = Some(e);
-                    return ControlFlow::Break(());
-                }
-            }
-            ControlFlow::Continue(())
-        });
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        if let Err(e) = read {
-            pending.drop_input(input);
-            return Err(Unreadable::error(name, e));
-        }
-        if !found {
-            eprintln!("kcrash: {name}: no crash");
-            return Ok(Found::NoCrash);
-        }
-        pending.end(input);
-        if pending.full() {
-            pending.flush(&mut out)?;
-        }
-        Ok(Found::Crash)
+        ingest_source(&mut pending, input, source, &mut out)
     })?;
     pending.flush(&mut out)?;
     Ok(code)
+}
+
+/// Streams one input's reports into `pending`, recording batches as they fill.
+fn ingest_source(pending: &mut Pending, input: usize, source: Source, out: &mut dyn Write) -> anyhow::Result<Found> {
+    let name = source.name.as_str();
+    let mut found = false;
+    let mut failure: Option<anyhow::Error> = None;
+    let read = kcrash_parse::stream::read_until(source.reader, |rep| {
+        found = true;
+        pending.push(input, name, rep);
+        if pending.full() {
+            if let Err(e) = pending.flush(out) {
+                failure = Some(e);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if let Err(e) = read {
+        pending.drop_input(input);
+        return Err(Unreadable::error(name, e));
+    }
+    if !found {
+        eprintln!("kcrash: {name}: no crash");
+        return Ok(Found::NoCrash);
+    }
+    pending.end(input);
+    if pending.full() {
+        pending.flush(out)?;
+    }
+    Ok(Found::Crash)
+}
+
+/// Inputs handed to a worker at once: recorded in batches as one worker records them.
+const PARALLEL_RUN: usize = 16;
+
+/// `--jobs N`: runs of inputs parsed and recorded by N workers, each with its own
+/// connection to the store (a pool of N), printed in input order.
+fn ingest_in_parallel(
+    first: Store,
+    at: &Location,
+    threshold: f64,
+    ids: LogIds,
+    files: &[PathBuf],
+    jobs: usize,
+) -> anyhow::Result<ExitCode> {
+    let mut pool = vec![first];
+    for _ in 1..jobs.min(files.len()) {
+        let mut store = Store::open_existing_for_writing(at)?;
+        store.set_threshold(threshold);
+        pool.push(store);
+    }
+    let pool = std::sync::Mutex::new(pool);
+    let total = files.len();
+    let runs: Vec<(usize, &[PathBuf])> =
+        files.chunks(PARALLEL_RUN).enumerate().map(|(i, c)| (i * PARALLEL_RUN, c)).collect();
+    // One run: its output, and each input's outcome (found, or why it could not be read).
+    let work = |&(start, run): &(usize, &[PathBuf])| -> anyhow::Result<(Vec<u8>, Vec<anyhow::Result<Found>>)> {
+        let mut store = pool.lock().unwrap_or_else(|e| e.into_inner()).pop().expect("a store per worker");
+        let mut buffer = Vec::new();
+        let mut pending = Pending {
+            store: &mut store,
+            ids: ids.clone(),
+            logs: Vec::new(),
+            reports: 0,
+            bytes: 0,
+            recorded_logs: 0,
+            total,
+        };
+        let mut outcomes = Vec::with_capacity(run.len());
+        let mut result = Ok(());
+        for (k, path) in run.iter().enumerate() {
+            let source = match open(path) {
+                Ok(source) => source,
+                Err(e) => {
+                    outcomes.push(Err(e));
+                    continue;
+                }
+            };
+            match ingest_source(&mut pending, start + k + 1, source, &mut buffer) {
+                Err(e) if e.is::<Unreadable>() => outcomes.push(Err(e)),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+                Ok(found) => outcomes.push(Ok(found)),
+            }
+        }
+        let result = result.and_then(|()| pending.flush(&mut buffer));
+        pool.lock().unwrap_or_else(|e| e.into_inner()).push(store);
+        result.map(|()| (buffer, outcomes))
+    };
+    let mut out = std::io::stdout().lock();
+    in_order_parallel_with(jobs, &runs, work, |results| {
+        let mut status = Status::default();
+        let mut recorded = 0;
+        for result in results {
+            let (buffer, outcomes) = result?;
+            out.write_all(&buffer)
+                .and_then(|()| out.flush())
+                .map_err(|e| anyhow::anyhow!("writing the output: {e} ({recorded} of {total} logs recorded)"))?;
+            for outcome in outcomes {
+                recorded += 1;
+                match outcome {
+                    Ok(Found::Crash) => {}
+                    Ok(Found::NoCrash) => status.missing = true,
+                    Err(e) => {
+                        status.failed = true;
+                        eprintln!("kcrash: {e:#}");
+                    }
+                }
+            }
+        }
+        Ok(status.code())
+    })
 }
 
 /// `--since`: a UTC date or date and time, as the store prints them.

@@ -85,6 +85,7 @@ on_both_backends!(
     show_filters,
     build_and_test_ids_are_kept,
     export_kcidb_validates_with_kcidb_io,
+    parallel_ingest_keeps_input_order,
 );
 
 pub fn stdout(o: &Output) -> String {
@@ -188,11 +189,19 @@ fn concurrent_ingests_lose_nothing(db: &Db) {
 /// Each output's lines are `new` or `known`; every signature is `new` once; the store counts
 /// every occurrence.
 pub fn check_concurrent_ingests(db: &Db, outputs: &[Output], occurrences: usize, distinct: usize) {
-    let mut new_by_id: HashMap<String, usize> = HashMap::new();
-    let mut lines = 0;
     for o in outputs {
         assert!(o.status.success(), "{}", stderr(o));
-        for line in stdout(o).lines() {
+    }
+    let printed: Vec<String> = outputs.iter().map(stdout).collect();
+    check_new_once_and_counts(db, &printed, occurrences, distinct);
+}
+
+/// What ingests printed: each signature `new` once; the store counts every occurrence.
+fn check_new_once_and_counts(db: &Db, printed: &[String], occurrences: usize, distinct: usize) {
+    let mut new_by_id: HashMap<String, usize> = HashMap::new();
+    let mut lines = 0;
+    for text in printed {
+        for line in text.lines() {
             lines += 1;
             let mut words = line.split(' ');
             let (kind, id) = (words.next().unwrap(), words.next().unwrap().to_string());
@@ -452,5 +461,37 @@ fn export_kcidb_validates_with_kcidb_io(db: &Db) {
         serde_json::from_slice(&db.run(&["export", "--kcidb", "--origin", "my_ci"]).stdout).unwrap();
     assert_eq!(again, data);
     let o = db.run(&["export", "--kcidb", "--origin", "My-CI"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// `ingest --jobs 4`: logs parsed and recorded by four workers with a connection each; the
+/// lines come in input order, each crash is `new` once, counts are exact, and a missing or
+/// crashless input is said as without `--jobs` (exit 2 for the missing one).
+fn parallel_ingest_keeps_input_order(db: &Db) {
+    let mut names = Vec::new();
+    for i in 0..40 {
+        let name = format!("log-{i:02}.log");
+        db.write(&name, &warning_log(&format!("jobs_site_{}", i % 7), i));
+        names.push(name);
+    }
+    names.insert(20, "quiet.log".into());
+    db.write("quiet.log", "[ 1.0] all good\n");
+    let mut args = vec!["ingest".to_string(), "-j".into(), "4".into()];
+    args.extend(names.iter().cloned());
+    let o = db.run(&args);
+    assert_eq!(o.status.code(), Some(1), "a log without a crash: {}", stderr(&o));
+    assert_eq!(stderr(&o), "kcrash: quiet.log: no crash\n");
+    let lines: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 40);
+    for (i, line) in lines.iter().enumerate() {
+        assert!(line.ends_with(&format!("WARNING in jobs_site_{}", i % 7)), "line {i} out of order: {line}");
+    }
+    check_new_once_and_counts(db, &[stdout(&o)], 40, 7);
+    args.push("missing.log".into());
+    let o = db.run(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("missing.log"), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 40);
+    let o = db.run(&["ingest", "-j", "0", "quiet.log"]);
     assert_eq!(o.status.code(), Some(2));
 }
