@@ -13,11 +13,11 @@ use std::ops::ControlFlow;
 use super::exit::Exit;
 use super::input::{each_input, in_order_parallel_with, open, sources, Found, Source, Status, Unreadable};
 use super::similar::threshold;
-use kcrash_parse::names::{escape_bytes, name_bytes};
+use kcrash_parse::names::{display_name, escape_bytes, name_bytes};
 use kcrash_parse::similar::DEFAULT_THRESHOLD;
 use kcrash_parse::Report;
 use kcrash_schema::{CrashLine, StoreSimilarLine, STORE_SCHEMA};
-use kcrash_store::{kcidb, CrashDetail, Location, LogIds, Store, DEFAULT_DB};
+use kcrash_store::{kcidb, CrashDetail, Location, LogIds, Occurrences, Store, DEFAULT_DB};
 
 #[derive(Args)]
 pub struct IngestArgs {
@@ -65,7 +65,7 @@ pub enum DbCommand {
         json: bool,
         /// Only crashes seen on or after this UTC time (`YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`).
         #[arg(long, value_name = "TIME", value_parser = since)]
-        since: Option<String>,
+        since: Option<i64>,
         /// Only crashes whose title matches this regular expression.
         #[arg(long, value_name = "REGEX", value_parser = title_regex)]
         title: Option<regex::Regex>,
@@ -84,7 +84,7 @@ pub enum DbCommand {
         json: bool,
         /// Only occurrences recorded on or after this UTC time (`YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`).
         #[arg(long, value_name = "TIME", value_parser = since)]
-        since: Option<String>,
+        since: Option<i64>,
         /// Only occurrences whose title matches this regular expression.
         #[arg(long, value_name = "REGEX", value_parser = title_regex)]
         title: Option<regex::Regex>,
@@ -143,10 +143,11 @@ fn location(db: &Path) -> Location {
     Location::parse(db.as_os_str())
 }
 
+/// `--jobs`: at most 8, each worker holding up to a 16 MiB input and an 8 MiB batch.
 fn jobs(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
-        Ok(n @ 1..=64) => Ok(n),
-        _ => Err("must be a number from 1 to 64".into()),
+        Ok(n @ 1..=8) => Ok(n),
+        _ => Err("must be a number from 1 to 8".into()),
     }
 }
 
@@ -168,8 +169,10 @@ fn kcidb_origin(s: &str) -> Result<String, String> {
 
 /// Reports recorded in one transaction at most: a log's crashes are streamed, so a huge log
 /// is recorded in batches (memory stays bounded) rather than held whole; small logs are
-/// recorded several to a transaction (one commit for up to [`BATCH_LOGS`]).
-const BATCH_REPORTS: usize = 256;
+/// recorded several to a transaction (one commit for up to [`BATCH_LOGS`]). 64 reports:
+/// a PostgreSQL writer takes a lock per signature, and the server's lock table holds 64 per
+/// connection on average.
+const BATCH_REPORTS: usize = 64;
 const BATCH_BYTES: usize = 8 << 20;
 const BATCH_LOGS: usize = 64;
 
@@ -188,7 +191,11 @@ struct Pending<'a> {
     total: usize,
 }
 
-impl Pending<'_> {
+impl<'a> Pending<'a> {
+    fn new(store: &'a mut Store, ids: LogIds, total: usize) -> Pending<'a> {
+        Pending { store, ids, logs: Vec::new(), reports: 0, bytes: 0, recorded_logs: 0, total }
+    }
+
     fn push(&mut self, input: usize, name: &str, rep: Report) {
         self.reports += 1;
         self.bytes += rep.report.len();
@@ -198,12 +205,12 @@ impl Pending<'_> {
         }
     }
 
-    /// The input's reports are all pushed.
+    /// The input's reports are all pushed (it had some).
     fn end(&mut self, input: usize) {
-        if let Some((i, _, _, whole)) = self.logs.last_mut() {
-            if *i == input {
-                *whole = true;
-            }
+        match self.logs.last_mut() {
+            Some((i, _, _, whole)) if *i == input => *whole = true,
+            // Its last reports filled a batch, recorded already.
+            _ => self.recorded_logs += 1,
         }
     }
 
@@ -216,8 +223,39 @@ impl Pending<'_> {
         }
     }
 
+    /// A batch is full of reports: recorded even in the middle of a log (a huge one).
     fn full(&self) -> bool {
-        self.reports >= BATCH_REPORTS || self.bytes >= BATCH_BYTES || self.logs.len() >= BATCH_LOGS
+        self.reports >= BATCH_REPORTS || self.bytes >= BATCH_BYTES
+    }
+
+    /// In the middle of a log, the batch is full: records it, keeping the current log's
+    /// reports back unless they fill a batch alone — a huge log is recorded in pieces, a
+    /// small one never is (memory holds two batches at most).
+    fn flush_mid_log(&mut self, out: &mut dyn Write) -> anyhow::Result<()> {
+        let alone = |reports: &Vec<Report>| {
+            reports.len() >= BATCH_REPORTS || reports.iter().map(|r| r.report.len()).sum::<usize>() >= BATCH_BYTES
+        };
+        let kept = match self.logs.last() {
+            Some((_, _, reports, false)) if !alone(reports) => self.logs.pop(),
+            _ => None,
+        };
+        let (kept_reports, kept_bytes) =
+            kept.as_ref().map_or((0, 0), |(_, _, r, _)| (r.len(), r.iter().map(|r| r.report.len()).sum()));
+        self.reports -= kept_reports;
+        self.bytes -= kept_bytes;
+        let flushed = self.flush(out);
+        if let Some(log) = kept {
+            self.logs.push(log);
+            self.reports = kept_reports;
+            self.bytes = kept_bytes;
+        }
+        flushed
+    }
+
+    /// A batch is full, or holds enough logs: checked between logs, so that a small log is
+    /// never split over two transactions.
+    fn full_at_log_end(&self) -> bool {
+        self.full() || self.logs.len() >= BATCH_LOGS
     }
 
     fn flush(&mut self, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -251,12 +289,16 @@ impl Pending<'_> {
                 }
                 (false, _, None) => writeln!(out, "known {} (seen {} times) {}", r.id, r.count, r.title),
             };
-            // Not the io::Error itself: a closed output is an error here (exit 2).
-            written
-                .map_err(|e| anyhow::anyhow!("writing the output: {e} ({recorded_logs} of {total} logs recorded)"))?;
+            written.map_err(|e| output_error(e, recorded_logs, total))?;
         }
-        out.flush().map_err(|e| anyhow::anyhow!("writing the output: {e} ({recorded_logs} of {total} logs recorded)"))
+        out.flush().map_err(|e| output_error(e, recorded_logs, total))
     }
+}
+
+/// Not the io::Error itself: a closed output is an error here (exit 2), saying how far the
+/// ingest got.
+fn output_error(e: std::io::Error, recorded_logs: usize, total: usize) -> anyhow::Error {
+    anyhow::anyhow!("writing the output: {e} ({recorded_logs} of {total} logs recorded)")
 }
 
 pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
@@ -270,12 +312,16 @@ pub fn run_ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let total = args.files.len().max(1);
-    let mut pending =
-        Pending { store: &mut store, ids, logs: Vec::new(), reports: 0, bytes: 0, recorded_logs: 0, total };
+    let mut pending = Pending::new(&mut store, ids, total);
     let mut input = 0;
     let code = each_input(sources(&args.files), |source| {
         input += 1;
-        ingest_source(&mut pending, input, source, &mut out)
+        let name = source.name.clone();
+        let found = ingest_source(&mut pending, input, source, &mut out)?;
+        if let Found::NoCrash = found {
+            eprintln!("kcrash: {name}: no crash");
+        }
+        Ok(found)
     })?;
     pending.flush(&mut out)?;
     Ok(code)
@@ -290,7 +336,7 @@ fn ingest_source(pending: &mut Pending, input: usize, source: Source, out: &mut 
         found = true;
         pending.push(input, name, rep);
         if pending.full() {
-            if let Err(e) = pending.flush(out) {
+            if let Err(e) = pending.flush_mid_log(out) {
                 failure = Some(e);
                 return ControlFlow::Break(());
             }
@@ -305,11 +351,10 @@ fn ingest_source(pending: &mut Pending, input: usize, source: Source, out: &mut 
         return Err(Unreadable::error(name, e));
     }
     if !found {
-        eprintln!("kcrash: {name}: no crash");
         return Ok(Found::NoCrash);
     }
     pending.end(input);
-    if pending.full() {
+    if pending.full_at_log_end() {
         pending.flush(out)?;
     }
     Ok(Found::Crash)
@@ -318,8 +363,13 @@ fn ingest_source(pending: &mut Pending, input: usize, source: Source, out: &mut 
 /// Inputs handed to a worker at once: recorded in batches as one worker records them.
 const PARALLEL_RUN: usize = 16;
 
+/// What a worker made of a run of inputs: the lines of what it recorded, each input's
+/// outcome (found, no crash, or why it could not be read), and the error that stopped it.
+type RunDone = (Vec<u8>, Vec<(String, anyhow::Result<Found>)>, Option<anyhow::Error>);
+
 /// `--jobs N`: runs of inputs parsed and recorded by N workers, each with its own
-/// connection to the store (a pool of N), printed in input order.
+/// connection to the store (a pool of N), printed in input order. After an error the
+/// workers stop at the end of their run; what they recorded before is printed.
 fn ingest_in_parallel(
     first: Store,
     at: &Location,
@@ -329,70 +379,68 @@ fn ingest_in_parallel(
     jobs: usize,
 ) -> anyhow::Result<ExitCode> {
     let mut pool = vec![first];
-    for _ in 1..jobs.min(files.len()) {
+    for _ in 1..jobs.min(files.len().div_ceil(PARALLEL_RUN)) {
         let mut store = Store::open_existing_for_writing(at)?;
         store.set_threshold(threshold);
         pool.push(store);
     }
+    let workers = pool.len();
     let pool = std::sync::Mutex::new(pool);
     let total = files.len();
     let runs: Vec<(usize, &[PathBuf])> =
         files.chunks(PARALLEL_RUN).enumerate().map(|(i, c)| (i * PARALLEL_RUN, c)).collect();
-    // One run: its output, and each input's outcome (found, or why it could not be read).
-    let work = |&(start, run): &(usize, &[PathBuf])| -> anyhow::Result<(Vec<u8>, Vec<anyhow::Result<Found>>)> {
-        let mut store = pool.lock().unwrap_or_else(|e| e.into_inner()).pop().expect("a store per worker");
+    let work = |&(start, run): &(usize, &[PathBuf])| -> RunDone {
+        let taken = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        // The pool holds a store per worker, and a worker holds one at a time.
+        let Some(mut store) = taken else { return (Vec::new(), Vec::new(), Some(anyhow::anyhow!("no free store"))) };
         let mut buffer = Vec::new();
-        let mut pending = Pending {
-            store: &mut store,
-            ids: ids.clone(),
-            logs: Vec::new(),
-            reports: 0,
-            bytes: 0,
-            recorded_logs: 0,
-            total,
-        };
         let mut outcomes = Vec::with_capacity(run.len());
-        let mut result = Ok(());
+        let mut pending = Pending::new(&mut store, ids.clone(), total);
+        let mut failure = None;
         for (k, path) in run.iter().enumerate() {
-            let source = match open(path) {
-                Ok(source) => source,
-                Err(e) => {
-                    outcomes.push(Err(e));
-                    continue;
-                }
+            let name = display_name(path);
+            // An input that cannot be opened or read is said, and the others go on; an
+            // error of the store or the output stops the run.
+            let found = match open(path) {
+                Err(e) => Err(e),
+                Ok(source) => match ingest_source(&mut pending, start + k + 1, source, &mut buffer) {
+                    Err(e) if !e.is::<Unreadable>() => {
+                        failure = Some(e);
+                        break;
+                    }
+                    found => found,
+                },
             };
-            match ingest_source(&mut pending, start + k + 1, source, &mut buffer) {
-                Err(e) if e.is::<Unreadable>() => outcomes.push(Err(e)),
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-                Ok(found) => outcomes.push(Ok(found)),
-            }
+            outcomes.push((name, found));
         }
-        let result = result.and_then(|()| pending.flush(&mut buffer));
+        if failure.is_none() {
+            failure = pending.flush(&mut buffer).err();
+        }
+        drop(pending);
         pool.lock().unwrap_or_else(|e| e.into_inner()).push(store);
-        result.map(|()| (buffer, outcomes))
+        (buffer, outcomes, failure)
     };
     let mut out = std::io::stdout().lock();
-    in_order_parallel_with(jobs, &runs, work, |results| {
+    in_order_parallel_with(workers, &runs, work, |results| {
         let mut status = Status::default();
         let mut recorded = 0;
-        for result in results {
-            let (buffer, outcomes) = result?;
-            out.write_all(&buffer)
-                .and_then(|()| out.flush())
-                .map_err(|e| anyhow::anyhow!("writing the output: {e} ({recorded} of {total} logs recorded)"))?;
-            for outcome in outcomes {
-                recorded += 1;
+        for (buffer, outcomes, failure) in results {
+            out.write_all(&buffer).and_then(|()| out.flush()).map_err(|e| output_error(e, recorded, total))?;
+            for (name, outcome) in outcomes {
                 match outcome {
-                    Ok(Found::Crash) => {}
-                    Ok(Found::NoCrash) => status.missing = true,
+                    Ok(Found::Crash) => recorded += 1,
+                    Ok(Found::NoCrash) => {
+                        status.missing = true;
+                        eprintln!("kcrash: {name}: no crash");
+                    }
                     Err(e) => {
                         status.failed = true;
                         eprintln!("kcrash: {e:#}");
                     }
                 }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
         }
         Ok(status.code())
@@ -400,13 +448,8 @@ fn ingest_in_parallel(
 }
 
 /// `--since`: a UTC date or date and time, as the store prints them.
-fn since(s: &str) -> Result<String, String> {
-    let ok = regex::Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}:[0-9]{2})?$").expect("regex");
-    if ok.is_match(s.trim()) {
-        Ok(s.trim().to_string())
-    } else {
-        Err("must be YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (UTC)".into())
-    }
+fn since(s: &str) -> Result<i64, String> {
+    kcrash_store::parse_utc(s).ok_or_else(|| "must be YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (UTC)".into())
 }
 
 fn title_regex(s: &str) -> Result<regex::Regex, String> {
@@ -421,7 +464,7 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
             let crashes: Vec<_> = store
                 .list()?
                 .into_iter()
-                .filter(|c| since.as_deref().is_none_or(|s| c.last_seen.as_str() >= s))
+                .filter(|c| since.is_none_or(|s| c.last_seen >= kcrash_store::utc(s)))
                 .filter(|c| title.as_ref().is_none_or(|re| re.is_match(&c.title)))
                 .take(limit.unwrap_or(usize::MAX))
                 .collect();
@@ -444,16 +487,16 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
         }
         DbCommand::Show { id, db, json, since, title, limit } => {
             let mut store = Store::open_existing(&location(&db))?;
-            let Some(mut crash) = store.show(id)? else {
+            // The store picks the latest N since a time; a title is matched here, and then
+            // the latest N of the matching ones are kept.
+            let which = Occurrences { since, last: if title.is_some() { None } else { limit } };
+            let Some(mut crash) = store.show(id, which)? else {
                 eprintln!("kcrash: {}: no crash with id {id}", store.location());
                 return Ok(Exit::NotFound.into());
             };
-            crash.occurrences.retain(|o| {
-                since.as_deref().is_none_or(|s| o.time.as_str() >= s)
-                    && title.as_ref().is_none_or(|re| re.is_match(&o.title))
-            });
-            if let Some(n) = limit {
-                let skip = crash.occurrences.len().saturating_sub(n);
+            if let Some(re) = &title {
+                crash.occurrences.retain(|o| re.is_match(&o.title));
+                let skip = crash.occurrences.len().saturating_sub(limit.unwrap_or(usize::MAX));
                 crash.occurrences.drain(..skip);
             }
             if json {
@@ -531,11 +574,8 @@ pub fn run_db(cmd: DbCommand) -> anyhow::Result<ExitCode> {
 
 pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let mut store = Store::open_existing(&location(&args.db))?;
-    let data = store.kcidb(&args.origin)?;
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &data)?;
-    writeln!(out)?;
-    Ok(if data.issues.is_empty() { Exit::NotFound } else { Exit::Found }.into())
+    let done = store.write_kcidb(&args.origin, &mut std::io::BufWriter::new(std::io::stdout().lock()))?;
+    Ok(if done.issues == 0 { Exit::NotFound } else { Exit::Found }.into())
 }
 
 fn print_detail(out: &mut impl Write, c: &CrashDetail) -> std::io::Result<()> {

@@ -41,11 +41,20 @@ fn foreign_and_newer_databases_are_refused_untouched() {
     client.batch_execute("UPDATE kcrash_store SET application = 'other'").unwrap();
     refused(&["db", "list"], "kcrash_store names application \"other\"");
     // Nothing listens there.
-    let o = Db::sqlite().run(&["db", "list", "--db", "postgres://nobody:secret@127.0.0.1:1/none"]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = stderr(&o);
-    assert!(err.starts_with("kcrash: postgres://nobody:***@127.0.0.1:1/none: cannot open the crash store:"), "{err}");
-    assert!(!err.contains("secret"), "{err}");
+    for (url, shown) in [
+        ("postgres://nobody:secret@127.0.0.1:1/none", "postgres://nobody:***@127.0.0.1:1/none"),
+        ("postgres://nobody:se/cret@127.0.0.1:1/none", "postgres://nobody:***@127.0.0.1:1/none"),
+        (
+            "postgresql://127.0.0.1:1/none?user=nobody&password=secret",
+            "postgresql://127.0.0.1:1/none?user=nobody&password=***",
+        ),
+    ] {
+        let o = Db::sqlite().run(&["db", "list", "--db", url]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = stderr(&o);
+        assert!(err.starts_with(&format!("kcrash: {shown}: cannot open the crash store:")), "{err}");
+        assert!(!err.contains("secret") && !err.contains("cret") && err.lines().count() == 1, "{err}");
+    }
 }
 
 /// `db merge SRC` copies an SQLite store into PostgreSQL and back: counts add up, copying
@@ -151,6 +160,7 @@ fn a_server_crash_mid_ingest_loses_no_log_and_halves_none() {
         lines.push(std::mem::take(&mut line));
     }
     assert_eq!(lines.len(), 100, "the ingest ended before the crash: {}", lines.concat());
+    assert!(child.try_wait().unwrap().is_none(), "the ingest is still going when the server crashes");
     server.kill();
     std::thread::sleep(std::time::Duration::from_secs(1));
     server.restart();

@@ -56,8 +56,15 @@ impl Store {
                         step.skipped += 1;
                         continue;
                     }
-                    let (crash, inserted, _) =
-                        tx.insert_or_fetch_crash(&row.stack_signature, &row.title, &row.crash_type)?;
+                    // Looked up first: an insert that conflicts still uses up an id in PostgreSQL.
+                    let (crash, inserted) = match tx.crash_by_signature(&row.stack_signature)? {
+                        Some((id, _)) => (id, false),
+                        None => {
+                            let (id, inserted, _) =
+                                tx.insert_or_fetch_crash(&row.stack_signature, &row.title, &row.crash_type)?;
+                            (id, inserted)
+                        }
+                    };
                     if inserted {
                         step.crashes += 1;
                         // The stored text is the report as parsed; it parses again to the same crash.
@@ -95,6 +102,7 @@ impl Store {
                 .collect())
         })?;
         self.write(None, |tx| {
+            tx.lock_merges()?;
             let mut made = 0;
             for (dup, into) in &merges {
                 let (Some((d, None)), Some((i, _))) = (tx.crash_by_signature(dup)?, tx.crash_by_signature(into)?)

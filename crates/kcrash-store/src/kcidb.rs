@@ -6,25 +6,12 @@
 //! the build and test ids), so that the same crash exported twice, or from two stores, is
 //! the same issue.
 
-use std::collections::BTreeSet;
-
 use serde::Serialize;
 
 use crate::{Store, StoreError};
 
 /// The KCIDB I/O schema version written.
 pub const VERSION: Version = Version { major: 5, minor: 3 };
-
-/// KCIDB I/O data with issues and incidents only.
-#[derive(Debug, Clone, Serialize)]
-pub struct Data {
-    /// The schema version.
-    pub version: Version,
-    /// One per crash of the store.
-    pub issues: Vec<Issue>,
-    /// One per (crash, build, test) that logs were ingested with.
-    pub incidents: Vec<Incident>,
-}
 
 /// A KCIDB schema version.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -116,63 +103,96 @@ pub fn valid_id(id: &str) -> bool {
     id.split_once(':').is_some_and(|(origin, rest)| valid_origin(origin) && !rest.contains('\0'))
 }
 
+/// Why an export stopped: the store, or the output.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading the store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing the JSON.
+    #[error("writing the export: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exported {
+    /// Issues (crashes).
+    pub issues: usize,
+    /// Incidents.
+    pub incidents: usize,
+}
+
 impl Store {
-    /// The store's crashes, merged ones included, as KCIDB data of `origin`.
-    pub fn kcidb(&mut self, origin: &str) -> Result<Data, StoreError> {
+    /// Writes the store's crashes, merged ones included, as one KCIDB I/O JSON object of
+    /// `origin` (issues, then incidents), a crash at a time: memory holds the list of
+    /// crashes, not their reports. Each crash is read in a transaction of its own (one
+    /// retried read never writes anything twice).
+    pub fn write_kcidb(&mut self, origin: &str, out: &mut dyn std::io::Write) -> Result<Exported, ExportError> {
         let issue_id = |signature: &str| format!("{origin}:{signature}");
-        self.read(|tx| {
-            let crashes = tx.crashes(None)?;
-            let signatures: std::collections::HashMap<i64, String> =
-                crashes.iter().map(|c| (c.id, c.signature.clone())).collect();
-            let mut data = Data { version: VERSION, issues: Vec::new(), incidents: Vec::new() };
-            for c in crashes {
-                let id = issue_id(&c.signature);
-                let runs: BTreeSet<(Option<String>, Option<String>)> = tx
-                    .occurrences(c.id)?
-                    .into_iter()
-                    .map(|(_, o)| (o.build_id, o.test_id))
-                    .filter(|(b, t)| b.is_some() || t.is_some())
-                    .collect();
-                for (build_id, test_id) in runs {
-                    let mut h = blake3::Hasher::new();
-                    for part in [Some(id.as_str()), build_id.as_deref(), test_id.as_deref()] {
-                        h.update(part.unwrap_or("").as_bytes());
-                        h.update(b"\0");
-                    }
-                    data.incidents.push(Incident {
-                        id: format!("{origin}:{}", &h.finalize().to_hex()[..32]),
-                        origin: origin.to_string(),
-                        issue_id: id.clone(),
-                        issue_version: c.count,
-                        build_id,
-                        test_id,
-                        present: true,
-                    });
-                }
-                let report = tx.first_report(c.id)?;
-                let merged_into = match crate::merge::merged_into(tx, c.id)? {
-                    Some(into) => signatures.get(&into).map(|s| issue_id(s)),
-                    None => None,
-                };
-                data.issues.push(Issue {
-                    id,
-                    version: c.count,
-                    origin: origin.to_string(),
-                    comment: format!("{} ({})", c.title, c.crash_type),
-                    report_subject: c.title,
-                    culprit: Culprit { code: true, tool: false, harness: false },
-                    misc: IssueMisc {
-                        signature: c.signature,
-                        crash_type: c.crash_type,
-                        count: c.count,
-                        first_seen: crate::utc(c.first),
-                        last_seen: crate::utc(c.last),
-                        report: String::from_utf8_lossy(&report).into_owned(),
-                        merged_into,
-                    },
-                });
+        let (crashes, merges) = self.read(|tx| Ok((tx.crashes(None)?, crate::merge::Merges::read(tx)?)))?;
+        let signatures: std::collections::HashMap<i64, &str> =
+            crashes.iter().map(|c| (c.id, c.signature.as_str())).collect();
+        let mut done = Exported::default();
+        write!(out, "{{\"version\":")?;
+        serde_json::to_writer(&mut *out, &VERSION).map_err(std::io::Error::from)?;
+        write!(out, ",\"issues\":[")?;
+        for c in &crashes {
+            let report = self.read(|tx| tx.first_report(c.id))?;
+            let root = merges.root(c.id);
+            let issue = Issue {
+                id: issue_id(&c.signature),
+                version: c.count,
+                origin: origin.to_string(),
+                comment: format!("{} ({})", c.title, c.crash_type),
+                report_subject: c.title.clone(),
+                culprit: Culprit { code: true, tool: false, harness: false },
+                misc: IssueMisc {
+                    signature: c.signature.clone(),
+                    crash_type: c.crash_type.clone(),
+                    count: c.count,
+                    first_seen: crate::utc(c.first),
+                    last_seen: crate::utc(c.last),
+                    report: String::from_utf8_lossy(&report).into_owned(),
+                    merged_into: (root != c.id).then(|| signatures.get(&root).map(|s| issue_id(s))).flatten(),
+                },
+            };
+            if done.issues > 0 {
+                out.write_all(b",")?;
             }
-            Ok(data)
-        })
+            serde_json::to_writer(&mut *out, &issue).map_err(std::io::Error::from)?;
+            done.issues += 1;
+        }
+        write!(out, "],\"incidents\":[")?;
+        for c in &crashes {
+            let id = issue_id(&c.signature);
+            let mut runs = self.read(|tx| tx.runs(c.id))?;
+            // Both backends give them in their own order.
+            runs.sort();
+            for (build_id, test_id) in runs {
+                let mut h = blake3::Hasher::new();
+                for part in [Some(id.as_str()), build_id.as_deref(), test_id.as_deref()] {
+                    h.update(part.unwrap_or("").as_bytes());
+                    h.update(b"\0");
+                }
+                let incident = Incident {
+                    id: format!("{origin}:{}", &h.finalize().to_hex()[..32]),
+                    origin: origin.to_string(),
+                    issue_id: id.clone(),
+                    issue_version: c.count,
+                    build_id,
+                    test_id,
+                    present: true,
+                };
+                if done.incidents > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, &incident).map_err(std::io::Error::from)?;
+                done.incidents += 1;
+            }
+        }
+        writeln!(out, "]}}")?;
+        out.flush()?;
+        Ok(done)
     }
 }

@@ -46,6 +46,7 @@ mod sqlite;
 
 pub use copy::Copied;
 pub use ingest::LogIds;
+pub use read::Occurrences;
 pub use similar::SimilarCrash;
 
 /// The schema version this code reads and writes (SQLite's `user_version`, the
@@ -268,6 +269,15 @@ pub struct CrashDetail {
     pub report: String,
 }
 
+/// The columns of an occurrence, in [`OccurrenceRow`]'s order after the id (both backends
+/// name them alike); a macro so that queries stay `&'static str` for statement caches.
+macro_rules! occurrence_columns {
+    () => {
+        "crash_id, title, type, title_signature, stack_signature, file_signature, guilty_file, source, start_pos, time, build_id, test_id, origin"
+    };
+}
+pub(crate) use occurrence_columns;
+
 /// An occurrence as a backend writes and reads it (times as Unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OccurrenceRow {
@@ -303,6 +313,9 @@ pub(crate) struct CrashRow {
     pub last: i64,
 }
 
+/// A KCIDB (build id, test id) pair that logs were ingested with.
+pub(crate) type Run = (Option<String>, Option<String>);
+
 /// The queries a backend answers inside one transaction; everything else is written once
 /// over them. Errors are already [`StoreError`]s naming the store.
 pub(crate) trait Tx {
@@ -323,6 +336,9 @@ pub(crate) trait Tx {
     /// transaction: taken first, in one order, so that writers of many crashes at once
     /// never wait for each other in a circle (a deadlock).
     fn lock_signatures(&mut self, signatures: &[&str]) -> Result<(), StoreError>;
+    /// Makes the other writers that would change merges wait for this transaction: a merge
+    /// is checked against the others (no circle, no double merge) and made in one step.
+    fn lock_merges(&mut self) -> Result<(), StoreError>;
     /// Every crash with at least one occurrence, or the one with `id`, by id.
     fn crashes(&mut self, id: Option<i64>) -> Result<Vec<CrashRow>, StoreError>;
     /// Every merge: (crash, crash it was merged into).
@@ -331,8 +347,11 @@ pub(crate) trait Tx {
     /// Adds `n` occurrences to the crash's count; returns the new count.
     fn add_to_count(&mut self, id: i64, n: u64) -> Result<u64, StoreError>;
     fn insert_occurrence(&mut self, o: &OccurrenceRow) -> Result<(), StoreError>;
-    /// A crash's occurrences, oldest first, with their ids (the report text left empty).
-    fn occurrences(&mut self, crash_id: i64) -> Result<Vec<(i64, OccurrenceRow)>, StoreError>;
+    /// A crash's latest `last` occurrences recorded at or after `since` (Unix seconds),
+    /// oldest first, with their ids (the report text left empty).
+    fn occurrences(&mut self, crash_id: i64, since: i64, last: i64) -> Result<Vec<(i64, OccurrenceRow)>, StoreError>;
+    /// The (build id, test id) pairs of a crash's occurrences that have either, each once.
+    fn runs(&mut self, crash_id: i64) -> Result<Vec<Run>, StoreError>;
     /// The report text of a crash's first occurrence.
     fn first_report(&mut self, crash_id: i64) -> Result<Vec<u8>, StoreError>;
     fn save_features(&mut self, id: i64, fp: &Fingerprint) -> Result<(), StoreError>;
@@ -457,7 +476,7 @@ pub(crate) fn migrate_advice(store: &Location) -> String {
 }
 
 /// Unix seconds as UTC `YYYY-MM-DD HH:MM:SS`, as SQLite's `datetime(t, 'unixepoch')`.
-pub(crate) fn utc(seconds: i64) -> String {
+pub fn utc(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let in_day = seconds.rem_euclid(86_400);
     // Days since 1970-01-01 to a civil date (proleptic Gregorian), by 400-year eras.
@@ -471,6 +490,38 @@ pub(crate) fn utc(seconds: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", in_day / 3600, in_day % 3600 / 60, in_day % 60)
+}
+
+/// UTC `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` as Unix seconds (the inverse of the times the
+/// store prints); `None` when it is not such a time.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let (date, time) = text.trim().split_once(' ').unwrap_or((text.trim(), "00:00:00"));
+    let num = |s: &str, len: usize| {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten()
+    };
+    let mut d = date.split('-');
+    let (year, month, day) = (num(d.next()?, 4)?, num(d.next()?, 2)?, num(d.next()?, 2)?);
+    let mut t = time.split(':');
+    let (h, m, s) = (num(t.next()?, 2)?, num(t.next()?, 2)?, num(t.next()?, 2)?);
+    if d.next().is_some()
+        || t.next().is_some()
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || m > 59
+        || s > 59
+    {
+        return None;
+    }
+    // Civil date to days since 1970-01-01, by 400-year eras (the inverse of `utc`).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
 }
 
 /// Now, in Unix seconds.
@@ -500,6 +551,11 @@ mod tests {
             (-1, "1969-12-31 23:59:59"),
         ] {
             assert_eq!(super::utc(t), want);
+            assert_eq!(super::parse_utc(want), Some(t));
+        }
+        assert_eq!(super::parse_utc("2026-12-01"), super::parse_utc("2026-12-01 00:00:00"));
+        for bad in ["yesterday", "2026-13-01", "2026-12-01 24:00:00", "2026-12-1", "2026-12-01 10:00"] {
+            assert_eq!(super::parse_utc(bad), None, "{bad}");
         }
     }
 }

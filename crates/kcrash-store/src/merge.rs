@@ -60,13 +60,18 @@ impl Merges {
         at
     }
 
+    /// The crashes whose chain ends at `root`, by id.
+    pub(crate) fn members(&self, root: i64) -> &[i64] {
+        self.members.get(&root).map_or(&[], Vec::as_slice)
+    }
+
     /// Fills in what `c` was merged into, what was merged into it, and its total count
     /// (`counts` holds at least every merged crash's).
     pub(crate) fn describe(&self, c: &mut CrashSummary, counts: &HashMap<i64, u64>) {
         let root = self.root(c.id);
         c.merged_into = (root != c.id).then_some(root);
         if c.merged_into.is_none() {
-            c.merged = self.members.get(&c.id).cloned().unwrap_or_default();
+            c.merged = self.members(c.id).to_vec();
             c.total = c.count + c.merged.iter().map(|m| counts.get(m).copied().unwrap_or(0)).sum::<u64>();
         }
     }
@@ -80,6 +85,7 @@ impl Store {
         let store = self.location().clone();
         let refuse = |reason: String| Err(StoreError::Merge { store: store.clone(), reason });
         self.write(None, |tx| {
+            tx.lock_merges()?;
             let mut direct = None;
             for id in [into, duplicate] {
                 match tx.crash(id)? {
@@ -111,6 +117,7 @@ impl Store {
     pub fn unmerge(&mut self, duplicate: i64) -> Result<i64, StoreError> {
         let store = self.location().clone();
         self.write(None, |tx| {
+            tx.lock_merges()?;
             let Some((_, direct)) = tx.crash(duplicate)? else {
                 return Err(StoreError::NoCrash { store: store.clone(), id: duplicate });
             };

@@ -21,13 +21,16 @@ use postgres::{Client, IsolationLevel, NoTls, Statement};
 
 use kcrash_parse::similar::{Feature, Fingerprint};
 
-use crate::{CrashRow, Location, Mode, OccurrenceRow, StoreError, Tx, SCHEMA_VERSION};
+use crate::{occurrence_columns, CrashRow, Location, Mode, OccurrenceRow, StoreError, Tx, SCHEMA_VERSION};
 
 /// How long a write or read keeps trying through lost connections and restarts.
 const RETRY_FOR: Duration = Duration::from_secs(120);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// `pg_advisory_xact_lock` key held while a store is created or migrated ("kcrs").
 const SCHEMA_LOCK: i64 = 0x6b63_7273;
+/// `pg_advisory_xact_lock` key held while merges are changed ("kcrm"): merges are read and
+/// changed together, so they are changed one transaction at a time.
+const MERGE_LOCK: i64 = 0x6b63_726d;
 
 const SCHEMA: &str = "
 CREATE TABLE kcrash_store (
@@ -90,17 +93,30 @@ pub(crate) struct Postgres {
     statements: HashMap<&'static str, Statement>,
 }
 
-/// The URL without its password.
+/// The URL without its password (in the credentials — up to the first `@`, as the client
+/// reads them — or a `password=` parameter), on one line (control characters escaped).
 pub(crate) fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..end].rsplit_once('@') {
-        Some((user, host)) if user.contains(':') => {
-            let name = user.split(':').next().unwrap_or("");
-            format!("{scheme}://{name}:***@{host}{}", &rest[end..])
-        }
-        _ => url.to_string(),
+    let mut shown = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((credentials, after)) if credentials.contains(':') => {
+                let user = credentials.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}:***@{after}")
+            }
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
+    };
+    if let Some(q) = shown.find('?') {
+        let params: Vec<String> = shown[q + 1..]
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k == "password" => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        shown = format!("{}?{}", &shown[..q], params.join("&"));
     }
+    shown.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 impl Postgres {
@@ -108,7 +124,14 @@ impl Postgres {
         let store = Location::Postgres(url.to_string());
         let mut config = postgres::Config::from_str(url)
             .map_err(|e| StoreError::CannotOpen { store: store.clone(), reason: one_line(&e.to_string()) })?;
-        config.connect_timeout(CONNECT_TIMEOUT).application_name("kcrash");
+        // A half-open connection (a machine or a network gone) is noticed within a minute,
+        // not after the kernel's default keepalive hours.
+        config
+            .connect_timeout(CONNECT_TIMEOUT)
+            .application_name("kcrash")
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(20))
+            .tcp_user_timeout(Duration::from_secs(60));
         let client = config
             .connect(NoTls)
             .map_err(|e| StoreError::CannotOpen { store: store.clone(), reason: connect_reason(&e) })?;
@@ -131,7 +154,14 @@ impl Postgres {
             // Creators and migrators take turns; readers and ingesters need no lock.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).map_err(err)?;
         }
-        let marked: bool = tx.query_one("SELECT to_regclass('kcrash_store') IS NOT NULL", &[]).map_err(err)?.get(0);
+        let marked: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables
+                 WHERE schemaname = current_schema() AND tablename = 'kcrash_store')",
+                &[],
+            )
+            .map_err(err)?
+            .get(0);
         if !marked {
             let tables: i64 = tx
                 .query_one("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()", &[])
@@ -155,9 +185,19 @@ impl Postgres {
                 }),
             };
         }
-        let rows = tx.query("SELECT application, schema_version FROM kcrash_store", &[]).map_err(err)?;
+        // Read as text: a table of another program's, with other columns or types, is
+        // refused in one line rather than misread.
+        let rows = tx.query("SELECT application::TEXT, schema_version::TEXT FROM kcrash_store", &[]).map_err(|e| {
+            StoreError::Foreign { store: store.clone(), reason: format!("kcrash_store: {}", describe(&e)) }
+        })?;
         let (application, version): (String, i32) = match rows.as_slice() {
-            [row] => (row.get(0), row.get(1)),
+            [row] => match (row.try_get::<_, String>(0), row.try_get::<_, String>(1).map(|v| v.parse())) {
+                (Ok(a), Ok(Ok(v))) => (a, v),
+                _ => {
+                    let reason = "kcrash_store holds no application and schema version".to_string();
+                    return Err(StoreError::Foreign { store, reason });
+                }
+            },
             rows => {
                 let reason = format!("kcrash_store has {} rows, not 1", rows.len());
                 return Err(StoreError::Foreign { store, reason });
@@ -195,7 +235,8 @@ impl Postgres {
         }
     }
 
-    /// A new connection after the last one broke; tried until `deadline`.
+    /// A new connection after the last one broke; tried until `deadline` while the server
+    /// cannot be reached (a refused password or a missing database is not tried again).
     fn reconnect(&mut self, deadline: Instant) -> Result<(), StoreError> {
         let mut pause = Duration::from_millis(50);
         loop {
@@ -205,8 +246,7 @@ impl Postgres {
                     self.statements.clear();
                     return Ok(());
                 }
-                Err(e) if Instant::now() + pause < deadline => {
-                    let _ = e;
+                Err(e) if Instant::now() + pause < deadline && is_transient(&e) => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
@@ -219,18 +259,18 @@ impl Postgres {
     /// reconnects after a lost connection.
     fn retrying<T>(
         &mut self,
-        mut attempt: impl FnMut(&mut Postgres, u32) -> Result<T, StoreError>,
+        mut attempt: impl FnMut(&mut Postgres) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let deadline = Instant::now() + RETRY_FOR;
-        let mut tries = 0;
+        let mut tries: u64 = 0;
         loop {
             if self.client.is_closed() {
                 self.reconnect(deadline)?;
             }
-            match attempt(self, tries) {
+            match attempt(self) {
                 Err(StoreError::Postgres { transient: true, .. }) if Instant::now() < deadline => {
                     tries += 1;
-                    std::thread::sleep(Duration::from_millis(20 * u64::from(tries.min(50))));
+                    std::thread::sleep(Duration::from_millis(20 * tries.min(50)));
                 }
                 result => return result,
             }
@@ -242,15 +282,26 @@ impl Postgres {
         key: Option<&str>,
         mut step: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.retrying(|pg, tries| {
+        // Whether a commit was sent and its answer lost: then the write may be recorded.
+        let mut uncertain = false;
+        let result = self.retrying(|pg| {
             let store = pg.store.clone();
             let err = |e| pg_error(&store, e);
-            // After a failed attempt the commit may have happened, its answer lost.
-            if let (Some(key), true) = (key, tries > 0) {
-                let done =
-                    pg.client.query_opt("SELECT result FROM kcrash_writes WHERE key = $1", &[&key]).map_err(err)?;
-                if let Some(row) = done {
-                    let result: String = row.get(0);
+            let mut tx =
+                pg.client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().map_err(err)?;
+            if let Some(key) = key {
+                // The key first: an earlier attempt still committing on a lost connection is
+                // waited for; one that committed left its key and result.
+                let claimed = tx
+                    .query_opt(
+                        "INSERT INTO kcrash_writes (key, result, time) VALUES ($1, '', $2)
+                         ON CONFLICT (key) DO NOTHING RETURNING key",
+                        &[&key, &crate::now()],
+                    )
+                    .map_err(err)?;
+                if claimed.is_none() {
+                    let row = tx.query_one("SELECT result FROM kcrash_writes WHERE key = $1", &[&key]).map_err(err)?;
+                    let result: String = col(&store, &row, 0)?;
                     return serde_json::from_str(&result).map_err(|e| StoreError::Postgres {
                         store: store.clone(),
                         message: format!("kcrash_writes holds an unreadable result: {e}"),
@@ -258,27 +309,40 @@ impl Postgres {
                     });
                 }
             }
-            let mut tx =
-                pg.client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().map_err(err)?;
             let out = step(&mut PgTx { tx: &mut tx, statements: &mut pg.statements, store: &store })?;
             if let Some(key) = key {
-                let result = serde_json::to_string(&out).expect("results serialise");
-                tx.execute(
-                    "INSERT INTO kcrash_writes (key, result, time) VALUES ($1, $2, $3)",
-                    &[&key, &result, &crate::now()],
-                )
-                .map_err(err)?;
+                let result = serde_json::to_string(&out).map_err(|e| StoreError::Postgres {
+                    store: store.clone(),
+                    message: format!("cannot keep the write's result: {e}"),
+                    transient: false,
+                })?;
+                tx.execute("UPDATE kcrash_writes SET result = $2 WHERE key = $1", &[&key, &result]).map_err(err)?;
             }
-            tx.commit().map_err(err)?;
+            tx.commit().map_err(|e| {
+                let e = err(e);
+                uncertain |= matches!(e, StoreError::Postgres { transient: true, .. });
+                e
+            })?;
             Ok(out)
-        })
+        });
+        match result {
+            Err(StoreError::Postgres { store, message, transient }) if uncertain => {
+                let message = format!("{message} (a commit's answer was lost: this batch may have been recorded)");
+                Err(StoreError::Postgres { store, message, transient })
+            }
+            Err(StoreError::CannotOpen { store, reason }) if uncertain => {
+                let reason = format!("{reason} (a commit's answer was lost: this batch may have been recorded)");
+                Err(StoreError::CannotOpen { store, reason })
+            }
+            result => result,
+        }
     }
 
     pub(crate) fn read<T>(
         &mut self,
         mut step: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.retrying(|pg, _| {
+        self.retrying(|pg| {
             let store = pg.store.clone();
             let err = |e| pg_error(&store, e);
             let mut tx = pg
@@ -321,8 +385,14 @@ fn connect_reason(e: &postgres::Error) -> String {
 
 /// A PostgreSQL error naming the store, marked when trying again may succeed.
 fn pg_error(store: &Location, e: postgres::Error) -> StoreError {
-    let transient = e.is_closed()
-        || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+    StoreError::Postgres { store: store.clone(), message: describe(&e), transient: is_transient(&e) }
+}
+
+/// Whether trying again may succeed: a lost or refused connection, a server shutting down
+/// or starting, a deadlock, a serialization failure, a lock table full.
+fn is_transient(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
         || e.code().is_some_and(|c| {
             [
                 SqlState::T_R_SERIALIZATION_FAILURE,
@@ -330,18 +400,22 @@ fn pg_error(store: &Location, e: postgres::Error) -> StoreError {
                 SqlState::ADMIN_SHUTDOWN,
                 SqlState::CRASH_SHUTDOWN,
                 SqlState::CANNOT_CONNECT_NOW,
+                SqlState::OUT_OF_MEMORY,
             ]
             .contains(c)
                 || c.code().starts_with("08")
-        });
-    let message = match e.as_db_error() {
+        })
+}
+
+/// The server's message with its detail, or the client's, in one line.
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
         Some(db) => match db.detail() {
             Some(detail) => one_line(&format!("{}: {} ({detail})", db.severity(), db.message())),
             None => one_line(&format!("{}: {}", db.severity(), db.message())),
         },
-        None => connect_reason(&e),
-    };
-    StoreError::Postgres { store: store.clone(), message, transient }
+        None => connect_reason(e),
+    }
 }
 
 /// [`Tx`] over an open PostgreSQL transaction.
@@ -381,32 +455,43 @@ impl PgTx<'_, '_> {
     }
 }
 
-fn occurrence_row(r: &postgres::Row, report: bool) -> (i64, OccurrenceRow) {
-    (
-        r.get(0),
+/// Column `i` of `r`: a column of another type, or a NULL where none belongs (a store
+/// edited by hand), is an error naming the store rather than a panic.
+fn col<'r, T: postgres::types::FromSql<'r>>(store: &Location, r: &'r postgres::Row, i: usize) -> Result<T, StoreError> {
+    r.try_get(i).map_err(|e| StoreError::Postgres {
+        store: store.clone(),
+        message: format!("column {:?} of an unexpected type or NULL: {}", r.columns()[i].name(), describe(&e)),
+        transient: false,
+    })
+}
+
+fn occurrence_row(store: &Location, r: &postgres::Row, report: bool) -> Result<(i64, OccurrenceRow), StoreError> {
+    let c = |i| col(store, r, i);
+    Ok((
+        col(store, r, 0)?,
         OccurrenceRow {
-            crash_id: r.get(1),
-            title: r.get(2),
-            crash_type: r.get(3),
-            title_signature: r.get(4),
-            stack_signature: r.get(5),
-            file_signature: r.get(6),
-            guilty_file: r.get(7),
-            source: r.get(8),
-            start_pos: r.get(9),
-            time: r.get(10),
-            build_id: r.get(11),
-            test_id: r.get(12),
-            origin: r.get(13),
-            report: if report { r.get(14) } else { Vec::new() },
+            crash_id: col(store, r, 1)?,
+            title: c(2)?,
+            crash_type: c(3)?,
+            title_signature: c(4)?,
+            stack_signature: c(5)?,
+            file_signature: c(6)?,
+            guilty_file: col(store, r, 7)?,
+            source: col(store, r, 8)?,
+            start_pos: col(store, r, 9)?,
+            time: col(store, r, 10)?,
+            build_id: col(store, r, 11)?,
+            test_id: col(store, r, 12)?,
+            origin: col(store, r, 13)?,
+            report: if report { col(store, r, 14)? } else { Vec::new() },
         },
-    )
+    ))
 }
 
 impl Tx for PgTx<'_, '_> {
     fn crash_by_signature(&mut self, signature: &str) -> Result<Option<(i64, Option<i64>)>, StoreError> {
         let row = self.query_opt("SELECT id, merged_into FROM crashes WHERE signature = $1", &[&signature])?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
+        row.map(|r| Ok((col(self.store, &r, 0)?, col(self.store, &r, 1)?))).transpose()
     }
 
     fn insert_or_fetch_crash(
@@ -421,7 +506,7 @@ impl Tx for PgTx<'_, '_> {
             &[&signature, &title, &crash_type],
         )?;
         if let Some(row) = inserted {
-            return Ok((row.get(0), true, None));
+            return Ok((col(self.store, &row, 0)?, true, None));
         }
         // The insert waited for the transaction that inserted the signature and saw it
         // commit; this statement's snapshot, taken now, holds it.
@@ -451,9 +536,14 @@ impl Tx for PgTx<'_, '_> {
         Ok(())
     }
 
+    fn lock_merges(&mut self) -> Result<(), StoreError> {
+        self.query("SELECT pg_advisory_xact_lock($1)", &[&MERGE_LOCK])?;
+        Ok(())
+    }
+
     fn crash(&mut self, id: i64) -> Result<Option<(String, Option<i64>)>, StoreError> {
         let row = self.query_opt("SELECT title, merged_into FROM crashes WHERE id = $1", &[&id])?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
+        row.map(|r| Ok((col(self.store, &r, 0)?, col(self.store, &r, 1)?))).transpose()
     }
 
     fn crashes(&mut self, id: Option<i64>) -> Result<Vec<CrashRow>, StoreError> {
@@ -463,24 +553,26 @@ impl Tx for PgTx<'_, '_> {
              WHERE $1::BIGINT IS NULL OR c.id = $1 GROUP BY c.id ORDER BY c.id",
             &[&id],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| CrashRow {
-                id: r.get(0),
-                signature: r.get(1),
-                title: r.get(2),
-                crash_type: r.get(3),
-                count: r.get::<_, i64>(4) as u64,
-                merged_into: r.get(5),
-                first: r.get(6),
-                last: r.get(7),
+        let store = self.store;
+        rows.iter()
+            .map(|r| {
+                Ok(CrashRow {
+                    id: col(store, r, 0)?,
+                    signature: col(store, r, 1)?,
+                    title: col(store, r, 2)?,
+                    crash_type: col(store, r, 3)?,
+                    count: col::<i64>(store, r, 4)? as u64,
+                    merged_into: col(store, r, 5)?,
+                    first: col(store, r, 6)?,
+                    last: col(store, r, 7)?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     fn merges(&mut self) -> Result<Vec<(i64, i64)>, StoreError> {
         let rows = self.query("SELECT id, merged_into FROM crashes WHERE merged_into IS NOT NULL", &[])?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        rows.iter().map(|r| Ok((col(self.store, r, 0)?, col(self.store, r, 1)?))).collect()
     }
 
     fn set_merged_into(&mut self, id: i64, into: Option<i64>) -> Result<(), StoreError> {
@@ -491,14 +583,24 @@ impl Tx for PgTx<'_, '_> {
     fn add_to_count(&mut self, id: i64, n: u64) -> Result<u64, StoreError> {
         let n = n as i64;
         let rows = self.query("UPDATE crashes SET count = count + $2 WHERE id = $1 RETURNING count", &[&id, &n])?;
-        Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
+        match rows.first() {
+            Some(r) => Ok(col::<i64>(self.store, r, 0)? as u64),
+            None => Err(StoreError::Postgres {
+                store: self.store.clone(),
+                message: format!("no crash with id {id} to count"),
+                transient: false,
+            }),
+        }
     }
 
     fn insert_occurrence(&mut self, o: &OccurrenceRow) -> Result<(), StoreError> {
+        const SQL: &str = concat!(
+            "INSERT INTO occurrences (",
+            occurrence_columns!(),
+            ", report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        );
         self.query(
-            "INSERT INTO occurrences (crash_id, title, type, title_signature, stack_signature, file_signature,
-                 guilty_file, source, start_pos, time, build_id, test_id, origin, report)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            SQL,
             &[
                 &o.crash_id,
                 &o.title,
@@ -519,18 +621,29 @@ impl Tx for PgTx<'_, '_> {
         Ok(())
     }
 
-    fn occurrences(&mut self, crash_id: i64) -> Result<Vec<(i64, OccurrenceRow)>, StoreError> {
-        const SQL: &str = "SELECT id, crash_id, title, type, title_signature, stack_signature, file_signature,
-            guilty_file, source, start_pos, time, build_id, test_id, origin
-            FROM occurrences WHERE crash_id = $1 ORDER BY id";
-        let rows = self.query(SQL, &[&crash_id])?;
-        Ok(rows.iter().map(|r| occurrence_row(r, false)).collect())
+    fn occurrences(&mut self, crash_id: i64, since: i64, last: i64) -> Result<Vec<(i64, OccurrenceRow)>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT * FROM (SELECT id, ",
+            occurrence_columns!(),
+            " FROM occurrences WHERE crash_id = $1 AND time >= $2 ORDER BY id DESC LIMIT $3) AS o ORDER BY id"
+        );
+        let rows = self.query(SQL, &[&crash_id, &since, &last])?;
+        rows.iter().map(|r| occurrence_row(self.store, r, false)).collect()
+    }
+
+    fn runs(&mut self, crash_id: i64) -> Result<Vec<crate::Run>, StoreError> {
+        let rows = self.query(
+            "SELECT DISTINCT build_id, test_id FROM occurrences
+             WHERE crash_id = $1 AND (build_id IS NOT NULL OR test_id IS NOT NULL)",
+            &[&crash_id],
+        )?;
+        rows.iter().map(|r| Ok((col(self.store, r, 0)?, col(self.store, r, 1)?))).collect()
     }
 
     fn first_report(&mut self, crash_id: i64) -> Result<Vec<u8>, StoreError> {
         let row =
             self.query_opt("SELECT report FROM occurrences WHERE crash_id = $1 ORDER BY id LIMIT 1", &[&crash_id])?;
-        Ok(row.map(|r| r.get(0)).unwrap_or_default())
+        Ok(row.map(|r| col(self.store, &r, 0)).transpose()?.unwrap_or_default())
     }
 
     fn save_features(&mut self, id: i64, fp: &Fingerprint) -> Result<(), StoreError> {
@@ -545,17 +658,23 @@ impl Tx for PgTx<'_, '_> {
 
     fn features(&mut self, id: i64) -> Result<Fingerprint, StoreError> {
         let rows = self.query("SELECT feature, weight FROM crash_features WHERE crash_id = $1", &[&id])?;
-        Ok(Fingerprint::from_weighted(rows.iter().map(|r| (Feature::from_key(r.get(0)), r.get::<_, f64>(1)))))
+        let features = rows
+            .iter()
+            .map(|r| Ok((Feature::from_key(col(self.store, r, 0)?), col::<f64>(self.store, r, 1)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Fingerprint::from_weighted(features))
     }
 
     fn postings(&mut self, feature: &str) -> Result<Vec<(i64, f64)>, StoreError> {
         let rows = self.query("SELECT crash_id, weight FROM crash_features WHERE feature = $1", &[&feature])?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        rows.iter().map(|r| Ok((col(self.store, r, 0)?, col(self.store, r, 1)?))).collect()
     }
 
     fn store_id(&mut self) -> Result<String, StoreError> {
-        let row = self.query_opt("SELECT store_id FROM kcrash_store", &[])?;
-        Ok(row.map(|r| r.get(0)).unwrap_or_default())
+        match self.query_opt("SELECT store_id FROM kcrash_store", &[])? {
+            Some(r) => col(self.store, &r, 0),
+            None => Err(StoreError::Foreign { store: self.store.clone(), reason: "kcrash_store is empty".into() }),
+        }
     }
 
     fn has_origin(&mut self, origin: &str) -> Result<bool, StoreError> {
@@ -563,12 +682,14 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn occurrences_after(&mut self, after: i64, limit: usize) -> Result<Vec<(i64, OccurrenceRow)>, StoreError> {
-        const SQL: &str = "SELECT id, crash_id, title, type, title_signature, stack_signature, file_signature,
-            guilty_file, source, start_pos, time, build_id, test_id, origin, report
-            FROM occurrences WHERE id > $1 ORDER BY id LIMIT $2";
+        const SQL: &str = concat!(
+            "SELECT id, ",
+            occurrence_columns!(),
+            ", report FROM occurrences WHERE id > $1 ORDER BY id LIMIT $2"
+        );
         let limit = limit as i64;
         let rows = self.query(SQL, &[&after, &limit])?;
-        Ok(rows.iter().map(|r| occurrence_row(r, true)).collect())
+        rows.iter().map(|r| occurrence_row(self.store, r, true)).collect()
     }
 }
 
@@ -579,5 +700,11 @@ mod tests {
         assert_eq!(super::redacted("postgres://kc:secret@db:5432/crashes"), "postgres://kc:***@db:5432/crashes");
         assert_eq!(super::redacted("postgres://kc@db/crashes"), "postgres://kc@db/crashes");
         assert_eq!(super::redacted("postgresql://db/x?user=a"), "postgresql://db/x?user=a");
+        assert_eq!(super::redacted("postgres://u:pa/ss@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redacted("postgres://h/db?user=u&password=secret&x=1"),
+            "postgres://h/db?user=u&password=***&x=1"
+        );
+        assert_eq!(super::redacted("postgres://h/db\nx"), "postgres://h/db\\nx");
     }
 }

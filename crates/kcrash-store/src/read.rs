@@ -5,6 +5,16 @@ use std::collections::HashMap;
 use crate::merge::Merges;
 use crate::{utc, CrashDetail, CrashRow, CrashSummary, Occurrence, Store, StoreError};
 
+/// Which occurrences of a crash [`Store::show`] gives: the latest `last` of those recorded
+/// at or after `since` (Unix seconds); every one by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Occurrences {
+    /// Only those recorded at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Only the latest this many.
+    pub last: Option<usize>,
+}
+
 fn summary(c: CrashRow) -> CrashSummary {
     CrashSummary {
         id: c.id,
@@ -41,22 +51,23 @@ impl Store {
         })
     }
 
-    /// One crash with its occurrences; `None` when there is no crash with this id.
-    pub fn show(&mut self, id: i64) -> Result<Option<CrashDetail>, StoreError> {
+    /// One crash with its occurrences (those `which` asks for); `None` when there is no
+    /// crash with this id.
+    pub fn show(&mut self, id: i64, which: Occurrences) -> Result<Option<CrashDetail>, StoreError> {
         self.read(|tx| {
             let Some(row) = tx.crashes(Some(id))?.pop() else { return Ok(None) };
             let mut summary = summary(row);
             let merges = Merges::read(tx)?;
-            let merged: Vec<i64> = tx.merges()?.into_iter().map(|(c, _)| c).collect();
             let mut counts = HashMap::new();
-            for c in merged {
+            for &c in merges.members(merges.root(id)) {
                 if let Some(r) = tx.crashes(Some(c))?.pop() {
                     counts.insert(c, r.count);
                 }
             }
             merges.describe(&mut summary, &counts);
+            let last = which.last.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
             let occurrences = tx
-                .occurrences(id)?
+                .occurrences(id, which.since.unwrap_or(i64::MIN), last)?
                 .into_iter()
                 .map(|(oid, o)| Occurrence {
                     id: oid,

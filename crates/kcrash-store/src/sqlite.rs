@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 
 use kcrash_parse::similar::{Feature, Fingerprint};
 
-use crate::{CrashRow, Location, Mode, OccurrenceRow, StoreError, Tx, SCHEMA_VERSION};
+use crate::{occurrence_columns, CrashRow, Location, Mode, OccurrenceRow, StoreError, Tx, SCHEMA_VERSION};
 
 /// `PRAGMA application_id` of a kcrash store: "kcrs" in ASCII.
 const APPLICATION_ID: i32 = 0x6b63_7273;
@@ -322,9 +322,6 @@ impl SqliteTx<'_> {
     }
 }
 
-const OCCURRENCE_COLUMNS: &str = "crash_id, title, type, title_signature, stack_signature, file_signature,
-    guilty_file, source, start_pos, time, build_id, test_id, origin";
-
 fn occurrence_row(r: &rusqlite::Row<'_>, report: Option<usize>) -> rusqlite::Result<(i64, OccurrenceRow)> {
     let bytes = |i: usize| -> rusqlite::Result<Vec<u8>> {
         Ok(match r.get_ref(i)? {
@@ -394,6 +391,10 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn lock_merges(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn crash(&mut self, id: i64) -> Result<Option<(String, Option<i64>)>, StoreError> {
         self.conn
             .prepare_cached("SELECT title, merged_into FROM crashes WHERE id = ?1")
@@ -450,12 +451,13 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_occurrence(&mut self, o: &OccurrenceRow) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO occurrences ({OCCURRENCE_COLUMNS}, report)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        const SQL: &str = concat!(
+            "INSERT INTO occurrences (",
+            occurrence_columns!(),
+            ", report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         );
         self.conn
-            .prepare_cached(&sql)
+            .prepare_cached(SQL)
             .and_then(|mut s| {
                 s.execute(params![
                     o.crash_id,
@@ -478,11 +480,27 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn occurrences(&mut self, crash_id: i64) -> Result<Vec<(i64, OccurrenceRow)>, StoreError> {
-        let sql = format!("SELECT id, {OCCURRENCE_COLUMNS} FROM occurrences WHERE crash_id = ?1 ORDER BY id");
+    fn occurrences(&mut self, crash_id: i64, since: i64, last: i64) -> Result<Vec<(i64, OccurrenceRow)>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT * FROM (SELECT id, ",
+            occurrence_columns!(),
+            " FROM occurrences WHERE crash_id = ?1 AND time >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"
+        );
         let read = || -> rusqlite::Result<Vec<_>> {
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([crash_id], |r| occurrence_row(r, None))?;
+            let mut stmt = self.conn.prepare_cached(SQL)?;
+            let rows = stmt.query_map([crash_id, since, last], |r| occurrence_row(r, None))?;
+            rows.collect()
+        };
+        read().map_err(|e| self.err(e))
+    }
+
+    fn runs(&mut self, crash_id: i64) -> Result<Vec<crate::Run>, StoreError> {
+        let read = || -> rusqlite::Result<Vec<_>> {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT DISTINCT build_id, test_id FROM occurrences
+                 WHERE crash_id = ?1 AND (build_id IS NOT NULL OR test_id IS NOT NULL)",
+            )?;
+            let rows = stmt.query_map([crash_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         };
         read().map_err(|e| self.err(e))
@@ -535,10 +553,13 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn occurrences_after(&mut self, after: i64, limit: usize) -> Result<Vec<(i64, OccurrenceRow)>, StoreError> {
-        let sql =
-            format!("SELECT id, {OCCURRENCE_COLUMNS}, report FROM occurrences WHERE id > ?1 ORDER BY id LIMIT ?2");
+        const SQL: &str = concat!(
+            "SELECT id, ",
+            occurrence_columns!(),
+            ", report FROM occurrences WHERE id > ?1 ORDER BY id LIMIT ?2"
+        );
         let read = || -> rusqlite::Result<Vec<_>> {
-            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let mut stmt = self.conn.prepare_cached(SQL)?;
             let rows = stmt.query_map([after, limit as i64], |r| occurrence_row(r, Some(14)))?;
             rows.collect()
         };
@@ -657,7 +678,7 @@ mod tests {
         store.merge(1, 2).unwrap();
         let list = store.list().unwrap();
         assert_eq!(list.iter().map(|c| (c.id, c.total, c.merged.clone())).collect::<Vec<_>>(), [(1, 3, vec![2, 3])]);
-        assert_eq!(store.show(3).unwrap().unwrap().summary.merged_into, Some(1));
+        assert_eq!(store.show(3, Default::default()).unwrap().unwrap().summary.merged_into, Some(1));
         assert!(matches!(store.merge(3, 1), Err(StoreError::Merge { .. })), "a circle through the chain");
         let rep = kcrash_parse::parse(LOG.replace("dev_foo", "dev_three").as_bytes()).unwrap();
         assert_eq!(store.ingest("again", &LogIds::default(), &[rep]).unwrap()[0].merged_into, Some(1));

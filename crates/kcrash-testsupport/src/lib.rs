@@ -33,7 +33,7 @@ pub fn shared(dir: PathBuf, what: &str) -> Option<PathBuf> {
 }
 
 /// Says loudly that a test did not run because `what` is missing; under `CI=true` it panics.
-fn not_checked(what: &str) {
+pub fn not_checked(what: &str) {
     let message = format!("{what}: NOT CHECKED");
     assert!(!under_ci(), "{message}");
     eprintln!("\n!!! {message}\n");
