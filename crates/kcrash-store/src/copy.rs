@@ -4,8 +4,6 @@
 
 use serde::Serialize;
 
-use kcrash_parse::similar::Fingerprint;
-
 use crate::ingest::write_key;
 use crate::{Store, StoreError};
 
@@ -67,9 +65,8 @@ impl Store {
                     };
                     if inserted {
                         step.crashes += 1;
-                        // The stored text is the report as parsed; it parses again to the same crash.
-                        if let Some(rep) = kcrash_parse::parse(&row.report) {
-                            tx.save_features(crash, &Fingerprint::of(&rep))?;
+                        if let Some(fp) = crate::similar::fingerprint_of_stored(&row.report) {
+                            tx.save_features(crash, &fp)?;
                         }
                     }
                     let mut row = row.clone();

@@ -113,13 +113,5 @@ pub(crate) fn occurrence_row(rep: &Report, source: &[u8], ids: &LogIds, time: i6
 /// A key for one write, unique among the writes of every process: what tells a write whose
 /// commit was lost with its connection from one that was never made.
 pub(crate) fn write_key(source: &[u8]) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let mut h = blake3::Hasher::new();
-    h.update(&nanos.to_le_bytes());
-    h.update(&std::process::id().to_le_bytes());
-    h.update(&WRITES.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    h.update(source);
-    h.finalize().to_hex()[..32].to_string()
+    crate::unique_id(source, 32)
 }

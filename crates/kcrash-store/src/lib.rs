@@ -531,12 +531,21 @@ pub(crate) fn now() -> i64 {
 
 /// A new store's id: unique enough among the stores one user copies between.
 pub(crate) fn new_store_id(path: &Path) -> String {
+    unique_id(path.as_os_str().as_encoded_bytes(), 16)
+}
+
+/// `len` hex digits unique among the ids every process makes: a hash of the time, the
+/// process, a per-process counter and `salt`.
+pub(crate) fn unique_id(salt: &[u8], len: usize) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static MADE: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let mut h = blake3::Hasher::new();
     h.update(&nanos.to_le_bytes());
     h.update(&std::process::id().to_le_bytes());
-    h.update(path.as_os_str().as_encoded_bytes());
-    h.finalize().to_hex()[..16].to_string()
+    h.update(&MADE.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    h.update(salt);
+    h.finalize().to_hex()[..len].to_string()
 }
 
 #[cfg(test)]

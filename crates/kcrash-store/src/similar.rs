@@ -30,6 +30,12 @@ pub struct SimilarCrash {
     pub merged_into: Option<i64>,
 }
 
+/// The fingerprint of a stored report: the text is the report as parsed, and parses again
+/// to the same crash.
+pub(crate) fn fingerprint_of_stored(report: &[u8]) -> Option<Fingerprint> {
+    kcrash_parse::parse(report).map(|rep| Fingerprint::of(&rep))
+}
+
 /// The crashes most like `fp` among those `keep` accepts, best first (ties: lowest id).
 pub(crate) fn most_similar(
     tx: &mut dyn Tx,

@@ -243,30 +243,25 @@ impl Sqlite {
     }
 
     /// Runs `step` in one `BEGIN IMMEDIATE` transaction, again while the file is busy.
-    pub(crate) fn write<T>(
+    pub(crate) fn write<T>(&mut self, step: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.transaction(TransactionBehavior::Immediate, step)
+    }
+
+    /// Runs `step` in one read transaction (one snapshot).
+    pub(crate) fn read<T>(&mut self, step: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.transaction(TransactionBehavior::Deferred, step)
+    }
+
+    fn transaction<T>(
         &mut self,
+        behavior: TransactionBehavior,
         mut step: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let path = self.path.clone();
         let err = |e| sqlite_error(&path, e);
         // The transaction is all or nothing, so a busy answer can be retried whole.
         retry_busy(|| {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-            let out = step(&mut SqliteTx { conn: &tx, path: &path })?;
-            tx.commit().map_err(err)?;
-            Ok(out)
-        })
-    }
-
-    /// Runs `step` in one read transaction (one snapshot).
-    pub(crate) fn read<T>(
-        &mut self,
-        mut step: impl FnMut(&mut dyn Tx) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let path = self.path.clone();
-        let err = |e| sqlite_error(&path, e);
-        retry_busy(|| {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(err)?;
+            let tx = self.conn.transaction_with_behavior(behavior).map_err(err)?;
             let out = step(&mut SqliteTx { conn: &tx, path: &path })?;
             tx.commit().map_err(err)?;
             Ok(out)
@@ -293,9 +288,8 @@ fn fingerprint_every_crash(conn: &Connection) -> rusqlite::Result<()> {
     let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)))?;
     for row in rows {
         let (id, report) = row?;
-        // The stored text is the report as parsed; it parses again to the same crash.
-        if let Some(rep) = report.as_deref().and_then(kcrash_parse::parse) {
-            save_features(conn, id, &Fingerprint::of(&rep))?;
+        if let Some(fp) = report.as_deref().and_then(crate::similar::fingerprint_of_stored) {
+            save_features(conn, id, &fp)?;
         }
     }
     Ok(())
