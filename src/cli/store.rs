@@ -50,6 +50,7 @@ pub struct ExportArgs {
     /// The KCIDB origin: the name of the CI system submitting (`[a-z0-9_]+`).
     #[arg(long, default_value = "kcrash", value_parser = kcidb_origin)]
     pub origin: String,
+    /// The store: an SQLite file or a postgres:// URL.
     #[arg(long, env = "KCRASH_DB", default_value = DEFAULT_DB)]
     pub db: PathBuf,
 }
