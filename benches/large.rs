@@ -414,8 +414,8 @@ fn ingest_100k_occurrences() {
 
 /// `kcrash ingest` (the real binary) of 10 000 logs (the syzkaller corpus's crash logs, over
 /// and over, each with a line of its own) into a new store, shared out among `processes`
-/// processes ingesting at once: SQLite (a file) or PostgreSQL (a database on the server
-/// `KCRASH_TEST_POSTGRES` names, else one started for the case, as the tests do). The count
+/// processes ingesting at once: SQLite (a file) or PostgreSQL (a server started for the
+/// case on this machine, durable as a real one: fsync on). The count
 /// is the number of occurrences recorded; the note says logs/s. `jobs` is `--jobs`.
 fn ingest_10k_logs(backend: &str, processes: usize, jobs: usize) {
     const LOGS: usize = 10_000;
@@ -431,13 +431,14 @@ fn ingest_10k_logs(backend: &str, processes: usize, jobs: usize) {
         std::fs::write(&name, &data).expect("write log");
         names.push(name);
     }
-    let database = match backend {
+    // A server with PostgreSQL's durable defaults (fsync on), as SQLite's commits are.
+    let server = match backend {
         "sqlite" => None,
-        "postgres" => Some(kcrash_testsupport::postgres::shared_database().expect("a PostgreSQL server")),
+        "postgres" => Some(kcrash_testsupport::postgres::Server::start_durable().expect("a PostgreSQL server")),
         _ => panic!("unknown backend {backend}"),
     };
-    let db = match &database {
-        Some(d) => d.url().into(),
+    let db = match &server {
+        Some(s) => s.fresh_database().into(),
         None => dir.path().join("kcrash.db").into_os_string(),
     };
     let t = Instant::now();

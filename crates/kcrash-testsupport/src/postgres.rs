@@ -73,6 +73,8 @@ pub struct Server {
     /// The user and group that run the server when this process is root.
     owner: Option<(u32, u32)>,
     port: u16,
+    /// Whether commits are flushed to disk as on a real server ([`Server::start_durable`]).
+    durable: bool,
     /// The running postmaster, this process's child (`None` after [`Server::kill`]).
     postmaster: Option<Child>,
     /// The watchdog and this process's end of its stdin.
@@ -84,6 +86,16 @@ impl Server {
     /// loudly that the test did not run, when PostgreSQL is not installed (under `CI=true`
     /// that panics). Any other failure panics, with the server's log.
     pub fn start() -> Option<Server> {
+        Server::start_with(false)
+    }
+
+    /// [`Server::start`] with PostgreSQL's durable defaults (`fsync`, full page writes,
+    /// 128 MB of shared buffers): what a benchmark compares with SQLite's synchronous commits.
+    pub fn start_durable() -> Option<Server> {
+        Server::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Option<Server> {
         let Some(bindir) = bindir() else {
             crate::not_checked(
                 "PostgreSQL's initdb and postgres not found (pg_config --bindir, /usr/lib/postgresql/*/bin, PATH; \
@@ -102,7 +114,8 @@ impl Server {
         } else {
             None
         };
-        let mut server = Server { dir: PathBuf::new(), bindir, owner, port: 0, postmaster: None, watchdog: None };
+        let mut server =
+            Server { dir: PathBuf::new(), bindir, owner, port: 0, durable, postmaster: None, watchdog: None };
         // From here on `server` is dropped on every path, the panics included: its Drop
         // stops whatever was started and removes the directory.
         if let Err(e) = server.init() {
@@ -244,6 +257,11 @@ impl Server {
             .map_err(|e| format!("postgres.log: {e}"))?;
         let log2 = log.try_clone().map_err(|e| format!("postgres.log: {e}"))?;
         let mut cmd = self.command("postgres");
+        if !self.durable {
+            // A test server: a crash of the machine is not tested. synchronous_commit stays
+            // on: a commit must survive Server::kill.
+            cmd.args(["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "shared_buffers=32MB"]);
+        }
         cmd.arg("-D")
             .arg(self.dir.join("data"))
             .arg("-p")
@@ -251,10 +269,6 @@ impl Server {
             .arg("-k")
             .arg(&self.dir)
             .args(["-c", "listen_addresses=127.0.0.1"])
-            // A test server: a crash of the machine is not tested. synchronous_commit stays on:
-            // a commit must survive Server::kill.
-            .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
-            .args(["-c", "shared_buffers=32MB"])
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
