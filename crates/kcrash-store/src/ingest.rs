@@ -1,6 +1,8 @@
 //! Recording a log's crashes: each report is an occurrence of the crash its `stack`
 //! signature names, inserted or fetched.
 
+use std::collections::{BTreeMap, HashMap};
+
 use kcrash_parse::report::Report;
 use kcrash_parse::signature::{signature, Level};
 use kcrash_parse::similar::Fingerprint;
@@ -46,47 +48,92 @@ impl Store {
         let signatures: Vec<&str> = rows.iter().flatten().map(|r| r.stack_signature.as_str()).collect();
         self.write(Some(&key), |tx| {
             tx.lock_signatures(&signatures)?;
+            let mut batch = Batch { known: tx.crashes_by_signature(&signatures)?, ..Batch::default() };
             let mut out = Vec::with_capacity(logs.len());
             for ((_, reports), rows) in logs.iter().zip(&rows) {
                 let mut log = Vec::with_capacity(reports.len());
                 for (rep, row) in reports.iter().zip(rows) {
-                    log.push(record(tx, rep, row.clone(), threshold)?);
+                    log.push(batch.record(tx, rep, row.clone(), threshold)?);
                 }
                 out.push(log);
+            }
+            // The occurrences in one statement, each crash's count once.
+            tx.insert_occurrences(&batch.rows)?;
+            let added: Vec<(i64, u64)> = batch.added.iter().map(|(&id, &n)| (id, n)).collect();
+            let counts: HashMap<i64, u64> = tx.add_to_counts(&added)?.into_iter().collect();
+            for ingested in out.iter_mut().flatten() {
+                // `count` holds the occurrence's rank in the batch until now.
+                let total = counts.get(&ingested.id).copied().unwrap_or(0);
+                let added = batch.added.get(&ingested.id).copied().unwrap_or(0);
+                ingested.count += total.saturating_sub(added);
             }
             Ok(out)
         })
     }
 }
 
-/// One occurrence: the crash inserted or fetched, then the occurrence and its count.
-fn record(tx: &mut dyn Tx, rep: &Report, mut row: OccurrenceRow, threshold: f64) -> Result<Ingested, StoreError> {
-    let signature = row.stack_signature.clone();
-    let (id, new, looks_like, merged) = match tx.crash_by_signature(&signature)? {
-        Some((id, None)) => (id, false, None, None),
-        Some((id, Some(_))) => (id, false, None, merged_into(tx, id)?),
-        None => match tx.insert_or_fetch_crash(&signature, &rep.title, rep.crash_type.as_str())? {
-            (id, true, _) => {
-                let fp = Fingerprint::of(rep);
-                tx.save_features(id, &fp)?;
-                let best = most_similar(tx, &fp, &|c| c != id)?;
-                let looks_like = match best.into_iter().find(|&(_, score)| score >= threshold) {
-                    Some((c, score)) => Some((merged_into(tx, c)?.unwrap_or(c), score)),
-                    None => None,
+/// One transaction's crashes: those known when it began and those it inserted, their
+/// occurrences to insert, and how many each gets.
+#[derive(Default)]
+struct Batch {
+    /// Crash by signature: its id and the crash it was merged into directly.
+    known: HashMap<String, (i64, Option<i64>)>,
+    /// Where each merged crash's chain ends, looked up once.
+    roots: HashMap<i64, Option<i64>>,
+    rows: Vec<OccurrenceRow>,
+    added: BTreeMap<i64, u64>,
+}
+
+impl Batch {
+    /// One occurrence: the crash looked up, or inserted (then fingerprinted and compared
+    /// with the known crashes). Its `count` is its rank among the batch's occurrences of the
+    /// crash until the counts are added.
+    fn record(
+        &mut self,
+        tx: &mut dyn Tx,
+        rep: &Report,
+        mut row: OccurrenceRow,
+        threshold: f64,
+    ) -> Result<Ingested, StoreError> {
+        let signature = row.stack_signature.clone();
+        let (id, new, looks_like, direct) = match self.known.get(&signature) {
+            Some(&(id, direct)) => (id, false, None, direct),
+            None => {
+                let (id, inserted, direct) =
+                    tx.insert_or_fetch_crash(&signature, &rep.title, rep.crash_type.as_str())?;
+                let looks_like = if inserted {
+                    let fp = Fingerprint::of(rep);
+                    tx.save_features(id, &fp)?;
+                    let best = most_similar(tx, &fp, &|c| c != id)?;
+                    match best.into_iter().find(|&(_, score)| score >= threshold) {
+                        Some((c, score)) => Some((merged_into(tx, c)?.unwrap_or(c), score)),
+                        None => None,
+                    }
+                } else {
+                    // Another process recorded it since the batch began: this one is known.
+                    None
                 };
-                (id, true, looks_like, None)
+                self.known.insert(signature, (id, direct));
+                (id, inserted, looks_like, direct)
             }
-            // Another process recorded it since it was looked up: this one is known.
-            (id, false, direct) => {
-                let merged = if direct.is_some() { merged_into(tx, id)? } else { None };
-                (id, false, None, merged)
-            }
-        },
-    };
-    row.crash_id = id;
-    tx.insert_occurrence(&row)?;
-    let count = tx.add_to_count(id, 1)?;
-    Ok(Ingested { id, new, count, title: rep.title.clone(), looks_like, merged_into: merged })
+        };
+        let merged = match direct {
+            None => None,
+            Some(_) => match self.roots.get(&id) {
+                Some(&root) => root,
+                None => {
+                    let root = merged_into(tx, id)?;
+                    self.roots.insert(id, root);
+                    root
+                }
+            },
+        };
+        row.crash_id = id;
+        self.rows.push(row);
+        let rank = self.added.entry(id).or_default();
+        *rank += 1;
+        Ok(Ingested { id, new, count: *rank, title: rep.title.clone(), looks_like, merged_into: merged })
+    }
 }
 
 pub(crate) fn occurrence_row(rep: &Report, source: &[u8], ids: &LogIds, time: i64) -> OccurrenceRow {

@@ -346,6 +346,30 @@ pub(crate) trait Tx {
     fn set_merged_into(&mut self, id: i64, into: Option<i64>) -> Result<(), StoreError>;
     /// Adds `n` occurrences to the crash's count; returns the new count.
     fn add_to_count(&mut self, id: i64, n: u64) -> Result<u64, StoreError>;
+    /// [`Tx::add_to_count`] for several crashes: (crash, new count). A backend with a
+    /// round trip per statement does it in one.
+    fn add_to_counts(&mut self, added: &[(i64, u64)]) -> Result<Vec<(i64, u64)>, StoreError> {
+        added.iter().map(|&(id, n)| Ok((id, self.add_to_count(id, n)?))).collect()
+    }
+    /// The crashes with these signatures (those there are): id and direct merge, by signature.
+    fn crashes_by_signature(
+        &mut self,
+        signatures: &[&str],
+    ) -> Result<std::collections::HashMap<String, (i64, Option<i64>)>, StoreError> {
+        let mut known = std::collections::HashMap::new();
+        for &s in signatures {
+            if !known.contains_key(s) {
+                if let Some(crash) = self.crash_by_signature(s)? {
+                    known.insert(s.to_string(), crash);
+                }
+            }
+        }
+        Ok(known)
+    }
+    /// [`Tx::insert_occurrence`] for several.
+    fn insert_occurrences(&mut self, rows: &[OccurrenceRow]) -> Result<(), StoreError> {
+        rows.iter().try_for_each(|r| self.insert_occurrence(r))
+    }
     fn insert_occurrence(&mut self, o: &OccurrenceRow) -> Result<(), StoreError>;
     /// A crash's latest `last` occurrences recorded at or after `since` (Unix seconds),
     /// oldest first, with their ids (the report text left empty).

@@ -593,6 +593,58 @@ impl Tx for PgTx<'_, '_> {
         }
     }
 
+    fn add_to_counts(&mut self, added: &[(i64, u64)]) -> Result<Vec<(i64, u64)>, StoreError> {
+        let ids: Vec<i64> = added.iter().map(|&(id, _)| id).collect();
+        let ns: Vec<i64> = added.iter().map(|&(_, n)| n as i64).collect();
+        let rows = self.query(
+            "UPDATE crashes AS c SET count = c.count + d.n FROM unnest($1::BIGINT[], $2::BIGINT[]) AS d(id, n)
+             WHERE c.id = d.id RETURNING c.id, c.count",
+            &[&ids, &ns],
+        )?;
+        rows.iter().map(|r| Ok((col(self.store, r, 0)?, col::<i64>(self.store, r, 1)? as u64))).collect()
+    }
+
+    fn crashes_by_signature(&mut self, signatures: &[&str]) -> Result<HashMap<String, (i64, Option<i64>)>, StoreError> {
+        let rows =
+            self.query("SELECT signature, id, merged_into FROM crashes WHERE signature = ANY($1)", &[&signatures])?;
+        rows.iter().map(|r| Ok((col(self.store, r, 0)?, (col(self.store, r, 1)?, col(self.store, r, 2)?)))).collect()
+    }
+
+    fn insert_occurrences(&mut self, rows: &[OccurrenceRow]) -> Result<(), StoreError> {
+        // One statement: a column of values per array, unnested into rows in their order.
+        const SQL: &str = concat!(
+            "INSERT INTO occurrences (",
+            occurrence_columns!(),
+            ", report) SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
+             $6::TEXT[], $7::TEXT[], $8::BYTEA[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[],
+             $13::TEXT[], $14::BYTEA[])"
+        );
+        let column = |f: fn(&OccurrenceRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
+        let optional = |f: fn(&OccurrenceRow) -> Option<String>| rows.iter().map(f).collect::<Vec<Option<String>>>();
+        let number = |f: fn(&OccurrenceRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+        let bytes = |f: fn(&OccurrenceRow) -> &[u8]| rows.iter().map(f).collect::<Vec<&[u8]>>();
+        self.query(
+            SQL,
+            &[
+                &number(|o| o.crash_id),
+                &column(|o| o.title.clone()),
+                &column(|o| o.crash_type.clone()),
+                &column(|o| o.title_signature.clone()),
+                &column(|o| o.stack_signature.clone()),
+                &column(|o| o.file_signature.clone()),
+                &optional(|o| o.guilty_file.clone()),
+                &bytes(|o| &o.source),
+                &number(|o| o.start_pos),
+                &number(|o| o.time),
+                &optional(|o| o.build_id.clone()),
+                &optional(|o| o.test_id.clone()),
+                &optional(|o| o.origin.clone()),
+                &bytes(|o| &o.report),
+            ],
+        )?;
+        Ok(())
+    }
+
     fn insert_occurrence(&mut self, o: &OccurrenceRow) -> Result<(), StoreError> {
         const SQL: &str = concat!(
             "INSERT INTO occurrences (",
