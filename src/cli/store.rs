@@ -363,13 +363,22 @@ fn ingest_source(pending: &mut Pending, input: usize, source: Source, out: &mut 
 /// Inputs handed to a worker at once: recorded in batches as one worker records them.
 const PARALLEL_RUN: usize = 16;
 
-/// What a worker made of a run of inputs: the lines of what it recorded, each input's
-/// outcome (found, no crash, or why it could not be read), and the error that stopped it.
-type RunDone = (Vec<u8>, Vec<(String, anyhow::Result<Found>)>, Option<anyhow::Error>);
+/// What a worker made of a run of inputs.
+struct RunDone {
+    /// The lines of what it recorded.
+    lines: Vec<u8>,
+    /// Each input's outcome: found, no crash, or why it could not be read.
+    outcomes: Vec<(String, anyhow::Result<Found>)>,
+    /// Inputs whose reports were all recorded.
+    recorded: usize,
+    /// The error that stopped it.
+    failure: Option<anyhow::Error>,
+}
 
 /// `--jobs N`: runs of inputs parsed and recorded by N workers, each with its own
-/// connection to the store (a pool of N), printed in input order. After an error the
-/// workers stop at the end of their run; what they recorded before is printed.
+/// connection to the store (a pool of N), printed in input order. After an error every
+/// worker stops before its next input; what was recorded is printed (while the output
+/// works) and counted in the message.
 fn ingest_in_parallel(
     first: Store,
     at: &Location,
@@ -389,46 +398,72 @@ fn ingest_in_parallel(
     let total = files.len();
     let runs: Vec<(usize, &[PathBuf])> =
         files.chunks(PARALLEL_RUN).enumerate().map(|(i, c)| (i * PARALLEL_RUN, c)).collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stopped = || stop.load(std::sync::atomic::Ordering::Relaxed);
     let work = |&(start, run): &(usize, &[PathBuf])| -> RunDone {
+        let mut done = RunDone { lines: Vec::new(), outcomes: Vec::new(), recorded: 0, failure: None };
         let taken = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         // The pool holds a store per worker, and a worker holds one at a time.
-        let Some(mut store) = taken else { return (Vec::new(), Vec::new(), Some(anyhow::anyhow!("no free store"))) };
-        let mut buffer = Vec::new();
-        let mut outcomes = Vec::with_capacity(run.len());
+        let Some(mut store) = taken else {
+            done.failure = Some(anyhow::anyhow!("no free store"));
+            return done;
+        };
         let mut pending = Pending::new(&mut store, ids.clone(), total);
-        let mut failure = None;
         for (k, path) in run.iter().enumerate() {
+            if stopped() {
+                break;
+            }
             let name = display_name(path);
             // An input that cannot be opened or read is said, and the others go on; an
             // error of the store or the output stops the run.
             let found = match open(path) {
                 Err(e) => Err(e),
-                Ok(source) => match ingest_source(&mut pending, start + k + 1, source, &mut buffer) {
+                Ok(source) => match ingest_source(&mut pending, start + k + 1, source, &mut done.lines) {
                     Err(e) if !e.is::<Unreadable>() => {
-                        failure = Some(e);
+                        done.failure = Some(e);
                         break;
                     }
                     found => found,
                 },
             };
-            outcomes.push((name, found));
+            done.outcomes.push((name, found));
         }
-        if failure.is_none() {
-            failure = pending.flush(&mut buffer).err();
+        if done.failure.is_none() {
+            done.failure = pending.flush(&mut done.lines).err();
         }
+        if done.failure.is_some() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        done.recorded = pending.recorded_logs;
         drop(pending);
         pool.lock().unwrap_or_else(|e| e.into_inner()).push(store);
-        (buffer, outcomes, failure)
+        done
     };
     let mut out = std::io::stdout().lock();
     in_order_parallel_with(workers, &runs, work, |results| {
         let mut status = Status::default();
         let mut recorded = 0;
-        for (buffer, outcomes, failure) in results {
-            out.write_all(&buffer).and_then(|()| out.flush()).map_err(|e| output_error(e, recorded, total))?;
-            for (name, outcome) in outcomes {
+        // The first error; the runs still coming are what was recorded before it stopped
+        // the workers: printed while the output works, and counted.
+        let mut first_error: Option<anyhow::Error> = None;
+        let mut output_failed: Option<std::io::Error> = None;
+        for done in results {
+            recorded += done.recorded;
+            if output_failed.is_none() {
+                if let Err(e) = out.write_all(&done.lines).and_then(|()| out.flush()) {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    output_failed = Some(e);
+                }
+            }
+            if let Some(e) = done.failure {
+                first_error.get_or_insert(e);
+            }
+            if first_error.is_some() || output_failed.is_some() {
+                continue;
+            }
+            for (name, outcome) in done.outcomes {
                 match outcome {
-                    Ok(Found::Crash) => recorded += 1,
+                    Ok(Found::Crash) => {}
                     Ok(Found::NoCrash) => {
                         status.missing = true;
                         eprintln!("kcrash: {name}: no crash");
@@ -439,11 +474,12 @@ fn ingest_in_parallel(
                     }
                 }
             }
-            if let Some(e) = failure {
-                return Err(e);
-            }
         }
-        Ok(status.code())
+        match (output_failed, first_error) {
+            (Some(e), _) => Err(output_error(e, recorded, total)),
+            (None, Some(e)) => Err(e.context(format!("{recorded} of {total} logs recorded"))),
+            (None, None) => Ok(status.code()),
+        }
     })
 }
 

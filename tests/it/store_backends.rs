@@ -87,6 +87,7 @@ on_both_backends!(
     export_kcidb_validates_with_kcidb_io,
     parallel_ingest_keeps_input_order,
     a_closed_output_says_how_many_logs_were_recorded,
+    a_closed_output_with_jobs_counts_what_every_worker_recorded,
 );
 
 pub fn stdout(o: &Output) -> String {
@@ -491,7 +492,18 @@ fn parallel_ingest_keeps_input_order(db: &Db) {
 /// are recorded whole (a log was split between two transactions when a batch filled in its
 /// middle, and not counted).
 fn a_closed_output_says_how_many_logs_were_recorded(db: &Db) {
+    closed_output_count(db, &[]);
+}
+
+/// The same with `--jobs 2`: every worker stops before its next log, and the message counts
+/// what all of them recorded (it counted only what was printed: 0).
+fn a_closed_output_with_jobs_counts_what_every_worker_recorded(db: &Db) {
+    closed_output_count(db, &["--jobs", "2"]);
+}
+
+fn closed_output_count(db: &Db, options: &[&str]) {
     let mut args = vec!["ingest".to_string()];
+    args.extend(options.iter().map(|o| o.to_string()));
     for i in 0..100 {
         let name = format!("log-{i:03}.log");
         db.write(&name, &format!("{}{}", warning_log("closed_one", i), warning_log("closed_two", i)));

@@ -98,7 +98,8 @@ impl Store {
                 .filter_map(|(c, into)| Some((signatures.get(&c)?.clone(), signatures.get(&into)?.clone())))
                 .collect())
         })?;
-        self.write(None, |tx| {
+        let key = write_key(format!("copy merges {}", source.location()).as_bytes());
+        self.write(Some(&key), |tx| {
             tx.lock_merges()?;
             let mut made = 0;
             for (dup, into) in &merges {

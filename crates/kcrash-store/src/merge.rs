@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::ingest::write_key;
 use crate::{CrashSummary, Store, StoreError, Tx};
 
 /// The crash `id` was merged into, followed to the end of the chain; `None` when it was not
@@ -84,7 +85,9 @@ impl Store {
     pub fn merge(&mut self, into: i64, duplicate: i64) -> Result<(), StoreError> {
         let store = self.location().clone();
         let refuse = |reason: String| Err(StoreError::Merge { store: store.clone(), reason });
-        self.write(None, |tx| {
+        // Keyed: a merge whose commit answer was lost is found made, not refused as made twice.
+        let key = write_key(format!("merge {into} {duplicate}").as_bytes());
+        self.write(Some(&key), |tx| {
             tx.lock_merges()?;
             let mut direct = None;
             for id in [into, duplicate] {
@@ -116,7 +119,8 @@ impl Store {
     /// into it stay so). Returns the crash it had been merged into.
     pub fn unmerge(&mut self, duplicate: i64) -> Result<i64, StoreError> {
         let store = self.location().clone();
-        self.write(None, |tx| {
+        let key = write_key(format!("unmerge {duplicate}").as_bytes());
+        self.write(Some(&key), |tx| {
             tx.lock_merges()?;
             let Some((_, direct)) = tx.crash(duplicate)? else {
                 return Err(StoreError::NoCrash { store: store.clone(), id: duplicate });

@@ -131,7 +131,13 @@ impl Postgres {
             .application_name("kcrash")
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(20))
-            .tcp_user_timeout(Duration::from_secs(60));
+            .tcp_user_timeout(Duration::from_secs(60))
+            // The server's side of the same: a session whose client is gone releases its
+            // locks (and a retried write's key) within a minute, not after hours.
+            .options(
+                "-c idle_in_transaction_session_timeout=60000 -c tcp_keepalives_idle=20 \
+                 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+            );
         let client = config
             .connect(NoTls)
             .map_err(|e| StoreError::CannotOpen { store: store.clone(), reason: connect_reason(&e) })?;
@@ -299,6 +305,8 @@ impl Postgres {
                         &[&key, &crate::now()],
                     )
                     .map_err(err)?;
+                // Claimed: no earlier attempt committed.
+                uncertain &= claimed.is_none();
                 if claimed.is_none() {
                     let row = tx.query_one("SELECT result FROM kcrash_writes WHERE key = $1", &[&key]).map_err(err)?;
                     let result: String = col(&store, &row, 0)?;
@@ -677,7 +685,7 @@ impl Tx for PgTx<'_, '_> {
         const SQL: &str = concat!(
             "SELECT * FROM (SELECT id, ",
             occurrence_columns!(),
-            " FROM occurrences WHERE crash_id = $1 AND time >= $2 ORDER BY id DESC LIMIT $3) AS o ORDER BY id"
+             " FROM occurrences WHERE crash_id = $1 AND time >= $2 ORDER BY time DESC, id DESC LIMIT $3) AS o ORDER BY time, id"
         );
         let rows = self.query(SQL, &[&crash_id, &since, &last])?;
         rows.iter().map(|r| occurrence_row(self.store, r, false)).collect()

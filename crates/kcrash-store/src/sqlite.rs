@@ -478,7 +478,7 @@ impl Tx for SqliteTx<'_> {
         const SQL: &str = concat!(
             "SELECT * FROM (SELECT id, ",
             occurrence_columns!(),
-            " FROM occurrences WHERE crash_id = ?1 AND time >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"
+             " FROM occurrences WHERE crash_id = ?1 AND time >= ?2 ORDER BY time DESC, id DESC LIMIT ?3) ORDER BY time, id"
         );
         let read = || -> rusqlite::Result<Vec<_>> {
             let mut stmt = self.conn.prepare_cached(SQL)?;
