@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 export KCRASH_E2E_CACHE="${KCRASH_E2E_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/kcrash-e2e}"
 
 # The symboliser's tests compile a fixture with gcc and compare it with binutils' addr2line;
-# compressed modules are made with xz, gzip and zstd. Installed when missing (as root).
+# compressed modules are made with xz, gzip and zstd; the TLS store test's server certificate
+# with openssl. Installed when missing (as root).
 missing=()
-for tool in gcc:gcc addr2line:binutils objcopy:binutils xz:xz-utils gzip:gzip zstd:zstd; do
+for tool in gcc:gcc addr2line:binutils objcopy:binutils xz:xz-utils gzip:gzip zstd:zstd openssl:openssl; do
     command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
 done
 # The KCIDB export is checked by kcidb-io in a venv; Debian's python3 makes none without python3-venv.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Output, Stdio};
 
-use kcrash_testsupport::postgres::{connect, Server};
+use kcrash_testsupport::postgres::{connect, Server, TLS_ONLY};
 
 use crate::store_backends::{check_concurrent_ingests, stderr, stdout, warning_log, Db};
 
@@ -180,4 +180,37 @@ fn a_server_crash_mid_ingest_loses_no_log_and_halves_none() {
     }
     let total: i64 = client.query_one("SELECT sum(count)::BIGINT FROM crashes", &[]).unwrap().get(0);
     assert_eq!(total as usize, expected, "the counts are exact");
+}
+
+/// `sslmode=require`: TLS, the server's certificate checked against `PGSSLROOTCERT` (and the
+/// system's roots). A database that takes TLS only is refused in the clear; with TLS and an
+/// unknown certificate kcrash refuses it; with the certificate given, the store works.
+#[test]
+fn tls_connections_check_the_server_certificate() {
+    let Some(server) = Server::start_tls() else { return };
+    connect(&server.url("postgres")).unwrap().batch_execute(&format!("CREATE DATABASE {TLS_ONLY}")).unwrap();
+    let db = Db::sqlite();
+    db.write("a.log", &warning_log("tls_site", 1));
+    let clear = server.url(TLS_ONLY);
+    let tls = format!("{clear}?sslmode=require");
+    let run = |url: &str, root: Option<&std::path::Path>, args: &[&str]| {
+        let mut cmd = db.command(&[args, &["--db", url][..]].concat());
+        cmd.env_remove("PGSSLROOTCERT");
+        if let Some(root) = root {
+            cmd.env("PGSSLROOTCERT", root);
+        }
+        crate::support::run(&mut cmd)
+    };
+    let refused = |o: &Output, says: &str| {
+        assert_eq!(o.status.code(), Some(2), "{}", stdout(o));
+        let err = stderr(o);
+        assert!(err.contains(says) && err.trim().lines().count() == 1, "{err}");
+    };
+    refused(&run(&clear, None, &["ingest", "a.log"]), "no encryption");
+    refused(&run(&tls, None, &["ingest", "a.log"]), "certificate");
+    let cert = server.certificate();
+    let o = run(&tls, Some(&cert), &["ingest", "a.log"]);
+    assert_eq!((o.status.code(), stdout(&o)), (Some(0), "new 1 WARNING in tls_site\n".into()), "{}", stderr(&o));
+    let o = run(&tls, Some(&cert), &["db", "list"]);
+    assert!(stdout(&o).contains("WARNING in tls_site"), "{}", stderr(&o));
 }

@@ -88,9 +88,63 @@ const KEEP_WRITES: i64 = 7 * 86_400;
 pub(crate) struct Postgres {
     client: Client,
     config: postgres::Config,
+    /// How connections are encrypted: `sslmode=require` in the URL.
+    tls: Tls,
     store: Location,
     /// Statements prepared on this connection.
     statements: HashMap<&'static str, Statement>,
+}
+
+/// How a connection is made: in the clear (`sslmode=disable`, and `prefer`: kcrash does not
+/// try TLS unasked), or with TLS whose server certificate is checked (`sslmode=require`)
+/// against the system's roots (`SSL_CERT_FILE`/`SSL_CERT_DIR` when set) and the certificates
+/// of `PGSSLROOTCERT` — libpq's `verify-full`, stricter than its `require`.
+enum Tls {
+    Clear,
+    Checked(Box<rustls::ClientConfig>),
+}
+
+impl Tls {
+    fn of(config: &postgres::Config, store: &Location) -> Result<Tls, StoreError> {
+        if config.get_ssl_mode() != postgres::config::SslMode::Require {
+            return Ok(Tls::Clear);
+        }
+        let refuse = |reason: String| StoreError::CannotOpen { store: store.clone(), reason };
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            // A system certificate rustls cannot use is left out, as the system's tools do.
+            let _ = roots.add(cert);
+        }
+        if let Some(path) = std::env::var_os("PGSSLROOTCERT") {
+            use rustls::pki_types::pem::PemObject;
+            let shown = kcrash_parse::names::display_name(std::path::Path::new(&path));
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(&path)
+                .map_err(|e| refuse(format!("PGSSLROOTCERT {shown}: {e}")))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| refuse(format!("PGSSLROOTCERT {shown}: {e}")))?;
+                roots.add(cert).map_err(|e| refuse(format!("PGSSLROOTCERT {shown}: {e}")))?;
+            }
+        }
+        if roots.is_empty() {
+            return Err(refuse(
+                "sslmode=require and no root certificate to check the server's with (PGSSLROOTCERT)".into(),
+            ));
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| refuse(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Tls::Checked(Box::new(tls)))
+    }
+
+    fn connect(&self, config: &postgres::Config) -> Result<Client, postgres::Error> {
+        match self {
+            Tls::Clear => config.connect(NoTls),
+            Tls::Checked(tls) => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone())),
+        }
+    }
 }
 
 /// The URL without its password (in the credentials — up to the first `@`, as the client
@@ -138,10 +192,11 @@ impl Postgres {
                 "-c idle_in_transaction_session_timeout=60000 -c tcp_keepalives_idle=20 \
                  -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
             );
-        let client = config
-            .connect(NoTls)
+        let tls = Tls::of(&config, &store)?;
+        let client = tls
+            .connect(&config)
             .map_err(|e| StoreError::CannotOpen { store: store.clone(), reason: connect_reason(&e) })?;
-        let mut pg = Postgres { client, config, store, statements: HashMap::new() };
+        let mut pg = Postgres { client, config, tls, store, statements: HashMap::new() };
         let found = pg.check_schema(mode)?;
         Ok((pg, found))
     }
@@ -246,7 +301,7 @@ impl Postgres {
     fn reconnect(&mut self, deadline: Instant) -> Result<(), StoreError> {
         let mut pause = Duration::from_millis(50);
         loop {
-            match self.config.connect(NoTls) {
+            match self.tls.connect(&self.config) {
                 Ok(client) => {
                     self.client = client;
                     self.statements.clear();

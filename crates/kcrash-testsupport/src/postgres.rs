@@ -75,6 +75,9 @@ pub struct Server {
     port: u16,
     /// Whether commits are flushed to disk as on a real server ([`Server::start_durable`]).
     durable: bool,
+    /// Whether the server speaks TLS, and database [`TLS_ONLY`] only over it
+    /// ([`Server::start_tls`]).
+    tls: bool,
     /// The running postmaster, this process's child (`None` after [`Server::kill`]).
     postmaster: Option<Child>,
     /// The watchdog and this process's end of its stdin.
@@ -86,16 +89,33 @@ impl Server {
     /// loudly that the test did not run, when PostgreSQL is not installed (under `CI=true`
     /// that panics). Any other failure panics, with the server's log.
     pub fn start() -> Option<Server> {
-        Server::start_with(false)
+        Server::start_with(false, false)
     }
 
     /// [`Server::start`] with PostgreSQL's durable defaults (`fsync`, full page writes,
     /// 128 MB of shared buffers): what a benchmark compares with SQLite's synchronous commits.
     pub fn start_durable() -> Option<Server> {
-        Server::start_with(true)
+        Server::start_with(true, false)
     }
 
-    fn start_with(durable: bool) -> Option<Server> {
+    /// [`Server::start`] with TLS on: a self-signed certificate for `127.0.0.1` and
+    /// `localhost` made by `openssl` ([`Server::certificate`]), and database [`TLS_ONLY`],
+    /// which refuses connections without TLS.
+    pub fn start_tls() -> Option<Server> {
+        // `openssl version`: it has no `--version` for `tools` to ask.
+        if !Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success()) {
+            crate::not_checked("openssl (to make the TLS server's certificate) not found");
+            return None;
+        }
+        Server::start_with(false, true)
+    }
+
+    /// The server's certificate (PEM), when it was started with TLS.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.join("data/server.crt")
+    }
+
+    fn start_with(durable: bool, tls: bool) -> Option<Server> {
         let Some(bindir) = bindir() else {
             crate::not_checked(
                 "PostgreSQL's initdb and postgres not found (pg_config --bindir, /usr/lib/postgresql/*/bin, PATH; \
@@ -115,7 +135,7 @@ impl Server {
             None
         };
         let mut server =
-            Server { dir: PathBuf::new(), bindir, owner, port: 0, durable, postmaster: None, watchdog: None };
+            Server { dir: PathBuf::new(), bindir, owner, port: 0, durable, tls, postmaster: None, watchdog: None };
         // From here on `server` is dropped on every path, the panics included: its Drop
         // stops whatever was started and removes the directory.
         if let Err(e) = server.init() {
@@ -203,6 +223,10 @@ impl Server {
             ));
         }
 
+        if self.tls {
+            self.make_certificate()?;
+        }
+
         // The free port is free only until postgres binds it: another process may take it
         // in between, and then postgres exits at once, so a few tries.
         let mut tries = 0;
@@ -218,6 +242,37 @@ impl Server {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The TLS server's certificate and key, and its rule: [`TLS_ONLY`] over TLS only.
+    fn make_certificate(&self) -> Result<(), String> {
+        let data = self.dir.join("data");
+        let mut openssl = Command::new("openssl");
+        openssl
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+            // A server's certificate, not an authority's: a TLS client refuses a CA's as a peer's.
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(data.join("server.key"))
+            .arg("-out")
+            .arg(data.join("server.crt"));
+        let o = run(&mut openssl, INITDB_TIMEOUT)?;
+        if !o.status.success() {
+            return Err(format!("{openssl:?}: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr)));
+        }
+        for file in ["server.key", "server.crt"] {
+            let path = data.join(file);
+            if let Some((uid, gid)) = self.owner {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(|e| format!("chown {file}: {e}"))?;
+            }
+            // PostgreSQL refuses a key others may read.
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(|e| format!("chmod {file}: {e}"))?;
+        }
+        let rules = format!(
+            "local all all trust\nhostnossl {TLS_ONLY} all 127.0.0.1/32 reject\nhost all all 127.0.0.1/32 trust\n"
+        );
+        fs::write(data.join("pg_hba.conf"), rules).map_err(|e| format!("pg_hba.conf: {e}"))
     }
 
     /// A command running PostgreSQL program `name`: as the `postgres` user when root, in a
@@ -257,6 +312,9 @@ impl Server {
             .map_err(|e| format!("postgres.log: {e}"))?;
         let log2 = log.try_clone().map_err(|e| format!("postgres.log: {e}"))?;
         let mut cmd = self.command("postgres");
+        if self.tls {
+            cmd.args(["-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"]);
+        }
         if !self.durable {
             // A test server: a crash of the machine is not tested. synchronous_commit stays
             // on: a commit must survive Server::kill.
@@ -342,6 +400,10 @@ impl Drop for Server {
         }
     }
 }
+
+/// The database of a [`Server::start_tls`] server that accepts TLS connections only (made by
+/// the test: `CREATE DATABASE tls_only`).
+pub const TLS_ONLY: &str = "tls_only";
 
 /// A fresh database for one test: its URL (the guard derefs to it). Dropping the guard drops
 /// the database (best effort: the server goes away at the end anyway).
