@@ -455,11 +455,12 @@ fn ingest_in_parallel(
                     output_failed = Some(e);
                 }
             }
-            if let Some(e) = done.failure {
-                first_error.get_or_insert(e);
-            }
+            // Inputs after an earlier error were not said to be read; this run's were.
             if first_error.is_some() || output_failed.is_some() {
                 continue;
+            }
+            if let Some(e) = done.failure {
+                first_error = Some(e);
             }
             for (name, outcome) in done.outcomes {
                 match outcome {

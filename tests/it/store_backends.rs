@@ -511,7 +511,7 @@ fn closed_output_count(db: &Db, options: &[&str]) {
     }
     let mut child = db.command(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
+    let o = wait_for(child, std::time::Duration::from_secs(120));
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     let said = regex::Regex::new(r"\((\d+) of 100 logs recorded\)").unwrap();
@@ -524,4 +524,17 @@ fn closed_output_count(db: &Db, options: &[&str]) {
         .collect();
     assert!(recorded > 0, "{err}");
     assert_eq!(counts, [recorded, recorded], "each recorded log whole, and counted");
+}
+
+/// The child's output, killing it after `limit` (a hung ingest fails the test, not the run).
+fn wait_for(mut child: std::process::Child, limit: std::time::Duration) -> Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("kcrash did not end in {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }

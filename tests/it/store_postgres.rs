@@ -207,10 +207,43 @@ fn tls_connections_check_the_server_certificate() {
         assert!(err.contains(says) && err.trim().lines().count() == 1, "{err}");
     };
     refused(&run(&clear, None, &["ingest", "a.log"]), "no encryption");
-    refused(&run(&tls, None, &["ingest", "a.log"]), "certificate");
+    // Another certificate of the same name: the handshake sees the server's is not it.
+    let other = db.dir().join("other.crt");
+    let mut openssl = std::process::Command::new("openssl");
+    openssl
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(db.dir().join("other.key"))
+        .arg("-out")
+        .arg(&other);
+    assert!(crate::support::run(&mut openssl).status.success());
+    refused(&run(&tls, Some(&other), &["ingest", "a.log"]), "invalid peer certificate");
+    std::fs::write(db.dir().join("empty.pem"), "not a certificate\n").unwrap();
+    refused(&run(&tls, Some(&db.dir().join("empty.pem")), &["ingest", "a.log"]), "no PEM certificate");
     let cert = server.certificate();
     let o = run(&tls, Some(&cert), &["ingest", "a.log"]);
     assert_eq!((o.status.code(), stdout(&o)), (Some(0), "new 1 WARNING in tls_site\n".into()), "{}", stderr(&o));
     let o = run(&tls, Some(&cert), &["db", "list"]);
     assert!(stdout(&o).contains("WARNING in tls_site"), "{}", stderr(&o));
+}
+
+/// The URL's own `options=` are kept beside kcrash's: a `search_path` puts the store in that
+/// schema (they were replaced by kcrash's, and the store went to `public`).
+#[test]
+fn the_urls_options_choose_the_schema() {
+    let Some(db) = Db::postgres() else { return };
+    connect(db.value()).unwrap().batch_execute("CREATE SCHEMA crashes_here").unwrap();
+    db.write("a.log", &warning_log("schema_site", 1));
+    let url = format!("{}?options=-c%20search_path%3Dcrashes_here", db.value());
+    let o = db.run(&["ingest", "--db", &url, "a.log"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let schemas: Vec<String> = connect(db.value())
+        .unwrap()
+        .query("SELECT schemaname::TEXT FROM pg_tables WHERE tablename = 'kcrash_store'", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(schemas, ["crashes_here"]);
 }

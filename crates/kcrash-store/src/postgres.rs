@@ -120,9 +120,14 @@ impl Tls {
             let shown = kcrash_parse::names::display_name(std::path::Path::new(&path));
             let certs = rustls::pki_types::CertificateDer::pem_file_iter(&path)
                 .map_err(|e| refuse(format!("PGSSLROOTCERT {shown}: {e}")))?;
+            let mut added = 0;
             for cert in certs {
                 let cert = cert.map_err(|e| refuse(format!("PGSSLROOTCERT {shown}: {e}")))?;
                 roots.add(cert).map_err(|e| refuse(format!("PGSSLROOTCERT {shown}: {e}")))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(refuse(format!("PGSSLROOTCERT {shown}: no PEM certificate in it")));
             }
         }
         if roots.is_empty() {
@@ -176,8 +181,17 @@ pub(crate) fn redacted(url: &str) -> String {
 impl Postgres {
     pub(crate) fn open(url: &str, mode: Mode) -> Result<(Postgres, i32), StoreError> {
         let store = Location::Postgres(url.to_string());
-        let mut config = postgres::Config::from_str(url)
+        // The certificate is always checked (see `Tls`): libpq's stricter modes mean that.
+        let parsed =
+            url.replace("sslmode=verify-full", "sslmode=require").replace("sslmode=verify-ca", "sslmode=require");
+        let mut config = postgres::Config::from_str(&parsed)
             .map_err(|e| StoreError::CannotOpen { store: store.clone(), reason: one_line(&e.to_string()) })?;
+        // As libpq: PGSSLMODE when the URL says nothing.
+        if !url.contains("sslmode=")
+            && std::env::var("PGSSLMODE").is_ok_and(|m| ["require", "verify-ca", "verify-full"].contains(&m.as_str()))
+        {
+            config.ssl_mode(postgres::config::SslMode::Require);
+        }
         // A half-open connection (a machine or a network gone) is noticed within a minute,
         // not after the kernel's default keepalive hours.
         config
@@ -185,17 +199,22 @@ impl Postgres {
             .application_name("kcrash")
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(20))
-            .tcp_user_timeout(Duration::from_secs(60))
-            // The server's side of the same: a session whose client is gone releases its
-            // locks (and a retried write's key) within a minute, not after hours.
-            .options(
-                "-c idle_in_transaction_session_timeout=60000 -c tcp_keepalives_idle=20 \
-                 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
-            );
+            .tcp_user_timeout(Duration::from_secs(60));
+        let plain = config.clone();
+        // The server's side of the same: a session whose client is gone releases its locks
+        // (and a retried write's key) within a minute, not after hours. The URL's own
+        // `options` come last, so they win.
+        let own = "-c idle_in_transaction_session_timeout=60000 -c tcp_keepalives_idle=20 \
+                   -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3";
+        config.options(&format!("{own} {}", plain.get_options().unwrap_or("")));
         let tls = Tls::of(&config, &store)?;
-        let client = tls
-            .connect(&config)
-            .map_err(|e| StoreError::CannotOpen { store: store.clone(), reason: connect_reason(&e) })?;
+        let cannot = |e: &postgres::Error| StoreError::CannotOpen { store: store.clone(), reason: connect_reason(e) };
+        let (client, config) = match tls.connect(&config) {
+            Ok(client) => (client, config),
+            // A pooler (PgBouncer) or an old server that refuses startup options: without them.
+            Err(e) if refuses_options(&e) => (tls.connect(&plain).map_err(|e| cannot(&e))?, plain),
+            Err(e) => return Err(cannot(&e)),
+        };
         let mut pg = Postgres { client, config, tls, store, statements: HashMap::new() };
         let found = pg.check_schema(mode)?;
         Ok((pg, found))
@@ -428,6 +447,14 @@ fn current_schema(tx: &mut postgres::Transaction<'_>) -> String {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A server refusing the startup options kcrash adds: an unknown parameter (an old server)
+/// or an unsupported one (a pooler).
+fn refuses_options(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        [SqlState::PROTOCOL_VIOLATION, SqlState::UNDEFINED_OBJECT, SqlState::FEATURE_NOT_SUPPORTED].contains(c)
+    }) || e.as_db_error().is_some_and(|db| db.message().contains("startup parameter"))
 }
 
 /// Why a connection failed, in one line: the server's answer, else the OS's.
