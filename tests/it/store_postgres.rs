@@ -209,15 +209,7 @@ fn tls_connections_check_the_server_certificate() {
     refused(&run(&clear, None, &["ingest", "a.log"]), "no encryption");
     // Another certificate of the same name: the handshake sees the server's is not it.
     let other = db.dir().join("other.crt");
-    let mut openssl = std::process::Command::new("openssl");
-    openssl
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(db.dir().join("other.key"))
-        .arg("-out")
-        .arg(&other);
-    assert!(crate::support::run(&mut openssl).status.success());
+    kcrash_testsupport::postgres::self_signed_certificate(&db.dir().join("other.key"), &other).unwrap();
     refused(&run(&tls, Some(&other), &["ingest", "a.log"]), "invalid peer certificate");
     std::fs::write(db.dir().join("empty.pem"), "not a certificate\n").unwrap();
     refused(&run(&tls, Some(&db.dir().join("empty.pem")), &["ingest", "a.log"]), "no PEM certificate");

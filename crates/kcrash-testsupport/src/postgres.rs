@@ -247,20 +247,7 @@ impl Server {
     /// The TLS server's certificate and key, and its rule: [`TLS_ONLY`] over TLS only.
     fn make_certificate(&self) -> Result<(), String> {
         let data = self.dir.join("data");
-        let mut openssl = Command::new("openssl");
-        openssl
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-            // A server's certificate, not an authority's: a TLS client refuses a CA's as a peer's.
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(data.join("server.key"))
-            .arg("-out")
-            .arg(data.join("server.crt"));
-        let o = run(&mut openssl, INITDB_TIMEOUT)?;
-        if !o.status.success() {
-            return Err(format!("{openssl:?}: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr)));
-        }
+        self_signed_certificate(&data.join("server.key"), &data.join("server.crt"))?;
         for file in ["server.key", "server.crt"] {
             let path = data.join(file);
             if let Some((uid, gid)) = self.owner {
@@ -399,6 +386,26 @@ impl Drop for Server {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// A self-signed server certificate for `127.0.0.1` and `localhost` and its key, made by
+/// `openssl`: what [`Server::start_tls`] serves, and a stranger's certificate for a test.
+pub fn self_signed_certificate(key: &Path, certificate: &Path) -> Result<(), String> {
+    let mut openssl = Command::new("openssl");
+    openssl
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        // A server's certificate, not an authority's: a TLS client refuses a CA's as a peer's.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(certificate);
+    let o = run(&mut openssl, INITDB_TIMEOUT)?;
+    if !o.status.success() {
+        return Err(format!("{openssl:?}: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr)));
+    }
+    Ok(())
 }
 
 /// The database of a [`Server::start_tls`] server that accepts TLS connections only (made by
