@@ -1,42 +1,16 @@
-//! The crash store through the real binary: new/known, listing, refusing foreign files,
-//! and concurrent ingests that lose nothing.
+//! What only the SQLite store is asked, through the real binary: foreign, damaged and
+//! read-only files, older schemas and their migration, the default file and `KCRASH_DB`.
+//! The behaviour both backends share is in `store_backends`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+
+use crate::store_backends::{seed, stderr, stdout, warning_log};
 
 const KCRASH: &str = env!("CARGO_BIN_EXE_kcrash");
 
 fn kcrash(args: &[&str], dir: &Path) -> Output {
     Command::new(KCRASH).args(args).current_dir(dir).output().expect("run kcrash")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn seed(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/reports").join(name)
-}
-
-/// A small x86 WARNING console whose crash is `WARNING in <function>`.
-fn warning_log(function: &str, pid: u32) -> String {
-    format!(
-        "[  10.000001] ------------[ cut here ]------------
-[  10.000002] WARNING: CPU: 1 PID: {pid} at net/core/{function}.c:10 {function}+0x12/0x40
-[  10.000003] Modules linked in:
-[  10.000004] CPU: 1 PID: {pid} Comm: syz-executor.0 Not tainted 6.1.0 #0
-[  10.000005] RIP: 0010:{function}+0x12/0x40 net/core/{function}.c:10
-[  10.000006] Call Trace:
-[  10.000007]  <TASK>
-[  10.000008]  {function}_caller+0x1/0x2 net/core/{function}.c:20
-[  10.000009]  do_syscall_64+0x3d/0xb0 arch/x86/entry/common.c:80
-[  10.000010]  </TASK>
-"
-    )
 }
 
 #[test]

@@ -48,6 +48,11 @@ impl Store {
             let step = self.write(Some(&key), |tx| {
                 tx.lock_signatures(&signatures)?;
                 let mut step = Copied::default();
+                // As ingest records a batch: its known crashes in one query, its occurrences
+                // and counts in one statement each.
+                let mut known = tx.crashes_by_signature(&signatures)?;
+                let mut rows = Vec::with_capacity(batch.len());
+                let mut added: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
                 for (id, row) in &batch {
                     let origin = row.origin.clone().unwrap_or_else(|| format!("{source_id}:{id}"));
                     if origin.starts_with(&ours) || tx.has_origin(&origin)? {
@@ -55,27 +60,30 @@ impl Store {
                         continue;
                     }
                     // Looked up first: an insert that conflicts still uses up an id in PostgreSQL.
-                    let (crash, inserted) = match tx.crash_by_signature(&row.stack_signature)? {
-                        Some((id, _)) => (id, false),
+                    let crash = match known.get(&row.stack_signature) {
+                        Some(&(id, _)) => id,
                         None => {
-                            let (id, inserted, _) =
+                            let (id, inserted, direct) =
                                 tx.insert_or_fetch_crash(&row.stack_signature, &row.title, &row.crash_type)?;
-                            (id, inserted)
+                            if inserted {
+                                step.crashes += 1;
+                                if let Some(fp) = crate::similar::fingerprint_of_stored(&row.report) {
+                                    tx.save_features(id, &fp)?;
+                                }
+                            }
+                            known.insert(row.stack_signature.clone(), (id, direct));
+                            id
                         }
                     };
-                    if inserted {
-                        step.crashes += 1;
-                        if let Some(fp) = crate::similar::fingerprint_of_stored(&row.report) {
-                            tx.save_features(crash, &fp)?;
-                        }
-                    }
                     let mut row = row.clone();
                     row.crash_id = crash;
                     row.origin = Some(origin);
-                    tx.insert_occurrence(&row)?;
-                    tx.add_to_count(crash, 1)?;
+                    rows.push(row);
+                    *added.entry(crash).or_default() += 1;
                     step.occurrences += 1;
                 }
+                tx.insert_occurrences(&rows)?;
+                tx.add_to_counts(&added.into_iter().collect::<Vec<_>>())?;
                 Ok(step)
             })?;
             done.occurrences += step.occurrences;

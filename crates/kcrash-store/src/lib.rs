@@ -344,13 +344,9 @@ pub(crate) trait Tx {
     /// Every merge: (crash, crash it was merged into).
     fn merges(&mut self) -> Result<Vec<(i64, i64)>, StoreError>;
     fn set_merged_into(&mut self, id: i64, into: Option<i64>) -> Result<(), StoreError>;
-    /// Adds `n` occurrences to the crash's count; returns the new count.
-    fn add_to_count(&mut self, id: i64, n: u64) -> Result<u64, StoreError>;
-    /// [`Tx::add_to_count`] for several crashes: (crash, new count). A backend with a
-    /// round trip per statement does it in one.
-    fn add_to_counts(&mut self, added: &[(i64, u64)]) -> Result<Vec<(i64, u64)>, StoreError> {
-        added.iter().map(|&(id, n)| Ok((id, self.add_to_count(id, n)?))).collect()
-    }
+    /// Adds `n` occurrences to each crash's count (crash, n); returns (crash, new count). A
+    /// backend with a round trip per statement does it in one.
+    fn add_to_counts(&mut self, added: &[(i64, u64)]) -> Result<Vec<(i64, u64)>, StoreError>;
     /// The crashes with these signatures (those there are): id and direct merge, by signature.
     fn crashes_by_signature(
         &mut self,
@@ -366,11 +362,8 @@ pub(crate) trait Tx {
         }
         Ok(known)
     }
-    /// [`Tx::insert_occurrence`] for several.
-    fn insert_occurrences(&mut self, rows: &[OccurrenceRow]) -> Result<(), StoreError> {
-        rows.iter().try_for_each(|r| self.insert_occurrence(r))
-    }
-    fn insert_occurrence(&mut self, o: &OccurrenceRow) -> Result<(), StoreError>;
+    /// Inserts occurrences, in their order.
+    fn insert_occurrences(&mut self, rows: &[OccurrenceRow]) -> Result<(), StoreError>;
     /// A crash's latest `last` occurrences recorded at or after `since` (Unix seconds),
     /// oldest first, with their ids (the report text left empty).
     fn occurrences(&mut self, crash_id: i64, since: i64, last: i64) -> Result<Vec<(i64, OccurrenceRow)>, StoreError>;

@@ -670,19 +670,6 @@ impl Tx for PgTx<'_, '_> {
         Ok(())
     }
 
-    fn add_to_count(&mut self, id: i64, n: u64) -> Result<u64, StoreError> {
-        let n = n as i64;
-        let rows = self.query("UPDATE crashes SET count = count + $2 WHERE id = $1 RETURNING count", &[&id, &n])?;
-        match rows.first() {
-            Some(r) => Ok(col::<i64>(self.store, r, 0)? as u64),
-            None => Err(StoreError::Postgres {
-                store: self.store.clone(),
-                message: format!("no crash with id {id} to count"),
-                transient: false,
-            }),
-        }
-    }
-
     fn add_to_counts(&mut self, added: &[(i64, u64)]) -> Result<Vec<(i64, u64)>, StoreError> {
         let ids: Vec<i64> = added.iter().map(|&(id, _)| id).collect();
         let ns: Vec<i64> = added.iter().map(|&(_, n)| n as i64).collect();
@@ -730,34 +717,6 @@ impl Tx for PgTx<'_, '_> {
                 &optional(|o| o.test_id.clone()),
                 &optional(|o| o.origin.clone()),
                 &bytes(|o| &o.report),
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn insert_occurrence(&mut self, o: &OccurrenceRow) -> Result<(), StoreError> {
-        const SQL: &str = concat!(
-            "INSERT INTO occurrences (",
-            occurrence_columns!(),
-            ", report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        );
-        self.query(
-            SQL,
-            &[
-                &o.crash_id,
-                &o.title,
-                &o.crash_type,
-                &o.title_signature,
-                &o.stack_signature,
-                &o.file_signature,
-                &o.guilty_file,
-                &o.source,
-                &o.start_pos,
-                &o.time,
-                &o.build_id,
-                &o.test_id,
-                &o.origin,
-                &o.report,
             ],
         )?;
         Ok(())

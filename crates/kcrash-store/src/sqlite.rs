@@ -436,24 +436,28 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn add_to_count(&mut self, id: i64, n: u64) -> Result<u64, StoreError> {
-        self.conn
-            .prepare_cached("UPDATE crashes SET count = count + ?2 WHERE id = ?1 RETURNING count")
-            .and_then(|mut s| s.query_row([id, n as i64], |r| r.get::<_, i64>(0)))
-            .map(|c| c as u64)
-            .map_err(|e| self.err(e))
+    fn add_to_counts(&mut self, added: &[(i64, u64)]) -> Result<Vec<(i64, u64)>, StoreError> {
+        let add = || -> rusqlite::Result<Vec<(i64, u64)>> {
+            let mut stmt =
+                self.conn.prepare_cached("UPDATE crashes SET count = count + ?2 WHERE id = ?1 RETURNING count")?;
+            added
+                .iter()
+                .map(|&(id, n)| Ok((id, stmt.query_row([id, n as i64], |r| r.get::<_, i64>(0))? as u64)))
+                .collect()
+        };
+        add().map_err(|e| self.err(e))
     }
 
-    fn insert_occurrence(&mut self, o: &OccurrenceRow) -> Result<(), StoreError> {
+    fn insert_occurrences(&mut self, rows: &[OccurrenceRow]) -> Result<(), StoreError> {
         const SQL: &str = concat!(
             "INSERT INTO occurrences (",
             occurrence_columns!(),
             ", report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         );
-        self.conn
-            .prepare_cached(SQL)
-            .and_then(|mut s| {
-                s.execute(params![
+        let insert = || -> rusqlite::Result<()> {
+            let mut stmt = self.conn.prepare_cached(SQL)?;
+            for o in rows {
+                stmt.execute(params![
                     o.crash_id,
                     o.title,
                     o.crash_type,
@@ -468,10 +472,11 @@ impl Tx for SqliteTx<'_> {
                     o.test_id,
                     o.origin,
                     o.report
-                ])
-            })
-            .map_err(|e| self.err(e))?;
-        Ok(())
+                ])?;
+            }
+            Ok(())
+        };
+        insert().map_err(|e| self.err(e))
     }
 
     fn occurrences(&mut self, crash_id: i64, since: i64, last: i64) -> Result<Vec<(i64, OccurrenceRow)>, StoreError> {
